@@ -1,0 +1,298 @@
+//! Replies, helper to QEMU. Three forms exist:
+//! - a status: `{T_SUCCESS or T_ERROR, 4}` then one `d` (a result or `-errno`);
+//! - data: `{T_SUCCESS, n}` then the data, or an error status;
+//! - an fd word (T_OPEN, T_CREATE): one bare 4-byte word with NO header, either
+//!   [`FD_VALID`] with the fd in SCM_RIGHTS, or `-errno` with no fd.
+
+use crate::error::{DecodeError, EncodeError};
+use crate::header::{Header, HEADER_SIZE, T_ERROR, T_SUCCESS};
+use crate::request::RequestType;
+use crate::wire::{Reader, Writer};
+use crate::MAX_BODY_SIZE;
+
+/// The fd word that says an fd travels in SCM_RIGHTS (`V9FS_FD_VALID`, `INT_MAX`).
+pub const FD_VALID: i32 = i32::MAX;
+
+/// Size of the lstat reply body (`qqqdddqqqqqqqqqq`).
+pub const STAT_SIZE: usize = 3 * 8 + 3 * 4 + 10 * 8;
+/// Size of the statfs reply body (11 × `q`).
+pub const STATFS_SIZE: usize = 11 * 8;
+
+/// What a data reply carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DataKind {
+    /// A [`Stat`] (T_LSTAT).
+    Stat,
+    /// A [`StatFs`] (T_STATFS).
+    StatFs,
+    /// An `s` string: a link target or an xattr value or list.
+    Bytes,
+    /// A `q` generation number (T_GETVERSION).
+    Version,
+}
+
+/// The form of the reply a request gets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReplyForm {
+    /// A bare fd word, with the fd in SCM_RIGHTS on success.
+    Fd,
+    /// A status reply.
+    Status,
+    /// A data reply, or an error status.
+    Data(DataKind),
+}
+
+impl ReplyForm {
+    /// The reply form of a request type; `xattr_size` is the `size` field of
+    /// T_LGETXATTR/T_LLISTXATTR (0 asks for a length, which comes as a status).
+    pub fn for_request(kind: RequestType, xattr_size: Option<i32>) -> ReplyForm {
+        use RequestType as T;
+        match kind {
+            T::Open | T::Create => ReplyForm::Fd,
+            T::Lstat => ReplyForm::Data(DataKind::Stat),
+            T::Statfs => ReplyForm::Data(DataKind::StatFs),
+            T::Readlink => ReplyForm::Data(DataKind::Bytes),
+            T::Getversion => ReplyForm::Data(DataKind::Version),
+            T::Lgetxattr | T::Llistxattr => match xattr_size {
+                Some(0) | None => ReplyForm::Status,
+                Some(_) => ReplyForm::Data(DataKind::Bytes),
+            },
+            T::Mknod
+            | T::Mkdir
+            | T::Symlink
+            | T::Link
+            | T::Chmod
+            | T::Chown
+            | T::Truncate
+            | T::Utime
+            | T::Rename
+            | T::Remove
+            | T::Lsetxattr
+            | T::Lremovexattr => ReplyForm::Status,
+        }
+    }
+}
+
+/// `ProxyStat`: what T_LSTAT returns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[allow(missing_docs)]
+pub struct Stat {
+    pub dev: u64,
+    pub ino: u64,
+    pub nlink: u64,
+    pub mode: u32,
+    pub uid: u32,
+    pub gid: u32,
+    pub rdev: u64,
+    pub size: u64,
+    pub blksize: u64,
+    pub blocks: u64,
+    pub atime_sec: i64,
+    pub atime_nsec: i64,
+    pub mtime_sec: i64,
+    pub mtime_nsec: i64,
+    pub ctime_sec: i64,
+    pub ctime_nsec: i64,
+}
+
+/// `ProxyStatFS`: what T_STATFS returns. `fsid` halves are sign-extended 32-bit values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[allow(missing_docs)]
+pub struct StatFs {
+    pub fs_type: u64,
+    pub bsize: u64,
+    pub blocks: u64,
+    pub bfree: u64,
+    pub bavail: u64,
+    pub files: u64,
+    pub ffree: u64,
+    pub fsid: [u64; 2],
+    pub namelen: u64,
+    pub frsize: u64,
+}
+
+/// A decoded or to-be-encoded reply (every form but the fd word, see [`FdWord`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reply<'a> {
+    /// A status: a non-negative result (T_SUCCESS) or `-errno` (T_ERROR).
+    Status(i32),
+    /// T_LSTAT data.
+    Stat(Stat),
+    /// T_STATFS data.
+    StatFs(StatFs),
+    /// T_READLINK, T_LGETXATTR, T_LLISTXATTR data.
+    Bytes(&'a [u8]),
+    /// T_GETVERSION data.
+    Version(u64),
+}
+
+impl Reply<'_> {
+    /// Appends header and body to `buf`. A body over `PROXY_MAX_IO_SZ` is refused,
+    /// leaving `buf` as it was; the helper then answers `-ENOBUFS`, as QEMU's does.
+    pub fn encode(&self, buf: &mut Vec<u8>) -> Result<(), EncodeError> {
+        let start = buf.len();
+        buf.extend_from_slice(&[0u8; HEADER_SIZE]);
+        let mut w = Writer::new(buf);
+        let kind = match *self {
+            Reply::Status(v) => {
+                w.i32(v);
+                if v < 0 {
+                    T_ERROR
+                } else {
+                    T_SUCCESS
+                }
+            }
+            Reply::Stat(s) => {
+                w.u64(s.dev).u64(s.ino).u64(s.nlink);
+                w.u32(s.mode).u32(s.uid).u32(s.gid);
+                w.u64(s.rdev).u64(s.size).u64(s.blksize).u64(s.blocks);
+                w.i64(s.atime_sec).i64(s.atime_nsec);
+                w.i64(s.mtime_sec).i64(s.mtime_nsec);
+                w.i64(s.ctime_sec).i64(s.ctime_nsec);
+                T_SUCCESS
+            }
+            Reply::StatFs(s) => {
+                w.u64(s.fs_type)
+                    .u64(s.bsize)
+                    .u64(s.blocks)
+                    .u64(s.bfree)
+                    .u64(s.bavail);
+                w.u64(s.files).u64(s.ffree).u64(s.fsid[0]).u64(s.fsid[1]);
+                w.u64(s.namelen).u64(s.frsize);
+                T_SUCCESS
+            }
+            Reply::Bytes(b) => {
+                if let Err(e) = w.string(b) {
+                    buf.truncate(start);
+                    return Err(e);
+                }
+                T_SUCCESS
+            }
+            Reply::Version(v) => {
+                w.u64(v);
+                T_SUCCESS
+            }
+        };
+        let size = buf.len() - start - HEADER_SIZE;
+        if size > MAX_BODY_SIZE {
+            buf.truncate(start);
+            return Err(EncodeError::TooLarge {
+                size,
+                max: MAX_BODY_SIZE,
+            });
+        }
+        let header = Header {
+            kind,
+            size: size as u32,
+        };
+        buf[start..start + HEADER_SIZE].copy_from_slice(&header.encode());
+        Ok(())
+    }
+
+    /// Decodes the body of a reply to a request whose reply form is `form` (never
+    /// [`ReplyForm::Fd`], which has no header: see [`FdWord`]).
+    pub fn decode<'a>(
+        form: ReplyForm,
+        header: Header,
+        body: &'a [u8],
+    ) -> Result<Reply<'a>, DecodeError> {
+        let mut r = Reader::new(body);
+        let reply = match (header.kind, form) {
+            (T_ERROR, _) => {
+                expect_len(body, 4)?;
+                let v = r.i32("status")?;
+                if v >= 0 {
+                    return Err(DecodeError::BadErrno(v));
+                }
+                Reply::Status(v)
+            }
+            (T_SUCCESS, ReplyForm::Status) | (T_SUCCESS, ReplyForm::Fd) => {
+                expect_len(body, 4)?;
+                Reply::Status(r.i32("status")?)
+            }
+            (T_SUCCESS, ReplyForm::Data(DataKind::Stat)) => {
+                expect_len(body, STAT_SIZE)?;
+                Reply::Stat(Stat {
+                    dev: r.u64("st_dev")?,
+                    ino: r.u64("st_ino")?,
+                    nlink: r.u64("st_nlink")?,
+                    mode: r.u32("st_mode")?,
+                    uid: r.u32("st_uid")?,
+                    gid: r.u32("st_gid")?,
+                    rdev: r.u64("st_rdev")?,
+                    size: r.u64("st_size")?,
+                    blksize: r.u64("st_blksize")?,
+                    blocks: r.u64("st_blocks")?,
+                    atime_sec: r.i64("st_atim_sec")?,
+                    atime_nsec: r.i64("st_atim_nsec")?,
+                    mtime_sec: r.i64("st_mtim_sec")?,
+                    mtime_nsec: r.i64("st_mtim_nsec")?,
+                    ctime_sec: r.i64("st_ctim_sec")?,
+                    ctime_nsec: r.i64("st_ctim_nsec")?,
+                })
+            }
+            (T_SUCCESS, ReplyForm::Data(DataKind::StatFs)) => {
+                expect_len(body, STATFS_SIZE)?;
+                Reply::StatFs(StatFs {
+                    fs_type: r.u64("f_type")?,
+                    bsize: r.u64("f_bsize")?,
+                    blocks: r.u64("f_blocks")?,
+                    bfree: r.u64("f_bfree")?,
+                    bavail: r.u64("f_bavail")?,
+                    files: r.u64("f_files")?,
+                    ffree: r.u64("f_ffree")?,
+                    fsid: [r.u64("f_fsid[0]")?, r.u64("f_fsid[1]")?],
+                    namelen: r.u64("f_namelen")?,
+                    frsize: r.u64("f_frsize")?,
+                })
+            }
+            (T_SUCCESS, ReplyForm::Data(DataKind::Bytes)) => Reply::Bytes(r.string("data")?),
+            (T_SUCCESS, ReplyForm::Data(DataKind::Version)) => {
+                expect_len(body, 8)?;
+                Reply::Version(r.u64("version")?)
+            }
+            (other, _) => return Err(DecodeError::UnknownReply(other)),
+        };
+        r.finish()?;
+        Ok(reply)
+    }
+}
+
+fn expect_len(body: &[u8], expected: usize) -> Result<(), DecodeError> {
+    if body.len() == expected {
+        Ok(())
+    } else {
+        Err(DecodeError::BadReplySize {
+            got: body.len(),
+            expected,
+        })
+    }
+}
+
+/// The bare word answering T_OPEN and T_CREATE.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FdWord {
+    /// An fd follows in SCM_RIGHTS.
+    Valid,
+    /// The request failed with this errno (positive).
+    Error(i32),
+}
+
+impl FdWord {
+    /// The 4 bytes on the wire.
+    pub fn encode(self) -> [u8; 4] {
+        match self {
+            FdWord::Valid => FD_VALID.to_ne_bytes(),
+            FdWord::Error(errno) => (-errno.abs()).to_ne_bytes(),
+        }
+    }
+
+    /// Decodes the word. Anything but [`FD_VALID`] or a negative errno is an error.
+    pub fn decode(bytes: [u8; 4]) -> Result<FdWord, DecodeError> {
+        match i32::from_ne_bytes(bytes) {
+            FD_VALID => Ok(FdWord::Valid),
+            v if v < 0 && v != i32::MIN => Ok(FdWord::Error(-v)),
+            v => Err(DecodeError::BadErrno(v)),
+        }
+    }
+}

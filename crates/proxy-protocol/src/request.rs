@@ -1,0 +1,168 @@
+//! Requests, QEMU to helper: `{type, size}` then the fields below, in this order.
+//!
+//! Each request is declared once (field names, types and order); decoding, encoding and
+//! the request type numbers all follow from that declaration.
+
+use crate::error::{DecodeError, EncodeError};
+use crate::field::Field;
+use crate::header::{Header, HEADER_SIZE};
+use crate::reply::ReplyForm;
+use crate::wire::{Reader, Writer};
+use crate::MAX_BODY_SIZE;
+
+macro_rules! requests {
+    ($(
+        $(#[$doc:meta])*
+        $name:ident = $num:literal { $($field:ident : $ty:ty),* $(,)? }
+    )*) => {
+        /// The request types of `hw/9pfs/9p-proxy.h`, with their wire numbers.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        #[repr(u32)]
+        pub enum RequestType {
+            $( $(#[$doc])* $name = $num, )*
+        }
+
+        impl RequestType {
+            /// Every request type, in wire-number order.
+            pub const ALL: &'static [RequestType] = &[$(RequestType::$name),*];
+
+            /// The type for a wire number, if it is a request type.
+            pub fn from_u32(v: u32) -> Option<RequestType> {
+                match v {
+                    $( $num => Some(RequestType::$name), )*
+                    _ => None,
+                }
+            }
+
+            /// The name QEMU's header gives it (`T_OPEN`...).
+            pub fn name(self) -> &'static str {
+                match self {
+                    $( RequestType::$name => concat!("T_", stringify!($name)), )*
+                }
+            }
+        }
+
+        /// A decoded request; byte strings borrow from the message buffer.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        #[allow(missing_docs)]
+        pub enum Request<'a> {
+            $( $(#[$doc])* $name { $($field: $ty),* }, )*
+        }
+
+        impl<'a> Request<'a> {
+            /// The request type.
+            pub fn kind(&self) -> RequestType {
+                match self {
+                    $( Request::$name { .. } => RequestType::$name, )*
+                }
+            }
+
+            /// Decodes a request body of type `kind`. Strict: truncated fields and
+            /// trailing bytes are errors.
+            pub fn decode(kind: u32, body: &'a [u8]) -> Result<Request<'a>, DecodeError> {
+                let mut r = Reader::new(body);
+                let req = match kind {
+                    $( $num => Request::$name {
+                        $($field: <$ty as Field<'a>>::read(&mut r, stringify!($field))?),*
+                    }, )*
+                    other => return Err(DecodeError::UnknownRequest(other)),
+                };
+                r.finish()?;
+                Ok(req)
+            }
+
+            fn encode_body(&self, w: &mut Writer<'_>) -> Result<(), EncodeError> {
+                match *self {
+                    $( Request::$name { $($field),* } => {
+                        $( Field::write($field, w)?; )*
+                    } )*
+                }
+                Ok(())
+            }
+        }
+    };
+}
+
+requests! {
+    /// Open `path` with `flags`; the reply is an fd.
+    Open = 2 { path: &'a [u8], flags: i32 }
+    /// Create and open `path` as `uid:gid`; the reply is an fd.
+    Create = 3 { path: &'a [u8], flags: i32, mode: u32, uid: u32, gid: u32 }
+    /// Make a device node, FIFO or socket as `uid:gid`.
+    Mknod = 4 { uid: u32, gid: u32, path: &'a [u8], mode: u32, rdev: u64 }
+    /// Make a directory as `uid:gid`.
+    Mkdir = 5 { uid: u32, gid: u32, path: &'a [u8], mode: u32 }
+    /// Make a symlink at `path` pointing to `target`, as `uid:gid`.
+    Symlink = 6 { uid: u32, gid: u32, target: &'a [u8], path: &'a [u8] }
+    /// Hard link `newpath` to `oldpath`.
+    Link = 7 { oldpath: &'a [u8], newpath: &'a [u8] }
+    /// `lstat(path)`.
+    Lstat = 8 { path: &'a [u8] }
+    /// `readlink(path)`; `bufsize` counts the NUL.
+    Readlink = 9 { path: &'a [u8], bufsize: i32 }
+    /// `statfs(path)`.
+    Statfs = 10 { path: &'a [u8] }
+    /// `chmod(path, mode)`.
+    Chmod = 11 { path: &'a [u8], mode: u32 }
+    /// `lchown(path, uid, gid)`; `u32::MAX` leaves an id unchanged.
+    Chown = 12 { path: &'a [u8], uid: u32, gid: u32 }
+    /// `truncate(path, size)`.
+    Truncate = 13 { path: &'a [u8], size: u64 }
+    /// `utimensat(path, [atime, mtime], AT_SYMLINK_NOFOLLOW)`.
+    Utime = 14 { path: &'a [u8], atime_sec: i64, atime_nsec: i64, mtime_sec: i64, mtime_nsec: i64 }
+    /// `rename(oldpath, newpath)`.
+    Rename = 15 { oldpath: &'a [u8], newpath: &'a [u8] }
+    /// `remove(path)`: unlink a file or remove an empty directory.
+    Remove = 16 { path: &'a [u8] }
+    /// `lgetxattr`; `size` 0 asks for the value's length.
+    Lgetxattr = 17 { size: i32, path: &'a [u8], name: &'a [u8] }
+    /// `llistxattr`; `size` 0 asks for the list's length.
+    Llistxattr = 18 { size: i32, path: &'a [u8] }
+    /// `lsetxattr`; `size` repeats the value's length.
+    Lsetxattr = 19 { path: &'a [u8], name: &'a [u8], value: &'a [u8], size: i32, flags: i32 }
+    /// `lremovexattr`.
+    Lremovexattr = 20 { path: &'a [u8], name: &'a [u8] }
+    /// `FS_IOC_GETVERSION` on `path`.
+    Getversion = 21 { path: &'a [u8] }
+}
+
+impl Request<'_> {
+    /// Appends header and body to `buf`. Fails, leaving `buf` as it was, when a string
+    /// is too long or the body exceeds `PROXY_MAX_IO_SZ`.
+    pub fn encode(&self, buf: &mut Vec<u8>) -> Result<(), EncodeError> {
+        let start = buf.len();
+        buf.extend_from_slice(&[0u8; HEADER_SIZE]);
+        let res = self.encode_body(&mut Writer::new(buf));
+        let size = buf.len() - start - HEADER_SIZE;
+        if let Err(e) = res {
+            buf.truncate(start);
+            return Err(e);
+        }
+        if size > MAX_BODY_SIZE {
+            buf.truncate(start);
+            return Err(EncodeError::TooLarge {
+                size,
+                max: MAX_BODY_SIZE,
+            });
+        }
+        let header = Header {
+            kind: self.kind() as u32,
+            size: size as u32,
+        };
+        buf[start..start + HEADER_SIZE].copy_from_slice(&header.encode());
+        Ok(())
+    }
+
+    /// How the helper answers this request.
+    pub fn reply_form(&self) -> ReplyForm {
+        ReplyForm::for_request(self.kind(), self.xattr_size())
+    }
+
+    /// The `size` field of the xattr reads, which selects their reply form.
+    pub fn xattr_size(&self) -> Option<i32> {
+        match *self {
+            Request::Lgetxattr { size, .. } | Request::Llistxattr { size, .. } => Some(size),
+            _ => None,
+        }
+    }
+}
