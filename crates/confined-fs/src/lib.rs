@@ -1,0 +1,25 @@
+//! File operations confined to one export directory.
+//!
+//! Every path a client sends is resolved from an fd of the export root with
+//! `openat2(RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS)`: `..`, absolute names and symlinks,
+//! relative or absolute, all resolve *inside* the export, even when a rename races the
+//! lookup. Operations that must not follow a final symlink act on a single, validated
+//! name relative to its resolved parent directory with the `*at` syscalls and
+//! `AT_SYMLINK_NOFOLLOW`. Special files (devices, FIFOs, sockets) are never opened on a
+//! client's behalf: they may be created, listed and stat'ed, not opened.
+//!
+//! This is the one path-resolution routine of the project, shared by the proxy helper
+//! and the 9P server's local backend.
+
+#![warn(missing_docs)]
+
+mod creds;
+mod ioctl;
+mod path;
+mod root;
+
+pub use creds::{CredSwitch, Credentials};
+pub use path::{check_name, split_parent, Name, PathError};
+pub use root::{Export, ExportOptions, XattrValue, XATTR_SIZE_MAX};
+
+pub use rustix::io::Errno;

@@ -1,0 +1,484 @@
+//! [`Export`]: the export root and every operation on paths inside it.
+
+use std::ffi::CString;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use std::path::Path;
+
+use rustix::fs::{
+    self, AtFlags, FileType, Mode, OFlags, ResolveFlags, Stat, StatFs, Timespec, Timestamps,
+    XattrFlags,
+};
+use rustix::io::Errno;
+
+use crate::creds::Credentials;
+use crate::path::{split_parent, Name};
+
+/// How many times a lookup is retried when `openat2` reports a racing rename (`EAGAIN`).
+const RESOLVE_RETRIES: usize = 16;
+
+/// The largest xattr value or list the kernel hands out (`XATTR_SIZE_MAX`).
+pub const XATTR_SIZE_MAX: usize = 64 * 1024;
+
+/// Options of an [`Export`].
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ExportOptions {
+    /// The export is mounted `nodev` (e.g. by the helper's private mount namespace), so
+    /// the kernel itself refuses to open device nodes and the racy pre-check is skipped.
+    pub nodev: bool,
+    /// Answer `FS_IOC_GETVERSION` with the real generation number (ext*, btrfs, xfs);
+    /// otherwise 0, as QEMU's helper does elsewhere.
+    pub getversion: bool,
+}
+
+/// An export directory: an `O_PATH` fd of its root, and one of `/proc/self/fd` (taken
+/// before any chroot) to act on `O_PATH` fds where Linux has no `f*` call.
+#[derive(Debug)]
+pub struct Export {
+    root: OwnedFd,
+    proc_fd: OwnedFd,
+    opts: ExportOptions,
+}
+
+fn is_reg_or_dir(st: &Stat) -> bool {
+    matches!(
+        FileType::from_raw_mode(st.st_mode),
+        FileType::RegularFile | FileType::Directory
+    )
+}
+
+fn file_type(st: &Stat) -> FileType {
+    FileType::from_raw_mode(st.st_mode)
+}
+
+impl Export {
+    /// Opens the export at `path` (which must be a directory) and `/proc/self/fd`.
+    pub fn new(path: impl AsRef<Path>, opts: ExportOptions) -> Result<Export, Errno> {
+        let root = fs::open(
+            path.as_ref(),
+            OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+            Mode::empty(),
+        )?;
+        let proc_fd = fs::open(
+            "/proc/self/fd",
+            OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+            Mode::empty(),
+        )?;
+        Ok(Export {
+            root,
+            proc_fd,
+            opts,
+        })
+    }
+
+    /// The root directory fd (`O_PATH`).
+    pub fn root_fd(&self) -> BorrowedFd<'_> {
+        self.root.as_fd()
+    }
+
+    /// The export's options.
+    pub fn options(&self) -> ExportOptions {
+        self.opts
+    }
+
+    /// Changes whether the export is known to be mounted `nodev`.
+    pub fn set_nodev(&mut self, nodev: bool) {
+        self.opts.nodev = nodev;
+    }
+
+    /// Resolves `path` inside the export: `..`, absolute paths and symlinks never leave
+    /// it. An empty path is the root.
+    pub fn resolve(&self, path: &[u8], flags: OFlags, mode: Mode) -> Result<OwnedFd, Errno> {
+        self.resolve_at(self.root.as_fd(), path, flags, mode)
+    }
+
+    /// Resolves `path` from `dir`, an fd of a directory inside the export, with the
+    /// export root as the root: the 9P server walks from its fids with this.
+    pub fn resolve_at(
+        &self,
+        dir: BorrowedFd<'_>,
+        path: &[u8],
+        flags: OFlags,
+        mode: Mode,
+    ) -> Result<OwnedFd, Errno> {
+        if path.contains(&0) {
+            return Err(Errno::INVAL);
+        }
+        let path: &[u8] = if path.is_empty() { b"." } else { path };
+        // RESOLVE_IN_ROOT scopes to `dir`; a walk from a subdirectory is scoped to it,
+        // which is stricter than the export and never looser.
+        let how = ResolveFlags::IN_ROOT | ResolveFlags::NO_MAGICLINKS;
+        let mut tries = 0;
+        loop {
+            match fs::openat2(dir, path, flags | OFlags::CLOEXEC, mode, how) {
+                Err(Errno::AGAIN) if tries < RESOLVE_RETRIES => tries += 1,
+                r => return r,
+            }
+        }
+    }
+
+    /// Resolves the parent directory of `path` and returns it with the last name.
+    fn parent<'p>(&self, path: &'p [u8]) -> Result<(OwnedFd, Name<'p>), Errno> {
+        let (parent, name) = split_parent(path)?;
+        let dir = self.resolve(parent, OFlags::PATH | OFlags::DIRECTORY, Mode::empty())?;
+        Ok((dir, name))
+    }
+
+    /// Like [`Export::parent`], for operations that need a plain name: `.`, `..` and the
+    /// root get `on_dir`.
+    fn parent_plain<'p>(
+        &self,
+        path: &'p [u8],
+        on_dir: Errno,
+    ) -> Result<(OwnedFd, &'p [u8]), Errno> {
+        match self.parent(path)? {
+            (dir, Name::Plain(name)) => Ok((dir, name)),
+            (_, Name::Dir) => Err(on_dir),
+        }
+    }
+
+    /// The `/proc/self/fd` entry naming `fd`, relative to `proc_fd`.
+    fn proc_name(fd: &OwnedFd) -> CString {
+        CString::new(fd.as_raw_fd().to_string()).expect("decimal digits have no NUL")
+    }
+
+    /// Reopens an `O_PATH` fd as a real one, through `/proc/self/fd` (same inode, no
+    /// lookup, no race). Only for regular files and directories.
+    fn reopen(&self, opath: &OwnedFd, flags: OFlags) -> Result<OwnedFd, Errno> {
+        fs::openat(
+            &self.proc_fd,
+            Self::proc_name(opath),
+            flags | OFlags::CLOEXEC | OFlags::NOCTTY | OFlags::NONBLOCK,
+            Mode::empty(),
+        )
+    }
+
+    /// `lstat(path)`.
+    pub fn lstat(&self, path: &[u8]) -> Result<Stat, Errno> {
+        let fd = self.resolve(path, OFlags::PATH | OFlags::NOFOLLOW, Mode::empty())?;
+        fs::fstat(&fd)
+    }
+
+    /// `statfs(path)` (follows a final symlink, inside the export), with the two
+    /// halves of `f_fsid` (which rustix keeps private in `StatFs`).
+    pub fn statfs(&self, path: &[u8]) -> Result<(StatFs, [i32; 2]), Errno> {
+        let fd = self.resolve(path, OFlags::PATH, Mode::empty())?;
+        let st = fs::fstatfs(&fd)?;
+        // statvfs packs fsid as val[0] | val[1] << 32.
+        let packed = fs::fstatvfs(&fd)?.f_fsid;
+        Ok((st, [packed as u32 as i32, (packed >> 32) as u32 as i32]))
+    }
+
+    /// Opens `path` with the client's `flags` (a final symlink is followed inside the
+    /// export, as QEMU's chrooted helper does). `O_CREAT` is ignored (creation needs
+    /// credentials: [`Export::create`]); `O_TMPFILE` is refused. Devices, FIFOs and sockets
+    /// are never opened (`ENXIO`), except as `O_PATH` handles.
+    pub fn open(&self, path: &[u8], flags: i32) -> Result<OwnedFd, Errno> {
+        let flags = OFlags::from_bits_retain(flags as u32) & !(OFlags::CREATE | OFlags::EXCL);
+        if flags.contains(OFlags::TMPFILE) {
+            return Err(Errno::INVAL);
+        }
+        if flags.contains(OFlags::PATH) {
+            let keep = OFlags::PATH | OFlags::NOFOLLOW | OFlags::DIRECTORY;
+            return self.resolve(path, flags & keep, Mode::empty());
+        }
+        if !self.opts.nodev {
+            // Without a nodev mount, refuse special files before opening them (racy,
+            // hence also checked after; with nodev the kernel refuses devices itself).
+            let pre = self.resolve(
+                path,
+                OFlags::PATH | (flags & OFlags::NOFOLLOW),
+                Mode::empty(),
+            )?;
+            if !is_reg_or_dir(&fs::fstat(&pre)?) {
+                return Err(Errno::NXIO);
+            }
+        }
+        let fd = self.resolve(
+            path,
+            flags | OFlags::NONBLOCK | OFlags::NOCTTY,
+            Mode::empty(),
+        )?;
+        Self::finish_open(fd, flags)
+    }
+
+    /// Checks that an fd opened with `O_NONBLOCK` is a regular file or directory, and
+    /// gives it the status flags the client asked for.
+    fn finish_open(fd: OwnedFd, flags: OFlags) -> Result<OwnedFd, Errno> {
+        if !is_reg_or_dir(&fs::fstat(&fd)?) {
+            return Err(Errno::NXIO);
+        }
+        if !flags.contains(OFlags::NONBLOCK) {
+            let settable = OFlags::APPEND | OFlags::DIRECT | OFlags::NOATIME;
+            fs::fcntl_setfl(&fd, flags & settable)?;
+        }
+        Ok(fd)
+    }
+
+    /// Creates (or opens, without `O_EXCL`) the regular file `path` as `creds`.
+    pub fn create(
+        &self,
+        path: &[u8],
+        flags: i32,
+        mode: u32,
+        creds: Credentials,
+    ) -> Result<OwnedFd, Errno> {
+        let flags = OFlags::from_bits_retain(flags as u32);
+        if flags.intersects(OFlags::PATH | OFlags::DIRECTORY) {
+            return Err(Errno::INVAL);
+        }
+        let mode = Mode::from_raw_mode(mode & 0o7777);
+        let fd = {
+            let _as_client = creds.switch()?;
+            self.resolve(
+                path,
+                flags | OFlags::CREATE | OFlags::NONBLOCK | OFlags::NOCTTY,
+                mode,
+            )?
+        };
+        Self::finish_open(fd, flags)
+    }
+
+    /// `mknod(path, mode, rdev)` as `creds`: devices, FIFOs, sockets, regular files.
+    pub fn mknod(
+        &self,
+        path: &[u8],
+        mode: u32,
+        rdev: u64,
+        creds: Credentials,
+    ) -> Result<(), Errno> {
+        let ty = match FileType::from_raw_mode(mode) {
+            _ if mode & 0o170000 == 0 => FileType::RegularFile,
+            t @ (FileType::RegularFile
+            | FileType::CharacterDevice
+            | FileType::BlockDevice
+            | FileType::Fifo
+            | FileType::Socket) => t,
+            _ => return Err(Errno::INVAL),
+        };
+        let (dir, name) = self.parent_plain(path, Errno::EXIST)?;
+        let _as_client = creds.switch()?;
+        fs::mknodat(&dir, name, ty, Mode::from_raw_mode(mode & 0o7777), rdev)
+    }
+
+    /// `mkdir(path, mode)` as `creds`.
+    pub fn mkdir(&self, path: &[u8], mode: u32, creds: Credentials) -> Result<(), Errno> {
+        let (dir, name) = self.parent_plain(path, Errno::EXIST)?;
+        let _as_client = creds.switch()?;
+        fs::mkdirat(&dir, name, Mode::from_raw_mode(mode & 0o7777))
+    }
+
+    /// `symlink(target, path)` as `creds`. The target is stored as given; it is only ever
+    /// followed inside the export.
+    pub fn symlink(&self, target: &[u8], path: &[u8], creds: Credentials) -> Result<(), Errno> {
+        if target.contains(&0) {
+            return Err(Errno::INVAL);
+        }
+        let (dir, name) = self.parent_plain(path, Errno::EXIST)?;
+        let _as_client = creds.switch()?;
+        fs::symlinkat(target, &dir, name)
+    }
+
+    /// `link(oldpath, newpath)`; a final symlink in `oldpath` is linked, not followed.
+    pub fn link(&self, oldpath: &[u8], newpath: &[u8]) -> Result<(), Errno> {
+        let (odir, oname) = self.parent_plain(oldpath, Errno::PERM)?;
+        let (ndir, nname) = self.parent_plain(newpath, Errno::EXIST)?;
+        fs::linkat(&odir, oname, &ndir, nname, AtFlags::empty())
+    }
+
+    /// `readlink(path)`, whole.
+    pub fn readlink(&self, path: &[u8]) -> Result<Vec<u8>, Errno> {
+        let (dir, name) = self.parent_plain(path, Errno::INVAL)?;
+        Ok(fs::readlinkat(&dir, name, Vec::new())?.into_bytes())
+    }
+
+    /// `chmod(path, mode)`: follows a final symlink inside the export, as `chmod` does.
+    pub fn chmod(&self, path: &[u8], mode: u32) -> Result<(), Errno> {
+        let fd = self.resolve(path, OFlags::PATH, Mode::empty())?;
+        fs::chmodat(
+            &self.proc_fd,
+            Self::proc_name(&fd),
+            Mode::from_raw_mode(mode & 0o7777),
+            AtFlags::empty(),
+        )
+    }
+
+    /// `lchown(path, uid, gid)`; `u32::MAX` leaves an id as it is.
+    pub fn chown(&self, path: &[u8], uid: u32, gid: u32) -> Result<(), Errno> {
+        let uid = (uid != u32::MAX).then(|| rustix::process::Uid::from_raw(uid));
+        let gid = (gid != u32::MAX).then(|| rustix::process::Gid::from_raw(gid));
+        match self.parent(path)? {
+            (dir, Name::Plain(name)) => {
+                fs::chownat(&dir, name, uid, gid, AtFlags::SYMLINK_NOFOLLOW)
+            }
+            (dir, Name::Dir) => fs::chownat(&dir, "", uid, gid, AtFlags::EMPTY_PATH),
+        }
+    }
+
+    /// `truncate(path, size)`: follows a final symlink inside the export.
+    pub fn truncate(&self, path: &[u8], size: u64) -> Result<(), Errno> {
+        let fd = self.resolve(path, OFlags::PATH, Mode::empty())?;
+        match file_type(&fs::fstat(&fd)?) {
+            FileType::RegularFile => {}
+            FileType::Directory => return Err(Errno::ISDIR),
+            _ => return Err(Errno::INVAL),
+        }
+        let file = self.reopen(&fd, OFlags::WRONLY)?;
+        fs::ftruncate(&file, size)
+    }
+
+    /// `utimensat(path, [atime, mtime], AT_SYMLINK_NOFOLLOW)`; `UTIME_NOW`/`UTIME_OMIT`
+    /// in a nanoseconds field work as usual.
+    pub fn utimens(&self, path: &[u8], atime: (i64, i64), mtime: (i64, i64)) -> Result<(), Errno> {
+        let times = Timestamps {
+            last_access: Timespec {
+                tv_sec: atime.0,
+                tv_nsec: atime.1 as _,
+            },
+            last_modification: Timespec {
+                tv_sec: mtime.0,
+                tv_nsec: mtime.1 as _,
+            },
+        };
+        match self.parent(path)? {
+            (dir, Name::Plain(name)) => {
+                fs::utimensat(&dir, name, &times, AtFlags::SYMLINK_NOFOLLOW)
+            }
+            (_, Name::Dir) => {
+                let fd = self.resolve(path, OFlags::PATH | OFlags::DIRECTORY, Mode::empty())?;
+                fs::utimensat(
+                    &self.proc_fd,
+                    Self::proc_name(&fd),
+                    &times,
+                    AtFlags::empty(),
+                )
+            }
+        }
+    }
+
+    /// `rename(oldpath, newpath)`.
+    pub fn rename(&self, oldpath: &[u8], newpath: &[u8]) -> Result<(), Errno> {
+        let (odir, oname) = self.parent_plain(oldpath, Errno::BUSY)?;
+        let (ndir, nname) = self.parent_plain(newpath, Errno::BUSY)?;
+        fs::renameat(&odir, oname, &ndir, nname)
+    }
+
+    /// `remove(path)`: unlinks a file, or removes an empty directory.
+    pub fn remove(&self, path: &[u8]) -> Result<(), Errno> {
+        let (dir, name) = self.parent_plain(path, Errno::BUSY)?;
+        match fs::unlinkat(&dir, name, AtFlags::empty()) {
+            Err(Errno::ISDIR) => fs::unlinkat(&dir, name, AtFlags::REMOVEDIR),
+            r => r,
+        }
+    }
+
+    /// An fd to read or write xattrs of `path` without following a final symlink.
+    /// Symlinks and special files are not opened: `None`.
+    fn xattr_fd(&self, path: &[u8]) -> Result<Option<OwnedFd>, Errno> {
+        let opath = self.resolve(path, OFlags::PATH | OFlags::NOFOLLOW, Mode::empty())?;
+        if !is_reg_or_dir(&fs::fstat(&opath)?) {
+            return Ok(None);
+        }
+        self.reopen(&opath, OFlags::RDONLY).map(Some)
+    }
+
+    /// `lgetxattr(path, name)` into a buffer of `size` bytes (0: only the length).
+    /// Symlinks and special files have no xattrs here (`ENODATA`).
+    pub fn getxattr(&self, path: &[u8], name: &[u8], size: usize) -> Result<XattrValue, Errno> {
+        let name = CString::new(name).map_err(|_| Errno::INVAL)?;
+        let Some(fd) = self.xattr_fd(path)? else {
+            return Err(Errno::NODATA);
+        };
+        if size == 0 {
+            return fs::fgetxattr_query(&fd, &name).map(XattrValue::Len);
+        }
+        let mut buf = vec![0u8; size.min(XATTR_SIZE_MAX)];
+        let n = fs::fgetxattr(&fd, &name, &mut buf[..])?;
+        buf.truncate(n);
+        Ok(XattrValue::Data(buf))
+    }
+
+    /// `llistxattr(path)` into a buffer of `size` bytes (0: only the length).
+    /// Symlinks and special files list nothing.
+    pub fn listxattr(&self, path: &[u8], size: usize) -> Result<XattrValue, Errno> {
+        let Some(fd) = self.xattr_fd(path)? else {
+            return Ok(if size == 0 {
+                XattrValue::Len(0)
+            } else {
+                XattrValue::Data(Vec::new())
+            });
+        };
+        if size == 0 {
+            return fs::flistxattr_query(&fd).map(XattrValue::Len);
+        }
+        let mut buf = vec![0u8; size.min(XATTR_SIZE_MAX)];
+        let n = fs::flistxattr(&fd, &mut buf[..])?;
+        buf.truncate(n);
+        Ok(XattrValue::Data(buf))
+    }
+
+    /// `lsetxattr(path, name, value, flags)`. Symlinks and special files: `EPERM`.
+    pub fn setxattr(
+        &self,
+        path: &[u8],
+        name: &[u8],
+        value: &[u8],
+        flags: i32,
+    ) -> Result<(), Errno> {
+        let name = CString::new(name).map_err(|_| Errno::INVAL)?;
+        let flags = XattrFlags::from_bits(flags as u32).ok_or(Errno::INVAL)?;
+        let Some(fd) = self.xattr_fd(path)? else {
+            return Err(Errno::PERM);
+        };
+        fs::fsetxattr(&fd, &name, value, flags)
+    }
+
+    /// `lremovexattr(path, name)`. Symlinks and special files: `ENODATA`.
+    pub fn removexattr(&self, path: &[u8], name: &[u8]) -> Result<(), Errno> {
+        let name = CString::new(name).map_err(|_| Errno::INVAL)?;
+        let Some(fd) = self.xattr_fd(path)? else {
+            return Err(Errno::NODATA);
+        };
+        fs::fremovexattr(&fd, &name)
+    }
+
+    /// The inode generation number (`FS_IOC_GETVERSION`) where the file system has one,
+    /// else 0. Special files: `ENOTTY`.
+    pub fn getversion(&self, path: &[u8]) -> Result<u64, Errno> {
+        if !self.opts.getversion {
+            return Ok(0);
+        }
+        let opath = self.resolve(path, OFlags::PATH, Mode::empty())?;
+        if !is_reg_or_dir(&fs::fstat(&opath)?) {
+            return Err(Errno::NOTTY);
+        }
+        let fd = self.reopen(&opath, OFlags::RDONLY)?;
+        crate::ioctl::get_version(&fd).map(u64::from)
+    }
+
+    /// Whether the file system at `path` supports `FS_IOC_GETVERSION` (by its magic, as
+    /// QEMU's helper decides).
+    pub fn supports_getversion(path: impl AsRef<Path>) -> bool {
+        const EXT2: i64 = 0xEF53;
+        const BTRFS: i64 = 0x9123683E;
+        const REISERFS: i64 = 0x52654973;
+        const XFS: i64 = 0x58465342;
+        match fs::statfs(path.as_ref()) {
+            Ok(st) => matches!(st.f_type, EXT2 | BTRFS | REISERFS | XFS),
+            Err(_) => false,
+        }
+    }
+
+    /// Stat of an fd, for callers holding one (the 9P server's fids).
+    pub fn fstat(fd: impl AsFd) -> Result<Stat, Errno> {
+        fs::fstat(fd)
+    }
+}
+
+/// What an xattr read returns.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum XattrValue {
+    /// The length, for a size-0 query.
+    Len(usize),
+    /// The value or the NUL-separated list.
+    Data(Vec<u8>),
+}

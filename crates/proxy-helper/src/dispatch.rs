@@ -1,0 +1,167 @@
+//! From a decoded request to its answer: one function per request kind, all on the
+//! confined [`Export`]. Errors are values (`Errno`), never fatal.
+
+use std::os::fd::OwnedFd;
+
+use confined_fs::{Credentials, Export, XattrValue};
+use proxy_protocol::{Request, Stat, StatFs, MAX_BODY_SIZE};
+use rustix::io::Errno;
+
+/// The answer to one request, before it is put in its reply form.
+#[derive(Debug)]
+pub enum Answer {
+    /// An fd (T_OPEN, T_CREATE).
+    Fd(OwnedFd),
+    /// A status value (0, or a length for a size-0 xattr query).
+    Status(i32),
+    /// T_LSTAT.
+    Stat(Stat),
+    /// T_STATFS.
+    StatFs(StatFs),
+    /// T_READLINK, T_LGETXATTR, T_LLISTXATTR data.
+    Bytes(Vec<u8>),
+    /// T_GETVERSION.
+    Version(u64),
+}
+
+/// The longest `s` string a data reply can carry (`PROXY_MAX_IO_SZ` less its length).
+const MAX_REPLY_STRING: usize = MAX_BODY_SIZE - 2;
+
+fn ok(r: Result<(), Errno>) -> Result<Answer, Errno> {
+    r.map(|()| Answer::Status(0))
+}
+
+fn creds(uid: u32, gid: u32) -> Credentials {
+    Credentials { uid, gid }
+}
+
+/// A size field from the wire: negative is `EINVAL` (QEMU's helper crashes on it).
+fn wire_size(size: i32) -> Result<usize, Errno> {
+    usize::try_from(size).map_err(|_| Errno::INVAL)
+}
+
+fn xattr_answer(v: XattrValue) -> Result<Answer, Errno> {
+    match v {
+        XattrValue::Len(n) => Ok(Answer::Status(i32::try_from(n).map_err(|_| Errno::NOBUFS)?)),
+        XattrValue::Data(d) if d.len() > MAX_REPLY_STRING => Err(Errno::NOBUFS),
+        XattrValue::Data(d) => Ok(Answer::Bytes(d)),
+    }
+}
+
+/// Converts a kernel stat into the protocol's.
+pub fn proxy_stat(st: &rustix::fs::Stat) -> Stat {
+    Stat {
+        dev: st.st_dev,
+        ino: st.st_ino,
+        nlink: st.st_nlink,
+        mode: st.st_mode,
+        uid: st.st_uid,
+        gid: st.st_gid,
+        rdev: st.st_rdev,
+        size: st.st_size as u64,
+        blksize: st.st_blksize as u64,
+        blocks: st.st_blocks as u64,
+        atime_sec: st.st_atime,
+        atime_nsec: st.st_atime_nsec as i64,
+        mtime_sec: st.st_mtime,
+        mtime_nsec: st.st_mtime_nsec as i64,
+        ctime_sec: st.st_ctime,
+        ctime_nsec: st.st_ctime_nsec as i64,
+    }
+}
+
+/// Converts a kernel statfs into the protocol's; the fsid halves are sign-extended, as
+/// QEMU's helper's `int` to `uint64_t` assignment does.
+pub fn proxy_statfs(st: &rustix::fs::StatFs, fsid: [i32; 2]) -> StatFs {
+    StatFs {
+        fs_type: st.f_type as u64,
+        bsize: st.f_bsize as u64,
+        blocks: st.f_blocks,
+        bfree: st.f_bfree,
+        bavail: st.f_bavail,
+        files: st.f_files,
+        ffree: st.f_ffree,
+        fsid: [fsid[0] as i64 as u64, fsid[1] as i64 as u64],
+        namelen: st.f_namelen as u64,
+        frsize: st.f_frsize as u64,
+    }
+}
+
+/// Performs `req` on `export`.
+pub fn dispatch(export: &Export, req: &Request<'_>) -> Result<Answer, Errno> {
+    match *req {
+        Request::Open { path, flags } => export.open(path, flags).map(Answer::Fd),
+        Request::Create {
+            path,
+            flags,
+            mode,
+            uid,
+            gid,
+        } => export
+            .create(path, flags, mode, creds(uid, gid))
+            .map(Answer::Fd),
+        Request::Mknod {
+            uid,
+            gid,
+            path,
+            mode,
+            rdev,
+        } => ok(export.mknod(path, mode, rdev, creds(uid, gid))),
+        Request::Mkdir {
+            uid,
+            gid,
+            path,
+            mode,
+        } => ok(export.mkdir(path, mode, creds(uid, gid))),
+        Request::Symlink {
+            uid,
+            gid,
+            target,
+            path,
+        } => ok(export.symlink(target, path, creds(uid, gid))),
+        Request::Link { oldpath, newpath } => ok(export.link(oldpath, newpath)),
+        Request::Lstat { path } => export.lstat(path).map(|st| Answer::Stat(proxy_stat(&st))),
+        Request::Readlink { path, bufsize } => {
+            // The size counts the NUL: at most size - 1 bytes come back.
+            let room = wire_size(bufsize)?.checked_sub(1).ok_or(Errno::INVAL)?;
+            let mut target = export.readlink(path)?;
+            target.truncate(room.min(MAX_REPLY_STRING));
+            Ok(Answer::Bytes(target))
+        }
+        Request::Statfs { path } => export
+            .statfs(path)
+            .map(|(st, fsid)| Answer::StatFs(proxy_statfs(&st, fsid))),
+        Request::Chmod { path, mode } => ok(export.chmod(path, mode)),
+        Request::Chown { path, uid, gid } => ok(export.chown(path, uid, gid)),
+        Request::Truncate { path, size } => ok(export.truncate(path, size)),
+        Request::Utime {
+            path,
+            atime_sec,
+            atime_nsec,
+            mtime_sec,
+            mtime_nsec,
+        } => ok(export.utimens(path, (atime_sec, atime_nsec), (mtime_sec, mtime_nsec))),
+        Request::Rename { oldpath, newpath } => ok(export.rename(oldpath, newpath)),
+        Request::Remove { path } => ok(export.remove(path)),
+        Request::Lgetxattr { size, path, name } => {
+            xattr_answer(export.getxattr(path, name, wire_size(size)?)?)
+        }
+        Request::Llistxattr { size, path } => {
+            xattr_answer(export.listxattr(path, wire_size(size)?)?)
+        }
+        Request::Lsetxattr {
+            path,
+            name,
+            value,
+            size,
+            flags,
+        } => {
+            // The size must describe the value sent (QEMU's helper reads past it).
+            let size = wire_size(size)?;
+            let value = value.get(..size).ok_or(Errno::INVAL)?;
+            ok(export.setxattr(path, name, value, flags))
+        }
+        Request::Lremovexattr { path, name } => ok(export.removexattr(path, name)),
+        Request::Getversion { path } => export.getversion(path).map(Answer::Version),
+    }
+}
