@@ -1,0 +1,170 @@
+//! Framed I/O over the helper's socket: whole-message sends, exact reads, the bare fd word
+//! with its SCM_RIGHTS fd, and the draining of oversized replies.
+//!
+//! One [`Transport`] is one connection, used by one request at a time (the client holds it
+//! behind a mutex). Its buffers are reused from request to request.
+
+use std::mem::MaybeUninit;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+
+use proxy_protocol::{
+    DecodeError, FdWord, Header, Reply, ReplyForm, Request, HEADER_SIZE, MAX_BODY_SIZE,
+};
+use rustix::io::Errno;
+use rustix::net::{
+    recv, recvmsg, send, RecvAncillaryBuffer, RecvAncillaryMessage, RecvFlags, SendFlags,
+};
+
+use crate::error::{Error, Result};
+use crate::response::Response;
+
+/// How many fds one fd-word message may carry before the kernel closes the rest for us
+/// (`MSG_CTRUNC`). The protocol sends exactly one; any others we do receive are closed.
+const MAX_FDS_PER_WORD: usize = 4;
+
+/// One connection to a helper.
+#[derive(Debug)]
+pub(crate) struct Transport {
+    fd: OwnedFd,
+    out: Vec<u8>,
+    input: Vec<u8>,
+}
+
+impl Transport {
+    /// Wraps a connected AF_UNIX stream socket.
+    pub(crate) fn new(fd: OwnedFd) -> Self {
+        Transport {
+            fd,
+            out: Vec::with_capacity(512),
+            input: Vec::with_capacity(512),
+        }
+    }
+
+    /// Encodes `req`, sends it, and reads its reply.
+    pub(crate) fn call(&mut self, req: &Request<'_>) -> Result<Response> {
+        self.out.clear();
+        req.encode(&mut self.out).map_err(Error::Encode)?;
+        send_all(self.fd.as_fd(), &self.out)?;
+        self.receive(req.reply_form())
+    }
+
+    /// Sends `message` exactly as given and reads a reply of the given form.
+    pub(crate) fn call_raw(&mut self, message: &[u8], form: ReplyForm) -> Result<Response> {
+        send_all(self.fd.as_fd(), message)?;
+        self.receive(form)
+    }
+
+    fn receive(&mut self, form: ReplyForm) -> Result<Response> {
+        match form {
+            ReplyForm::Fd => receive_fd(self.fd.as_fd()).map(Response::Fd),
+            ReplyForm::Status | ReplyForm::Data(_) => self.receive_reply(form),
+        }
+    }
+
+    /// Reads a `{type, size}` header and its body, and decodes it as `form`.
+    fn receive_reply(&mut self, form: ReplyForm) -> Result<Response> {
+        let mut head = [0u8; HEADER_SIZE];
+        recv_exact(self.fd.as_fd(), &mut head)?;
+        let header = Header::decode(head);
+        let Ok(len) = header.body_len() else {
+            // Like QEMU: read the whole body, keep nothing, answer ENOBUFS. The stream
+            // stays in step.
+            self.drain(header.size as usize)?;
+            return Err(Error::ReplyTooLarge { size: header.size });
+        };
+        self.input.resize(len, 0);
+        recv_exact(self.fd.as_fd(), &mut self.input[..len])?;
+        let reply = Reply::decode(form, header, &self.input[..len])?;
+        Response::from_reply(reply)
+    }
+
+    /// Reads and discards `n` bytes.
+    fn drain(&mut self, mut n: usize) -> Result<()> {
+        self.input.resize(MAX_BODY_SIZE, 0);
+        while n > 0 {
+            let chunk = n.min(MAX_BODY_SIZE);
+            recv_exact(self.fd.as_fd(), &mut self.input[..chunk])?;
+            n -= chunk;
+        }
+        Ok(())
+    }
+}
+
+/// Writes all of `bytes`, retrying on EINTR. `MSG_NOSIGNAL`: a dead helper is an EPIPE
+/// error, never a SIGPIPE.
+fn send_all(fd: BorrowedFd<'_>, mut bytes: &[u8]) -> Result<()> {
+    while !bytes.is_empty() {
+        match send(fd, bytes, SendFlags::NOSIGNAL) {
+            Ok(0) => return Err(Error::Eof),
+            Ok(n) => bytes = &bytes[n..],
+            Err(Errno::INTR) => continue,
+            Err(e) => return Err(Error::Io(e.into())),
+        }
+    }
+    Ok(())
+}
+
+/// Fills `buf` completely, retrying on EINTR and short reads. End of stream is
+/// [`Error::Eof`].
+fn recv_exact(fd: BorrowedFd<'_>, mut buf: &mut [u8]) -> Result<()> {
+    while !buf.is_empty() {
+        match recv(fd, &mut *buf, RecvFlags::empty()) {
+            Ok((0, _)) => return Err(Error::Eof),
+            Ok((n, _)) => buf = &mut buf[n..],
+            Err(Errno::INTR) => continue,
+            Err(e) => return Err(Error::Io(e.into())),
+        }
+    }
+    Ok(())
+}
+
+/// Receives the bare fd word answering T_OPEN and T_CREATE, and the fd that comes with
+/// `V9FS_FD_VALID`. Received fds are close-on-exec (`MSG_CMSG_CLOEXEC`). A word split
+/// over several reads is completed; fds beyond the first, or any fd sent with an error
+/// word, are closed.
+fn receive_fd(fd: BorrowedFd<'_>) -> Result<OwnedFd> {
+    let mut word = [0u8; 4];
+    let mut got = 0;
+    let mut fds: Vec<OwnedFd> = Vec::new();
+    while got < word.len() {
+        let mut space = [MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(MAX_FDS_PER_WORD))];
+        let mut control = RecvAncillaryBuffer::new(&mut space);
+        let mut iov = [std::io::IoSliceMut::new(&mut word[got..])];
+        match recvmsg(fd, &mut iov, &mut control, RecvFlags::CMSG_CLOEXEC) {
+            Ok(msg) => {
+                for cmsg in control.drain() {
+                    if let RecvAncillaryMessage::ScmRights(received) = cmsg {
+                        fds.extend(received);
+                    }
+                }
+                if msg.bytes == 0 {
+                    return Err(Error::Eof);
+                }
+                got += msg.bytes;
+            }
+            Err(Errno::INTR) => continue,
+            Err(e) => return Err(Error::Io(e.into())),
+        }
+    }
+    // Any fd not returned below is closed when `fds` drops.
+    let mut fds = fds.into_iter();
+    match FdWord::decode(word)? {
+        FdWord::Valid => fds.next().ok_or(Error::MissingFd),
+        FdWord::Error(errno) => Err(Error::Errno(Errno::from_raw_os_error(errno))),
+    }
+}
+
+impl Response {
+    /// Turns a decoded reply into a response; a negative status is the helper's errno.
+    fn from_reply(reply: Reply<'_>) -> Result<Response> {
+        Ok(match reply {
+            Reply::Status(v) if v >= 0 => Response::Status(v),
+            Reply::Status(i32::MIN) => return Err(DecodeError::BadErrno(i32::MIN).into()),
+            Reply::Status(v) => return Err(Error::Errno(Errno::from_raw_os_error(-v))),
+            Reply::Stat(s) => Response::Stat(s),
+            Reply::StatFs(s) => Response::StatFs(s),
+            Reply::Bytes(b) => Response::Bytes(b.to_vec()),
+            Reply::Version(v) => Response::Version(v),
+        })
+    }
+}
