@@ -98,7 +98,8 @@ impl ProxyClient {
         })
     }
 
-    /// Creates and opens `path` with `flags` (`O_CREAT` is added by the helper) and `mode`
+    /// Creates and opens `path` with `flags` plus `O_CREAT` (sent on the wire, as QEMU
+    /// does: QEMU's C helper passes the flags to `open` unchanged) and `mode`
     /// (exact: the helper's umask is 0), owned by `uid:gid`.
     pub fn create(
         &self,
@@ -110,7 +111,7 @@ impl ProxyClient {
     ) -> Result<OwnedFd> {
         self.fd(&Request::Create {
             path: path.as_ref(),
-            flags: flags.bits() as i32,
+            flags: (flags | OFlags::CREATE).bits() as i32,
             mode,
             uid,
             gid,
