@@ -116,11 +116,15 @@ impl Export {
         }
     }
 
-    /// Resolves the parent directory of `path` and returns it with the last name.
-    fn parent<'p>(&self, path: &'p [u8]) -> Result<(OwnedFd, Name<'p>), Errno> {
+    /// Resolves the parent directory of `path` and returns it with the last name. A
+    /// parent that is the root itself (`/name`, `//name`, `name`) costs no lookup.
+    fn parent<'p>(&self, path: &'p [u8]) -> Result<(Dir<'_>, Name<'p>), Errno> {
         let (parent, name) = split_parent(path)?;
+        if parent.iter().all(|&c| c == b'/') && matches!(name, Name::Plain(_)) {
+            return Ok((Dir::Root(self.root.as_fd()), name));
+        }
         let dir = self.resolve(parent, OFlags::PATH | OFlags::DIRECTORY, Mode::empty())?;
-        Ok((dir, name))
+        Ok((Dir::Owned(dir), name))
     }
 
     /// Like [`Export::parent`], for operations that need a plain name: `.`, `..` and the
@@ -129,7 +133,7 @@ impl Export {
         &self,
         path: &'p [u8],
         on_dir: Errno,
-    ) -> Result<(OwnedFd, &'p [u8]), Errno> {
+    ) -> Result<(Dir<'_>, &'p [u8]), Errno> {
         match self.parent(path)? {
             (dir, Name::Plain(name)) => Ok((dir, name)),
             (_, Name::Dir) => Err(on_dir),
@@ -471,6 +475,22 @@ impl Export {
     /// Stat of an fd, for callers holding one (the 9P server's fids).
     pub fn fstat(fd: impl AsFd) -> Result<Stat, Errno> {
         fs::fstat(fd)
+    }
+}
+
+/// A resolved parent directory: the export root (borrowed) or a looked-up one.
+#[derive(Debug)]
+enum Dir<'a> {
+    Root(BorrowedFd<'a>),
+    Owned(OwnedFd),
+}
+
+impl AsFd for Dir<'_> {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        match self {
+            Dir::Root(fd) => fd.as_fd(),
+            Dir::Owned(fd) => fd.as_fd(),
+        }
     }
 }
 

@@ -40,6 +40,11 @@ pub struct Cli {
     #[arg(short = 'n', long = "nodaemon")]
     pub nodaemon: bool,
 
+    /// Adaptive polling: after a reply, poll up to this many microseconds for the next
+    /// request while the peer sends in bursts, saving a wakeup per request (0: off).
+    #[arg(long = "poll-us", value_name = "US", default_value_t = 50)]
+    pub poll_us: u64,
+
     /// Log each failed request (one line with the request and errno); also RUST_LOG.
     #[arg(short = 'v', long = "verbose")]
     pub verbose: bool,

@@ -3,6 +3,7 @@
 use std::mem::MaybeUninit;
 use std::ops::Range;
 use std::os::fd::{AsFd, OwnedFd};
+use std::time::{Duration, Instant};
 
 use proxy_protocol::{FdWord, Header, HEADER_SIZE, MAX_MESSAGE_SIZE};
 use rustix::io::Errno;
@@ -49,6 +50,20 @@ pub struct Conn {
     start: usize,
     end: usize,
     out: Vec<u8>,
+    poll: Poll,
+}
+
+/// Adaptive polling: after a reply, wait for the next request by polling the socket for
+/// a short window before sleeping in `recv`, but only while the peer is in a burst (its
+/// last request came within the window). This saves the helper's wakeup on every
+/// request of a burst, and costs nothing while the peer is idle.
+#[derive(Debug, Clone, Copy)]
+struct Poll {
+    window: Duration,
+    /// When the last reply went out, until the next request arrives.
+    replied_at: Option<Instant>,
+    /// Whether the last request arrived within the window after its reply.
+    bursting: bool,
 }
 
 impl Conn {
@@ -60,6 +75,43 @@ impl Conn {
             start: 0,
             end: 0,
             out: Vec::with_capacity(256),
+            poll: Poll {
+                window: Duration::ZERO,
+                replied_at: None,
+                bursting: true,
+            },
+        }
+    }
+
+    /// Polls for up to `window` after each reply while the peer sends in bursts
+    /// (zero: always sleep in `recv`).
+    pub fn set_poll_window(&mut self, window: Duration) {
+        self.poll.window = window;
+    }
+
+    /// Spins for the next bytes while the peer is bursting; true if some arrived.
+    /// Returns false at once when polling is off or the peer was idle last time.
+    fn poll_burst(&mut self) -> Result<bool, ConnEnd> {
+        let Some(replied_at) = self.poll.replied_at else {
+            return Ok(false);
+        };
+        if self.poll.window.is_zero() || !self.poll.bursting {
+            return Ok(false);
+        }
+        loop {
+            match net::recv(&self.sock, &mut self.buf[self.end..], RecvFlags::DONTWAIT) {
+                Ok((0, _)) => return Ok(false), // EOF: let the blocking path report it
+                Ok((got, _)) => {
+                    self.end += got;
+                    return Ok(true);
+                }
+                Err(Errno::AGAIN) | Err(Errno::INTR) => {}
+                Err(e) => return Err(e.into()),
+            }
+            if replied_at.elapsed() > self.poll.window {
+                return Ok(false);
+            }
+            std::hint::spin_loop();
         }
     }
 
@@ -73,6 +125,12 @@ impl Conn {
             self.end -= self.start;
             self.start = 0;
         }
+        if self.end < n && self.poll_burst()? {
+            self.poll.replied_at = None;
+            if self.end >= n {
+                return Ok(());
+            }
+        }
         while self.end < n {
             match net::recv(&self.sock, &mut self.buf[self.end..], RecvFlags::empty()) {
                 Ok((0, _)) if self.end == 0 => return Err(ConnEnd::Closed),
@@ -82,7 +140,13 @@ impl Conn {
                         want: n,
                     })
                 }
-                Ok((got, _)) => self.end += got,
+                Ok((got, _)) => {
+                    self.end += got;
+                    // Poll next time only if this request came within the window.
+                    if let Some(at) = self.poll.replied_at.take() {
+                        self.poll.bursting = at.elapsed() <= self.poll.window;
+                    }
+                }
                 Err(Errno::INTR) => {}
                 Err(e) => return Err(e.into()),
             }
@@ -126,6 +190,7 @@ impl Conn {
 
     /// Sends the reply buffer.
     pub fn send_out(&mut self) -> Result<(), ConnEnd> {
+        self.poll.replied_at = Some(Instant::now());
         let mut sent = 0;
         while sent < self.out.len() {
             match net::send(&self.sock, &self.out[sent..], SendFlags::NOSIGNAL) {
@@ -153,6 +218,7 @@ impl Conn {
                 return Err(ConnEnd::Protocol("no room for SCM_RIGHTS".into()));
             }
         }
+        self.poll.replied_at = Some(Instant::now());
         loop {
             match net::sendmsg(&self.sock, &iov, &mut control, SendFlags::NOSIGNAL) {
                 Ok(4) => return Ok(()),

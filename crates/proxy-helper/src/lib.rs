@@ -14,4 +14,4 @@ pub mod sandbox;
 pub mod serve;
 pub mod socket;
 
-pub use serve::serve;
+pub use serve::{serve, ServeOptions};

@@ -4,7 +4,7 @@ use std::os::fd::{FromRawFd, OwnedFd};
 use std::process::ExitCode;
 
 use proxy_helper::cli::{self, Cli, Parsed};
-use proxy_helper::{log, sandbox, serve, socket};
+use proxy_helper::{log, sandbox, serve, socket, ServeOptions};
 
 fn main() -> ExitCode {
     let cli = match cli::parse(std::env::args_os()) {
@@ -65,7 +65,10 @@ fn run(cli: Cli) -> Result<(), String> {
         (None, None) => return Err("no socket".into()),
     };
     let export = sandbox::confine(&export_path).map_err(|e| format!("confinement failed: {e}"))?;
-    let result = serve(&export, sock);
+    let opts = ServeOptions {
+        poll: std::time::Duration::from_micros(cli.poll_us),
+    };
+    let result = serve(&export, sock, opts);
     match result {
         Ok(()) => {
             tracing::info!("connection closed, done");

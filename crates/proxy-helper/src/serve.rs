@@ -2,6 +2,7 @@
 //! them. Every malformed request gets a defined answer or a clean close with a log line.
 
 use std::os::fd::OwnedFd;
+use std::time::Duration;
 
 use confined_fs::Export;
 use proxy_protocol::{DataKind, Reply, ReplyForm, Request, RequestType};
@@ -10,9 +11,17 @@ use rustix::io::Errno;
 use crate::conn::{Conn, ConnEnd};
 use crate::dispatch::{dispatch, Answer};
 
+/// How a connection is served.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ServeOptions {
+    /// Adaptive polling window after each reply (zero: off); see [`Conn::set_poll_window`].
+    pub poll: Duration,
+}
+
 /// Serves requests on `sock` until the peer closes it. `Ok` on a clean close.
-pub fn serve(export: &Export, sock: OwnedFd) -> Result<(), ConnEnd> {
+pub fn serve(export: &Export, sock: OwnedFd, opts: ServeOptions) -> Result<(), ConnEnd> {
     let mut conn = Conn::new(sock);
+    conn.set_poll_window(opts.poll);
     loop {
         let frame = match conn.read_request() {
             Ok(f) => f,
