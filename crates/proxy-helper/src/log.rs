@@ -8,8 +8,16 @@ use std::sync::OnceLock;
 use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::EnvFilter;
 
+static READY: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Whether [`init`] has run (before it, errors go to stderr directly).
+pub fn ready() -> bool {
+    READY.load(std::sync::atomic::Ordering::Relaxed)
+}
+
 /// Installs the global subscriber. `verbose` turns on per-failure debug lines.
 pub fn init(daemon: bool, verbose: bool) {
+    READY.store(true, std::sync::atomic::Ordering::Relaxed);
     let default = if verbose { "debug" } else { "info" };
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
     let builder = tracing_subscriber::fmt()

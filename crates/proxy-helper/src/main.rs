@@ -24,8 +24,12 @@ fn main() -> ExitCode {
     };
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
-        Err(msg) => {
+        Err(msg) if log::ready() => {
             tracing::error!("{msg}");
+            ExitCode::FAILURE
+        }
+        Err(msg) => {
+            eprintln!("virtfs-proxy-helper: {msg}");
             ExitCode::FAILURE
         }
     }
