@@ -120,16 +120,16 @@ def file_checks(c, ex, expects):
     content("hello", "hello.txt", b"hello\nworld\n")
     st_is("hello-stat", "hello.txt", type="reg", mode=0o644, uid=0, gid=0, nlink=1)
     for kind, rel, want in expects:
-        if kind == "sha256":
+        if kind in ("md5", "sha256"):
             try:
-                h = hashlib.sha256()
+                h = hashlib.new(kind)
                 with open(P(rel), "rb") as f:
                     for chunk in iter(lambda: f.read(1 << 20), b""):
                         h.update(chunk)
-                c.eq(f"sha256-{rel}", h.hexdigest(), want)
+                c.eq(f"{kind}-{rel}", h.hexdigest(), want)
             except OSError as e:
-                c.fail(f"sha256-{rel}", str(e))
-    st_is("big-size", "big.bin", size=8400953)
+                c.fail(f"{kind}-{rel}", str(e))
+    st_is("big-size", "big.bin", size=4206649)
     st = lst(P("sparse"))
     c.true("sparse", not isinstance(st, OSError) and st.st_size == (1 << 30) + 1
            and st.st_blocks * 512 < (1 << 20), f"sparse: {st}")
@@ -237,7 +237,7 @@ def file_checks(c, ex, expects):
     # readdir
     try:
         names = os.listdir(P("many"))
-        c.eq("readdir-many", sorted(names), sorted(f"entry-{i}" for i in range(1, 301)))
+        c.eq("readdir-many", sorted(names), sorted(f"entry-{i}" for i in range(1, 257)))
     except OSError as e:
         c.fail("readdir-many", str(e))
     for n in ["n" * 255, "sp ace", "-dash", "ünï", "a\\b", "semi;colon"]:

@@ -79,3 +79,6 @@ summary() {
   _emit "SUMMARY passed=$((_p)) failed=$((_f))"
   touch "$CHECKLIB_DIR/summary-done"
 }
+
+# section NAME: a timing mark (guest uptime) in the log.
+section() { _emit "INFO section $1 uptime=$(cut -d' ' -f1 /proc/uptime)"; }

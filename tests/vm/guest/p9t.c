@@ -16,6 +16,8 @@
  *   p9t listxattr PATH            llistxattr; one name per line
  *   p9t rmxattr PATH NAME         lremovexattr
  *   p9t asuser UID GID CMD [ARG...]  setgroups(0), setgid, setuid, execvp
+ *   p9t gen SIZE SEED             write SIZE pseudo-random bytes (xorshift64*, little endian
+ *                                 words) to stdout: /dev/urandom is slow under TCG
  *   p9t try OP ARGS...            run one syscall and print "OK" or its errno name (e.g.
  *                                 "ENOENT"); exits 0 either way. OPs: mkdir P MODE, rmdir P,
  *                                 unlink P, open P, creat_excl P, rename A B, link A B,
@@ -254,6 +256,24 @@ int main(int argc, char **argv)
             return fail("setuid", a[0]);
         execvp(a[2], a + 2);
         return fail("execvp", a[2]);
+    }
+    if (!strcmp(cmd, "gen") && n == 2) {
+        long long size = num(a[0]);
+        unsigned long long x = (unsigned long long)num(a[1]) | 1;
+        static unsigned char buf[1 << 16];
+        while (size > 0) {
+            size_t chunk = size < (long long)sizeof buf ? (size_t)size : sizeof buf;
+            for (size_t i = 0; i < chunk; i += 8) {
+                x ^= x >> 12; x ^= x << 25; x ^= x >> 27;
+                unsigned long long v = x * 0x2545F4914F6CDD1DULL;
+                for (int k = 0; k < 8; k++)
+                    buf[i + k] = (unsigned char)(v >> (8 * k));
+            }
+            if (fwrite(buf, 1, chunk, stdout) != chunk)
+                return fail("write", "stdout");
+            size -= (long long)chunk;
+        }
+        return fflush(stdout) ? fail("write", "stdout") : 0;
     }
     if (!strcmp(cmd, "try") && n >= 1) {
         int e = try_op(n, a);
