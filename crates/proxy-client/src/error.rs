@@ -68,10 +68,11 @@ pub enum Error {
 }
 
 impl Error {
-    /// The errno this error stands for: the helper's own for [`Error::Errno`], `ENFILE`
-    /// for [`Error::MissingFd`], `ENOBUFS` for [`Error::ReplyTooLarge`],
-    /// `ENAMETOOLONG`/`E2BIG` for encoding refusals, the OS error (or `EIO`) for
-    /// [`Error::Io`], and `EIO` for every other connection failure, as QEMU returns.
+    /// The errno to report for this error (to a 9P guest, say): the helper's own for
+    /// [`Error::Errno`], `ENFILE` for [`Error::MissingFd`], `ENOBUFS` for
+    /// [`Error::ReplyTooLarge`], `ENAMETOOLONG`/`E2BIG` for encoding refusals, and `EIO`
+    /// for every connection failure, as QEMU returns (the socket's own error, if any,
+    /// stays in [`Error::Io`]).
     pub fn errno(&self) -> Errno {
         match self {
             Error::Errno(e) => *e,
@@ -79,13 +80,11 @@ impl Error {
             Error::ReplyTooLarge { .. } => Errno::NOBUFS,
             Error::Encode(EncodeError::StringTooLong { .. }) => Errno::NAMETOOLONG,
             Error::Encode(EncodeError::TooLarge { .. }) => Errno::TOOBIG,
-            Error::Io(e) => e
-                .raw_os_error()
-                .map(Errno::from_raw_os_error)
-                .unwrap_or(Errno::IO),
-            Error::Eof | Error::Protocol(_) | Error::UnexpectedReply(_) | Error::Broken => {
-                Errno::IO
-            }
+            Error::Io(_)
+            | Error::Eof
+            | Error::Protocol(_)
+            | Error::UnexpectedReply(_)
+            | Error::Broken => Errno::IO,
         }
     }
 
@@ -106,7 +105,8 @@ impl From<Errno> for Error {
 }
 
 impl From<Error> for std::io::Error {
-    /// Keeps the errno as `raw_os_error`; a transport error is passed through as it was.
+    /// Keeps [`Error::errno`] as `raw_os_error`; except that a transport error with an OS
+    /// error is passed through as it was (raw_os_error = the socket's error).
     fn from(e: Error) -> Self {
         match e {
             Error::Io(io) if io.raw_os_error().is_some() => io,
