@@ -18,7 +18,8 @@ env_file=$("$VM_DIR/fetch-kernel.sh")
 
 BUSYBOX=${P9PROXY_BUSYBOX:-/bin/busybox}
 [[ -x "$BUSYBOX" ]] || die "$BUSYBOX missing: run scripts/install-deps.sh (busybox-static)"
-if ! "$BUSYBOX" --list | grep -qx ip || ldd "$BUSYBOX" >/dev/null 2>&1; then
+bb_applets=$("$BUSYBOX" --list 2>/dev/null || true)
+if ! grep -qx ip <<< "$bb_applets" || ldd "$BUSYBOX" >/dev/null 2>&1; then
   die "$BUSYBOX is not the static busybox (package busybox-static)"
 fi
 

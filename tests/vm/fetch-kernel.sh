@@ -23,8 +23,9 @@ if [[ -z "${P9PROXY_VM_KERNEL_REFRESH:-}" && -f "$ENV_FILE" ]]; then
 fi
 
 resolve_pkg() {
-  apt-cache depends linux-image-amd64 2>/dev/null \
-    | sed -n 's/^ *Depends: \(linux-image-6\.1\.0-[0-9]*-amd64\)$/\1/p' | head -n1
+  local deps
+  deps=$(apt-cache depends linux-image-amd64 2>/dev/null || true)
+  sed -n 's/^ *Depends: \(linux-image-6\.1\.0-[0-9]*-amd64\)$/\1/p' <<< "$deps" | sed -n 1p
 }
 pkg=$(resolve_pkg)
 if [[ -z "$pkg" ]]; then

@@ -300,10 +300,13 @@ def main():
         guest.fail("guest-end", "no P9TEST-END line: the guest did not finish")
 
     host = Checks()
-    if os.path.isdir(args.export):
-        file_checks(host, args.export, expects)
-    else:
+    mounted = any(n == "mount" and okk for n, okk, _ in guest.results)
+    if not os.path.isdir(args.export):
         host.fail("export", f"{args.export} missing")
+    elif not mounted:
+        host.fail("export-checks", "skipped: the guest never mounted the share")
+    else:
+        file_checks(host, args.export, expects)
     if args.secret:
         try:
             with open(args.secret) as f:
