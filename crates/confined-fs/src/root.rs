@@ -86,7 +86,7 @@ impl Export {
     }
 
     /// Resolves `path` inside the export: `..`, absolute paths and symlinks never leave
-    /// it. An empty path is the root.
+    /// it. An empty path is `ENOENT`, as for `open(2)`; `/` is the root.
     pub fn resolve(&self, path: &[u8], flags: OFlags, mode: Mode) -> Result<OwnedFd, Errno> {
         self.resolve_at(self.root.as_fd(), path, flags, mode)
     }
@@ -103,7 +103,10 @@ impl Export {
         if path.contains(&0) {
             return Err(Errno::INVAL);
         }
-        let path: &[u8] = if path.is_empty() { b"." } else { path };
+        // An empty path names nothing, as for open(2).
+        if path.is_empty() {
+            return Err(Errno::NOENT);
+        }
         // RESOLVE_IN_ROOT scopes to `dir`; a walk from a subdirectory is scoped to it,
         // which is stricter than the export and never looser.
         let how = ResolveFlags::IN_ROOT | ResolveFlags::NO_MAGICLINKS;
@@ -123,6 +126,11 @@ impl Export {
         if parent.iter().all(|&c| c == b'/') && matches!(name, Name::Plain(_)) {
             return Ok((Dir::Root(self.root.as_fd()), name));
         }
+        if path.is_empty() {
+            return Err(Errno::NOENT);
+        }
+        // `name` or `/` alone: the root.
+        let parent: &[u8] = if parent.is_empty() { b"." } else { parent };
         let dir = self.resolve(parent, OFlags::PATH | OFlags::DIRECTORY, Mode::empty())?;
         Ok((Dir::Owned(dir), name))
     }

@@ -45,6 +45,11 @@ pub struct Cli {
     #[arg(long = "poll-us", value_name = "US", default_value_t = 50)]
     pub poll_us: u64,
 
+    /// What a syscall outside the helper's allowlist does: kill the helper (default),
+    /// be logged by the kernel and allowed (log), or no filter at all (off).
+    #[arg(long = "seccomp", value_name = "MODE", default_value = "kill")]
+    pub seccomp: sandbox::SeccompMode,
+
     /// Log each failed request (one line with the request and errno); also RUST_LOG.
     #[arg(short = 'v', long = "verbose")]
     pub verbose: bool,

@@ -123,7 +123,11 @@ pub fn dispatch(export: &Export, req: &Request<'_>) -> Result<Answer, Errno> {
         Request::Lstat { path } => export.lstat(path).map(|st| Answer::Stat(proxy_stat(&st))),
         Request::Readlink { path, bufsize } => {
             // The size counts the NUL: at most size - 1 bytes come back.
-            let room = wire_size(bufsize)?.checked_sub(1).ok_or(Errno::INVAL)?;
+            // 0 or 1 leave no room for a byte: EINVAL, as readlink(2) with size 0.
+            let room = wire_size(bufsize)?.saturating_sub(1);
+            if room == 0 {
+                return Err(Errno::INVAL);
+            }
             let mut target = export.readlink(path)?;
             target.truncate(room.min(MAX_REPLY_STRING));
             Ok(Answer::Bytes(target))

@@ -11,6 +11,7 @@ pub mod conn;
 pub mod dispatch;
 pub mod log;
 pub mod sandbox;
+pub mod seccomp;
 pub mod serve;
 pub mod socket;
 

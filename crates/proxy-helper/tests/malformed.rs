@@ -42,7 +42,7 @@ fn bad_fields_get_error_replies_and_serving_goes_on() {
     let d = export();
     let mut h = Helper::start(d.path(), false);
     // Negative and zero readlink sizes (QEMU's helper: SIGTRAP / garbage).
-    for size in [-1i32, 0, i32::MIN] {
+    for size in [-1i32, 0, 1, i32::MIN] {
         let mut body = s(b"/l");
         body.extend_from_slice(&size.to_ne_bytes());
         h.send_raw(&frame(9, &body));
@@ -98,6 +98,10 @@ fn bad_fields_get_error_replies_and_serving_goes_on() {
         recv_fd_word(std::os::fd::AsFd::as_fd(&h.sock)).unwrap_err(),
         EINVAL
     );
+    // An empty path names nothing (QEMU's helper: ENOENT); "/" is the root.
+    h.send(&Request::Lstat { path: b"" });
+    expect_status(&mut h, ENOENT);
+    assert!(h.call(&Request::Lstat { path: b"/" }).is_ok());
     // A NUL inside a path.
     h.send(&Request::Lstat {
         path: b"/f\0/etc/passwd",
