@@ -75,6 +75,8 @@ qrc=0
 if [[ "$MODE" == socket ]]; then
   "$HELPER" -p "$EXPORT" -s "$SOCK" -u 0 -g 0 -n > "$HLOG" 2>&1 &
   hpid=$!
+  trap 'kill -9 "$hpid" 2>/dev/null || true' EXIT
+  trap 'exit 130' INT TERM
   for _ in $(seq 1 100); do
     [[ -S "$SOCK" ]] && break
     kill -0 "$hpid" 2>/dev/null || break
