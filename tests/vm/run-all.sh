@@ -6,7 +6,8 @@
 #   P9PROXY_HELPER     helper binary (default: target/release/virtfs-proxy-helper, built with
 #                      `cargo build --release --bin virtfs-proxy-helper` when missing);
 #                      QEMU's C helper is /usr/lib/qemu/virtfs-proxy-helper
-#   P9PROXY_VM_MODES   scenarios to run (default "socket fd")
+#   P9PROXY_VM_MODES   scenarios to run (default "socket fd"; "tcp-diod" adds a reference run
+#                      of the same workload against diod over TCP)
 #   P9PROXY_VM_JOBS    VMs run at once (default 2 when the machine has >= 2 cores)
 #   P9PROXY_VM_XFAIL   known-failures file passed to run-proxy.sh --xfail
 #   P9PROXY_VM_KEEP=1  keep every run's work directory
@@ -27,7 +28,9 @@ if [[ -z "$HELPER" ]]; then
 fi
 
 scenarios=()
-for m in $MODES; do scenarios+=("proxy-$m"); done
+for m in $MODES; do
+  case "$m" in socket|fd) scenarios+=("proxy-$m") ;; *) scenarios+=("$m") ;; esac
+done
 passed=0 failed=0
 t0=$(date +%s)
 
@@ -51,9 +54,15 @@ extra=()
 [[ -n "${P9PROXY_VM_KEEP:-}" ]] && extra+=(--keep)
 
 run_one() { # run_one SCENARIO
-  local mode=${1#proxy-}
-  bash "$VM_DIR/run-proxy.sh" --helper "$HELPER" --mode "$mode" "${extra[@]}" \
-    > "$outdir/$1.out" 2>&1
+  case "$1" in
+    proxy-*)
+      bash "$VM_DIR/run-proxy.sh" --helper "$HELPER" --mode "${1#proxy-}" "${extra[@]}" ;;
+    tcp-diod)  # reference run of the same workload against diod over TCP (not by default)
+      bash "$VM_DIR/run-tcp.sh" --label tcp-diod --xfail "$VM_DIR/diod.xfail" \
+        --server 'diod -f -n -L stderr -l 127.0.0.1:{port} -e {export}' \
+        ${P9PROXY_VM_KEEP:+--keep} ;;
+    *) echo "unknown scenario $1"; false ;;
+  esac > "$outdir/$1.out" 2>&1
   echo $? > "$outdir/$1.rc"
 }
 

@@ -111,7 +111,8 @@ rc=0
   --workdir "$WORK" --workdir-allow export outside-secret proxy.sock console.log results.log \
   helper.log helper.status qemu.out \
   ${XFAIL:+--xfail "$XFAIL"} --label "$LABEL" || rc=$?
-grep -h '^INFO' "$RESULTS" 2>/dev/null | tr -d '\r' | sed "s/^/[$LABEL] /" >&2 || true
+grep -h '^INFO' "$RESULTS" 2>/dev/null | tr -d '\r' | grep -v '^INFO section' \
+  | sed "s/^/[$LABEL] /" >&2 || true
 if [[ $rc -ne 0 || $qrc -ne 0 ]]; then
   [[ $qrc -eq 0 ]] || { echo "FAIL vm: qemu exited with $qrc"; rc=1; }
   {

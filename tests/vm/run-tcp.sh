@@ -1,0 +1,123 @@
+#!/usr/bin/env bash
+# End-to-end test of a 9P2000.L server over TCP with the Linux client in a QEMU VM: the same
+# workload, export seeding and host checks as run-proxy.sh.
+#
+# usage: run-tcp.sh --server 'CMD ...' [--port N] [--export DIR] [--keep] [--timeout S]
+#                   [--xfail FILE] [--workload NAME] [--label NAME] [--mount-opts a,b=c]
+#
+#   --server CMD   shell command that starts the server in the FOREGROUND; "{port}" and
+#                  "{export}" are replaced (the export is an absolute path), e.g.
+#                  'diod -f -n -L stderr -l 127.0.0.1:{port} -e {export}'
+#                  It must listen on 127.0.0.1:{port}; the guest reaches it as 10.0.2.2
+#                  through QEMU's user network and mounts with uname=root,aname={export}.
+#   --port N       default: a free port
+#   other options as in run-proxy.sh; --label names the scenario (default tcp)
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+
+SERVER= PORT= EXPORT= KEEP=0 TIMEOUT=${P9PROXY_VM_TIMEOUT:-120} XFAIL= WORKLOAD=proxy LABEL=tcp
+MOPTS=
+while [[ $# -gt 0 ]]; do
+  case "$1" in
+    --server) SERVER=$2; shift 2 ;;
+    --port) PORT=$2; shift 2 ;;
+    --export) EXPORT=$2; shift 2 ;;
+    --keep) KEEP=1; shift ;;
+    --timeout) TIMEOUT=$2; shift 2 ;;
+    --xfail) XFAIL=$2; shift 2 ;;
+    --workload) WORKLOAD=$2; shift 2 ;;
+    --label) LABEL=$2; shift 2 ;;
+    --mount-opts) MOPTS=$2; shift 2 ;;
+    -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+    *) die "unknown argument: $1 (see --help)" ;;
+  esac
+done
+[[ -n "$SERVER" ]] || die "--server CMD is required"
+[[ $(id -u) -eq 0 ]] || die "must run as root"
+QEMU=${P9PROXY_QEMU:-qemu-system-x86_64}
+command -v "$QEMU" >/dev/null || die "$QEMU missing: run scripts/install-deps.sh"
+PY=$(command -v python3) || die "python3 missing: run scripts/install-deps.sh"
+
+env_file=$("$VM_DIR/fetch-kernel.sh")
+# shellcheck disable=SC1090
+. "$env_file"
+INITRD=$("$VM_DIR/build-initramfs.sh")
+
+if [[ -z "$PORT" ]]; then
+  PORT=$("$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+fi
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/p9proxy-vm.XXXXXX")
+chmod 0755 "$WORK"
+[[ -n "$EXPORT" ]] || EXPORT=$WORK/export
+mkdir -p "$EXPORT"
+EXPORT=$(realpath "$EXPORT")
+SECRET=$WORK/outside-secret
+CONSOLE=$WORK/console.log
+RESULTS=$WORK/results.log
+SLOG=$WORK/server.log
+"$VM_DIR/seed-export.sh" "$EXPORT" "$SECRET"
+
+cmd=${SERVER//\{port\}/$PORT}
+cmd=${cmd//\{export\}/$EXPORT}
+log "$LABEL: server: $cmd; work=$WORK"
+bash -c "exec $cmd" > "$SLOG" 2>&1 &
+spid=$!
+trap 'kill "$spid" 2>/dev/null || true' EXIT
+trap 'exit 130' INT TERM
+
+# Wait for a LISTEN socket on 127.0.0.1:PORT (without connecting: a server may serve only one).
+listening() {
+  "$PY" - "$PORT" <<'EOF'
+import sys
+port = "%04X" % int(sys.argv[1])
+for f in ("/proc/net/tcp", "/proc/net/tcp6"):
+    try:
+        for ln in open(f).readlines()[1:]:
+            p = ln.split()
+            if p[1].endswith(":" + port) and p[3] == "0A":
+                sys.exit(0)
+    except OSError:
+        pass
+sys.exit(1)
+EOF
+}
+for _ in $(seq 1 100); do
+  listening && break
+  kill -0 "$spid" 2>/dev/null || break
+  sleep 0.05
+done
+listening || log "$LABEL: server is not listening on 127.0.0.1:$PORT (see $SLOG)"
+
+APPEND="console=ttyS0 quiet panic=-1 p9test=$WORKLOAD p9.trans=tcp p9.port=$PORT p9.aname=$EXPORT"
+[[ -z "$MOPTS" ]] || APPEND+=" p9.opts=$MOPTS"
+start=$(date +%s.%N)
+qrc=0
+timeout -k 5 "$TIMEOUT" "$QEMU" -accel tcg -m 512 -nographic -nodefaults -no-reboot \
+  -no-user-config -kernel "$VMLINUZ" -initrd "$INITRD" -append "$APPEND" \
+  -serial "file:$CONSOLE" -serial "file:$RESULTS" \
+  -netdev user,id=n -device virtio-net-pci,netdev=n > "$WORK/qemu.out" 2>&1 || qrc=$?
+elapsed=$(echo "$start $(date +%s.%N)" | awk '{printf "%.1f", $2 - $1}')
+kill "$spid" 2>/dev/null || true
+wait "$spid" 2>/dev/null || true
+log "$LABEL: VM finished in ${elapsed}s (qemu rc=$qrc)"
+
+rc=0
+"$PY" "$VM_DIR/host-check.py" --export "$EXPORT" --results "$RESULTS" --secret "$SECRET" \
+  --workdir "$WORK" --workdir-allow export outside-secret console.log results.log server.log \
+  qemu.out ${XFAIL:+--xfail "$XFAIL"} --label "$LABEL" || rc=$?
+grep -h '^INFO' "$RESULTS" 2>/dev/null | tr -d '\r' | grep -v '^INFO section' \
+  | sed "s/^/[$LABEL] /" >&2 || true
+if [[ $rc -ne 0 || $qrc -ne 0 ]]; then
+  [[ $qrc -eq 0 ]] || { echo "FAIL vm: qemu exited with $qrc"; rc=1; }
+  {
+    echo "---- qemu output ----"; tail -n 20 "$WORK/qemu.out" 2>/dev/null
+    echo "---- server log ----"; tail -n 20 "$SLOG" 2>/dev/null
+    echo "---- console (tail) ----"; tail -n 40 "$CONSOLE" 2>/dev/null | tr -d '\r'
+  } >&2
+  log "$LABEL: FAILED; logs kept in $WORK"
+elif [[ $KEEP -eq 1 ]]; then
+  log "$LABEL: passed; logs kept in $WORK"
+else
+  rm -rf "$WORK"
+fi
+exit "$rc"
