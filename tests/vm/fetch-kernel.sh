@@ -42,7 +42,17 @@ if [[ ! -f "$kdir/lib/modules/$kver/modules.dep" || ! -f "$kdir/boot/vmlinuz-$kv
   tmp=$(mktemp -d "$VM_CACHE/kernel/dl.XXXXXX")
   trap 'rm -rf "$tmp"' EXIT
   chmod 0777 "$tmp"   # apt drops to the _apt user for downloads
-  (cd "$tmp" && apt-get download "$pkg" >&2)
+  if ! (cd "$tmp" && apt-get download "$pkg" >&2); then
+    # Stale lists name an ABI the mirror no longer has: refresh once and re-resolve.
+    log "download failed; running apt-get update and retrying"
+    as_root apt-get update >&2
+    new_pkg=$(resolve_pkg)
+    [[ -n "$new_pkg" ]] || die "cannot resolve the kernel package after apt-get update"
+    if [[ "$new_pkg" != "$pkg" ]]; then
+      pkg=$new_pkg kver=${new_pkg#linux-image-} kdir=$VM_CACHE/kernel/${new_pkg#linux-image-}
+    fi
+    (cd "$tmp" && apt-get download "$pkg" >&2) || die "apt-get download $pkg failed"
+  fi
   deb=$(ls "$tmp"/*.deb)
   rm -rf "$kdir.partial"
   mkdir -p "$kdir.partial"
