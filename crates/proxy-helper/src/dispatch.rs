@@ -87,10 +87,17 @@ pub fn proxy_statfs(st: &rustix::fs::StatFs, fsid: [i32; 2]) -> StatFs {
     }
 }
 
+/// QEMU sends most paths with their C string's terminating NUL counted in the length
+/// (those it keeps on record: `V9fsPath`), and names it builds on the fly without one.
+/// One trailing NUL is dropped; any other NUL makes the path invalid downstream.
+fn z(s: &[u8]) -> &[u8] {
+    s.strip_suffix(b"\0").unwrap_or(s)
+}
+
 /// Performs `req` on `export`.
 pub fn dispatch(export: &Export, req: &Request<'_>) -> Result<Answer, Errno> {
     match *req {
-        Request::Open { path, flags } => export.open(path, flags).map(Answer::Fd),
+        Request::Open { path, flags } => export.open(z(path), flags).map(Answer::Fd),
         Request::Create {
             path,
             flags,
@@ -98,7 +105,7 @@ pub fn dispatch(export: &Export, req: &Request<'_>) -> Result<Answer, Errno> {
             uid,
             gid,
         } => export
-            .create(path, flags, mode, creds(uid, gid))
+            .create(z(path), flags, mode, creds(uid, gid))
             .map(Answer::Fd),
         Request::Mknod {
             uid,
@@ -106,21 +113,23 @@ pub fn dispatch(export: &Export, req: &Request<'_>) -> Result<Answer, Errno> {
             path,
             mode,
             rdev,
-        } => ok(export.mknod(path, mode, rdev, creds(uid, gid))),
+        } => ok(export.mknod(z(path), mode, rdev, creds(uid, gid))),
         Request::Mkdir {
             uid,
             gid,
             path,
             mode,
-        } => ok(export.mkdir(path, mode, creds(uid, gid))),
+        } => ok(export.mkdir(z(path), mode, creds(uid, gid))),
         Request::Symlink {
             uid,
             gid,
             target,
             path,
-        } => ok(export.symlink(target, path, creds(uid, gid))),
-        Request::Link { oldpath, newpath } => ok(export.link(oldpath, newpath)),
-        Request::Lstat { path } => export.lstat(path).map(|st| Answer::Stat(proxy_stat(&st))),
+        } => ok(export.symlink(z(target), z(path), creds(uid, gid))),
+        Request::Link { oldpath, newpath } => ok(export.link(z(oldpath), z(newpath))),
+        Request::Lstat { path } => export
+            .lstat(z(path))
+            .map(|st| Answer::Stat(proxy_stat(&st))),
         Request::Readlink { path, bufsize } => {
             // The size counts the NUL: at most size - 1 bytes come back.
             // 0 or 1 leave no room for a byte: EINVAL, as readlink(2) with size 0.
@@ -128,30 +137,30 @@ pub fn dispatch(export: &Export, req: &Request<'_>) -> Result<Answer, Errno> {
             if room == 0 {
                 return Err(Errno::INVAL);
             }
-            let mut target = export.readlink(path)?;
+            let mut target = export.readlink(z(path))?;
             target.truncate(room.min(MAX_REPLY_STRING));
             Ok(Answer::Bytes(target))
         }
         Request::Statfs { path } => export
-            .statfs(path)
+            .statfs(z(path))
             .map(|(st, fsid)| Answer::StatFs(proxy_statfs(&st, fsid))),
-        Request::Chmod { path, mode } => ok(export.chmod(path, mode)),
-        Request::Chown { path, uid, gid } => ok(export.chown(path, uid, gid)),
-        Request::Truncate { path, size } => ok(export.truncate(path, size)),
+        Request::Chmod { path, mode } => ok(export.chmod(z(path), mode)),
+        Request::Chown { path, uid, gid } => ok(export.chown(z(path), uid, gid)),
+        Request::Truncate { path, size } => ok(export.truncate(z(path), size)),
         Request::Utime {
             path,
             atime_sec,
             atime_nsec,
             mtime_sec,
             mtime_nsec,
-        } => ok(export.utimens(path, (atime_sec, atime_nsec), (mtime_sec, mtime_nsec))),
-        Request::Rename { oldpath, newpath } => ok(export.rename(oldpath, newpath)),
-        Request::Remove { path } => ok(export.remove(path)),
+        } => ok(export.utimens(z(path), (atime_sec, atime_nsec), (mtime_sec, mtime_nsec))),
+        Request::Rename { oldpath, newpath } => ok(export.rename(z(oldpath), z(newpath))),
+        Request::Remove { path } => ok(export.remove(z(path))),
         Request::Lgetxattr { size, path, name } => {
-            xattr_answer(export.getxattr(path, name, wire_size(size)?)?)
+            xattr_answer(export.getxattr(z(path), z(name), wire_size(size)?)?)
         }
         Request::Llistxattr { size, path } => {
-            xattr_answer(export.listxattr(path, wire_size(size)?)?)
+            xattr_answer(export.listxattr(z(path), wire_size(size)?)?)
         }
         Request::Lsetxattr {
             path,
@@ -163,9 +172,9 @@ pub fn dispatch(export: &Export, req: &Request<'_>) -> Result<Answer, Errno> {
             // The size must describe the value sent (QEMU's helper reads past it).
             let size = wire_size(size)?;
             let value = value.get(..size).ok_or(Errno::INVAL)?;
-            ok(export.setxattr(path, name, value, flags))
+            ok(export.setxattr(z(path), z(name), value, flags))
         }
-        Request::Lremovexattr { path, name } => ok(export.removexattr(path, name)),
-        Request::Getversion { path } => export.getversion(path).map(Answer::Version),
+        Request::Lremovexattr { path, name } => ok(export.removexattr(z(path), z(name))),
+        Request::Getversion { path } => export.getversion(z(path)).map(Answer::Version),
     }
 }

@@ -102,6 +102,25 @@ fn bad_fields_get_error_replies_and_serving_goes_on() {
     h.send(&Request::Lstat { path: b"" });
     expect_status(&mut h, ENOENT);
     assert!(h.call(&Request::Lstat { path: b"/" }).is_ok());
+    // QEMU counts the C string's NUL in most paths: one trailing NUL is accepted.
+    assert_eq!(
+        h.call(&Request::Lstat { path: b"/f\0" })
+            .unwrap()
+            .stat()
+            .size,
+        4
+    );
+    assert_eq!(
+        h.call(&Request::Readlink {
+            path: b"/l\0",
+            bufsize: 64
+        })
+        .unwrap()
+        .bytes(),
+        b"f"
+    );
+    h.send(&Request::Lstat { path: b"/f\0\0" });
+    expect_status(&mut h, EINVAL);
     // A NUL inside a path.
     h.send(&Request::Lstat {
         path: b"/f\0/etc/passwd",
