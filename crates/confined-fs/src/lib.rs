@@ -13,6 +13,7 @@
 
 #![warn(missing_docs)]
 
+mod at;
 mod creds;
 mod ioctl;
 mod path;

@@ -75,6 +75,11 @@ impl Export {
         self.root.as_fd()
     }
 
+    /// The `/proc/self/fd` directory fd, to act on `O_PATH` fds by their number.
+    pub(crate) fn proc_dir(&self) -> BorrowedFd<'_> {
+        self.proc_fd.as_fd()
+    }
+
     /// The export's options.
     pub fn options(&self) -> ExportOptions {
         self.opts

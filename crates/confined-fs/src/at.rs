@@ -1,0 +1,377 @@
+//! Fd-relative operations, for servers that hold an `O_PATH` fd per file (the 9P
+//! server's fids): a lookup of one validated name beneath a directory fd, operations on
+//! (directory fd, validated name), and operations on the inode of an `O_PATH` fd itself,
+//! through `/proc/self/fd` where Linux has no `f*` call that takes one.
+//!
+//! The fds given here must come from this export (its root, or [`Export::lookup_at`],
+//! [`Export::resolve_at`] and friends): a name is only ever looked up one component at a
+//! time beneath them, with `openat2(RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS)` and without
+//! following a final symlink, so nothing here can leave the export. As with the path
+//! operations, special files are never opened.
+
+use std::ffi::CString;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+
+use rustix::fs::{self, AtFlags, FileType, Mode, OFlags, StatFs, Timestamps, XattrFlags};
+use rustix::io::Errno;
+
+use crate::creds::Credentials;
+use crate::path::check_name;
+use crate::root::{Export, XATTR_SIZE_MAX};
+
+/// The `/proc/self/fd` entry naming `fd`.
+fn proc_name(fd: BorrowedFd<'_>) -> CString {
+    CString::new(fd.as_raw_fd().to_string()).expect("decimal digits have no NUL")
+}
+
+fn file_type_of(fd: BorrowedFd<'_>) -> Result<FileType, Errno> {
+    Ok(FileType::from_raw_mode(fs::fstat(fd)?.st_mode))
+}
+
+/// Checks that an fd opened with `O_NONBLOCK` is a regular file or directory, and gives
+/// it the status flags the client asked for.
+fn finish_open(fd: OwnedFd, flags: OFlags) -> Result<OwnedFd, Errno> {
+    match file_type_of(fd.as_fd())? {
+        FileType::RegularFile | FileType::Directory => {}
+        _ => return Err(Errno::NXIO),
+    }
+    if !flags.contains(OFlags::NONBLOCK) {
+        let settable = OFlags::APPEND | OFlags::DIRECT | OFlags::NOATIME;
+        fs::fcntl_setfl(&fd, flags & settable)?;
+    }
+    Ok(fd)
+}
+
+/// Flags a client may not pass to an open of an existing inode.
+fn open_flags(flags: OFlags) -> Result<OFlags, Errno> {
+    if flags.contains(OFlags::TMPFILE) {
+        return Err(Errno::INVAL);
+    }
+    Ok(flags & !(OFlags::CREATE | OFlags::EXCL | OFlags::PATH | OFlags::NOFOLLOW))
+}
+
+impl Export {
+    /// Looks up the single name `name` (checked with [`check_name`]) in the directory
+    /// `dir` without following it if it is a symlink: an `O_PATH` fd of what it names.
+    pub fn lookup_at(&self, dir: BorrowedFd<'_>, name: &[u8]) -> Result<OwnedFd, Errno> {
+        check_name(name)?;
+        self.resolve_at(dir, name, OFlags::PATH | OFlags::NOFOLLOW, Mode::empty())
+    }
+
+    /// An `O_PATH` fd of the inode `fd` refers to (any kind of fd of this export).
+    pub fn path_fd(&self, fd: BorrowedFd<'_>) -> Result<OwnedFd, Errno> {
+        fs::openat(
+            self.proc_dir(),
+            proc_name(fd),
+            OFlags::PATH | OFlags::CLOEXEC,
+            Mode::empty(),
+        )
+    }
+
+    /// Opens the inode of the `O_PATH` fd `node` with the client's `flags` (host `O_*`):
+    /// regular files and directories only. Symlinks are `ELOOP` (clients resolve them),
+    /// devices, FIFOs and sockets `ENXIO`. `O_CREAT`, `O_EXCL` and `O_NOFOLLOW` are
+    /// ignored, `O_TMPFILE` is `EINVAL`. The inode cannot change under us: it is reopened
+    /// through `/proc/self/fd`, with no lookup.
+    pub fn open_node(&self, node: BorrowedFd<'_>, flags: OFlags) -> Result<OwnedFd, Errno> {
+        let flags = open_flags(flags)?;
+        match file_type_of(node)? {
+            FileType::RegularFile | FileType::Directory => {}
+            FileType::Symlink => return Err(Errno::LOOP),
+            _ => return Err(Errno::NXIO),
+        }
+        let fd = fs::openat(
+            self.proc_dir(),
+            proc_name(node),
+            flags | OFlags::CLOEXEC | OFlags::NOCTTY | OFlags::NONBLOCK,
+            Mode::empty(),
+        )?;
+        finish_open(fd, flags)
+    }
+
+    /// Creates the regular file `name` in `dir` as `creds` with `mode` and opens it with
+    /// `flags` (host `O_*`). Without `O_EXCL` an existing regular file is opened instead;
+    /// an existing symlink is `ELOOP` and an existing special file `ENXIO` (never opened).
+    pub fn create_at(
+        &self,
+        dir: BorrowedFd<'_>,
+        name: &[u8],
+        flags: OFlags,
+        mode: u32,
+        creds: Credentials,
+    ) -> Result<OwnedFd, Errno> {
+        check_name(name)?;
+        if flags.intersects(OFlags::PATH | OFlags::DIRECTORY | OFlags::TMPFILE) {
+            return Err(Errno::INVAL);
+        }
+        let base = flags & !(OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW);
+        let mode = Mode::from_raw_mode(mode & 0o7777);
+        let created = {
+            let _as_client = creds.switch()?;
+            // Always exclusive: an existing name is looked up and checked before it is
+            // opened, so a device node is never opened by a create.
+            self.resolve_at(
+                dir,
+                name,
+                base | OFlags::CREATE
+                    | OFlags::EXCL
+                    | OFlags::NOFOLLOW
+                    | OFlags::NONBLOCK
+                    | OFlags::NOCTTY,
+                mode,
+            )
+        };
+        match created {
+            Ok(fd) => finish_open(fd, base),
+            Err(Errno::EXIST) if !flags.contains(OFlags::EXCL) => {
+                let node = self.lookup_at(dir, name)?;
+                match file_type_of(node.as_fd())? {
+                    FileType::RegularFile => self.open_node(node.as_fd(), base),
+                    FileType::Directory => Err(Errno::ISDIR),
+                    FileType::Symlink => Err(Errno::LOOP),
+                    _ => Err(Errno::NXIO),
+                }
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// `mkdirat(dir, name, mode)` as `creds`.
+    pub fn mkdir_at(
+        &self,
+        dir: BorrowedFd<'_>,
+        name: &[u8],
+        mode: u32,
+        creds: Credentials,
+    ) -> Result<(), Errno> {
+        check_name(name)?;
+        let _as_client = creds.switch()?;
+        fs::mkdirat(dir, name, Mode::from_raw_mode(mode & 0o7777))
+    }
+
+    /// `mknodat(dir, name, mode, rdev)` as `creds`: devices, FIFOs, sockets, regular
+    /// files (no type bits: a regular file).
+    pub fn mknod_at(
+        &self,
+        dir: BorrowedFd<'_>,
+        name: &[u8],
+        mode: u32,
+        rdev: u64,
+        creds: Credentials,
+    ) -> Result<(), Errno> {
+        check_name(name)?;
+        let ty = match FileType::from_raw_mode(mode) {
+            _ if mode & 0o170000 == 0 => FileType::RegularFile,
+            t @ (FileType::RegularFile
+            | FileType::CharacterDevice
+            | FileType::BlockDevice
+            | FileType::Fifo
+            | FileType::Socket) => t,
+            _ => return Err(Errno::INVAL),
+        };
+        let _as_client = creds.switch()?;
+        fs::mknodat(dir, name, ty, Mode::from_raw_mode(mode & 0o7777), rdev)
+    }
+
+    /// `symlinkat(target, dir, name)` as `creds`. The target is stored as given; it is
+    /// only ever followed inside the export.
+    pub fn symlink_at(
+        &self,
+        dir: BorrowedFd<'_>,
+        name: &[u8],
+        target: &[u8],
+        creds: Credentials,
+    ) -> Result<(), Errno> {
+        check_name(name)?;
+        if target.contains(&0) {
+            return Err(Errno::INVAL);
+        }
+        let _as_client = creds.switch()?;
+        fs::symlinkat(target, dir, name)
+    }
+
+    /// Links the inode of the `O_PATH` fd `node` (a symlink itself, not its target) as
+    /// `name` in `dir`.
+    pub fn link_at(
+        &self,
+        node: BorrowedFd<'_>,
+        dir: BorrowedFd<'_>,
+        name: &[u8],
+    ) -> Result<(), Errno> {
+        check_name(name)?;
+        // Following the /proc magic link lands on the inode itself, without needing
+        // CAP_DAC_READ_SEARCH as AT_EMPTY_PATH would.
+        fs::linkat(
+            self.proc_dir(),
+            proc_name(node),
+            dir,
+            name,
+            AtFlags::SYMLINK_FOLLOW,
+        )
+    }
+
+    /// `renameat(olddir, oldname, newdir, newname)`.
+    pub fn rename_at(
+        &self,
+        olddir: BorrowedFd<'_>,
+        oldname: &[u8],
+        newdir: BorrowedFd<'_>,
+        newname: &[u8],
+    ) -> Result<(), Errno> {
+        check_name(oldname)?;
+        check_name(newname)?;
+        fs::renameat(olddir, oldname, newdir, newname)
+    }
+
+    /// `unlinkat(dir, name)`, with `AT_REMOVEDIR` if `remove_dir`.
+    pub fn unlink_at(
+        &self,
+        dir: BorrowedFd<'_>,
+        name: &[u8],
+        remove_dir: bool,
+    ) -> Result<(), Errno> {
+        check_name(name)?;
+        let flags = if remove_dir {
+            AtFlags::REMOVEDIR
+        } else {
+            AtFlags::empty()
+        };
+        fs::unlinkat(dir, name, flags)
+    }
+
+    /// The target of the symlink `node` (an `O_PATH` fd), whole.
+    pub fn readlink_node(&self, node: BorrowedFd<'_>) -> Result<Vec<u8>, Errno> {
+        match fs::readlinkat(node, "", Vec::new()) {
+            // Not a symlink: readlinkat with an empty path says ENOENT.
+            Err(Errno::NOENT) => Err(Errno::INVAL),
+            r => Ok(r?.into_bytes()),
+        }
+    }
+
+    /// `chmod` of the inode of `node` (symlinks: `EOPNOTSUPP`, as Linux has it).
+    pub fn chmod_node(&self, node: BorrowedFd<'_>, mode: u32) -> Result<(), Errno> {
+        fs::chmodat(
+            self.proc_dir(),
+            proc_name(node),
+            Mode::from_raw_mode(mode & 0o7777),
+            AtFlags::empty(),
+        )
+    }
+
+    /// `lchown` of the inode of `node`; `None` leaves an id as it is.
+    pub fn chown_node(
+        &self,
+        node: BorrowedFd<'_>,
+        uid: Option<u32>,
+        gid: Option<u32>,
+    ) -> Result<(), Errno> {
+        let uid = uid.map(rustix::process::Uid::from_raw);
+        let gid = gid.map(rustix::process::Gid::from_raw);
+        fs::chownat(node, "", uid, gid, AtFlags::EMPTY_PATH)
+    }
+
+    /// Truncates the regular file `node` to `size`.
+    pub fn truncate_node(&self, node: BorrowedFd<'_>, size: u64) -> Result<(), Errno> {
+        match file_type_of(node)? {
+            FileType::RegularFile => {}
+            FileType::Directory => return Err(Errno::ISDIR),
+            _ => return Err(Errno::INVAL),
+        }
+        let file = self.open_node(node, OFlags::WRONLY)?;
+        fs::ftruncate(&file, size)
+    }
+
+    /// Sets the times of the inode of `node` (a symlink itself, not its target);
+    /// `UTIME_NOW`/`UTIME_OMIT` work as usual.
+    pub fn utimens_node(&self, node: BorrowedFd<'_>, times: &Timestamps) -> Result<(), Errno> {
+        fs::utimensat(self.proc_dir(), proc_name(node), times, AtFlags::empty())
+    }
+
+    /// `fstatfs` of the file system holding `node`, with the two halves of `f_fsid`.
+    pub fn statfs_node(&self, node: BorrowedFd<'_>) -> Result<(StatFs, [i32; 2]), Errno> {
+        let st = fs::fstatfs(node)?;
+        let packed = fs::fstatvfs(node)?.f_fsid;
+        Ok((st, [packed as u32 as i32, (packed >> 32) as u32 as i32]))
+    }
+
+    /// An fd to read or write xattrs of `node`; symlinks and special files are not
+    /// opened (`None`), as for the path operations.
+    fn xattr_fd_node(&self, node: BorrowedFd<'_>) -> Result<Option<OwnedFd>, Errno> {
+        match file_type_of(node)? {
+            FileType::RegularFile | FileType::Directory => {
+                self.open_node(node, OFlags::RDONLY).map(Some)
+            }
+            _ => Ok(None),
+        }
+    }
+
+    /// The value of the xattr `name` of `node`, whole (at most [`XATTR_SIZE_MAX`]
+    /// bytes). Symlinks and special files have none here (`ENODATA`).
+    pub fn getxattr_node(&self, node: BorrowedFd<'_>, name: &[u8]) -> Result<Vec<u8>, Errno> {
+        let name = CString::new(name).map_err(|_| Errno::INVAL)?;
+        let Some(fd) = self.xattr_fd_node(node)? else {
+            return Err(Errno::NODATA);
+        };
+        whole(
+            |buf| fs::fgetxattr(&fd, &name, buf),
+            || fs::fgetxattr_query(&fd, &name),
+        )
+    }
+
+    /// The NUL-separated xattr names of `node`, whole. Symlinks and special files list
+    /// nothing.
+    pub fn listxattr_node(&self, node: BorrowedFd<'_>) -> Result<Vec<u8>, Errno> {
+        let Some(fd) = self.xattr_fd_node(node)? else {
+            return Ok(Vec::new());
+        };
+        whole(|buf| fs::flistxattr(&fd, buf), || fs::flistxattr_query(&fd))
+    }
+
+    /// Sets the xattr `name` of `node`. Symlinks and special files: `EPERM`.
+    pub fn setxattr_node(
+        &self,
+        node: BorrowedFd<'_>,
+        name: &[u8],
+        value: &[u8],
+        flags: XattrFlags,
+    ) -> Result<(), Errno> {
+        let name = CString::new(name).map_err(|_| Errno::INVAL)?;
+        let Some(fd) = self.xattr_fd_node(node)? else {
+            return Err(Errno::PERM);
+        };
+        fs::fsetxattr(&fd, &name, value, flags)
+    }
+
+    /// Removes the xattr `name` of `node`. Symlinks and special files: `ENODATA`.
+    pub fn removexattr_node(&self, node: BorrowedFd<'_>, name: &[u8]) -> Result<(), Errno> {
+        let name = CString::new(name).map_err(|_| Errno::INVAL)?;
+        let Some(fd) = self.xattr_fd_node(node)? else {
+            return Err(Errno::NODATA);
+        };
+        fs::fremovexattr(&fd, &name)
+    }
+}
+
+/// Reads a whole xattr value or list: asks for its size, reads it, and retries if it
+/// grew meanwhile (`ERANGE`).
+fn whole(
+    mut read: impl FnMut(&mut [u8]) -> Result<usize, Errno>,
+    mut query: impl FnMut() -> Result<usize, Errno>,
+) -> Result<Vec<u8>, Errno> {
+    for _ in 0..4 {
+        let len = query()?.min(XATTR_SIZE_MAX);
+        if len == 0 {
+            return Ok(Vec::new());
+        }
+        let mut buf = vec![0u8; len];
+        match read(&mut buf) {
+            Ok(n) => {
+                buf.truncate(n);
+                return Ok(buf);
+            }
+            Err(Errno::RANGE) if len < XATTR_SIZE_MAX => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Err(Errno::RANGE)
+}

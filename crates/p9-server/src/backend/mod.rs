@@ -1,0 +1,318 @@
+//! The [`Backend`] trait: what the server asks of the file system, and what it does
+//! itself.
+//!
+//! Every fid holds a [`Node`]: its path relative to the export (`/`-separated bytes, as
+//! the proxy protocol wants them: `/` is the root, `/a/b` a file) **and** an `O_PATH` fd
+//! of its inode. Backends hand out fds; the server then does everything that needs no
+//! privilege or path resolution on those fds itself, with no backend round trip:
+//! metadata reads (`getattr` is an `fstat` of the node's fd), reads, writes, readdir,
+//! fsync and locks (on fds from [`Backend::open`]/[`Backend::create`]).
+//!
+//! Two backends are meant to implement it:
+//! - [`LocalBackend`](crate::backend::local::LocalBackend), in-process, confined with
+//!   `confined-fs` (fd-relative `openat2(RESOLVE_IN_ROOT)` lookups of validated names,
+//!   `AT_SYMLINK_NOFOLLOW`, special files never opened, per-thread credentials).
+//! - A proxy backend speaking the (path-based) proxy protocol to a privileged helper,
+//!   which hands back fds over `SCM_RIGHTS`: `walk` is `T_OPEN(join(dir.path, name),
+//!   O_PATH | O_NOFOLLOW)`, `open` is `T_OPEN(node.path, flags)`, the rest maps one to
+//!   one onto the helper's requests by [`Node::path`].
+//!
+//! Names given to the backend are single components already checked with
+//! `confined_fs::check_name` (never `.`, `..`, empty, or holding `/` or NUL); backends
+//! check again where it is cheap. `..` never reaches a backend as a name: the server
+//! walks it by looking up the parent *path* ([`Backend::lookup`]), and stays at the root
+//! at the root.
+
+pub mod local;
+
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::sync::Arc;
+
+use confined_fs::Credentials;
+use rustix::fs::{OFlags, XattrFlags};
+use rustix::io::Errno;
+
+use crate::path;
+
+/// A file of the export as a fid holds it: its path relative to the export and an
+/// `O_PATH` fd of its inode (shared between clones of the fid).
+#[derive(Debug, Clone)]
+pub struct Node {
+    path: Vec<u8>,
+    fd: Arc<OwnedFd>,
+}
+
+impl Node {
+    /// A node for `path` (`/`-separated, starting with `/`) whose inode `fd` refers to
+    /// (an `O_PATH` fd, or any fd of that inode).
+    pub fn new(path: Vec<u8>, fd: OwnedFd) -> Node {
+        Node {
+            path,
+            fd: Arc::new(fd),
+        }
+    }
+
+    /// The path relative to the export: `/` for the root, `/a/b` below it.
+    pub fn path(&self) -> &[u8] {
+        &self.path
+    }
+
+    /// The fd of the inode.
+    pub fn fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+
+    /// Whether this is the export root.
+    pub fn is_root(&self) -> bool {
+        self.path == path::ROOT
+    }
+
+    /// Renames the node (after a rename of it or of a directory above it).
+    pub(crate) fn set_path(&mut self, path: Vec<u8>) {
+        self.path = path;
+    }
+
+    /// The same inode under another path (for a walk that did not move, e.g. `..` at
+    /// the root).
+    pub(crate) fn with_path(&self, path: Vec<u8>) -> Node {
+        Node {
+            path,
+            fd: Arc::clone(&self.fd),
+        }
+    }
+}
+
+/// The attributes of a file, as `stat(2)` gives them: what `getattr` answers and qids
+/// are made of. Proxy backends convert the helper's stat into this.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[allow(missing_docs)]
+pub struct Attr {
+    pub dev: u64,
+    pub ino: u64,
+    pub mode: u32,
+    pub nlink: u64,
+    pub uid: u32,
+    pub gid: u32,
+    pub rdev: u64,
+    pub size: u64,
+    pub blksize: u64,
+    pub blocks: u64,
+    pub atime_sec: i64,
+    pub atime_nsec: i64,
+    pub mtime_sec: i64,
+    pub mtime_nsec: i64,
+    pub ctime_sec: i64,
+    pub ctime_nsec: i64,
+}
+
+impl From<&rustix::fs::Stat> for Attr {
+    fn from(st: &rustix::fs::Stat) -> Attr {
+        Attr {
+            dev: st.st_dev,
+            ino: st.st_ino,
+            mode: st.st_mode,
+            nlink: st.st_nlink,
+            uid: st.st_uid,
+            gid: st.st_gid,
+            rdev: st.st_rdev,
+            size: st.st_size as u64,
+            blksize: st.st_blksize as u64,
+            blocks: st.st_blocks as u64,
+            atime_sec: st.st_atime,
+            atime_nsec: st.st_atime_nsec as i64,
+            mtime_sec: st.st_mtime,
+            mtime_nsec: st.st_mtime_nsec as i64,
+            ctime_sec: st.st_ctime,
+            ctime_nsec: st.st_ctime_nsec as i64,
+        }
+    }
+}
+
+impl Attr {
+    /// `fstat` of `fd` (works on `O_PATH` fds).
+    pub fn of(fd: BorrowedFd<'_>) -> Result<Attr, Errno> {
+        rustix::fs::fstat(fd).map(|st| Attr::from(&st))
+    }
+
+    /// Whether this is a directory.
+    pub fn is_dir(&self) -> bool {
+        self.mode & libc::S_IFMT == libc::S_IFDIR
+    }
+}
+
+/// File system statistics, as `Rstatfs` carries them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[allow(missing_docs)]
+pub struct FsStats {
+    pub fs_type: u32,
+    pub bsize: u32,
+    pub blocks: u64,
+    pub bfree: u64,
+    pub bavail: u64,
+    pub files: u64,
+    pub ffree: u64,
+    pub fsid: u64,
+    pub namelen: u32,
+}
+
+/// One timestamp to set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SetTime {
+    /// Leave it as it is (`UTIME_OMIT`).
+    Omit,
+    /// The current time (`UTIME_NOW`).
+    Now,
+    /// This time: seconds and nanoseconds since the epoch.
+    At(i64, i64),
+}
+
+impl SetTime {
+    /// As a `timespec` for `utimensat(2)`.
+    pub fn timespec(self) -> rustix::fs::Timespec {
+        let (tv_sec, tv_nsec) = match self {
+            SetTime::Omit => (0, rustix::fs::UTIME_OMIT),
+            SetTime::Now => (0, rustix::fs::UTIME_NOW),
+            SetTime::At(s, ns) => (s, ns as _),
+        };
+        rustix::fs::Timespec { tv_sec, tv_nsec }
+    }
+}
+
+/// The file system operations of a 9P server that need path resolution, privilege or
+/// credentials: everything else the server does itself on the fds handed out here.
+///
+/// Errors are errnos, answered to the client as `Rlerror`. Implementations must be
+/// confined to their export: nothing here may reach outside it, whatever the names
+/// and however the tree changes meanwhile.
+pub trait Backend: Send + Sync {
+    /// The export root (path `/`). Called at every attach: should be cheap.
+    fn root(&self) -> Result<Node, Errno>;
+
+    /// Looks up `path` (from the root, `/`-separated, as in [`Node::path`]) without
+    /// following a final symlink. Used to walk `..` (by the parent's path) and to find
+    /// the parent directory of a fid for `remove` and `rename`.
+    fn lookup(&self, path: &[u8]) -> Result<Node, Errno>;
+
+    /// Looks up the validated name `name` in the directory `dir`, without following it
+    /// if it is a symlink.
+    fn walk(&self, dir: &Node, name: &[u8]) -> Result<Node, Errno>;
+
+    /// Opens the file or directory `node` with host `flags` (`O_CREAT`/`O_EXCL` are never
+    /// passed). Devices, FIFOs and sockets are never opened (`ENXIO`), symlinks neither
+    /// (`ELOOP`).
+    fn open(&self, node: &Node, flags: OFlags) -> Result<OwnedFd, Errno>;
+
+    /// Creates the regular file `name` in `dir` with `mode` as `creds`, opened with host
+    /// `flags`; returns its node and the open fd.
+    fn create(
+        &self,
+        dir: &Node,
+        name: &[u8],
+        flags: OFlags,
+        mode: u32,
+        creds: Credentials,
+    ) -> Result<(Node, OwnedFd), Errno>;
+
+    /// Makes the directory `name` in `dir`; returns its attributes.
+    fn mkdir(&self, dir: &Node, name: &[u8], mode: u32, creds: Credentials) -> Result<Attr, Errno>;
+
+    /// Makes the node `name` in `dir`: `mode` holds the type (`S_IFCHR`, `S_IFBLK`,
+    /// `S_IFIFO`, `S_IFSOCK`, `S_IFREG`) and permission bits; returns its attributes.
+    fn mknod(
+        &self,
+        dir: &Node,
+        name: &[u8],
+        mode: u32,
+        rdev: u64,
+        creds: Credentials,
+    ) -> Result<Attr, Errno>;
+
+    /// Makes the symlink `name` in `dir` pointing at `target` (stored as given);
+    /// returns its attributes.
+    fn symlink(
+        &self,
+        dir: &Node,
+        name: &[u8],
+        target: &[u8],
+        creds: Credentials,
+    ) -> Result<Attr, Errno>;
+
+    /// Links `node` (a symlink itself, not its target) as `name` in `dir`.
+    fn link(&self, node: &Node, dir: &Node, name: &[u8]) -> Result<(), Errno>;
+
+    /// Renames `olddir/oldname` to `newdir/newname`.
+    fn rename(
+        &self,
+        olddir: &Node,
+        oldname: &[u8],
+        newdir: &Node,
+        newname: &[u8],
+    ) -> Result<(), Errno>;
+
+    /// Removes `name` from `dir`: a directory (which must be empty) if `remove_dir`,
+    /// else anything but a directory.
+    fn unlink(&self, dir: &Node, name: &[u8], remove_dir: bool) -> Result<(), Errno>;
+
+    /// Sets the permission bits of `node` (following nothing: a symlink node is
+    /// `EOPNOTSUPP`, as on Linux).
+    fn chmod(&self, node: &Node, mode: u32) -> Result<(), Errno>;
+
+    /// Changes the owner and/or group of `node` itself (`None`: unchanged).
+    fn chown(&self, node: &Node, uid: Option<u32>, gid: Option<u32>) -> Result<(), Errno>;
+
+    /// Truncates the regular file `node` to `size`.
+    fn truncate(&self, node: &Node, size: u64) -> Result<(), Errno>;
+
+    /// Sets the access and modification times of `node` itself.
+    fn utimens(&self, node: &Node, atime: SetTime, mtime: SetTime) -> Result<(), Errno>;
+
+    /// The value of the xattr `name` of `node`, whole.
+    fn getxattr(&self, node: &Node, name: &[u8]) -> Result<Vec<u8>, Errno>;
+
+    /// The NUL-separated names of the xattrs of `node`.
+    fn listxattr(&self, node: &Node) -> Result<Vec<u8>, Errno>;
+
+    /// Sets the xattr `name` of `node`.
+    fn setxattr(
+        &self,
+        node: &Node,
+        name: &[u8],
+        value: &[u8],
+        flags: XattrFlags,
+    ) -> Result<(), Errno>;
+
+    /// Removes the xattr `name` of `node`.
+    fn removexattr(&self, node: &Node, name: &[u8]) -> Result<(), Errno>;
+
+    /// The target of the symlink `node`. By default read from the node's `O_PATH` fd,
+    /// which needs no privilege (`readlinkat(fd, "")`).
+    fn readlink(&self, node: &Node) -> Result<Vec<u8>, Errno> {
+        match rustix::fs::readlinkat(node.fd(), "", Vec::new()) {
+            Err(Errno::NOENT) => Err(Errno::INVAL),
+            r => Ok(r?.into_bytes()),
+        }
+    }
+
+    /// Statistics of the file system holding `node`. By default `fstatfs` on the
+    /// node's fd, which needs no privilege.
+    fn statfs(&self, node: &Node) -> Result<FsStats, Errno> {
+        fs_stats(node.fd())
+    }
+}
+
+/// `fstatfs` of `fd` (an `O_PATH` fd will do) as [`FsStats`].
+pub fn fs_stats(fd: BorrowedFd<'_>) -> Result<FsStats, Errno> {
+    let st = rustix::fs::fstatfs(fd)?;
+    let fsid = rustix::fs::fstatvfs(fd)?.f_fsid;
+    Ok(FsStats {
+        fs_type: st.f_type as u32,
+        bsize: st.f_bsize as u32,
+        blocks: st.f_blocks,
+        bfree: st.f_bfree,
+        bavail: st.f_bavail,
+        files: st.f_files,
+        ffree: st.f_ffree,
+        fsid,
+        namelen: st.f_namelen as u32,
+    })
+}

@@ -1,0 +1,138 @@
+//! The fids of one connection: what each refers to and what state it is in, with a
+//! per-connection limit.
+
+use std::collections::HashMap;
+use std::os::fd::OwnedFd;
+
+use rustix::fs::OFlags;
+use rustix::io::Errno;
+
+use crate::backend::Node;
+use crate::path;
+use crate::xattr::XattrWrite;
+
+/// One fid.
+#[derive(Debug)]
+pub struct Fid {
+    /// The file it refers to.
+    pub node: Node,
+    /// The client's uid, from the attach it descends from: the owner of what it creates.
+    pub uid: u32,
+    /// Open or not, and how.
+    pub state: FidState,
+}
+
+/// What a fid is doing.
+#[derive(Debug)]
+pub enum FidState {
+    /// Walked to, not opened.
+    Walked,
+    /// An open regular file, with its (host) open flags.
+    File {
+        /// The open fd.
+        fd: OwnedFd,
+        /// How it was opened.
+        flags: OFlags,
+    },
+    /// An open directory, read with Treaddir.
+    Dir {
+        /// The open fd.
+        fd: OwnedFd,
+        /// The device it lives on (for the qids of its entries).
+        dev: u64,
+    },
+    /// The value (or name list) of an xattr, read with Tread (from Txattrwalk).
+    XattrRead(Vec<u8>),
+    /// An xattr being written with Twrite, set at clunk (from Txattrcreate).
+    XattrWrite(XattrWrite),
+}
+
+impl Fid {
+    /// A fid that was walked to.
+    pub fn walked(node: Node, uid: u32) -> Fid {
+        Fid {
+            node,
+            uid,
+            state: FidState::Walked,
+        }
+    }
+
+    /// Whether it has been opened (or turned into an xattr fid).
+    pub fn is_open(&self) -> bool {
+        !matches!(self.state, FidState::Walked)
+    }
+}
+
+/// The fid table of one connection.
+#[derive(Debug)]
+pub struct FidTable {
+    fids: HashMap<u32, Fid>,
+    max: usize,
+}
+
+impl FidTable {
+    /// An empty table holding at most `max` fids.
+    pub fn new(max: usize) -> FidTable {
+        FidTable {
+            fids: HashMap::new(),
+            max,
+        }
+    }
+
+    /// The fid `fid` (`EBADF` if unknown).
+    pub fn get(&self, fid: u32) -> Result<&Fid, Errno> {
+        self.fids.get(&fid).ok_or(Errno::BADF)
+    }
+
+    /// The fid `fid`, to change (`EBADF` if unknown).
+    pub fn get_mut(&mut self, fid: u32) -> Result<&mut Fid, Errno> {
+        self.fids.get_mut(&fid).ok_or(Errno::BADF)
+    }
+
+    /// Checks that `fid` could be added: `EEXIST` if it is in use, `EMFILE` past the
+    /// limit.
+    pub fn check_new(&self, fid: u32) -> Result<(), Errno> {
+        if self.fids.contains_key(&fid) {
+            return Err(Errno::EXIST);
+        }
+        if self.fids.len() >= self.max {
+            return Err(Errno::MFILE);
+        }
+        Ok(())
+    }
+
+    /// Adds a new fid (see [`FidTable::check_new`]).
+    pub fn insert_new(&mut self, fid: u32, f: Fid) -> Result<(), Errno> {
+        self.check_new(fid)?;
+        self.fids.insert(fid, f);
+        Ok(())
+    }
+
+    /// Sets `fid` to `f`, replacing it if in use (a walk with `newfid == fid`).
+    pub fn replace(&mut self, fid: u32, f: Fid) -> Result<(), Errno> {
+        if !self.fids.contains_key(&fid) {
+            self.check_new(fid)?;
+        }
+        self.fids.insert(fid, f);
+        Ok(())
+    }
+
+    /// Removes `fid` and returns it (`EBADF` if unknown).
+    pub fn remove(&mut self, fid: u32) -> Result<Fid, Errno> {
+        self.fids.remove(&fid).ok_or(Errno::BADF)
+    }
+
+    /// Forgets every fid (a new Tversion).
+    pub fn clear(&mut self) -> Vec<Fid> {
+        self.fids.drain().map(|(_, f)| f).collect()
+    }
+
+    /// After `from` was renamed to `to`, updates the path of every fid at or below it.
+    pub fn rebase(&mut self, from: &[u8], to: &[u8]) {
+        for f in self.fids.values_mut() {
+            if let Some(p) = path::rebase(f.node.path(), from, to) {
+                f.node.set_path(p);
+            }
+        }
+    }
+}

@@ -1,0 +1,138 @@
+//! A 9P2000.L file server for the Linux `v9fs` client and other 9P clients.
+//!
+//! - [`Server`]: the state shared by all connections (a [`Backend`], the qid map, the
+//!   limits); [`Server::serve`] runs one connection on any byte stream.
+//! - [`backend`]: the [`Backend`] trait every fid's [`Node`] goes through, and the
+//!   in-process, confined [`LocalBackend`].
+//! - [`listen`]: TCP and Unix listeners, the accept loop and the connection limit.
+//! - [`testclient`]: a small blocking 9P client, for tests and benchmarks.
+//!
+//! Each connection is served by its own thread, which answers requests inline and in
+//! order (many may be in flight: they are read and answered in batches). Reads and
+//! writes go straight between the frame buffers and the files with `pread`/`pwrite`.
+//! Errors handling a request are answered with `Rlerror` and never end a connection;
+//! only transport errors and frames that cannot be delimited do.
+//!
+//! ```no_run
+//! use std::sync::Arc;
+//! use p9_server::{listen, LocalBackend, Server, ServerConfig};
+//!
+//! let backend = Arc::new(LocalBackend::new("/srv/export")?);
+//! let server = Arc::new(Server::new(backend, ServerConfig::default())?);
+//! let listener = "tcp:127.0.0.1:5640".parse::<listen::ListenAddr>()?.bind()?;
+//! listen::serve(server, vec![listener], listen::Limits::default())?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+#![warn(missing_docs)]
+#![deny(unsafe_code)]
+
+pub mod backend;
+pub mod error;
+mod fid;
+mod io;
+pub mod listen;
+mod lock;
+mod ops;
+pub mod path;
+pub mod qid;
+mod readdir;
+mod session;
+pub mod testclient;
+mod xattr;
+
+use std::io::{Read, Write};
+use std::sync::Arc;
+
+pub use backend::local::LocalBackend;
+pub use backend::{Attr, Backend, FsStats, Node, SetTime};
+pub use error::Error;
+pub use ops::MIN_MSIZE;
+use qid::QidMap;
+use rustix::io::Errno;
+
+/// Default largest msize on Unix sockets and inherited descriptors: 4 MiB.
+pub const DEFAULT_MSIZE_UNIX: u32 = 4 * 1024 * 1024;
+/// Default largest msize on TCP: 1 MiB.
+pub const DEFAULT_MSIZE_TCP: u32 = 1024 * 1024;
+/// Default limit of fids per connection.
+pub const DEFAULT_MAX_FIDS: usize = 64 * 1024;
+/// The uid used for a Tattach without a numeric uid (`n_uname` = `NONUNAME`): nobody.
+pub const NOBODY_UID: u32 = 65534;
+
+/// The server's settings.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// Attach names accepted besides the empty one (the export path, as given and in
+    /// canonical form).
+    pub anames: Vec<Vec<u8>>,
+    /// Most fids per connection; past it, new fids get `EMFILE`.
+    pub max_fids: usize,
+    /// The uid for attaches that give no numeric uid.
+    pub default_uid: u32,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            anames: Vec::new(),
+            max_fids: DEFAULT_MAX_FIDS,
+            default_uid: NOBODY_UID,
+        }
+    }
+}
+
+/// What all connections share.
+pub struct Server {
+    backend: Arc<dyn Backend>,
+    qids: QidMap,
+    config: ServerConfig,
+}
+
+impl std::fmt::Debug for Server {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Server")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Server {
+    /// A server exporting what `backend` serves.
+    pub fn new(backend: Arc<dyn Backend>, config: ServerConfig) -> Result<Server, Errno> {
+        let root = backend.root()?;
+        let dev = Attr::of(root.fd())?.dev;
+        Ok(Server {
+            backend,
+            qids: QidMap::new(dev),
+            config,
+        })
+    }
+
+    /// The backend.
+    pub fn backend(&self) -> &dyn Backend {
+        &*self.backend
+    }
+
+    /// The qid map.
+    pub fn qids(&self) -> &QidMap {
+        &self.qids
+    }
+
+    /// The settings.
+    pub fn config(&self) -> &ServerConfig {
+        &self.config
+    }
+
+    /// Serves one client on `reader`/`writer` (the two halves of a socket, or the two
+    /// fds of the kernel's `trans=fd`) until it disconnects, granting an msize of at
+    /// most `msize_cap`. Returns the transport error that ended it, if any.
+    pub fn serve(
+        &self,
+        reader: impl Read,
+        writer: impl Write,
+        msize_cap: u32,
+    ) -> std::io::Result<()> {
+        session::run(self, reader, writer, msize_cap.max(MIN_MSIZE))
+    }
+}

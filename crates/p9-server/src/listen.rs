@@ -1,0 +1,288 @@
+//! Listening: `tcp:HOST:PORT` and `unix:PATH` addresses, the accept loops (one thread
+//! per connection, up to a limit), and serving one client on inherited descriptors.
+
+use std::fmt;
+use std::fs::File;
+use std::io;
+use std::net::{TcpListener, TcpStream};
+use std::os::fd::OwnedFd;
+use std::os::unix::fs::FileTypeExt;
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::{Server, DEFAULT_MSIZE_TCP, DEFAULT_MSIZE_UNIX};
+
+/// Where to listen.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ListenAddr {
+    /// `tcp:HOST:PORT` (`HOST:PORT` as `std::net` resolves it, e.g. `[::1]:5640`).
+    Tcp(String),
+    /// `unix:PATH`.
+    Unix(PathBuf),
+}
+
+impl FromStr for ListenAddr {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        if let Some(hostport) = s.strip_prefix("tcp:") {
+            if !hostport.contains(':') {
+                return Err(format!("{s:?}: expected tcp:HOST:PORT"));
+            }
+            Ok(ListenAddr::Tcp(hostport.to_string()))
+        } else if let Some(path) = s.strip_prefix("unix:") {
+            if path.is_empty() {
+                return Err(format!("{s:?}: expected unix:PATH"));
+            }
+            Ok(ListenAddr::Unix(PathBuf::from(path)))
+        } else {
+            Err(format!("{s:?}: expected tcp:HOST:PORT or unix:PATH"))
+        }
+    }
+}
+
+impl fmt::Display for ListenAddr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ListenAddr::Tcp(a) => write!(f, "tcp:{a}"),
+            ListenAddr::Unix(p) => write!(f, "unix:{}", p.display()),
+        }
+    }
+}
+
+/// A bound listener.
+#[derive(Debug)]
+pub enum Listener {
+    /// A TCP listener.
+    Tcp(TcpListener),
+    /// A Unix stream socket listener and its path.
+    Unix(UnixListener, PathBuf),
+}
+
+impl ListenAddr {
+    /// Binds the address. A Unix socket path left over by a server that is gone
+    /// (nobody accepts on it) is replaced; anything else in the way is an error.
+    pub fn bind(&self) -> io::Result<Listener> {
+        match self {
+            ListenAddr::Tcp(a) => Ok(Listener::Tcp(TcpListener::bind(a.as_str())?)),
+            ListenAddr::Unix(p) => {
+                match UnixListener::bind(p) {
+                    Ok(l) => return Ok(Listener::Unix(l, p.clone())),
+                    Err(e) if e.kind() == io::ErrorKind::AddrInUse => {
+                        let is_socket = std::fs::symlink_metadata(p)
+                            .map(|m| m.file_type().is_socket())
+                            .unwrap_or(false);
+                        if !is_socket || UnixStream::connect(p).is_ok() {
+                            return Err(e);
+                        }
+                        std::fs::remove_file(p)?;
+                    }
+                    Err(e) => return Err(e),
+                }
+                Ok(Listener::Unix(UnixListener::bind(p)?, p.clone()))
+            }
+        }
+    }
+}
+
+impl Listener {
+    /// The bound address, as `tcp:HOST:PORT` or `unix:PATH`.
+    pub fn addr(&self) -> io::Result<ListenAddr> {
+        match self {
+            Listener::Tcp(l) => Ok(ListenAddr::Tcp(l.local_addr()?.to_string())),
+            Listener::Unix(_, p) => Ok(ListenAddr::Unix(p.clone())),
+        }
+    }
+}
+
+/// Limits of the accept loops.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Most connections served at once (over all listeners); more are closed at once.
+    pub max_connections: usize,
+    /// Largest msize granted on TCP.
+    pub msize_tcp: u32,
+    /// Largest msize granted on Unix sockets and inherited descriptors.
+    pub msize_unix: u32,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_connections: 256,
+            msize_tcp: DEFAULT_MSIZE_TCP,
+            msize_unix: DEFAULT_MSIZE_UNIX,
+        }
+    }
+}
+
+/// Decrements the connection count when a connection ends.
+struct Slot(Arc<AtomicUsize>);
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+fn take_slot(active: &Arc<AtomicUsize>, max: usize) -> Option<Slot> {
+    let mut n = active.load(Ordering::Acquire);
+    loop {
+        if n >= max {
+            return None;
+        }
+        match active.compare_exchange(n, n + 1, Ordering::AcqRel, Ordering::Acquire) {
+            Ok(_) => return Some(Slot(Arc::clone(active))),
+            Err(now) => n = now,
+        }
+    }
+}
+
+enum Stream {
+    Tcp(TcpStream),
+    Unix(UnixStream),
+}
+
+fn accept(l: &Listener) -> io::Result<(Stream, String)> {
+    match l {
+        Listener::Tcp(l) => {
+            let (s, peer) = l.accept()?;
+            // Requests and replies are small and latency-bound.
+            s.set_nodelay(true)?;
+            Ok((Stream::Tcp(s), peer.to_string()))
+        }
+        Listener::Unix(l, p) => {
+            let (s, _) = l.accept()?;
+            Ok((Stream::Unix(s), p.display().to_string()))
+        }
+    }
+}
+
+fn accept_loop(
+    server: Arc<Server>,
+    l: Listener,
+    limits: Limits,
+    active: Arc<AtomicUsize>,
+) -> io::Result<()> {
+    loop {
+        let (stream, peer) = match accept(&l) {
+            Ok(s) => s,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e)
+                if matches!(
+                    e.raw_os_error(),
+                    Some(libc::EMFILE | libc::ENFILE | libc::ENOMEM | libc::ENOBUFS)
+                ) =>
+            {
+                tracing::warn!(error = %e, "accept failed; retrying shortly");
+                std::thread::sleep(Duration::from_millis(100));
+                continue;
+            }
+            Err(e) if matches!(e.raw_os_error(), Some(libc::ECONNABORTED | libc::EPROTO)) => {
+                continue
+            }
+            Err(e) => return Err(e),
+        };
+        let Some(slot) = take_slot(&active, limits.max_connections) else {
+            tracing::warn!(
+                %peer,
+                max = limits.max_connections,
+                "connection limit reached; closing the new connection"
+            );
+            drop(stream);
+            continue;
+        };
+        let server = Arc::clone(&server);
+        let spawned = std::thread::Builder::new()
+            .name("p9-conn".into())
+            .spawn(move || {
+                let _slot = slot;
+                tracing::info!(%peer, "connection");
+                let r = match &stream {
+                    Stream::Tcp(s) => server.serve(s, s, limits.msize_tcp),
+                    Stream::Unix(s) => server.serve(s, s, limits.msize_unix),
+                };
+                match r {
+                    Ok(()) => tracing::info!(%peer, "connection closed"),
+                    Err(e) => tracing::info!(%peer, error = %e, "connection ended"),
+                }
+            });
+        if let Err(e) = spawned {
+            tracing::warn!(error = %e, "cannot start a connection thread");
+        }
+    }
+}
+
+/// Accepts and serves connections on every listener (a thread each) until one fails
+/// for good; returns that error.
+pub fn serve(server: Arc<Server>, listeners: Vec<Listener>, limits: Limits) -> io::Result<()> {
+    let active = Arc::new(AtomicUsize::new(0));
+    let (tx, rx) = std::sync::mpsc::channel();
+    let mut n = 0;
+    for l in listeners {
+        let (server, active, tx) = (Arc::clone(&server), Arc::clone(&active), tx.clone());
+        std::thread::Builder::new()
+            .name("p9-accept".into())
+            .spawn(move || {
+                let _ = tx.send(accept_loop(server, l, limits, active));
+            })?;
+        n += 1;
+    }
+    drop(tx);
+    if n == 0 {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "nothing to listen on",
+        ));
+    }
+    match rx.recv() {
+        Ok(r) => r,
+        Err(_) => Err(io::Error::other("accept threads ended")),
+    }
+}
+
+/// Serves one client on inherited descriptors (`--stdio`: 0 and 1; the kernel's
+/// `trans=fd` gives a read and a write fd, possibly the same socket).
+pub fn serve_fds(server: &Server, read: OwnedFd, write: OwnedFd, msize_cap: u32) -> io::Result<()> {
+    let (r, w) = (File::from(read), File::from(write));
+    server.serve(&r, &w, msize_cap)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses() {
+        assert_eq!(
+            "tcp:127.0.0.1:5640".parse(),
+            Ok(ListenAddr::Tcp("127.0.0.1:5640".into()))
+        );
+        assert_eq!(
+            "tcp:[::1]:5640".parse(),
+            Ok(ListenAddr::Tcp("[::1]:5640".into()))
+        );
+        assert_eq!(
+            "unix:/run/p9.sock".parse(),
+            Ok(ListenAddr::Unix("/run/p9.sock".into()))
+        );
+        assert!("tcp:5640".parse::<ListenAddr>().is_err());
+        assert!("unix:".parse::<ListenAddr>().is_err());
+        assert!("5640".parse::<ListenAddr>().is_err());
+        assert_eq!(ListenAddr::Tcp("h:1".into()).to_string(), "tcp:h:1");
+    }
+
+    #[test]
+    fn slots() {
+        let active = Arc::new(AtomicUsize::new(0));
+        let a = take_slot(&active, 2).unwrap();
+        let _b = take_slot(&active, 2).unwrap();
+        assert!(take_slot(&active, 2).is_none());
+        drop(a);
+        assert!(take_slot(&active, 2).is_some());
+    }
+}

@@ -1,0 +1,153 @@
+//! POSIX byte-range locks (Tlock, Tgetlock) as open-file-description locks
+//! (`F_OFD_SETLK`, `F_OFD_GETLK`) on the fid's open fd: each open fid is its own lock
+//! owner, so locks held through two fids (of one connection or two) conflict, and
+//! clunking a fid releases its locks. The connection never blocks: a lock held by
+//! someone else answers `P9_LOCK_BLOCKED`, and the client retries.
+
+use std::os::fd::{AsRawFd, BorrowedFd};
+
+use p9_wire::{
+    P9_LOCK_BLOCKED, P9_LOCK_SUCCESS, P9_LOCK_TYPE_RDLCK, P9_LOCK_TYPE_UNLCK, P9_LOCK_TYPE_WRLCK,
+};
+use rustix::io::Errno;
+
+/// A byte range lock request or answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Range {
+    /// `P9_LOCK_TYPE_*`.
+    pub ty: u8,
+    /// Start offset.
+    pub start: u64,
+    /// Length (0: to the end of the file, however long it grows).
+    pub length: u64,
+    /// The owning process id, where known (0 otherwise).
+    pub proc_id: u32,
+}
+
+fn to_flock(r: &Range) -> Result<libc::flock, Errno> {
+    let l_type = match r.ty {
+        P9_LOCK_TYPE_RDLCK => libc::F_RDLCK,
+        P9_LOCK_TYPE_WRLCK => libc::F_WRLCK,
+        P9_LOCK_TYPE_UNLCK => libc::F_UNLCK,
+        _ => return Err(Errno::INVAL),
+    };
+    let l_start = i64::try_from(r.start).map_err(|_| Errno::INVAL)?;
+    let l_len = i64::try_from(r.length).map_err(|_| Errno::INVAL)?;
+    if l_start.checked_add(l_len).is_none() {
+        return Err(Errno::INVAL);
+    }
+    Ok(libc::flock {
+        l_type: l_type as libc::c_short,
+        l_whence: libc::SEEK_SET as libc::c_short,
+        l_start,
+        l_len,
+        // OFD locks require l_pid == 0.
+        l_pid: 0,
+    })
+}
+
+/// `fcntl(fd, cmd, &mut fl)` for the two OFD lock commands.
+#[allow(unsafe_code)]
+fn fcntl_ofd(fd: BorrowedFd<'_>, cmd: libc::c_int, fl: &mut libc::flock) -> Result<(), Errno> {
+    debug_assert!(cmd == libc::F_OFD_SETLK || cmd == libc::F_OFD_GETLK);
+    // SAFETY: `fd` is a live descriptor for the duration of the call; F_OFD_SETLK and
+    // F_OFD_GETLK read (and GETLK writes) exactly one `struct flock`, which `fl` points
+    // to and which outlives the call. Neither command blocks.
+    let r = unsafe { libc::fcntl(fd.as_raw_fd(), cmd, fl as *mut libc::flock) };
+    if r == -1 {
+        return Err(Errno::from_io_error(&std::io::Error::last_os_error()).unwrap_or(Errno::IO));
+    }
+    Ok(())
+}
+
+/// Tlock: takes or releases the range; `P9_LOCK_BLOCKED` if someone else holds a
+/// conflicting lock. Other failures are errors (answered as Rlerror).
+pub fn lock(fd: BorrowedFd<'_>, r: &Range) -> Result<u8, Errno> {
+    let mut fl = to_flock(r)?;
+    match fcntl_ofd(fd, libc::F_OFD_SETLK, &mut fl) {
+        Ok(()) => Ok(P9_LOCK_SUCCESS),
+        Err(Errno::AGAIN) | Err(Errno::ACCESS) => Ok(P9_LOCK_BLOCKED),
+        Err(e) => Err(e),
+    }
+}
+
+/// Tgetlock: the first lock that would conflict with `r`, or `r` itself with type
+/// `UNLCK` if none would.
+pub fn getlock(fd: BorrowedFd<'_>, r: &Range) -> Result<Range, Errno> {
+    if r.ty == P9_LOCK_TYPE_UNLCK {
+        return Err(Errno::INVAL);
+    }
+    let mut fl = to_flock(r)?;
+    fcntl_ofd(fd, libc::F_OFD_GETLK, &mut fl)?;
+    if i32::from(fl.l_type) == libc::F_UNLCK {
+        return Ok(Range {
+            ty: P9_LOCK_TYPE_UNLCK,
+            ..*r
+        });
+    }
+    let ty = if i32::from(fl.l_type) == libc::F_WRLCK {
+        P9_LOCK_TYPE_WRLCK
+    } else {
+        P9_LOCK_TYPE_RDLCK
+    };
+    Ok(Range {
+        ty,
+        start: fl.l_start.max(0) as u64,
+        length: fl.l_len.max(0) as u64,
+        // OFD locks have no owning process (-1); host pids of others are not shown.
+        proc_id: 0,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::fd::AsFd;
+
+    fn range(ty: u8, start: u64, length: u64) -> Range {
+        Range {
+            ty,
+            start,
+            length,
+            proc_id: 7,
+        }
+    }
+
+    #[test]
+    fn two_descriptions_conflict() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("f");
+        std::fs::write(&p, b"0123456789").unwrap();
+        let a = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(&p)
+            .unwrap();
+        let b = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(&p)
+            .unwrap();
+        let w = range(P9_LOCK_TYPE_WRLCK, 0, 5);
+        assert_eq!(lock(a.as_fd(), &w), Ok(P9_LOCK_SUCCESS));
+        assert_eq!(lock(b.as_fd(), &w), Ok(P9_LOCK_BLOCKED));
+        assert_eq!(
+            lock(b.as_fd(), &range(P9_LOCK_TYPE_WRLCK, 5, 0)),
+            Ok(P9_LOCK_SUCCESS)
+        );
+        let g = getlock(b.as_fd(), &range(P9_LOCK_TYPE_RDLCK, 2, 1)).unwrap();
+        assert_eq!((g.ty, g.start, g.length), (P9_LOCK_TYPE_WRLCK, 0, 5));
+        assert_eq!(
+            lock(a.as_fd(), &range(P9_LOCK_TYPE_UNLCK, 0, 0)),
+            Ok(P9_LOCK_SUCCESS)
+        );
+        let g = getlock(b.as_fd(), &range(P9_LOCK_TYPE_WRLCK, 0, 5)).unwrap();
+        assert_eq!(g.ty, P9_LOCK_TYPE_UNLCK);
+        assert_eq!(g.proc_id, 7);
+        assert_eq!(lock(a.as_fd(), &range(9, 0, 0)), Err(Errno::INVAL));
+        assert_eq!(
+            lock(a.as_fd(), &range(P9_LOCK_TYPE_WRLCK, u64::MAX, 0)),
+            Err(Errno::INVAL)
+        );
+    }
+}

@@ -1,0 +1,195 @@
+//! Tlopen, Tlcreate, Tread, Twrite, Treaddir, Tfsync, Tlock, Tgetlock: the server's own
+//! work on the open fds its backend handed out.
+
+use std::os::fd::{AsFd, BorrowedFd};
+
+use confined_fs::{check_name, Credentials};
+use p9_wire::{
+    begin_rread, begin_rreaddir, dotl_to_host_oflags, finish_rread, finish_rreaddir, max_io_count,
+    max_readdir_count, Rgetlock, Rlcreate, Rlock, Rlopen, Rmessage, Rwrite, Tfsync, Tgetlock,
+    Tlcreate, Tlock, Tlopen, Tread, Treaddir, Twrite,
+};
+use rustix::fs::OFlags;
+use rustix::io::Errno;
+
+use crate::backend::Attr;
+use crate::error::Result;
+use crate::fid::FidState;
+use crate::lock::{self, Range};
+use crate::session::Session;
+use crate::{io, readdir, xattr};
+
+/// Host open flags for a client's `P9_DOTL_*` flags: creation bits, `O_NOCTTY`,
+/// `O_ASYNC` and `O_DIRECT` (a buffer alignment the server cannot promise) dropped.
+fn open_flags(dotl: u32) -> OFlags {
+    let host = dotl_to_host_oflags(dotl)
+        & !(libc::O_CREAT | libc::O_EXCL | libc::O_NOCTTY | libc::O_ASYNC | libc::O_DIRECT);
+    OFlags::from_bits_retain(host as u32)
+}
+
+pub(super) fn lopen(s: &mut Session<'_>, tag: u16, t: &Tlopen, out: &mut Vec<u8>) -> Result<()> {
+    let f = s.fids.get(t.fid)?;
+    if f.is_open() {
+        return Err(Errno::BADF.into());
+    }
+    let flags = open_flags(t.flags);
+    let fd = s.server.backend().open(&f.node, flags)?;
+    let a = Attr::of(fd.as_fd())?;
+    let qid = s.server.qids().qid(&a);
+    let state = if a.is_dir() {
+        FidState::Dir { fd, dev: a.dev }
+    } else {
+        FidState::File { fd, flags }
+    };
+    s.fids.get_mut(t.fid)?.state = state;
+    s.reply(tag, &Rmessage::Lopen(Rlopen { qid, iounit: 0 }), out)
+}
+
+pub(super) fn lcreate(
+    s: &mut Session<'_>,
+    tag: u16,
+    t: &Tlcreate<'_>,
+    out: &mut Vec<u8>,
+) -> Result<()> {
+    let f = s.fids.get(t.fid)?;
+    if f.is_open() {
+        return Err(Errno::BADF.into());
+    }
+    let name = check_name(t.name)?;
+    let flags = open_flags(t.flags)
+        | (OFlags::from_bits_retain(dotl_to_host_oflags(t.flags) as u32) & OFlags::EXCL);
+    let creds = Credentials {
+        uid: f.uid,
+        gid: t.gid,
+    };
+    let (node, fd) = s
+        .server
+        .backend()
+        .create(&f.node, name, flags, t.mode, creds)?;
+    let a = Attr::of(fd.as_fd())?;
+    let qid = s.server.qids().qid(&a);
+    let f = s.fids.get_mut(t.fid)?;
+    f.node = node;
+    f.state = FidState::File { fd, flags };
+    s.reply(tag, &Rmessage::Lcreate(Rlcreate { qid, iounit: 0 }), out)
+}
+
+pub(super) fn read(s: &mut Session<'_>, tag: u16, t: &Tread, out: &mut Vec<u8>) -> Result<()> {
+    let count = t.count.min(max_io_count(s.msize)) as usize;
+    let f = s.fids.get(t.fid)?;
+    let start = begin_rread(tag, out);
+    let n = match &f.state {
+        FidState::File { fd, .. } => io::pread_append(fd.as_fd(), out, count, t.offset)?,
+        FidState::Dir { .. } => return Err(Errno::ISDIR.into()),
+        FidState::XattrRead(value) => {
+            let data = xattr::read(value, t.offset, count);
+            out.extend_from_slice(data);
+            data.len()
+        }
+        FidState::Walked | FidState::XattrWrite(_) => return Err(Errno::BADF.into()),
+    };
+    finish_rread(out, start, n)?;
+    Ok(())
+}
+
+pub(super) fn write(
+    s: &mut Session<'_>,
+    tag: u16,
+    t: &Twrite<'_>,
+    out: &mut Vec<u8>,
+) -> Result<()> {
+    let f = s.fids.get_mut(t.fid)?;
+    let n = match &mut f.state {
+        FidState::File { fd, .. } => rustix::io::pwrite(fd.as_fd(), t.data, t.offset)?,
+        FidState::XattrWrite(w) => w.write(t.offset, t.data)?,
+        FidState::Dir { .. } => return Err(Errno::ISDIR.into()),
+        FidState::Walked | FidState::XattrRead(_) => return Err(Errno::BADF.into()),
+    };
+    let count = u32::try_from(n).map_err(|_| Errno::OVERFLOW)?;
+    s.reply(tag, &Rmessage::Write(Rwrite { count }), out)
+}
+
+pub(super) fn readdir(
+    s: &mut Session<'_>,
+    tag: u16,
+    t: &Treaddir,
+    out: &mut Vec<u8>,
+) -> Result<()> {
+    let budget = t.count.min(max_readdir_count(s.msize)) as usize;
+    let f = s.fids.get(t.fid)?;
+    let (fd, dev) = match &f.state {
+        FidState::Dir { fd, dev } => (fd.as_fd(), *dev),
+        FidState::File { .. } => return Err(Errno::NOTDIR.into()),
+        _ => return Err(Errno::BADF.into()),
+    };
+    let start = begin_rreaddir(tag, out);
+    readdir::fill(
+        fd,
+        dev,
+        t.offset,
+        budget,
+        s.server.qids(),
+        &mut s.scratch,
+        out,
+    )?;
+    finish_rreaddir(out, start)?;
+    Ok(())
+}
+
+/// The open fd of a fid (file or directory).
+fn open_fd<'f>(s: &'f Session<'_>, fid: u32) -> Result<BorrowedFd<'f>> {
+    match &s.fids.get(fid)?.state {
+        FidState::File { fd, .. } | FidState::Dir { fd, .. } => Ok(fd.as_fd()),
+        _ => Err(Errno::BADF.into()),
+    }
+}
+
+pub(super) fn fsync(s: &mut Session<'_>, tag: u16, t: &Tfsync, out: &mut Vec<u8>) -> Result<()> {
+    let fd = open_fd(s, t.fid)?;
+    if t.datasync != 0 {
+        rustix::fs::fdatasync(fd)?;
+    } else {
+        rustix::fs::fsync(fd)?;
+    }
+    s.reply(tag, &Rmessage::Fsync, out)
+}
+
+pub(super) fn lock(s: &mut Session<'_>, tag: u16, t: &Tlock<'_>, out: &mut Vec<u8>) -> Result<()> {
+    let fd = open_fd(s, t.fid)?;
+    let status = lock::lock(
+        fd,
+        &Range {
+            ty: t.ty,
+            start: t.start,
+            length: t.length,
+            proc_id: t.proc_id,
+        },
+    )?;
+    s.reply(tag, &Rmessage::Lock(Rlock { status }), out)
+}
+
+pub(super) fn getlock(
+    s: &mut Session<'_>,
+    tag: u16,
+    t: &Tgetlock<'_>,
+    out: &mut Vec<u8>,
+) -> Result<()> {
+    let fd = open_fd(s, t.fid)?;
+    let r = lock::getlock(
+        fd,
+        &Range {
+            ty: t.ty,
+            start: t.start,
+            length: t.length,
+            proc_id: t.proc_id,
+        },
+    )?;
+    let reply = Rmessage::Getlock(Rgetlock {
+        ty: r.ty,
+        start: r.start,
+        length: r.length,
+        proc_id: r.proc_id,
+        client_id: t.client_id,
+    });
+    s.reply(tag, &reply, out)
+}

@@ -1,0 +1,160 @@
+//! Tgetattr, Tsetattr, Tstatfs, Treadlink, Txattrwalk, Txattrcreate.
+
+use std::os::fd::AsFd;
+
+use p9_wire::*;
+use rustix::fs::OFlags;
+use rustix::io::Errno;
+
+use crate::backend::{Attr, SetTime};
+use crate::error::Result;
+use crate::fid::{Fid, FidState};
+use crate::session::Session;
+use crate::xattr::{self, XattrWrite};
+
+pub(super) fn getattr(
+    s: &mut Session<'_>,
+    tag: u16,
+    t: &Tgetattr,
+    out: &mut Vec<u8>,
+) -> Result<()> {
+    // The node's own fd: an unlinked but still open (or walked) file keeps working.
+    let a = Attr::of(s.fids.get(t.fid)?.node.fd())?;
+    let r = Rgetattr {
+        valid: P9_GETATTR_BASIC,
+        qid: s.server.qids().qid(&a),
+        mode: a.mode,
+        uid: a.uid,
+        gid: a.gid,
+        nlink: a.nlink,
+        rdev: a.rdev,
+        size: a.size,
+        blksize: a.blksize,
+        blocks: a.blocks,
+        atime_sec: a.atime_sec as u64,
+        atime_nsec: a.atime_nsec as u64,
+        mtime_sec: a.mtime_sec as u64,
+        mtime_nsec: a.mtime_nsec as u64,
+        ctime_sec: a.ctime_sec as u64,
+        ctime_nsec: a.ctime_nsec as u64,
+        ..Rgetattr::default()
+    };
+    s.reply(tag, &Rmessage::Getattr(r), out)
+}
+
+fn set_time(valid: u32, change: u32, given: u32, sec: u64, nsec: u64) -> SetTime {
+    if valid & change == 0 {
+        SetTime::Omit
+    } else if valid & given != 0 {
+        SetTime::At(sec as i64, nsec as i64)
+    } else {
+        SetTime::Now
+    }
+}
+
+pub(super) fn setattr(
+    s: &mut Session<'_>,
+    tag: u16,
+    t: &Tsetattr,
+    out: &mut Vec<u8>,
+) -> Result<()> {
+    let f = s.fids.get(t.fid)?;
+    let backend = s.server.backend();
+    // In QEMU's order: mode, times, owner, size. A ctime change alone has nothing to do
+    // (any other change sets it).
+    if t.valid & P9_SETATTR_MODE != 0 {
+        backend.chmod(&f.node, t.mode & 0o7777)?;
+    }
+    if t.valid & (P9_SETATTR_ATIME | P9_SETATTR_MTIME) != 0 {
+        let atime = set_time(
+            t.valid,
+            P9_SETATTR_ATIME,
+            P9_SETATTR_ATIME_SET,
+            t.atime_sec,
+            t.atime_nsec,
+        );
+        let mtime = set_time(
+            t.valid,
+            P9_SETATTR_MTIME,
+            P9_SETATTR_MTIME_SET,
+            t.mtime_sec,
+            t.mtime_nsec,
+        );
+        backend.utimens(&f.node, atime, mtime)?;
+    }
+    if t.valid & (P9_SETATTR_UID | P9_SETATTR_GID) != 0 {
+        let uid = (t.valid & P9_SETATTR_UID != 0).then_some(t.uid);
+        let gid = (t.valid & P9_SETATTR_GID != 0).then_some(t.gid);
+        backend.chown(&f.node, uid, gid)?;
+    }
+    if t.valid & P9_SETATTR_SIZE != 0 {
+        match &f.state {
+            // An fd open for writing truncates with no lookup and no permission check
+            // beyond the open's (as ftruncate(2) in the client).
+            FidState::File { fd, flags } if flags.intersects(OFlags::WRONLY | OFlags::RDWR) => {
+                rustix::fs::ftruncate(fd.as_fd(), t.size)?
+            }
+            _ => backend.truncate(&f.node, t.size)?,
+        }
+    }
+    s.reply(tag, &Rmessage::Setattr, out)
+}
+
+pub(super) fn statfs(s: &mut Session<'_>, tag: u16, fid: u32, out: &mut Vec<u8>) -> Result<()> {
+    let st = s.server.backend().statfs(&s.fids.get(fid)?.node)?;
+    let r = Rstatfs {
+        ty: st.fs_type,
+        bsize: st.bsize,
+        blocks: st.blocks,
+        bfree: st.bfree,
+        bavail: st.bavail,
+        files: st.files,
+        ffree: st.ffree,
+        fsid: st.fsid,
+        namelen: st.namelen,
+    };
+    s.reply(tag, &Rmessage::Statfs(r), out)
+}
+
+pub(super) fn readlink(s: &mut Session<'_>, tag: u16, fid: u32, out: &mut Vec<u8>) -> Result<()> {
+    let target = s.server.backend().readlink(&s.fids.get(fid)?.node)?;
+    s.reply(tag, &Rmessage::Readlink(Rreadlink { target: &target }), out)
+}
+
+pub(super) fn xattrwalk(
+    s: &mut Session<'_>,
+    tag: u16,
+    t: &Txattrwalk<'_>,
+    out: &mut Vec<u8>,
+) -> Result<()> {
+    let f = s.fids.get(t.fid)?;
+    let (node, uid) = (f.node.clone(), f.uid);
+    if t.newfid != t.fid {
+        s.fids.check_new(t.newfid)?;
+    }
+    let value = xattr::read_for_walk(s.server.backend(), &node, t.name)?;
+    let size = value.len() as u64;
+    s.fids.replace(
+        t.newfid,
+        Fid {
+            node,
+            uid,
+            state: FidState::XattrRead(value),
+        },
+    )?;
+    s.reply(tag, &Rmessage::Xattrwalk(Rxattrwalk { size }), out)
+}
+
+pub(super) fn xattrcreate(
+    s: &mut Session<'_>,
+    tag: u16,
+    t: &Txattrcreate<'_>,
+    out: &mut Vec<u8>,
+) -> Result<()> {
+    let f = s.fids.get_mut(t.fid)?;
+    if f.is_open() {
+        return Err(Errno::BADF.into());
+    }
+    f.state = FidState::XattrWrite(XattrWrite::new(t.name, t.attr_size, t.flags)?);
+    s.reply(tag, &Rmessage::Xattrcreate, out)
+}

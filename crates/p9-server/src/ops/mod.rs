@@ -1,0 +1,84 @@
+//! One function per request: each appends its reply to the output buffer, or returns
+//! the error the session answers as `Rlerror`.
+
+mod dir;
+mod file;
+mod meta;
+mod tree;
+
+use p9_wire::{Rmessage, Tmessage};
+use rustix::io::Errno;
+
+use crate::backend::{Attr, Node};
+use crate::error::Result;
+use crate::session::Session;
+
+/// The smallest msize the server negotiates: a page of data plus the I/O header,
+/// as the Linux client itself requires.
+pub const MIN_MSIZE: u32 = 4096 + p9_wire::IOHDRSZ;
+
+/// Answers `msg`.
+pub(crate) fn dispatch(
+    s: &mut Session<'_>,
+    tag: u16,
+    msg: &Tmessage<'_>,
+    out: &mut Vec<u8>,
+) -> Result<()> {
+    if s.msize == 0 && !matches!(msg, Tmessage::Version(_)) {
+        // Nothing but Tversion before a version is agreed.
+        return Err(Errno::PROTO.into());
+    }
+    match msg {
+        Tmessage::Version(t) => tree::version(s, tag, t, out),
+        Tmessage::Auth(_) => {
+            tracing::debug!("Tauth: no authentication is required; answering EOPNOTSUPP");
+            Err(Errno::OPNOTSUPP.into())
+        }
+        Tmessage::Attach(t) => tree::attach(s, tag, t, out),
+        Tmessage::Flush(_) => s.reply(tag, &Rmessage::Flush, out),
+        Tmessage::Walk(t) => tree::walk(s, tag, t, out),
+        Tmessage::Clunk(t) => tree::clunk(s, tag, t.fid, out),
+        Tmessage::Remove(t) => tree::remove(s, tag, t.fid, out),
+        Tmessage::Lopen(t) => file::lopen(s, tag, t, out),
+        Tmessage::Lcreate(t) => file::lcreate(s, tag, t, out),
+        Tmessage::Read(t) => file::read(s, tag, t, out),
+        Tmessage::Write(t) => file::write(s, tag, t, out),
+        Tmessage::Readdir(t) => file::readdir(s, tag, t, out),
+        Tmessage::Fsync(t) => file::fsync(s, tag, t, out),
+        Tmessage::Lock(t) => file::lock(s, tag, t, out),
+        Tmessage::Getlock(t) => file::getlock(s, tag, t, out),
+        Tmessage::Getattr(t) => meta::getattr(s, tag, t, out),
+        Tmessage::Setattr(t) => meta::setattr(s, tag, t, out),
+        Tmessage::Statfs(t) => meta::statfs(s, tag, t.fid, out),
+        Tmessage::Readlink(t) => meta::readlink(s, tag, t.fid, out),
+        Tmessage::Xattrwalk(t) => meta::xattrwalk(s, tag, t, out),
+        Tmessage::Xattrcreate(t) => meta::xattrcreate(s, tag, t, out),
+        Tmessage::Mkdir(t) => dir::mkdir(s, tag, t, out),
+        Tmessage::Symlink(t) => dir::symlink(s, tag, t, out),
+        Tmessage::Mknod(t) => dir::mknod(s, tag, t, out),
+        Tmessage::Link(t) => dir::link(s, tag, t, out),
+        Tmessage::Rename(t) => dir::rename(s, tag, t, out),
+        Tmessage::Renameat(t) => dir::renameat(s, tag, t, out),
+        Tmessage::Unlinkat(t) => dir::unlinkat(s, tag, t, out),
+    }
+}
+
+/// The qid of `node` (an `fstat` of its fd).
+fn node_qid(s: &Session<'_>, node: &Node) -> Result<(p9_wire::Qid, Attr)> {
+    let a = Attr::of(node.fd())?;
+    Ok((s.server.qids().qid(&a), a))
+}
+
+/// Finds the directory holding `node` and its name there, checking that the name still
+/// refers to the same inode (`ESTALE` if the tree changed under the fid's path).
+fn parent_of(s: &Session<'_>, node: &Node) -> Result<(Node, Vec<u8>)> {
+    let name = crate::path::last(node.path()).ok_or(Errno::BUSY)?.to_vec();
+    let backend = s.server.backend();
+    let dir = backend.lookup(crate::path::parent(node.path()))?;
+    let here = backend.walk(&dir, &name)?;
+    let (a, b) = (Attr::of(node.fd())?, Attr::of(here.fd())?);
+    if (a.dev, a.ino) != (b.dev, b.ino) {
+        return Err(Errno::STALE.into());
+    }
+    Ok((dir, name))
+}

@@ -1,0 +1,124 @@
+//! Tversion, Tattach, Twalk, Tclunk, Tremove.
+
+use confined_fs::check_name;
+use p9_wire::{
+    negotiate_version, Rattach, Rmessage, Rversion, Rwalk, Tattach, Tversion, Twalk, WalkVec,
+    NONUNAME, VERSION_UNKNOWN,
+};
+use rustix::io::Errno;
+
+use super::{node_qid, parent_of, MIN_MSIZE};
+use crate::backend::{Attr, Node};
+use crate::error::Result;
+use crate::fid::{Fid, FidState};
+use crate::path;
+use crate::session::Session;
+
+pub(super) fn version(
+    s: &mut Session<'_>,
+    tag: u16,
+    t: &Tversion<'_>,
+    out: &mut Vec<u8>,
+) -> Result<()> {
+    // A Tversion starts a new session: every fid is forgotten.
+    drop(s.fids.clear());
+    let msize = t.msize.min(s.cap);
+    let version = negotiate_version(t.version);
+    if version == VERSION_UNKNOWN || t.msize < MIN_MSIZE {
+        if t.msize < MIN_MSIZE {
+            tracing::warn!(msize = t.msize, min = MIN_MSIZE, "Tversion msize too small");
+        }
+        s.msize = 0;
+        let r = Rmessage::Version(Rversion {
+            msize,
+            version: VERSION_UNKNOWN,
+        });
+        return s.reply(tag, &r, out);
+    }
+    s.msize = msize;
+    s.reply(tag, &Rmessage::Version(Rversion { msize, version }), out)
+}
+
+pub(super) fn attach(
+    s: &mut Session<'_>,
+    tag: u16,
+    t: &Tattach<'_>,
+    out: &mut Vec<u8>,
+) -> Result<()> {
+    if !t.aname.is_empty() && !s.server.config().anames.iter().any(|a| a == t.aname) {
+        return Err(Errno::NOENT.into());
+    }
+    s.fids.check_new(t.fid)?;
+    let root = s.server.backend().root()?;
+    let (qid, _) = node_qid(s, &root)?;
+    let uid = if t.n_uname == NONUNAME {
+        s.server.config().default_uid
+    } else {
+        t.n_uname
+    };
+    s.fids.insert_new(t.fid, Fid::walked(root, uid))?;
+    s.reply(tag, &Rmessage::Attach(Rattach { qid }), out)
+}
+
+/// One step of a walk from `node`.
+fn step(s: &Session<'_>, node: &Node, name: &[u8]) -> Result<Node> {
+    let backend = s.server.backend();
+    if name == b".." {
+        // `..` is the parent *path*, never the parent of the export.
+        if !Attr::of(node.fd())?.is_dir() {
+            return Err(Errno::NOTDIR.into());
+        }
+        if node.is_root() {
+            return Ok(node.with_path(path::ROOT.to_vec()));
+        }
+        return Ok(backend.lookup(path::parent(node.path()))?);
+    }
+    let name = check_name(name)?;
+    Ok(backend.walk(node, name)?)
+}
+
+pub(super) fn walk(s: &mut Session<'_>, tag: u16, t: &Twalk<'_>, out: &mut Vec<u8>) -> Result<()> {
+    let from = s.fids.get(t.fid)?;
+    let uid = from.uid;
+    let mut node = from.node.clone();
+    if t.newfid != t.fid {
+        s.fids.check_new(t.newfid)?;
+    }
+    let mut wqids = WalkVec::new();
+    for (i, name) in t.wnames.iter().enumerate() {
+        let next = step(s, &node, name).and_then(|n| node_qid(s, &n).map(|(q, _)| (n, q)));
+        match next {
+            Ok((n, qid)) => {
+                node = n;
+                wqids.push(qid)?;
+            }
+            Err(e) if i == 0 => return Err(e),
+            // A partial walk: the qids reached, and newfid is not made.
+            Err(_) => break,
+        }
+    }
+    if wqids.len() == t.wnames.len() {
+        s.fids.replace(t.newfid, Fid::walked(node, uid))?;
+    }
+    s.reply(tag, &Rmessage::Walk(Rwalk { wqids }), out)
+}
+
+pub(super) fn clunk(s: &mut Session<'_>, tag: u16, fid: u32, out: &mut Vec<u8>) -> Result<()> {
+    let f = s.fids.remove(fid)?;
+    if let FidState::XattrWrite(w) = f.state {
+        w.commit(s.server.backend(), &f.node)?;
+    }
+    s.reply(tag, &Rmessage::Clunk, out)
+}
+
+pub(super) fn remove(s: &mut Session<'_>, tag: u16, fid: u32, out: &mut Vec<u8>) -> Result<()> {
+    // The fid is clunked whether or not the removal works.
+    let f = s.fids.remove(fid)?;
+    if f.node.is_root() {
+        return Err(Errno::BUSY.into());
+    }
+    let is_dir = Attr::of(f.node.fd())?.is_dir();
+    let (dir, name) = parent_of(s, &f.node)?;
+    s.server.backend().unlink(&dir, &name, is_dir)?;
+    s.reply(tag, &Rmessage::Remove, out)
+}

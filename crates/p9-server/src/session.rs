@@ -1,0 +1,236 @@
+//! One connection: reading frames (bounded by the negotiated msize), answering each
+//! request in order on the connection's own thread, and writing the replies.
+//!
+//! Requests are processed inline, in the order they arrive: pipelined requests (many
+//! tags in flight) are read in batches and their replies written in one go, so a busy
+//! client costs one read and one write per batch. Replies come back in request order,
+//! which makes Tflush trivial: by the time a Tflush is read, the request it names has
+//! been answered, so the Rflush follows at once.
+//!
+//! Errors handling a request become an `Rlerror` and the connection goes on; a frame
+//! that cannot be delimited (size below 7, or above msize) ends the connection (with
+//! one warning), as does any error reading or writing the transport.
+
+use std::io::{self, ErrorKind, Read, Write};
+use std::mem::MaybeUninit;
+
+use p9_wire::{
+    decode_tmessage, encode, msg_type_name, peek_header, Rmessage, Tmessage, HEADER_SIZE,
+};
+
+use crate::error::Error;
+use crate::fid::FidTable;
+use crate::Server;
+
+/// Bytes of replies buffered before they are written even though complete requests
+/// remain to be processed.
+const FLUSH_AT: usize = 256 * 1024;
+/// The read buffer's initial size.
+const INITIAL_READ: usize = 64 * 1024;
+
+/// The state of one connection.
+pub(crate) struct Session<'s> {
+    /// The server this connection belongs to.
+    pub server: &'s Server,
+    /// The negotiated msize; 0 until a Tversion succeeds.
+    pub msize: u32,
+    /// The largest msize this transport allows.
+    pub cap: u32,
+    /// The connection's fids.
+    pub fids: FidTable,
+    /// A getdents buffer reused by Treaddir.
+    pub scratch: Vec<MaybeUninit<u8>>,
+    warned_fid_limit: bool,
+}
+
+impl<'s> Session<'s> {
+    fn new(server: &'s Server, cap: u32) -> Session<'s> {
+        Session {
+            server,
+            msize: 0,
+            cap,
+            fids: FidTable::new(server.config().max_fids),
+            scratch: Vec::new(),
+            warned_fid_limit: false,
+        }
+    }
+
+    /// The largest frame accepted or sent now.
+    pub fn limit(&self) -> u32 {
+        if self.msize == 0 {
+            self.cap
+        } else {
+            self.msize
+        }
+    }
+
+    /// Appends the reply `msg` to `out`.
+    pub fn reply(
+        &self,
+        tag: u16,
+        msg: &Rmessage<'_>,
+        out: &mut Vec<u8>,
+    ) -> crate::error::Result<()> {
+        encode(tag, msg, out, self.limit())?;
+        Ok(())
+    }
+
+    /// Answers one complete frame, appending its reply to `out`.
+    fn handle(&mut self, frame: &[u8], out: &mut Vec<u8>) {
+        let start = out.len();
+        let (tag, msg) = match decode_tmessage(frame) {
+            Ok(m) => m,
+            Err(e) => {
+                let tag = peek_header(frame).map(|h| h.tag).unwrap_or(p9_wire::NOTAG);
+                let ty = frame.get(4).copied().unwrap_or(0);
+                tracing::warn!(
+                    ty,
+                    name = msg_type_name(ty).unwrap_or("?"),
+                    tag,
+                    error = %e,
+                    "malformed request"
+                );
+                self.reply_error(tag, &Error::from(e), out);
+                return;
+            }
+        };
+        if tracing::enabled!(tracing::Level::TRACE) {
+            trace_request(tag, &msg);
+        }
+        if let Err(e) = crate::ops::dispatch(self, tag, &msg, out) {
+            out.truncate(start);
+            if matches!(e.errno(), rustix::io::Errno::MFILE) && !self.warned_fid_limit {
+                self.warned_fid_limit = true;
+                tracing::warn!(
+                    max_fids = self.server.config().max_fids,
+                    "fid limit reached on this connection; further new fids get EMFILE"
+                );
+            }
+            tracing::debug!(
+                request = msg_type_name(msg.msg_type()).unwrap_or("?"),
+                tag,
+                errno = %e.errno(),
+                "request failed"
+            );
+            self.reply_error(tag, &e, out);
+        }
+    }
+
+    fn reply_error(&self, tag: u16, e: &Error, out: &mut Vec<u8>) {
+        let r = Rmessage::lerror(e.ecode());
+        // An Rlerror is 11 bytes: it fits any msize the server accepts.
+        if encode(tag, &r, out, self.limit().max(64)).is_err() {
+            tracing::error!("cannot encode Rlerror");
+        }
+    }
+}
+
+/// Logs a decoded request at trace level (Twrite data summarized).
+fn trace_request(tag: u16, msg: &Tmessage<'_>) {
+    match msg {
+        Tmessage::Write(w) => {
+            tracing::trace!(
+                tag,
+                fid = w.fid,
+                offset = w.offset,
+                count = w.data.len(),
+                "Twrite"
+            )
+        }
+        m => tracing::trace!(tag, msg = ?m, "request"),
+    }
+}
+
+fn read_retrying(r: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
+    loop {
+        match r.read(buf) {
+            Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+            res => return res,
+        }
+    }
+}
+
+/// Serves one connection until the client closes it or a transport error happens.
+/// `cap` is the largest msize to grant on this transport.
+pub(crate) fn run(
+    server: &Server,
+    mut reader: impl Read,
+    mut writer: impl Write,
+    cap: u32,
+) -> io::Result<()> {
+    let mut s = Session::new(server, cap);
+    // rbuf[start..end] holds bytes read and not yet processed; the whole of rbuf is
+    // initialized (zeroed when it grows), so reads go straight into it.
+    let mut rbuf = vec![0u8; INITIAL_READ];
+    let (mut start, mut end) = (0usize, 0usize);
+    let mut out: Vec<u8> = Vec::with_capacity(INITIAL_READ);
+    let result = loop {
+        let avail = &rbuf[start..end];
+        let need = if avail.len() >= HEADER_SIZE {
+            let h = match peek_header(avail) {
+                Ok(h) => h,
+                Err(e) => {
+                    tracing::warn!(error = %e, "unframeable request; closing the connection");
+                    break Ok(());
+                }
+            };
+            if h.size > s.limit() {
+                tracing::warn!(
+                    size = h.size,
+                    msize = s.limit(),
+                    tag = h.tag,
+                    "frame larger than msize; closing the connection"
+                );
+                break Ok(());
+            }
+            let size = h.size as usize;
+            if avail.len() >= size {
+                s.handle(&rbuf[start..start + size], &mut out);
+                start += size;
+                if out.len() >= FLUSH_AT {
+                    if let Err(e) = writer.write_all(&out) {
+                        break Err(e);
+                    }
+                    out.clear();
+                }
+                continue;
+            }
+            size
+        } else {
+            HEADER_SIZE
+        };
+        // Everything complete is answered: send the replies before waiting for more.
+        if !out.is_empty() {
+            if let Err(e) = writer.write_all(&out).and_then(|()| writer.flush()) {
+                break Err(e);
+            }
+            out.clear();
+            // Large replies (reads of several MiB) need not keep their buffer.
+            if out.capacity() > 2 * FLUSH_AT + s.limit() as usize {
+                out = Vec::with_capacity(INITIAL_READ);
+            }
+        }
+        if rbuf.len() - start < need {
+            rbuf.copy_within(start..end, 0);
+            end -= start;
+            start = 0;
+            if rbuf.len() < need {
+                rbuf.resize(
+                    need.next_power_of_two().min(s.limit() as usize).max(need),
+                    0,
+                );
+            }
+        }
+        match read_retrying(&mut reader, &mut rbuf[end..]) {
+            Ok(0) => break Ok(()),
+            Ok(n) => end += n,
+            Err(e) => break Err(e),
+        }
+    };
+    // Fids (and their open files, locks, unset xattrs) go with the connection.
+    drop(s.fids.clear());
+    match result {
+        Err(e) if matches!(e.kind(), ErrorKind::ConnectionReset | ErrorKind::BrokenPipe) => Ok(()),
+        r => r,
+    }
+}

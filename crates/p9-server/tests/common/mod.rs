@@ -1,0 +1,116 @@
+//! Test harness: a real tree in a temp dir served in-process by the local backend, and
+//! clients on socketpairs (each connection served by its own server thread).
+#![allow(dead_code)]
+
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+use p9_server::testclient::Client;
+use p9_server::{LocalBackend, Server, ServerConfig, DEFAULT_MSIZE_UNIX};
+
+pub use p9_wire::*;
+pub use rustix::io::Errno;
+
+pub fn is_root() -> bool {
+    rustix::process::geteuid().is_root()
+}
+
+/// Skips the calling test (with a line saying so) unless running as root.
+#[macro_export]
+macro_rules! require_root {
+    () => {
+        if !common::is_root() {
+            eprintln!("SKIPPED: needs root (CI runs as root)");
+            return;
+        }
+    };
+}
+
+/// Root fid of every `Harness::client`.
+pub const ROOT: u32 = 0;
+
+pub struct Harness {
+    pub tmp: tempfile::TempDir,
+    pub server: Arc<Server>,
+    pub cap: u32,
+}
+
+impl Harness {
+    /// An empty export.
+    pub fn new() -> Harness {
+        Self::with_config(ServerConfig::default())
+    }
+
+    pub fn with_config(mut config: ServerConfig) -> Harness {
+        // Modes are exact, as in the server binary: the client applies its umask.
+        rustix::process::umask(rustix::fs::Mode::empty());
+        let tmp = tempfile::tempdir().unwrap();
+        std::fs::create_dir(tmp.path().join("export")).unwrap();
+        let export = tmp.path().join("export");
+        config
+            .anames
+            .push(export.as_os_str().as_encoded_bytes().to_vec());
+        let backend = Arc::new(LocalBackend::new(&export).unwrap());
+        let server = Arc::new(Server::new(backend, config).unwrap());
+        Harness {
+            tmp,
+            server,
+            cap: DEFAULT_MSIZE_UNIX,
+        }
+    }
+
+    /// The export directory.
+    pub fn export(&self) -> PathBuf {
+        self.tmp.path().join("export")
+    }
+
+    /// A path inside the export.
+    pub fn path(&self, rel: &str) -> PathBuf {
+        self.export().join(rel)
+    }
+
+    /// Outside the export (a sibling directory in the temp dir).
+    pub fn outside(&self) -> &Path {
+        self.tmp.path()
+    }
+
+    /// A raw connection, and the server thread serving it.
+    pub fn connect_raw(&self) -> (UnixStream, JoinHandle<std::io::Result<()>>) {
+        let (ours, theirs) = UnixStream::pair().unwrap();
+        let server = Arc::clone(&self.server);
+        let cap = self.cap;
+        let h = std::thread::spawn(move || server.serve(&theirs, &theirs, cap));
+        (ours, h)
+    }
+
+    /// A client that negotiated `msize` and did nothing else.
+    pub fn client_versioned(&self, msize: u32) -> Client<UnixStream> {
+        let (s, _) = self.connect_raw();
+        let mut c = Client::new(s);
+        let (_, v) = c.version(msize).unwrap();
+        assert_eq!(v, b"9P2000.L");
+        c
+    }
+
+    /// A client attached as root (fid `ROOT`), msize 1 MiB.
+    pub fn client(&self) -> Client<UnixStream> {
+        self.client_as(0)
+    }
+
+    /// A client attached as `uid` (fid `ROOT`).
+    pub fn client_as(&self, uid: u32) -> Client<UnixStream> {
+        let mut c = self.client_versioned(1 << 20);
+        c.attach(ROOT, uid).unwrap();
+        c
+    }
+}
+
+/// The errno of a failed call.
+pub fn errno<T: std::fmt::Debug>(r: p9_server::testclient::Result<T>) -> Errno {
+    match r {
+        Err(e) => e.errno().unwrap_or_else(|| panic!("not an Rlerror: {e}")),
+        Ok(v) => panic!("expected an error, got {v:?}"),
+    }
+}
