@@ -1,0 +1,189 @@
+//! The command line.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use p9_server::listen::ListenAddr;
+
+/// A 9P2000.L file server for Linux v9fs and other 9P clients.
+#[derive(Debug, Parser)]
+#[command(name = "p9proxy", version, about, long_about = None)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Export a directory over 9P2000.L.
+    #[command(long_about = SERVE_ABOUT)]
+    Serve(ServeArgs),
+}
+
+const SERVE_ABOUT: &str = "\
+Export DIR over 9P2000.L (the protocol of Linux's v9fs client).
+
+By default it listens on tcp:127.0.0.1:5640 and prints how to mount the export, e.g.:
+
+    mount -t 9p -o trans=tcp,port=5640,version=9p2000.L,msize=1048576 127.0.0.1 /mnt
+
+Every path is resolved inside DIR: `..`, absolute names and symlinks (including ones
+swapped in by a racing rename) never lead out of it, and device nodes, FIFOs and
+sockets may be created and listed but are never opened by the server. No
+authentication is done: anyone who can connect may attach as any uid. Keep TCP
+listeners on loopback or trusted networks, and Unix sockets in private directories.
+
+Backends:
+  proxy  (default) a privileged helper does the file system work and the server runs
+         unprivileged. NOT YET AVAILABLE in this build: use --backend local.
+  local  the server does the file system work itself, confined in the same way. Run as
+         root it keeps root (creations then belong to the client's uid/gid, as with
+         QEMU's passthrough model); run as a user it can only do what that user can.
+
+The attach name (aname) may be empty or DIR.
+Logs go to stderr; RUST_LOG (e.g. RUST_LOG=p9_server=debug) overrides -v/--trace.";
+
+/// Which backend does the file system work.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum BackendKind {
+    /// A privileged helper process over the 9p proxy protocol (not yet available).
+    Proxy,
+    /// In-process, confined to the export.
+    Local,
+}
+
+/// `p9proxy serve`.
+#[derive(Debug, clap::Args)]
+pub struct ServeArgs {
+    /// The directory to export.
+    pub dir: PathBuf,
+
+    /// Where to listen: tcp:HOST:PORT or unix:PATH. Repeatable.
+    /// [default: tcp:127.0.0.1:5640]
+    #[arg(long = "listen", value_name = "ADDR", value_parser = parse_listen)]
+    pub listen: Vec<ListenAddr>,
+
+    /// Serve one client on stdin/stdout, then exit (stdout carries the protocol; logs
+    /// stay on stderr).
+    #[arg(long, conflicts_with_all = ["listen", "fd"])]
+    pub stdio: bool,
+
+    /// Serve one client on the inherited descriptor N (a socket), or R,W (a read and a
+    /// write descriptor, as the kernel's trans=fd takes them), then exit.
+    #[arg(long, value_name = "N|R,W", value_parser = parse_fds, conflicts_with = "listen")]
+    pub fd: Option<(i32, i32)>,
+
+    /// Which backend does the file system work.
+    #[arg(long, value_enum, default_value_t = BackendKind::Proxy)]
+    pub backend: BackendKind,
+
+    /// With --backend proxy: the user the server drops to once the helper runs
+    /// [default: nobody].
+    #[arg(long, value_name = "NAME")]
+    pub user: Option<String>,
+
+    /// With --backend proxy: use the helper listening on this Unix socket (ours, or
+    /// QEMU's virtfs-proxy-helper) instead of starting one.
+    #[arg(long, value_name = "PATH")]
+    pub helper_socket: Option<PathBuf>,
+
+    /// Largest msize to grant, in bytes (K and M suffixes work)
+    /// [default: 4M on Unix sockets and descriptors, 1M on TCP].
+    #[arg(long, value_name = "BYTES", value_parser = parse_size)]
+    pub msize_max: Option<u32>,
+
+    /// Most clients served at once; more are closed as soon as they connect.
+    #[arg(long, value_name = "N", default_value_t = 256)]
+    pub max_connections: usize,
+
+    /// Most fids per connection; past it, requests making new fids fail with EMFILE.
+    #[arg(long, value_name = "N", default_value_t = p9_server::DEFAULT_MAX_FIDS)]
+    pub max_fids: usize,
+
+    /// Log one line per failed request (with its errno). Twice: more.
+    #[arg(short, long, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+
+    /// Log every decoded request (very verbose).
+    #[arg(long)]
+    pub trace: bool,
+}
+
+fn parse_listen(s: &str) -> Result<ListenAddr, String> {
+    s.parse()
+}
+
+fn parse_fds(s: &str) -> Result<(i32, i32), String> {
+    let num = |x: &str| {
+        x.trim()
+            .parse::<i32>()
+            .ok()
+            .filter(|&n| n >= 0)
+            .ok_or_else(|| format!("{x:?} is not a descriptor number"))
+    };
+    match s.split_once(',') {
+        Some((r, w)) => Ok((num(r)?, num(w)?)),
+        None => {
+            let n = num(s)?;
+            Ok((n, n))
+        }
+    }
+}
+
+/// Parses `65536`, `64K`, `4M`, `4MiB`.
+pub fn parse_size(s: &str) -> Result<u32, String> {
+    let t = s.trim();
+    let (digits, mult) = match t
+        .trim_end_matches("iB")
+        .trim_end_matches('B')
+        .char_indices()
+        .last()
+    {
+        Some((i, 'K' | 'k')) => (&t[..i], 1024u64),
+        Some((i, 'M' | 'm')) => (&t[..i], 1024 * 1024),
+        _ => (t, 1),
+    };
+    let n: u64 = digits
+        .parse()
+        .map_err(|_| format!("{s:?} is not a size (e.g. 1048576, 512K, 4M)"))?;
+    let v = n
+        .checked_mul(mult)
+        .and_then(|v| u32::try_from(v).ok())
+        .ok_or_else(|| format!("{s:?} is too large"))?;
+    if v < p9_server::MIN_MSIZE {
+        return Err(format!("msize must be at least {}", p9_server::MIN_MSIZE));
+    }
+    Ok(v)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("65536"), Ok(65536));
+        assert_eq!(parse_size("64K"), Ok(65536));
+        assert_eq!(parse_size("4M"), Ok(4 << 20));
+        assert_eq!(parse_size("4MiB"), Ok(4 << 20));
+        assert!(parse_size("1K").is_err());
+        assert!(parse_size("9999M").is_err());
+        assert!(parse_size("x").is_err());
+    }
+
+    #[test]
+    fn fds() {
+        assert_eq!(parse_fds("3"), Ok((3, 3)));
+        assert_eq!(parse_fds("3,4"), Ok((3, 4)));
+        assert!(parse_fds("-1").is_err());
+        assert!(parse_fds("a,b").is_err());
+    }
+
+    #[test]
+    fn cli_is_consistent() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+}

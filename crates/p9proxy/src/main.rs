@@ -1,0 +1,41 @@
+//! `p9proxy`: a 9P2000.L file server. See `p9proxy serve --help`.
+
+#![deny(unsafe_code)]
+
+mod cli;
+mod serve;
+
+use clap::Parser;
+use tracing_subscriber::EnvFilter;
+
+fn init_logging(verbose: u8, trace: bool) {
+    let default = if trace {
+        "info,p9proxy=trace,p9_server=trace"
+    } else {
+        match verbose {
+            0 => "info",
+            1 => "info,p9proxy=debug,p9_server=debug",
+            _ => "debug",
+        }
+    };
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(false)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+fn main() {
+    let cli = cli::Cli::parse();
+    let result = match cli.command {
+        cli::Command::Serve(args) => {
+            init_logging(args.verbose, args.trace);
+            serve::run(args)
+        }
+    };
+    if let Err(e) = result {
+        eprintln!("p9proxy: {e}");
+        std::process::exit(1);
+    }
+}

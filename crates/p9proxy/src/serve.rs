@@ -1,0 +1,212 @@
+//! `p9proxy serve`: set-up in a fixed order, then serving.
+//!
+//! 1. take the transport: inherited descriptors (`--stdio`, `--fd`), or bind every
+//!    listener (a privileged port needs root, so this comes first);
+//! 2. open the backend: the export in-process (`local`), or (with the proxy backend, to
+//!    come) spawn the privileged helper over a socketpair, or connect to
+//!    `--helper-socket`;
+//! 3. drop privileges: with the proxy backend the server becomes `--user` with
+//!    `no_new_privs` here, before reading a single client byte; the local backend keeps
+//!    the identity it was started with;
+//! 4. announce (how to mount) and serve.
+
+use std::net::SocketAddr;
+use std::os::fd::{AsFd, FromRawFd, OwnedFd, RawFd};
+use std::sync::Arc;
+
+use p9_server::listen::{self, Limits, ListenAddr, Listener};
+use p9_server::{
+    Backend, LocalBackend, Server, ServerConfig, DEFAULT_MSIZE_TCP, DEFAULT_MSIZE_UNIX,
+};
+
+use crate::cli::{BackendKind, ServeArgs};
+
+/// The default listener.
+pub const DEFAULT_LISTEN: &str = "tcp:127.0.0.1:5640";
+
+/// Where clients come from.
+enum Transport {
+    /// Bound listeners.
+    Listeners(Vec<Listener>),
+    /// One client on a read and a write descriptor.
+    Fds(OwnedFd, OwnedFd),
+}
+
+/// Takes ownership of the inherited descriptor `n`.
+#[allow(unsafe_code)]
+fn inherited_fd(n: RawFd) -> Result<OwnedFd, String> {
+    // SAFETY: F_GETFD only reads the descriptor's flags; any integer is acceptable.
+    if unsafe { libc::fcntl(n, libc::F_GETFD) } == -1 {
+        return Err(format!("--fd {n}: {}", std::io::Error::last_os_error()));
+    }
+    // SAFETY: `n` is open (checked above) and was handed to this process for this use.
+    // This runs first thing in `serve`, before the process opens any descriptor of its
+    // own, so nothing else owns `n`; it is taken once (the R,W forms with R == W dup it).
+    Ok(unsafe { OwnedFd::from_raw_fd(n) })
+}
+
+fn dup(fd: &OwnedFd) -> Result<OwnedFd, String> {
+    fd.try_clone().map_err(|e| format!("dup: {e}"))
+}
+
+fn take_transport(args: &ServeArgs) -> Result<Transport, String> {
+    if args.stdio {
+        let r = std::io::stdin()
+            .as_fd()
+            .try_clone_to_owned()
+            .map_err(|e| format!("stdin: {e}"))?;
+        let w = std::io::stdout()
+            .as_fd()
+            .try_clone_to_owned()
+            .map_err(|e| format!("stdout: {e}"))?;
+        return Ok(Transport::Fds(r, w));
+    }
+    if let Some((r, w)) = args.fd {
+        let rfd = inherited_fd(r)?;
+        let wfd = if w == r { dup(&rfd)? } else { inherited_fd(w)? };
+        return Ok(Transport::Fds(rfd, wfd));
+    }
+    let addrs = if args.listen.is_empty() {
+        vec![DEFAULT_LISTEN.parse::<ListenAddr>()?]
+    } else {
+        args.listen.clone()
+    };
+    let mut listeners = Vec::new();
+    for a in &addrs {
+        listeners.push(a.bind().map_err(|e| format!("cannot listen on {a}: {e}"))?);
+    }
+    Ok(Transport::Listeners(listeners))
+}
+
+fn open_backend(args: &ServeArgs) -> Result<Arc<dyn Backend>, String> {
+    match args.backend {
+        BackendKind::Local => {
+            if args.user.is_some() || args.helper_socket.is_some() {
+                tracing::warn!(
+                    "--user and --helper-socket apply to the proxy backend only; ignored"
+                );
+            }
+            let b = LocalBackend::new(&args.dir)
+                .map_err(|e| format!("cannot open the export {}: {e}", args.dir.display()))?;
+            Ok(Arc::new(b))
+        }
+        BackendKind::Proxy => Err(
+            "the proxy backend (--backend proxy, the default) is not yet \
+             available in this build; use --backend local"
+                .into(),
+        ),
+    }
+}
+
+fn drop_privileges(args: &ServeArgs) -> Result<(), String> {
+    match args.backend {
+        BackendKind::Local => {
+            if rustix::process::geteuid().is_root() {
+                tracing::info!(
+                    "local backend: keeping root (creations are made as the client's uid/gid)"
+                );
+            }
+            Ok(())
+        }
+        // Comes with the proxy backend: setgroups/setgid/setuid to --user, no_new_privs.
+        BackendKind::Proxy => Err("the proxy backend is not yet available".into()),
+    }
+}
+
+fn mount_hint(addr: &ListenAddr, msize: u32) -> String {
+    match addr {
+        ListenAddr::Tcp(hp) => {
+            let (host, port) = match hp.parse::<SocketAddr>() {
+                Ok(sa) => (sa.ip().to_string(), sa.port().to_string()),
+                Err(_) => match hp.rsplit_once(':') {
+                    Some((h, p)) => (h.to_string(), p.to_string()),
+                    None => (hp.clone(), "564".into()),
+                },
+            };
+            format!(
+                "mount -t 9p -o trans=tcp,port={port},version=9p2000.L,msize={msize} {host} /mnt"
+            )
+        }
+        ListenAddr::Unix(p) => format!(
+            "mount -t 9p -o trans=unix,version=9p2000.L,msize={msize} {} /mnt",
+            p.display()
+        ),
+    }
+}
+
+/// Runs `p9proxy serve`.
+pub fn run(args: ServeArgs) -> Result<(), String> {
+    // 1. Inherited descriptors are taken before this process opens any of its own.
+    let transport = take_transport(&args)?;
+    // The client applies the user's umask; modes reach the file system exactly.
+    rustix::process::umask(rustix::fs::Mode::empty());
+    // 2. The backend.
+    let backend = open_backend(&args)?;
+    // 3. Privileges.
+    drop_privileges(&args)?;
+
+    let mut anames = vec![args.dir.as_os_str().as_encoded_bytes().to_vec()];
+    if let Ok(canon) = std::fs::canonicalize(&args.dir) {
+        anames.push(canon.as_os_str().as_encoded_bytes().to_vec());
+    }
+    let config = ServerConfig {
+        anames,
+        max_fids: args.max_fids,
+        ..ServerConfig::default()
+    };
+    let server = Arc::new(
+        Server::new(backend, config)
+            .map_err(|e| format!("cannot serve {}: {e}", args.dir.display()))?,
+    );
+    let limits = Limits {
+        max_connections: args.max_connections,
+        msize_tcp: args.msize_max.unwrap_or(DEFAULT_MSIZE_TCP),
+        msize_unix: args.msize_max.unwrap_or(DEFAULT_MSIZE_UNIX),
+    };
+
+    // 4. Serve.
+    match transport {
+        Transport::Fds(r, w) => {
+            tracing::info!(export = %args.dir.display(), "serving one client on inherited descriptors");
+            listen::serve_fds(&server, r, w, limits.msize_unix)
+                .map_err(|e| format!("transport: {e}"))
+        }
+        Transport::Listeners(listeners) => {
+            for l in &listeners {
+                let addr = l.addr().map_err(|e| e.to_string())?;
+                let msize = match addr {
+                    ListenAddr::Tcp(_) => limits.msize_tcp,
+                    ListenAddr::Unix(_) => limits.msize_unix,
+                };
+                tracing::info!(export = %args.dir.display(), %addr, "listening");
+                println!(
+                    "p9proxy: serving {} on {addr}; mount it with:",
+                    args.dir.display()
+                );
+                println!("  {}", mount_hint(&addr, msize));
+            }
+            listen::serve(server, listeners, limits).map_err(|e| format!("serving: {e}"))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hints() {
+        assert_eq!(
+            mount_hint(&"tcp:127.0.0.1:5640".parse().unwrap(), 1 << 20),
+            "mount -t 9p -o trans=tcp,port=5640,version=9p2000.L,msize=1048576 127.0.0.1 /mnt"
+        );
+        assert_eq!(
+            mount_hint(&"tcp:[::1]:99".parse().unwrap(), 8192),
+            "mount -t 9p -o trans=tcp,port=99,version=9p2000.L,msize=8192 ::1 /mnt"
+        );
+        assert_eq!(
+            mount_hint(&"unix:/run/p9.sock".parse().unwrap(), 8192),
+            "mount -t 9p -o trans=unix,version=9p2000.L,msize=8192 /run/p9.sock /mnt"
+        );
+    }
+}
