@@ -1,0 +1,740 @@
+//! Every 9P2000.L message against a real tree, with checked results.
+
+mod common;
+
+use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
+
+use common::*;
+use p9_server::testclient::Client;
+
+const RW_CREATE: u32 = P9_DOTL_RDWR;
+
+/// Creates `name` in the directory fid `dir` through a clone `fid`, writes `data`,
+/// and leaves `fid` open on it.
+fn create_file(
+    c: &mut Client<std::os::unix::net::UnixStream>,
+    dir: u32,
+    fid: u32,
+    name: &str,
+    data: &[u8],
+) {
+    c.walk(dir, fid, &[]).unwrap();
+    c.lcreate(fid, name.as_bytes(), RW_CREATE, 0o644, 0)
+        .unwrap();
+    if !data.is_empty() {
+        assert_eq!(c.write(fid, 0, data).unwrap() as usize, data.len());
+    }
+}
+
+#[test]
+fn version_negotiation() {
+    let h = Harness::new();
+    let (s, _) = h.connect_raw();
+    let mut c = Client::new(s);
+    // Requests before a version are refused, the connection stays.
+    assert_eq!(errno(c.attach(ROOT, 0)), Errno::PROTO);
+    assert_eq!(c.version_of(8192, b"9P2000.u").unwrap().1, b"unknown");
+    assert_eq!(c.version_of(8192, b"9P2000").unwrap().1, b"unknown");
+    assert_eq!(errno(c.attach(ROOT, 0)), Errno::PROTO);
+    assert_eq!(c.version(8192).unwrap(), (8192, b"9P2000.L".to_vec()));
+    c.attach(ROOT, 0).unwrap();
+    // A new Tversion forgets every fid.
+    c.version(8192).unwrap();
+    assert_eq!(errno(c.getattr(ROOT)), Errno::BADF);
+    c.attach(ROOT, 0).unwrap();
+}
+
+#[test]
+fn auth_and_attach() {
+    let h = Harness::new();
+    let mut c = h.client_versioned(8192);
+    let t = Tauth {
+        afid: 9,
+        uname: b"root",
+        aname: b"",
+        n_uname: 0,
+    };
+    let r = c.call(&Tmessage::Auth(t), |_| Some(()));
+    assert_eq!(errno(r), Errno::OPNOTSUPP);
+    let export = h.export();
+    let q = c
+        .attach_to(1, 0, export.as_os_str().as_encoded_bytes())
+        .unwrap();
+    assert_eq!(q.ty, QTDIR);
+    assert_eq!(q.path, std::fs::metadata(&export).unwrap().ino());
+    assert_eq!(errno(c.attach_to(2, 0, b"/etc")), Errno::NOENT);
+    assert_eq!(errno(c.attach(1, 0)), Errno::EXIST);
+    assert_eq!(c.attach(2, 0).unwrap(), q);
+}
+
+#[test]
+fn walks_full_partial_and_clone() {
+    let h = Harness::new();
+    std::fs::create_dir_all(h.path("a/b/c")).unwrap();
+    std::fs::write(h.path("a/b/c/f"), b"x").unwrap();
+    let mut c = h.client();
+    let q = c.walk(ROOT, 1, &[b"a", b"b", b"c", b"f"]).unwrap();
+    assert_eq!(q.len(), 4);
+    assert_eq!(
+        q[3].path,
+        std::fs::metadata(h.path("a/b/c/f")).unwrap().ino()
+    );
+    // Partial: the qids reached; newfid is not made.
+    let q = c.walk(ROOT, 2, &[b"a", b"b", b"nope", b"f"]).unwrap();
+    assert_eq!(q.len(), 2);
+    assert_eq!(errno(c.getattr(2)), Errno::BADF);
+    // The first element failing is an error.
+    assert_eq!(errno(c.walk(ROOT, 2, &[b"nope", b"a"])), Errno::NOENT);
+    // Through a file.
+    let q = c.walk(ROOT, 2, &[b"a", b"b", b"c", b"f", b"x"]).unwrap();
+    assert_eq!(q.len(), 4);
+    // Clone, and a walk in place (newfid == fid).
+    assert!(c.walk(1, 3, &[]).unwrap().is_empty());
+    assert_eq!(c.getattr(3).unwrap().size, 1);
+    c.walk(ROOT, 4, &[b"a"]).unwrap();
+    c.walk(4, 4, &[b"b", b"c"]).unwrap();
+    assert_eq!(
+        c.getattr(4).unwrap().qid.path,
+        std::fs::metadata(h.path("a/b/c")).unwrap().ino()
+    );
+    // A failed in-place walk leaves the fid as it was.
+    c.walk(4, 4, &[b"nope"]).unwrap_err();
+    assert_eq!(
+        c.getattr(4).unwrap().qid.path,
+        std::fs::metadata(h.path("a/b/c")).unwrap().ino()
+    );
+    // 16 names at most.
+    std::fs::create_dir_all(h.path("d/d/d/d/d/d/d/d/d/d/d/d/d/d/d/d/d")).unwrap();
+    let sixteen = [&b"d"[..]; 16];
+    assert_eq!(c.walk(ROOT, 5, &sixteen).unwrap().len(), 16);
+}
+
+#[test]
+fn dotdot_walks_by_path() {
+    let h = Harness::new();
+    std::fs::create_dir_all(h.path("a/b")).unwrap();
+    let root_ino = std::fs::metadata(h.export()).unwrap().ino();
+    let a_ino = std::fs::metadata(h.path("a")).unwrap().ino();
+    let mut c = h.client();
+    let q = c
+        .walk(ROOT, 1, &[b"a", b"b", b"..", b"..", b"..", b"..", b"a"])
+        .unwrap();
+    let paths: Vec<u64> = q.iter().map(|q| q.path).collect();
+    assert_eq!(paths[2], a_ino);
+    assert_eq!(paths[3..6], [root_ino, root_ino, root_ino]);
+    assert_eq!(paths[6], a_ino);
+    assert_eq!(c.walk(ROOT, 2, &[b".."]).unwrap()[0].path, root_ino);
+}
+
+#[test]
+fn getattr_matches_the_host() {
+    let h = Harness::new();
+    std::fs::write(h.path("f"), vec![7u8; 5000]).unwrap();
+    std::fs::set_permissions(h.path("f"), std::fs::Permissions::from_mode(0o640)).unwrap();
+    let m = std::fs::symlink_metadata(h.path("f")).unwrap();
+    let mut c = h.client();
+    c.walk(ROOT, 1, &[b"f"]).unwrap();
+    let a = c.getattr(1).unwrap();
+    assert_eq!(a.valid & P9_GETATTR_BASIC, P9_GETATTR_BASIC);
+    assert_eq!(a.mode, m.mode());
+    assert_eq!((a.uid, a.gid), (m.uid(), m.gid()));
+    assert_eq!(a.nlink, m.nlink());
+    assert_eq!(a.size, 5000);
+    assert_eq!(a.blocks, m.blocks());
+    assert_eq!(a.blksize, m.blksize());
+    assert_eq!(
+        (a.mtime_sec as i64, a.mtime_nsec as i64),
+        (m.mtime(), m.mtime_nsec())
+    );
+    assert_eq!(
+        (a.atime_sec as i64, a.atime_nsec as i64),
+        (m.atime(), m.atime_nsec())
+    );
+    assert_eq!(
+        (a.ctime_sec as i64, a.ctime_nsec as i64),
+        (m.ctime(), m.ctime_nsec())
+    );
+    assert_eq!(a.qid.path, m.ino());
+    assert_eq!(a.qid.ty, QTFILE);
+}
+
+#[test]
+fn lcreate_write_read() {
+    let h = Harness::new();
+    let mut c = h.client();
+    create_file(&mut c, ROOT, 1, "new", b"0123456789");
+    assert_eq!(c.read(1, 2, 3).unwrap(), b"234");
+    assert_eq!(c.write(1, 20, b"end").unwrap(), 3);
+    let host = std::fs::read(h.path("new")).unwrap();
+    assert_eq!(host.len(), 23);
+    assert_eq!(&host[20..], b"end");
+    let m = std::fs::metadata(h.path("new")).unwrap();
+    assert_eq!(m.mode() & 0o7777, 0o644);
+    assert_eq!(c.getattr(1).unwrap().qid.path, m.ino());
+    c.clunk(1).unwrap();
+    // O_EXCL on an existing name; without it, the existing file is opened.
+    c.walk(ROOT, 2, &[]).unwrap();
+    assert_eq!(
+        errno(c.lcreate(2, b"new", P9_DOTL_RDWR | P9_DOTL_EXCL, 0o600, 0)),
+        Errno::EXIST
+    );
+    c.lcreate(2, b"new", P9_DOTL_RDONLY, 0o600, 0).unwrap();
+    assert_eq!(c.read(2, 0, 4).unwrap(), b"0123");
+    // Read-only fid: writes fail.
+    assert_eq!(errno(c.write(2, 0, b"x")), Errno::BADF);
+    // Opening twice is refused; reading a fid never opened too.
+    assert_eq!(errno(c.lopen(2, P9_DOTL_RDONLY)), Errno::BADF);
+    c.walk(ROOT, 3, &[b"new"]).unwrap();
+    assert_eq!(errno(c.read(3, 0, 1)), Errno::BADF);
+    // O_TRUNC through lopen.
+    c.lopen(3, P9_DOTL_WRONLY | P9_DOTL_TRUNC).unwrap();
+    assert_eq!(std::fs::metadata(h.path("new")).unwrap().len(), 0);
+    // Bad names.
+    c.walk(ROOT, 4, &[]).unwrap();
+    for bad in [&b""[..], b".", b"..", b"a/b", b"a\0b"] {
+        assert_eq!(
+            errno(c.lcreate(4, bad, P9_DOTL_RDWR, 0o644, 0)),
+            Errno::INVAL
+        );
+    }
+}
+
+#[test]
+fn append_mode() {
+    let h = Harness::new();
+    std::fs::write(h.path("log"), b"one\n").unwrap();
+    let mut c = h.client();
+    c.walk(ROOT, 1, &[b"log"]).unwrap();
+    c.lopen(1, P9_DOTL_WRONLY | P9_DOTL_APPEND).unwrap();
+    c.write(1, 0, b"two\n").unwrap();
+    assert_eq!(std::fs::read(h.path("log")).unwrap(), b"one\ntwo\n");
+}
+
+#[test]
+fn remove_and_unlinkat() {
+    let h = Harness::new();
+    std::fs::create_dir_all(h.path("d/full")).unwrap();
+    std::fs::write(h.path("d/full/x"), b"").unwrap();
+    std::fs::write(h.path("d/f"), b"").unwrap();
+    std::fs::create_dir(h.path("d/empty")).unwrap();
+    let mut c = h.client();
+    c.walk(ROOT, 1, &[b"d", b"f"]).unwrap();
+    c.remove(1).unwrap();
+    assert!(!h.path("d/f").exists());
+    assert_eq!(errno(c.getattr(1)), Errno::BADF, "remove clunks");
+    c.walk(ROOT, 1, &[b"d", b"full"]).unwrap();
+    assert_eq!(errno(c.remove(1)), Errno::NOTEMPTY);
+    assert_eq!(errno(c.getattr(1)), Errno::BADF, "clunked even on failure");
+    c.walk(ROOT, 1, &[b"d", b"empty"]).unwrap();
+    c.remove(1).unwrap();
+    assert!(!h.path("d/empty").exists());
+    assert_eq!(errno(c.remove(ROOT)), Errno::BUSY);
+    c.attach(ROOT, 0).unwrap();
+
+    c.walk(ROOT, 2, &[b"d"]).unwrap();
+    assert_eq!(errno(c.unlinkat(2, b"full", 0)), Errno::ISDIR);
+    assert_eq!(
+        errno(c.unlinkat(2, b"full", P9_DOTL_AT_REMOVEDIR)),
+        Errno::NOTEMPTY
+    );
+    c.walk(2, 3, &[b"full"]).unwrap();
+    c.unlinkat(3, b"x", 0).unwrap();
+    c.unlinkat(2, b"full", P9_DOTL_AT_REMOVEDIR).unwrap();
+    assert!(!h.path("d/full").exists());
+    assert_eq!(errno(c.unlinkat(2, b"nope", 0)), Errno::NOENT);
+    assert_eq!(errno(c.unlinkat(2, b"x", 0x4)), Errno::INVAL);
+    assert_eq!(
+        errno(c.unlinkat(2, b"..", P9_DOTL_AT_REMOVEDIR)),
+        Errno::INVAL
+    );
+}
+
+#[test]
+fn setattr_mode_size_times() {
+    let h = Harness::new();
+    std::fs::write(h.path("f"), b"0123456789").unwrap();
+    let mut c = h.client();
+    c.walk(ROOT, 1, &[b"f"]).unwrap();
+    let none = Tsetattr {
+        fid: 1,
+        valid: 0,
+        mode: 0,
+        uid: 0,
+        gid: 0,
+        size: 0,
+        atime_sec: 0,
+        atime_nsec: 0,
+        mtime_sec: 0,
+        mtime_nsec: 0,
+    };
+    c.setattr(Tsetattr {
+        valid: P9_SETATTR_MODE,
+        mode: 0o100600,
+        ..none
+    })
+    .unwrap();
+    assert_eq!(
+        std::fs::metadata(h.path("f")).unwrap().mode() & 0o7777,
+        0o600
+    );
+    // Truncate by path (a walked fid) ...
+    c.setattr(Tsetattr {
+        valid: P9_SETATTR_SIZE,
+        size: 4,
+        ..none
+    })
+    .unwrap();
+    assert_eq!(std::fs::read(h.path("f")).unwrap(), b"0123");
+    // ... and through an open fid.
+    c.walk(ROOT, 2, &[b"f"]).unwrap();
+    c.lopen(2, P9_DOTL_RDWR).unwrap();
+    c.setattr(Tsetattr {
+        fid: 2,
+        valid: P9_SETATTR_SIZE,
+        size: 2,
+        ..none
+    })
+    .unwrap();
+    assert_eq!(std::fs::read(h.path("f")).unwrap(), b"01");
+    // Times: given values.
+    let set = Tsetattr {
+        valid: P9_SETATTR_ATIME | P9_SETATTR_ATIME_SET | P9_SETATTR_MTIME | P9_SETATTR_MTIME_SET,
+        atime_sec: 1000,
+        atime_nsec: 5,
+        mtime_sec: 2000,
+        mtime_nsec: 7,
+        ..none
+    };
+    c.setattr(set).unwrap();
+    let m = std::fs::metadata(h.path("f")).unwrap();
+    assert_eq!(
+        (m.atime(), m.atime_nsec(), m.mtime(), m.mtime_nsec()),
+        (1000, 5, 2000, 7)
+    );
+    // Only mtime, to now: atime untouched.
+    c.setattr(Tsetattr {
+        valid: P9_SETATTR_MTIME,
+        ..none
+    })
+    .unwrap();
+    let m = std::fs::metadata(h.path("f")).unwrap();
+    assert_eq!((m.atime(), m.atime_nsec()), (1000, 5));
+    assert!(m.mtime() > 1_000_000_000, "mtime set to now");
+    // ctime alone changes nothing and succeeds.
+    c.setattr(Tsetattr {
+        valid: P9_SETATTR_CTIME,
+        ..none
+    })
+    .unwrap();
+    // A directory cannot be truncated.
+    assert_eq!(
+        errno(c.setattr(Tsetattr {
+            fid: ROOT,
+            valid: P9_SETATTR_SIZE,
+            ..none
+        })),
+        Errno::ISDIR
+    );
+    // Times of a symlink itself.
+    std::os::unix::fs::symlink("f", h.path("l")).unwrap();
+    c.walk(ROOT, 3, &[b"l"]).unwrap();
+    c.setattr(Tsetattr { fid: 3, ..set }).unwrap();
+    let m = std::fs::symlink_metadata(h.path("l")).unwrap();
+    assert_eq!((m.mtime(), m.mtime_nsec()), (2000, 7));
+}
+
+#[test]
+fn setattr_owner() {
+    require_root!();
+    let h = Harness::new();
+    std::fs::write(h.path("f"), b"").unwrap();
+    std::os::unix::fs::symlink("f", h.path("l")).unwrap();
+    let mut c = h.client();
+    c.walk(ROOT, 1, &[b"f"]).unwrap();
+    let t = Tsetattr {
+        fid: 1,
+        valid: P9_SETATTR_UID | P9_SETATTR_GID,
+        mode: 0,
+        uid: 1234,
+        gid: 5678,
+        size: 0,
+        atime_sec: 0,
+        atime_nsec: 0,
+        mtime_sec: 0,
+        mtime_nsec: 0,
+    };
+    c.setattr(t).unwrap();
+    let m = std::fs::metadata(h.path("f")).unwrap();
+    assert_eq!((m.uid(), m.gid()), (1234, 5678));
+    c.setattr(Tsetattr {
+        valid: P9_SETATTR_GID,
+        gid: 42,
+        ..t
+    })
+    .unwrap();
+    let m = std::fs::metadata(h.path("f")).unwrap();
+    assert_eq!((m.uid(), m.gid()), (1234, 42));
+    // A symlink's own owner (lchown).
+    c.walk(ROOT, 2, &[b"l"]).unwrap();
+    c.setattr(Tsetattr { fid: 2, ..t }).unwrap();
+    let m = std::fs::symlink_metadata(h.path("l")).unwrap();
+    assert_eq!((m.uid(), m.gid()), (1234, 5678));
+    assert_eq!(std::fs::metadata(h.path("f")).unwrap().gid(), 42);
+}
+
+#[test]
+fn creations_belong_to_the_client() {
+    require_root!();
+    let h = Harness::new();
+    let mut c = h.client_as(1000);
+    c.walk(ROOT, 1, &[]).unwrap();
+    c.lcreate(1, b"file", P9_DOTL_RDWR, 0o640, 1001).unwrap();
+    c.mkdir(ROOT, b"dir", 0o750, 1002).unwrap();
+    c.symlink(ROOT, b"sym", b"file", 1003).unwrap();
+    c.mknod(ROOT, b"fifo", libc::S_IFIFO | 0o600, 0, 0, 1004)
+        .unwrap();
+    for (name, gid, mode) in [
+        ("file", 1001, 0o640),
+        ("dir", 1002, 0o750),
+        ("fifo", 1004, 0o600),
+    ] {
+        let m = std::fs::symlink_metadata(h.path(name)).unwrap();
+        assert_eq!(
+            (m.uid(), m.gid(), m.mode() & 0o7777),
+            (1000, gid, mode),
+            "{name}"
+        );
+    }
+    let m = std::fs::symlink_metadata(h.path("sym")).unwrap();
+    assert_eq!((m.uid(), m.gid()), (1000, 1003));
+    // The server's own identity is back after each creation.
+    assert!(rustix::process::geteuid().is_root());
+}
+
+#[test]
+fn statfs_matches_the_host() {
+    let h = Harness::new();
+    let mut c = h.client();
+    let s = c.statfs(ROOT).unwrap();
+    let host = rustix::fs::statvfs(&h.export()).unwrap();
+    assert_eq!(s.bsize as u64, host.f_bsize);
+    assert_eq!(s.blocks, host.f_blocks);
+    assert_eq!(s.files, host.f_files);
+    assert_eq!(s.fsid, host.f_fsid);
+    assert_eq!(s.namelen as u64, host.f_namemax);
+    assert_ne!(s.ty, 0);
+}
+
+#[test]
+fn fsync_open_fids() {
+    let h = Harness::new();
+    let mut c = h.client();
+    create_file(&mut c, ROOT, 1, "f", b"data");
+    c.fsync(1, 0).unwrap();
+    c.fsync(1, 1).unwrap();
+    c.walk(ROOT, 2, &[]).unwrap();
+    c.lopen(2, P9_DOTL_RDONLY).unwrap();
+    c.fsync(2, 0).unwrap();
+    c.walk(ROOT, 3, &[b"f"]).unwrap();
+    assert_eq!(errno(c.fsync(3, 0)), Errno::BADF);
+}
+
+#[test]
+fn mkdir_symlink_readlink_link() {
+    let h = Harness::new();
+    let mut c = h.client();
+    let q = c.mkdir(ROOT, b"d", 0o711, 0).unwrap();
+    assert_eq!(q.ty, QTDIR);
+    let m = std::fs::metadata(h.path("d")).unwrap();
+    assert!(m.is_dir());
+    assert_eq!((m.mode() & 0o7777, m.ino()), (0o711, q.path));
+    assert_eq!(errno(c.mkdir(ROOT, b"d", 0o755, 0)), Errno::EXIST);
+    assert_eq!(errno(c.mkdir(ROOT, b"..", 0o755, 0)), Errno::INVAL);
+
+    let q = c.symlink(ROOT, b"s", b"some/where/../else", 0).unwrap();
+    assert_eq!(q.ty, QTSYMLINK);
+    assert_eq!(
+        std::fs::read_link(h.path("s")).unwrap().as_os_str(),
+        "some/where/../else"
+    );
+    c.walk(ROOT, 1, &[b"s"]).unwrap();
+    assert_eq!(c.readlink(1).unwrap(), b"some/where/../else");
+    assert_eq!(errno(c.readlink(ROOT)), Errno::INVAL);
+    assert_eq!(errno(c.symlink(ROOT, b"s2", b"", 0)), Errno::NOENT);
+
+    std::fs::write(h.path("f"), b"x").unwrap();
+    c.walk(ROOT, 2, &[b"f"]).unwrap();
+    c.walk(ROOT, 3, &[b"d"]).unwrap();
+    c.link(3, 2, b"hard").unwrap();
+    let a = std::fs::metadata(h.path("f")).unwrap();
+    let b = std::fs::metadata(h.path("d/hard")).unwrap();
+    assert_eq!((a.ino(), a.nlink()), (b.ino(), 2));
+    assert_eq!(c.getattr(2).unwrap().nlink, 2);
+    // A link to the symlink itself.
+    c.link(3, 1, b"slink").unwrap();
+    assert_eq!(
+        std::fs::read_link(h.path("d/slink")).unwrap().as_os_str(),
+        "some/where/../else"
+    );
+    assert_eq!(errno(c.link(3, 2, b"hard")), Errno::EXIST);
+}
+
+#[test]
+fn mknod_fifo_and_socket() {
+    let h = Harness::new();
+    let mut c = h.client();
+    let q = c
+        .mknod(ROOT, b"fifo", libc::S_IFIFO | 0o644, 0, 0, 0)
+        .unwrap();
+    assert_eq!(q.ty, QTFILE);
+    assert!(std::fs::symlink_metadata(h.path("fifo"))
+        .unwrap()
+        .file_type()
+        .is_fifo());
+    c.mknod(ROOT, b"sock", libc::S_IFSOCK | 0o644, 0, 0, 0)
+        .unwrap();
+    assert!(std::fs::symlink_metadata(h.path("sock"))
+        .unwrap()
+        .file_type()
+        .is_socket());
+    c.mknod(ROOT, b"reg", 0o600, 0, 0, 0).unwrap();
+    assert!(std::fs::symlink_metadata(h.path("reg")).unwrap().is_file());
+    assert_eq!(
+        errno(c.mknod(ROOT, b"dir", libc::S_IFDIR | 0o755, 0, 0, 0)),
+        Errno::INVAL
+    );
+    // Listed and stat'ed, never opened.
+    c.walk(ROOT, 1, &[b"fifo"]).unwrap();
+    assert_eq!(c.getattr(1).unwrap().mode & libc::S_IFMT, libc::S_IFIFO);
+    assert_eq!(errno(c.lopen(1, P9_DOTL_RDONLY)), Errno::NXIO);
+    assert_eq!(errno(c.lopen(1, P9_DOTL_WRONLY)), Errno::NXIO);
+}
+
+#[test]
+fn mknod_devices() {
+    require_root!();
+    let h = Harness::new();
+    let mut c = h.client();
+    c.mknod(ROOT, b"null", libc::S_IFCHR | 0o666, 1, 3, 0)
+        .unwrap();
+    c.mknod(ROOT, b"blk", libc::S_IFBLK | 0o600, 7, 0, 0)
+        .unwrap();
+    let m = std::fs::symlink_metadata(h.path("null")).unwrap();
+    assert!(m.file_type().is_char_device());
+    assert_eq!(m.rdev(), libc::makedev(1, 3));
+    c.walk(ROOT, 1, &[b"null"]).unwrap();
+    assert_eq!(c.getattr(1).unwrap().rdev, libc::makedev(1, 3));
+    assert_eq!(errno(c.lopen(1, P9_DOTL_RDWR)), Errno::NXIO);
+}
+
+#[test]
+fn rename_moves_fids() {
+    let h = Harness::new();
+    std::fs::create_dir_all(h.path("a/sub")).unwrap();
+    std::fs::write(h.path("a/sub/f"), b"x").unwrap();
+    std::fs::create_dir(h.path("b")).unwrap();
+    let mut c = h.client();
+    c.walk(ROOT, 1, &[b"a"]).unwrap();
+    c.walk(ROOT, 2, &[b"a", b"sub", b"f"]).unwrap();
+    c.walk(ROOT, 3, &[b"b"]).unwrap();
+    c.walk(ROOT, 7, &[b"a", b"sub"]).unwrap();
+    c.rename(1, 3, b"moved").unwrap();
+    assert!(h.path("b/moved/sub/f").exists());
+    assert!(!h.path("a").exists());
+    // The fids follow: the file's fid removes the file at its new place, and a walk
+    // of `..` from the subdirectory lands in the moved directory.
+    c.walk(7, 4, &[b".."]).unwrap();
+    assert_eq!(
+        c.getattr(4).unwrap().qid.path,
+        std::fs::metadata(h.path("b/moved")).unwrap().ino()
+    );
+    assert_eq!(errno(c.walk(2, 8, &[b".."])), Errno::NOTDIR);
+    c.remove(2).unwrap();
+    assert!(!h.path("b/moved/sub/f").exists());
+    // renameat, and its fids.
+    c.walk(3, 5, &[b"moved", b"sub"]).unwrap();
+    c.renameat(3, b"moved", ROOT, b"top").unwrap();
+    assert!(h.path("top/sub").is_dir());
+    c.walk(5, 6, &[b"..", b".."]).unwrap();
+    assert_eq!(
+        c.getattr(6).unwrap().qid.path,
+        std::fs::metadata(h.export()).unwrap().ino()
+    );
+    c.remove(5).unwrap();
+    assert!(!h.path("top/sub").exists());
+    assert_eq!(errno(c.renameat(ROOT, b"nope", ROOT, b"x")), Errno::NOENT);
+    assert_eq!(errno(c.renameat(ROOT, b"top", ROOT, b"..")), Errno::INVAL);
+    assert_eq!(errno(c.rename(ROOT, 3, b"root")), Errno::BUSY);
+}
+
+#[test]
+fn open_unlink_fstat() {
+    let h = Harness::new();
+    let mut c = h.client();
+    create_file(&mut c, ROOT, 1, "f", b"still here");
+    c.walk(ROOT, 2, &[b"f"]).unwrap();
+    c.unlinkat(ROOT, b"f", 0).unwrap();
+    assert!(!h.path("f").exists());
+    for fid in [1, 2] {
+        let a = c.getattr(fid).unwrap();
+        assert_eq!((a.nlink, a.size), (0, 10));
+    }
+    assert_eq!(c.read(1, 0, 100).unwrap(), b"still here");
+    c.write(1, 10, b"!").unwrap();
+    assert_eq!(c.getattr(2).unwrap().size, 11);
+    // ftruncate of the open, unlinked file.
+    let t = Tsetattr {
+        fid: 1,
+        valid: P9_SETATTR_SIZE,
+        mode: 0,
+        uid: 0,
+        gid: 0,
+        size: 5,
+        atime_sec: 0,
+        atime_nsec: 0,
+        mtime_sec: 0,
+        mtime_nsec: 0,
+    };
+    c.setattr(t).unwrap();
+    assert_eq!(c.getattr(1).unwrap().size, 5);
+}
+
+/// Whether the file system under `p` takes user xattrs (tmpfs before Linux 6.6 does not).
+fn user_xattrs(p: &std::path::Path) -> bool {
+    match rustix::fs::setxattr(p, "user.probe", b"1", rustix::fs::XattrFlags::empty()) {
+        Ok(()) => {
+            let _ = rustix::fs::removexattr(p, "user.probe");
+            true
+        }
+        Err(_) => false,
+    }
+}
+
+#[test]
+fn xattrs() {
+    let h = Harness::new();
+    std::fs::write(h.path("f"), b"").unwrap();
+    if !user_xattrs(&h.path("f")) {
+        eprintln!("SKIPPED: no user xattrs on this file system");
+        return;
+    }
+    let mut c = h.client();
+    c.walk(ROOT, 1, &[b"f"]).unwrap();
+    // Set: create, write in two pieces, clunk.
+    c.walk(1, 2, &[]).unwrap();
+    c.xattrcreate(2, b"user.greeting", 11, 0).unwrap();
+    assert_eq!(c.write(2, 0, b"hello").unwrap(), 5);
+    assert_eq!(c.write(2, 5, b" world").unwrap(), 6);
+    c.clunk(2).unwrap();
+    let mut buf = [0u8; 64];
+    let n = rustix::fs::getxattr(&h.path("f"), "user.greeting", &mut buf[..]).unwrap();
+    assert_eq!(&buf[..n], b"hello world");
+    // Get.
+    assert_eq!(c.xattrwalk(1, 3, b"user.greeting").unwrap(), 11);
+    assert_eq!(c.read(3, 0, 100).unwrap(), b"hello world");
+    assert_eq!(c.read(3, 6, 3).unwrap(), b"wor");
+    c.clunk(3).unwrap();
+    // List.
+    let n = c.xattrwalk(1, 3, b"").unwrap();
+    let list = c.read(3, 0, 4096).unwrap();
+    assert_eq!(list.len() as u64, n);
+    assert!(list.split(|&b| b == 0).any(|n| n == b"user.greeting"));
+    c.clunk(3).unwrap();
+    // XATTR_CREATE on an existing one.
+    c.walk(1, 4, &[]).unwrap();
+    c.xattrcreate(4, b"user.greeting", 1, 1).unwrap();
+    c.write(4, 0, b"x").unwrap();
+    assert_eq!(errno(c.clunk(4)), Errno::EXIST);
+    // A value not written whole is not set.
+    c.walk(1, 4, &[]).unwrap();
+    c.xattrcreate(4, b"user.partial", 10, 0).unwrap();
+    c.write(4, 0, b"abc").unwrap();
+    assert_eq!(errno(c.clunk(4)), Errno::INVAL);
+    assert_eq!(errno(c.xattrwalk(1, 5, b"user.partial")), Errno::NODATA);
+    // Too large.
+    c.walk(1, 4, &[]).unwrap();
+    assert_eq!(
+        errno(c.xattrcreate(4, b"user.big", 65537, 0)),
+        Errno::TOOBIG
+    );
+    // Size 0 removes.
+    c.xattrcreate(4, b"user.greeting", 0, 0).unwrap();
+    c.clunk(4).unwrap();
+    assert_eq!(errno(c.xattrwalk(1, 5, b"user.greeting")), Errno::NODATA);
+    // An open fid cannot become an xattr fid; an xattr fid cannot be read as a file.
+    create_file(&mut c, ROOT, 6, "g", b"");
+    assert_eq!(errno(c.xattrcreate(6, b"user.x", 1, 0)), Errno::BADF);
+}
+
+#[test]
+fn locks_conflict_between_fids_and_connections() {
+    let h = Harness::new();
+    std::fs::write(h.path("f"), b"0123456789").unwrap();
+    let mut a = h.client();
+    let mut b = h.client();
+    for fid in [1, 2] {
+        a.walk(ROOT, fid, &[b"f"]).unwrap();
+        a.lopen(fid, P9_DOTL_RDWR).unwrap();
+    }
+    b.walk(ROOT, 1, &[b"f"]).unwrap();
+    b.lopen(1, P9_DOTL_RDWR).unwrap();
+    assert_eq!(
+        a.lock(1, P9_LOCK_TYPE_WRLCK, 0, 5, 100).unwrap(),
+        P9_LOCK_SUCCESS
+    );
+    // Another fid of the same connection, and another connection: blocked, never hung.
+    assert_eq!(
+        a.lock(2, P9_LOCK_TYPE_WRLCK, 0, 1, 100).unwrap(),
+        P9_LOCK_BLOCKED
+    );
+    assert_eq!(
+        b.lock(1, P9_LOCK_TYPE_RDLCK, 4, 10, 200).unwrap(),
+        P9_LOCK_BLOCKED
+    );
+    assert_eq!(
+        b.lock(1, P9_LOCK_TYPE_WRLCK, 5, 0, 200).unwrap(),
+        P9_LOCK_SUCCESS
+    );
+    let g = b.getlock(1, P9_LOCK_TYPE_WRLCK, 0, 0, 200).unwrap();
+    assert_eq!((g.ty, g.start, g.length), (P9_LOCK_TYPE_WRLCK, 0, 5));
+    let g = a.getlock(1, P9_LOCK_TYPE_RDLCK, 0, 5, 100).unwrap();
+    assert_eq!(g.ty, P9_LOCK_TYPE_UNLCK, "own locks do not conflict");
+    // Unlock, and clunk releases.
+    assert_eq!(
+        a.lock(1, P9_LOCK_TYPE_UNLCK, 0, 0, 100).unwrap(),
+        P9_LOCK_SUCCESS
+    );
+    assert_eq!(
+        a.lock(2, P9_LOCK_TYPE_WRLCK, 0, 5, 100).unwrap(),
+        P9_LOCK_SUCCESS
+    );
+    b.clunk(1).unwrap();
+    assert_eq!(
+        a.lock(1, P9_LOCK_TYPE_WRLCK, 5, 0, 100).unwrap(),
+        P9_LOCK_SUCCESS
+    );
+    // Not open: EBADF; a write lock on a read-only fid: EBADF.
+    a.walk(ROOT, 3, &[b"f"]).unwrap();
+    assert_eq!(errno(a.lock(3, P9_LOCK_TYPE_WRLCK, 0, 0, 1)), Errno::BADF);
+    a.lopen(3, P9_DOTL_RDONLY).unwrap();
+    assert_eq!(errno(a.lock(3, P9_LOCK_TYPE_WRLCK, 20, 1, 1)), Errno::BADF);
+    assert_eq!(errno(a.lock(3, 9, 0, 0, 1)), Errno::INVAL);
+}
+
+#[test]
+fn flush_and_unknown_types() {
+    let h = Harness::new();
+    let mut c = h.client();
+    c.flush(1234).unwrap();
+    // Legacy 9P2000 Topen and a reply type sent as a request: EOPNOTSUPP, and the
+    // connection goes on.
+    for ty in [P9_TOPEN, P9_RVERSION, 0, 255] {
+        let frame = [11, 0, 0, 0, ty, 9, 0, 0, 0, 0, 0];
+        c.send_raw(&frame).unwrap();
+        let r = c.recv().unwrap();
+        assert_eq!(r.tag(), 9);
+        let (_, m) = r.decode().unwrap();
+        assert_eq!(m, Rmessage::lerror(libc::EOPNOTSUPP as u32), "type {ty}");
+    }
+    c.getattr(ROOT).unwrap();
+}
