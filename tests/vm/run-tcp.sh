@@ -11,7 +11,14 @@
 #                  It must listen on 127.0.0.1:{port}; the guest reaches it as 10.0.2.2
 #                  through QEMU's user network and mounts with uname=root,aname={export}.
 #   --port N       default: a free port
+#   --workload W   proxy (default: guest/proxy-workload.sh, judged by host-check.py) or server
+#                  (guest/server-workload.sh, judged by server-check.py; the export also gets
+#                  seed-server.sh content, a host process holds a lock on srv/locked until the
+#                  guest asks for its release, and the mount gets access=user unless
+#                  --mount-opts sets an access= mode)
 #   other options as in run-proxy.sh; --label names the scenario (default tcp)
+# The server runs in its own session (setsid) and its whole process group is stopped at the
+# end (TERM, then KILL after 5 s), so helpers it spawns cannot outlive the run.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -55,15 +62,42 @@ SECRET=$WORK/outside-secret
 CONSOLE=$WORK/console.log
 RESULTS=$WORK/results.log
 SLOG=$WORK/server.log
+spid= lpid=
+# stop_group PID: TERM the process group PID leads (setsid below), KILL it after 5 s.
+stop_group() {
+  local pid=$1 i
+  kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || return 0
+  for i in $(seq 1 50); do
+    kill -0 -- "-$pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  kill -KILL -- "-$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+}
+cleanup() {
+  [[ -z "$spid" ]] || stop_group "$spid"
+  if [[ -n "$lpid" ]]; then kill "$lpid" 2>/dev/null || true; wait "$lpid" 2>/dev/null || true; fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
 "$VM_DIR/seed-export.sh" "$EXPORT" "$SECRET"
+CHECKER=$VM_DIR/host-check.py
+ALLOW=(export outside-secret console.log results.log server.log qemu.out)
+if [[ "$WORKLOAD" == server ]]; then
+  "$VM_DIR/seed-server.sh" "$EXPORT"
+  CHECKER=$VM_DIR/server-check.py
+  ALLOW+=(lockhold.log)
+  [[ ",$MOPTS," == *,access=* ]] || MOPTS=access=user${MOPTS:+,$MOPTS}
+  "$PY" "$VM_DIR/lockhold.py" "$EXPORT/srv/locked" "$EXPORT/srv/lock-release" \
+    "$((TIMEOUT + 30))" > "$WORK/lockhold.log" 2>&1 &
+  lpid=$!
+fi
 
 cmd=${SERVER//\{port\}/$PORT}
 cmd=${cmd//\{export\}/$EXPORT}
 log "$LABEL: server: $cmd; work=$WORK"
-bash -c "exec $cmd" > "$SLOG" 2>&1 &
+setsid bash -c "exec $cmd" > "$SLOG" 2>&1 < /dev/null &
 spid=$!
-trap 'kill "$spid" 2>/dev/null || true' EXIT
-trap 'exit 130' INT TERM
 
 # Wait for a LISTEN socket on 127.0.0.1:PORT (without connecting: a server may serve only one).
 listening() {
@@ -97,14 +131,12 @@ timeout -k 5 "$TIMEOUT" "$QEMU" -accel tcg -m 512 -nographic -nodefaults -no-reb
   -serial "file:$CONSOLE" -serial "file:$RESULTS" \
   -netdev user,id=n -device virtio-net-pci,netdev=n > "$WORK/qemu.out" 2>&1 || qrc=$?
 elapsed=$(echo "$start $(date +%s.%N)" | awk '{printf "%.1f", $2 - $1}')
-kill "$spid" 2>/dev/null || true
-wait "$spid" 2>/dev/null || true
+stop_group "$spid"
 log "$LABEL: VM finished in ${elapsed}s (qemu rc=$qrc)"
 
 rc=0
-"$PY" "$VM_DIR/host-check.py" --export "$EXPORT" --results "$RESULTS" --secret "$SECRET" \
-  --workdir "$WORK" --workdir-allow export outside-secret console.log results.log server.log \
-  qemu.out ${XFAIL:+--xfail "$XFAIL"} --label "$LABEL" || rc=$?
+"$PY" "$CHECKER" --export "$EXPORT" --results "$RESULTS" --secret "$SECRET" \
+  --workdir "$WORK" --workdir-allow "${ALLOW[@]}" ${XFAIL:+--xfail "$XFAIL"} --label "$LABEL" || rc=$?
 grep -h '^INFO' "$RESULTS" 2>/dev/null | tr -d '\r' | grep -v '^INFO section' \
   | sed "s/^/[$LABEL] /" >&2 || true
 if [[ $rc -ne 0 || $qrc -ne 0 ]]; then

@@ -24,12 +24,34 @@
  *                                 symlink TARGET P, mkfifo P, getxattr P N, rmxattr P N,
  *                                 setxattr_create P N V, setxattr_replace P N V, chown P U G,
  *                                 chmod P MODE, truncate P LEN, readlink P, opendir P
+ *   p9t fsync PATH full|data      open O_WRONLY|O_APPEND, write one byte, fsync or fdatasync
+ *   p9t unlinked PATH             open-unlink-fstat: open PATH O_RDWR, unlink it, then through
+ *                                 the fd: fstat, pwrite, pread, ftruncate, fchmod, fstat;
+ *                                 prints one line of key=value results
+ *   p9t mkmany DIR PREFIX N       create files DIR/PREFIX000000..N-1 (O_CREAT|O_EXCL, close)
+ *   p9t lsdir DIR BUFSIZE         getdents64 with a BUFSIZE-byte buffer; one name per line
+ *                                 (without . and ..)
+ *   p9t lsseek DIR K              read K entries, telldir, close; reopen, seekdir, read the
+ *                                 rest: prints every name once per line (without . and ..)
+ *   p9t rmall DIR                 unlink each entry as readdir returns it (like rm -r; the
+ *                                 directory changes under the reader), repeat until a pass
+ *                                 finds nothing; prints "passes=N removed=M"
+ *   p9t lock PATH fcntl|flock try|wait|get|hold SECONDS|holdfile FILE
+ *                                 try: non-blocking exclusive lock, prints OK or the errno;
+ *                                 wait: blocking exclusive lock, prints OK;
+ *                                 get (fcntl): F_GETLK for a write lock, prints UNLCK or
+ *                                 "WRLCK"/"RDLCK";
+ *                                 hold S: take the lock (blocking), print HELD, keep it S
+ *                                 seconds (or until the file given by holdfile is gone)
  *
  * Errors: a failing syscall (outside "try") prints "p9t: OP PATH: ENAME (message)" on stderr
  * and exits 1; bad usage exits 2.
  */
 #define _GNU_SOURCE
 #include <dirent.h>
+#include <sys/file.h>
+#include <sys/syscall.h>
+#include <time.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -59,7 +81,7 @@ static int fail(const char *op, const char *path)
 static int usage(void)
 {
     fprintf(stderr, "usage: p9t stat|statfs|utimens|getxattr|xattrlen|setxattr|listxattr|"
-                    "rmxattr|asuser|try ...\n");
+                    "rmxattr|asuser|gen|try|fsync|unlinked|mkmany|lsdir|lsseek|rmall|lock ...\n");
     return 2;
 }
 
@@ -184,6 +206,237 @@ static int try_op(int argc, char **argv)
     exit(2);
 }
 
+
+static int do_fsync(const char *path, const char *how)
+{
+    int fd = open(path, O_WRONLY | O_APPEND | O_CREAT, 0644);
+    if (fd < 0)
+        return fail("open", path);
+    if (write(fd, "s", 1) != 1)
+        return fail("write", path);
+    int r = !strcmp(how, "data") ? fdatasync(fd) : fsync(fd);
+    if (r < 0)
+        return fail(!strcmp(how, "data") ? "fdatasync" : "fsync", path);
+    if (close(fd) < 0)
+        return fail("close", path);
+    printf("OK\n");
+    return 0;
+}
+
+/* open-unlink-fstat: every step through the fd of an unlinked file. */
+static int do_unlinked(const char *path)
+{
+    int fd = open(path, O_RDWR | O_CREAT, 0644);
+    if (fd < 0)
+        return fail("open", path);
+    if (pwrite(fd, "0123456789", 10, 0) != 10)
+        return fail("pwrite", path);
+    if (unlink(path) < 0)
+        return fail("unlink", path);
+    struct stat st;
+    if (fstat(fd, &st) < 0) {
+        printf("fstat1=%s\n", ename(errno));
+        return 0;
+    }
+    printf("size1=%lld nlink1=%lu", (long long)st.st_size, (unsigned long)st.st_nlink);
+    int e_w = pwrite(fd, "abc", 3, 10) == 3 ? 0 : errno;
+    char buf[32] = {0};
+    ssize_t n = pread(fd, buf, sizeof buf - 1, 0);
+    int e_r = n < 0 ? errno : 0;
+    int e_t = ftruncate(fd, 5) < 0 ? errno : 0;
+    int e_c = fchmod(fd, 0600) < 0 ? errno : 0;
+    int e_s = fstat(fd, &st) < 0 ? errno : 0;
+    printf(" pwrite=%s pread=%s data=%s ftruncate=%s fchmod=%s fstat2=%s",
+           e_w ? ename(e_w) : "OK", e_r ? ename(e_r) : "OK", n > 0 ? buf : "-",
+           e_t ? ename(e_t) : "OK", e_c ? ename(e_c) : "OK", e_s ? ename(e_s) : "OK");
+    if (!e_s)
+        printf(" size2=%lld mode2=%04o", (long long)st.st_size, (unsigned)(st.st_mode & 07777));
+    printf("\n");
+    close(fd);
+    return 0;
+}
+
+static int do_mkmany(const char *dir, const char *prefix, long long n)
+{
+    char p[4096];
+    for (long long i = 0; i < n; i++) {
+        snprintf(p, sizeof p, "%s/%s%06lld", dir, prefix, i);
+        int fd = open(p, O_WRONLY | O_CREAT | O_EXCL, 0644);
+        if (fd < 0)
+            return fail("open", p);
+        if (close(fd) < 0)
+            return fail("close", p);
+    }
+    return 0;
+}
+
+static int is_dot(const char *n)
+{
+    return !strcmp(n, ".") || !strcmp(n, "..");
+}
+
+struct linux_dirent64 {
+    unsigned long long d_ino;
+    long long d_off;
+    unsigned short d_reclen;
+    unsigned char d_type;
+    char d_name[];
+};
+
+static int do_lsdir(const char *dir, long long bufsize)
+{
+    if (bufsize < 64 || bufsize > (1 << 24)) {
+        fprintf(stderr, "p9t lsdir: bad buffer size\n");
+        return 2;
+    }
+    int fd = open(dir, O_RDONLY | O_DIRECTORY);
+    if (fd < 0)
+        return fail("open", dir);
+    char *buf = malloc((size_t)bufsize);
+    if (!buf)
+        return fail("malloc", dir);
+    for (;;) {
+        long n = syscall(SYS_getdents64, fd, buf, (size_t)bufsize);
+        if (n < 0)
+            return fail("getdents64", dir);
+        if (n == 0)
+            break;
+        for (long off = 0; off < n;) {
+            struct linux_dirent64 *d = (struct linux_dirent64 *)(buf + off);
+            if (!is_dot(d->d_name))
+                printf("%s\n", d->d_name);
+            off += d->d_reclen;
+        }
+    }
+    free(buf);
+    close(fd);
+    return 0;
+}
+
+static int do_lsseek(const char *dir, long long k)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return fail("opendir", dir);
+    struct dirent *e;
+    long long seen = 0;
+    long pos = 0;
+    while (seen < k) {
+        errno = 0;
+        e = readdir(d);
+        if (!e) {
+            if (errno)
+                return fail("readdir", dir);
+            break;
+        }
+        if (!is_dot(e->d_name)) {
+            printf("%s\n", e->d_name);
+            seen++;
+        }
+    }
+    pos = telldir(d);
+    if (pos < 0)
+        return fail("telldir", dir);
+    closedir(d);
+    d = opendir(dir);
+    if (!d)
+        return fail("opendir", dir);
+    seekdir(d, pos);
+    for (;;) {
+        errno = 0;
+        e = readdir(d);
+        if (!e) {
+            if (errno)
+                return fail("readdir", dir);
+            break;
+        }
+        if (!is_dot(e->d_name))
+            printf("%s\n", e->d_name);
+    }
+    closedir(d);
+    return 0;
+}
+
+static int do_rmall(const char *dir)
+{
+    char p[4096];
+    long long removed = 0;
+    int passes = 0;
+    for (;;) {
+        DIR *d = opendir(dir);
+        if (!d)
+            return fail("opendir", dir);
+        long long this_pass = 0;
+        struct dirent *e;
+        passes++;
+        for (;;) {
+            errno = 0;
+            e = readdir(d);
+            if (!e) {
+                if (errno)
+                    return fail("readdir", dir);
+                break;
+            }
+            if (is_dot(e->d_name))
+                continue;
+            snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
+            if (unlink(p) < 0)
+                return fail("unlink", p);
+            this_pass++;
+        }
+        closedir(d);
+        removed += this_pass;
+        if (this_pass == 0 || passes >= 100)
+            break;
+    }
+    printf("passes=%d removed=%lld\n", passes, removed);
+    return 0;
+}
+
+static int do_lock(int n, char **a)
+{
+    const char *path = a[0], *kind = a[1], *op = a[2];
+    int is_flock = !strcmp(kind, "flock");
+    if (!is_flock && strcmp(kind, "fcntl")) {
+        fprintf(stderr, "p9t lock: kind must be fcntl or flock\n");
+        return 2;
+    }
+    int fd = open(path, O_RDWR);
+    if (fd < 0)
+        return fail("open", path);
+    struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 0 };
+    if (!strcmp(op, "try") || !strcmp(op, "wait")) {
+        int block = !strcmp(op, "wait");
+        int r = is_flock ? flock(fd, LOCK_EX | (block ? 0 : LOCK_NB))
+                         : fcntl(fd, block ? F_SETLKW : F_SETLK, &fl);
+        printf("%s\n", r < 0 ? ename(errno) : "OK");
+        return 0;
+    }
+    if (!strcmp(op, "get") && !is_flock) {
+        if (fcntl(fd, F_GETLK, &fl) < 0)
+            return fail("F_GETLK", path);
+        printf("%s\n", fl.l_type == F_UNLCK ? "UNLCK" : fl.l_type == F_WRLCK ? "WRLCK" : "RDLCK");
+        return 0;
+    }
+    if ((!strcmp(op, "hold") || !strcmp(op, "holdfile")) && n == 4) {
+        int r = is_flock ? flock(fd, LOCK_EX) : fcntl(fd, F_SETLKW, &fl);
+        if (r < 0)
+            return fail("lock", path);
+        printf("HELD\n");
+        fflush(stdout);
+        if (!strcmp(op, "hold")) {
+            sleep((unsigned)num(a[3]));
+        } else {
+            struct stat st;
+            for (int i = 0; i < 600 && lstat(a[3], &st) == 0; i++)
+                usleep(100000);
+        }
+        return 0; /* exit releases the lock */
+    }
+    fprintf(stderr, "p9t lock: bad operation\n");
+    return 2;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2)
@@ -275,6 +528,20 @@ int main(int argc, char **argv)
         }
         return fflush(stdout) ? fail("write", "stdout") : 0;
     }
+    if (!strcmp(cmd, "fsync") && n == 2)
+        return do_fsync(a[0], a[1]);
+    if (!strcmp(cmd, "unlinked") && n == 1)
+        return do_unlinked(a[0]);
+    if (!strcmp(cmd, "mkmany") && n == 3)
+        return do_mkmany(a[0], a[1], num(a[2]));
+    if (!strcmp(cmd, "lsdir") && n == 2)
+        return do_lsdir(a[0], num(a[1]));
+    if (!strcmp(cmd, "lsseek") && n == 2)
+        return do_lsseek(a[0], num(a[1]));
+    if (!strcmp(cmd, "rmall") && n == 1)
+        return do_rmall(a[0]);
+    if (!strcmp(cmd, "lock") && (n == 3 || n == 4))
+        return do_lock(n, a);
     if (!strcmp(cmd, "try") && n >= 1) {
         int e = try_op(n, a);
         printf("%s\n", e ? ename(e) : "OK");
