@@ -35,9 +35,11 @@ pub mod listen;
 mod lock;
 mod ops;
 pub mod path;
+pub mod privsep;
 pub mod qid;
 mod readdir;
 mod session;
+pub mod spawner;
 pub mod testclient;
 mod xattr;
 
@@ -45,6 +47,7 @@ use std::io::{Read, Write};
 use std::sync::Arc;
 
 pub use backend::local::LocalBackend;
+pub use backend::proxy::{HelperPool, ProxyBackend};
 pub use backend::{Attr, Backend, FsStats, Node, SetTime};
 pub use error::Error;
 pub use ops::MIN_MSIZE;

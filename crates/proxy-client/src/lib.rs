@@ -33,7 +33,7 @@ mod transport;
 pub use client::{ProxyClient, READLINK_BUFSIZE, UNCHANGED_ID};
 pub use error::{Error, Result};
 pub use response::Response;
-pub use spawn::{spawn_helper, spawn_helper_command, SpawnedHelper};
+pub use spawn::{spawn_helper, spawn_helper_command, spawn_with_socket, SpawnedHelper};
 pub use timestamp::{Timestamp, UTIME_NOW, UTIME_OMIT};
 
 pub use proxy_protocol::{ReplyForm, Request, Stat, StatFs};

@@ -9,7 +9,7 @@
 
 use std::ffi::OsStr;
 use std::io;
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::Path;
 use std::process::{Child, Command};
 use std::sync::Mutex;
@@ -43,7 +43,17 @@ pub fn spawn_helper(
 
 /// Spawns `cmd` with `-f N` appended, `N` being the child's end of a fresh AF_UNIX stream
 /// socketpair; the caller sets everything else (program, `-p`, `-n`, stdio).
-pub fn spawn_helper_command(mut cmd: Command) -> io::Result<SpawnedHelper> {
+pub fn spawn_helper_command(cmd: Command) -> io::Result<SpawnedHelper> {
+    let (ours, child) = spawn_with_socket(cmd)?;
+    Ok(SpawnedHelper {
+        client: ProxyClient::from_fd(ours),
+        child,
+    })
+}
+
+/// Spawns `cmd` with `-f N` appended, `N` being the child's end of a fresh AF_UNIX stream
+/// socketpair, and returns the parent's end (close-on-exec) with the child.
+pub fn spawn_with_socket(mut cmd: Command) -> io::Result<(OwnedFd, Child)> {
     let _guard = SPAWN_LOCK.lock().unwrap_or_else(|p| p.into_inner());
     let (ours, theirs) = socketpair(
         AddressFamily::UNIX,
@@ -56,8 +66,5 @@ pub fn spawn_helper_command(mut cmd: Command) -> io::Result<SpawnedHelper> {
     cmd.arg("-f").arg(theirs.as_raw_fd().to_string());
     let child = cmd.spawn()?;
     drop(theirs);
-    Ok(SpawnedHelper {
-        client: ProxyClient::from_fd(ours),
-        child,
-    })
+    Ok((ours, child))
 }

@@ -24,6 +24,7 @@
 //! at the root.
 
 pub mod local;
+pub mod proxy;
 
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::sync::Arc;

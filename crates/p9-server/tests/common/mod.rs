@@ -52,8 +52,7 @@ impl Harness {
         config
             .anames
             .push(export.as_os_str().as_encoded_bytes().to_vec());
-        let backend = Arc::new(LocalBackend::new(&export).unwrap());
-        let server = Arc::new(Server::new(backend, config).unwrap());
+        let server = Arc::new(Server::new(backend_for(&export), config).unwrap());
         Harness {
             tmp,
             server,
@@ -105,6 +104,39 @@ impl Harness {
         c.attach(ROOT, uid).unwrap();
         c
     }
+}
+
+/// The backend under test. The same test sources are built twice (see Cargo.toml):
+/// as `messages` with the local backend and as `messages_proxy` with the proxy backend,
+/// whose helpers are our `virtfs-proxy-helper` (a sibling of the test binary's directory).
+pub fn backend_for(export: &Path) -> Arc<dyn p9_server::Backend> {
+    if !env!("CARGO_CRATE_NAME").ends_with("_proxy") {
+        return Arc::new(LocalBackend::new(export).unwrap());
+    }
+    let helper = helper_binary();
+    let cfg = p9_server::spawner::SpawnConfig {
+        helper,
+        export: export.to_path_buf(),
+        args: Vec::new(),
+    };
+    let pool = p9_server::HelperPool::new(2, Box::new(move || cfg.start_helper())).unwrap();
+    Arc::new(p9_server::ProxyBackend::new(pool))
+}
+
+/// `target/<profile>/virtfs-proxy-helper`, next to the `deps/` directory of this test.
+pub fn helper_binary() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let helper = exe
+        .parent()
+        .and_then(Path::parent)
+        .unwrap()
+        .join("virtfs-proxy-helper");
+    assert!(
+        helper.exists(),
+        "{} missing: build it first (cargo build -p proxy-helper)",
+        helper.display()
+    );
+    helper
 }
 
 /// The errno of a failed call.

@@ -1,0 +1,268 @@
+//! The proxy backend: the front end runs unprivileged and asks privileged
+//! `virtfs-proxy-helper` processes (ours, or QEMU's C one) for everything that needs path
+//! resolution or privilege, over the proxy protocol. Walks are
+//! `T_OPEN(path, O_PATH | O_NOFOLLOW)`, so the helper hands the front end `O_PATH` fds and
+//! every metadata read (`getattr`), readdir, read and write then costs no helper round
+//! trip. [`HelperPool`] spreads requests over a few helper connections and replaces one
+//! whose helper died.
+
+mod pool;
+
+pub use pool::{Connector, HelperPool};
+
+use std::os::fd::{AsFd, OwnedFd};
+
+use crate::backend::{Attr, Backend, Node, SetTime};
+use crate::path;
+use confined_fs::Credentials;
+use proxy_client::{OFlags, Stat, Timestamp, XattrFlags};
+use rustix::fs::{AtFlags, FileType};
+use rustix::io::Errno;
+
+/// The proxy backend: every operation is a request to a helper, by path.
+#[derive(Debug)]
+pub struct ProxyBackend {
+    pool: HelperPool,
+}
+
+fn attr(st: Stat) -> Attr {
+    Attr {
+        dev: st.dev,
+        ino: st.ino,
+        mode: st.mode,
+        nlink: st.nlink,
+        uid: st.uid,
+        gid: st.gid,
+        rdev: st.rdev,
+        size: st.size,
+        blksize: st.blksize,
+        blocks: st.blocks,
+        atime_sec: st.atime_sec,
+        atime_nsec: st.atime_nsec,
+        mtime_sec: st.mtime_sec,
+        mtime_nsec: st.mtime_nsec,
+        ctime_sec: st.ctime_sec,
+        ctime_nsec: st.ctime_nsec,
+    }
+}
+
+fn timestamp(t: SetTime) -> Timestamp {
+    match t {
+        SetTime::Omit => Timestamp::Omit,
+        SetTime::Now => Timestamp::Now,
+        SetTime::At(s, ns) => Timestamp::At {
+            sec: s,
+            nsec: ns.clamp(0, 999_999_999) as u32,
+        },
+    }
+}
+
+/// The type of the inode behind an fd of ours (an `O_PATH` fd will do).
+fn file_type(fd: impl AsFd) -> Result<FileType, Errno> {
+    Ok(FileType::from_raw_mode(rustix::fs::fstat(fd)?.st_mode))
+}
+
+/// Whether two fds are the same inode.
+fn same_inode(a: impl AsFd, b: impl AsFd) -> Result<bool, Errno> {
+    let (a, b) = (rustix::fs::fstat(a)?, rustix::fs::fstat(b)?);
+    Ok(a.st_dev == b.st_dev && a.st_ino == b.st_ino)
+}
+
+const OPATH: OFlags = OFlags::PATH.union(OFlags::NOFOLLOW);
+
+impl ProxyBackend {
+    /// A backend on `pool`.
+    pub fn new(pool: HelperPool) -> ProxyBackend {
+        ProxyBackend { pool }
+    }
+
+    /// An `O_PATH` handle of `path`, not following a final symlink.
+    fn handle(&self, path: Vec<u8>) -> Result<Node, Errno> {
+        let fd = self.pool.call(|c| c.open(&path, OPATH))?;
+        Ok(Node::new(path, fd))
+    }
+
+    fn lstat(&self, path: &[u8]) -> Result<Attr, Errno> {
+        self.pool.call(|c| c.lstat(path)).map(attr)
+    }
+}
+
+impl Backend for ProxyBackend {
+    fn root(&self) -> Result<Node, Errno> {
+        self.handle(path::ROOT.to_vec())
+    }
+
+    fn lookup(&self, p: &[u8]) -> Result<Node, Errno> {
+        self.handle(p.to_vec())
+    }
+
+    fn walk(&self, dir: &Node, name: &[u8]) -> Result<Node, Errno> {
+        confined_fs::check_name(name)?;
+        self.handle(path::join(dir.path(), name))
+    }
+
+    fn open(&self, node: &Node, flags: OFlags) -> Result<OwnedFd, Errno> {
+        // Refuse what a helper must not open (ours refuses too; QEMU's would open it).
+        match file_type(node.fd())? {
+            FileType::RegularFile | FileType::Directory => {}
+            FileType::Symlink => return Err(Errno::LOOP),
+            _ => return Err(Errno::NXIO),
+        }
+        let flags = flags & !(OFlags::CREATE | OFlags::EXCL);
+        let fd = self
+            .pool
+            .call(|c| c.open(node.path(), flags | OFlags::NOFOLLOW))?;
+        // The path may name another file by now (renamed on the host): never hand out
+        // an fd of a file other than the fid's.
+        if !same_inode(&fd, node.fd())? {
+            return Err(Errno::STALE);
+        }
+        Ok(fd)
+    }
+
+    fn create(
+        &self,
+        dir: &Node,
+        name: &[u8],
+        flags: OFlags,
+        mode: u32,
+        creds: Credentials,
+    ) -> Result<(Node, OwnedFd), Errno> {
+        confined_fs::check_name(name)?;
+        let p = path::join(dir.path(), name);
+        let fd = self
+            .pool
+            .call(|c| c.create(&p, flags, mode & 0o7777, creds.uid, creds.gid))?;
+        if file_type(&fd)? != FileType::RegularFile {
+            return Err(Errno::NXIO);
+        }
+        // The node's handle is a duplicate of the open fd: same inode, no round trip.
+        let handle = rustix::io::fcntl_dupfd_cloexec(&fd, 0)?;
+        Ok((Node::new(p, handle), fd))
+    }
+
+    fn mkdir(&self, dir: &Node, name: &[u8], mode: u32, creds: Credentials) -> Result<Attr, Errno> {
+        confined_fs::check_name(name)?;
+        let p = path::join(dir.path(), name);
+        self.pool
+            .call(|c| c.mkdir(&p, mode & 0o7777, creds.uid, creds.gid))?;
+        self.lstat(&p)
+    }
+
+    fn mknod(
+        &self,
+        dir: &Node,
+        name: &[u8],
+        mode: u32,
+        rdev: u64,
+        creds: Credentials,
+    ) -> Result<Attr, Errno> {
+        confined_fs::check_name(name)?;
+        let p = path::join(dir.path(), name);
+        self.pool
+            .call(|c| c.mknod(&p, mode, rdev, creds.uid, creds.gid))?;
+        self.lstat(&p)
+    }
+
+    fn symlink(
+        &self,
+        dir: &Node,
+        name: &[u8],
+        target: &[u8],
+        creds: Credentials,
+    ) -> Result<Attr, Errno> {
+        confined_fs::check_name(name)?;
+        let p = path::join(dir.path(), name);
+        self.pool
+            .call(|c| c.symlink(target, &p, creds.uid, creds.gid))?;
+        self.lstat(&p)
+    }
+
+    fn link(&self, node: &Node, dir: &Node, name: &[u8]) -> Result<(), Errno> {
+        confined_fs::check_name(name)?;
+        let p = path::join(dir.path(), name);
+        self.pool.call(|c| c.link(node.path(), &p))
+    }
+
+    fn rename(
+        &self,
+        olddir: &Node,
+        oldname: &[u8],
+        newdir: &Node,
+        newname: &[u8],
+    ) -> Result<(), Errno> {
+        confined_fs::check_name(oldname)?;
+        confined_fs::check_name(newname)?;
+        let (old, new) = (
+            path::join(olddir.path(), oldname),
+            path::join(newdir.path(), newname),
+        );
+        self.pool.call(|c| c.rename(&old, &new))
+    }
+
+    fn unlink(&self, dir: &Node, name: &[u8], remove_dir: bool) -> Result<(), Errno> {
+        confined_fs::check_name(name)?;
+        let p = path::join(dir.path(), name);
+        // T_REMOVE removes either kind: check the kind asked for first. Locally when the
+        // front end may search the directory, else through the helper.
+        let mode = match rustix::fs::statat(dir.fd(), name, AtFlags::SYMLINK_NOFOLLOW) {
+            Ok(st) => st.st_mode,
+            Err(Errno::ACCESS) => self.lstat(&p)?.mode,
+            Err(e) => return Err(e),
+        };
+        let is_dir = FileType::from_raw_mode(mode) == FileType::Directory;
+        match (remove_dir, is_dir) {
+            (true, false) => Err(Errno::NOTDIR),
+            (false, true) => Err(Errno::ISDIR),
+            _ => self.pool.call(|c| c.remove(&p)),
+        }
+    }
+
+    fn chmod(&self, node: &Node, mode: u32) -> Result<(), Errno> {
+        if file_type(node.fd())? == FileType::Symlink {
+            return Err(Errno::OPNOTSUPP);
+        }
+        self.pool.call(|c| c.chmod(node.path(), mode & 0o7777))
+    }
+
+    fn chown(&self, node: &Node, uid: Option<u32>, gid: Option<u32>) -> Result<(), Errno> {
+        let (uid, gid) = (uid.unwrap_or(u32::MAX), gid.unwrap_or(u32::MAX));
+        self.pool.call(|c| c.chown(node.path(), uid, gid))
+    }
+
+    fn truncate(&self, node: &Node, size: u64) -> Result<(), Errno> {
+        match file_type(node.fd())? {
+            FileType::RegularFile => self.pool.call(|c| c.truncate(node.path(), size)),
+            FileType::Directory => Err(Errno::ISDIR),
+            _ => Err(Errno::INVAL),
+        }
+    }
+
+    fn utimens(&self, node: &Node, atime: SetTime, mtime: SetTime) -> Result<(), Errno> {
+        self.pool
+            .call(|c| c.utimensat(node.path(), timestamp(atime), timestamp(mtime)))
+    }
+
+    fn getxattr(&self, node: &Node, name: &[u8]) -> Result<Vec<u8>, Errno> {
+        self.pool.call(|c| c.getxattr(node.path(), name))
+    }
+
+    fn listxattr(&self, node: &Node) -> Result<Vec<u8>, Errno> {
+        self.pool.call(|c| c.listxattr(node.path()))
+    }
+
+    fn setxattr(
+        &self,
+        node: &Node,
+        name: &[u8],
+        value: &[u8],
+        flags: XattrFlags,
+    ) -> Result<(), Errno> {
+        self.pool
+            .call(|c| c.setxattr(node.path(), name, value, flags))
+    }
+
+    fn removexattr(&self, node: &Node, name: &[u8]) -> Result<(), Errno> {
+        self.pool.call(|c| c.removexattr(node.path(), name))
+    }
+}
