@@ -90,8 +90,11 @@ impl FidTable {
     }
 
     /// Checks that `fid` could be added: `EEXIST` if it is in use, `EMFILE` past the
-    /// limit.
+    /// limit, `EBADF` for `NOFID`.
     pub fn check_new(&self, fid: u32) -> Result<(), Errno> {
+        if fid == p9_wire::NOFID {
+            return Err(Errno::BADF);
+        }
         if self.fids.contains_key(&fid) {
             return Err(Errno::EXIST);
         }
