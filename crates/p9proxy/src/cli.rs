@@ -20,6 +20,26 @@ pub enum Command {
     /// Export a directory over 9P2000.L.
     #[command(long_about = SERVE_ABOUT)]
     Serve(ServeArgs),
+    /// Internal: the privileged helper spawner of `serve --backend proxy`.
+    #[command(name = "__helper-spawner", hide = true)]
+    HelperSpawner(SpawnerArgs),
+}
+
+/// `p9proxy __helper-spawner` (started by `serve`, never by hand).
+#[derive(Debug, clap::Args)]
+pub struct SpawnerArgs {
+    /// The helper program.
+    #[arg(long)]
+    pub helper: PathBuf,
+    /// The export.
+    #[arg(short = 'p')]
+    pub export: PathBuf,
+    /// The socket to the front end.
+    #[arg(short = 'f')]
+    pub fd: i32,
+    /// Extra flags for each helper.
+    #[arg(long = "helper-arg", allow_hyphen_values = true)]
+    pub helper_args: Vec<String>,
 }
 
 const SERVE_ABOUT: &str = "\
@@ -36,8 +56,11 @@ authentication is done: anyone who can connect may attach as any uid. Keep TCP
 listeners on loopback or trusted networks, and Unix sockets in private directories.
 
 Backends:
-  proxy  (default) a privileged helper does the file system work and the server runs
-         unprivileged. NOT YET AVAILABLE in this build: use --backend local.
+  proxy  (default) privileged virtfs-proxy-helper processes do the file system work,
+         and the server drops to --user (nobody) with no_new_privs before it reads a
+         single client byte. Started as root it spawns its own helpers (and replaces
+         one that dies); --helper-socket uses a helper someone else started (ours or
+         QEMU's C one), then root is not needed.
   local  the server does the file system work itself, confined in the same way. Run as
          root it keeps root (creations then belong to the client's uid/gid, as with
          QEMU's passthrough model); run as a user it can only do what that user can.
@@ -48,7 +71,7 @@ Logs go to stderr; RUST_LOG (e.g. RUST_LOG=p9_server=debug) overrides -v/--trace
 /// Which backend does the file system work.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum BackendKind {
-    /// A privileged helper process over the 9p proxy protocol (not yet available).
+    /// Privileged helper processes over the 9p proxy protocol; the server runs unprivileged.
     Proxy,
     /// In-process, confined to the export.
     Local,
@@ -88,6 +111,15 @@ pub struct ServeArgs {
     /// QEMU's virtfs-proxy-helper) instead of starting one.
     #[arg(long, value_name = "PATH")]
     pub helper_socket: Option<PathBuf>,
+
+    /// With --backend proxy: the helper program to start
+    /// [default: virtfs-proxy-helper next to this program].
+    #[arg(long, value_name = "PATH", conflicts_with = "helper_socket")]
+    pub helper: Option<PathBuf>,
+
+    /// With --backend proxy: how many helper connections serve requests at once.
+    #[arg(long, value_name = "N", default_value_t = 2)]
+    pub helpers: usize,
 
     /// Largest msize to grant, in bytes (K and M suffixes work)
     /// [default: 4M on Unix sockets and descriptors, 1M on TCP].

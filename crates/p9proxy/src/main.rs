@@ -33,6 +33,10 @@ fn main() {
             init_logging(args.verbose, args.trace);
             serve::run(args)
         }
+        cli::Command::HelperSpawner(args) => {
+            init_logging(0, false);
+            serve::run_spawner(args)
+        }
     };
     if let Err(e) = result {
         eprintln!("p9proxy: {e}");

@@ -2,8 +2,8 @@
 //!
 //! 1. take the transport: inherited descriptors (`--stdio`, `--fd`), or bind every
 //!    listener (a privileged port needs root, so this comes first);
-//! 2. open the backend: the export in-process (`local`), or (with the proxy backend, to
-//!    come) spawn the privileged helper over a socketpair, or connect to
+//! 2. open the backend: the export in-process (`local`), or (proxy) start the privileged
+//!    helper spawner and the first helpers over socketpairs, or connect to
 //!    `--helper-socket`;
 //! 3. drop privileges: with the proxy backend the server becomes `--user` with
 //!    `no_new_privs` here, before reading a single client byte; the local backend keeps
@@ -19,7 +19,10 @@ use p9_server::{
     Backend, LocalBackend, Server, ServerConfig, DEFAULT_MSIZE_TCP, DEFAULT_MSIZE_UNIX,
 };
 
-use crate::cli::{BackendKind, ServeArgs};
+use p9_server::spawner::{self, SpawnConfig, Spawner};
+use p9_server::{HelperPool, ProxyBackend};
+
+use crate::cli::{BackendKind, ServeArgs, SpawnerArgs};
 
 /// The default listener.
 pub const DEFAULT_LISTEN: &str = "tcp:127.0.0.1:5640";
@@ -90,12 +93,68 @@ fn open_backend(args: &ServeArgs) -> Result<Arc<dyn Backend>, String> {
                 .map_err(|e| format!("cannot open the export {}: {e}", args.dir.display()))?;
             Ok(Arc::new(b))
         }
-        BackendKind::Proxy => Err(
-            "the proxy backend (--backend proxy, the default) is not yet \
-             available in this build; use --backend local"
-                .into(),
-        ),
+        BackendKind::Proxy => open_proxy_backend(args),
     }
+}
+
+/// The helper next to this program (both come from the same build or package).
+fn default_helper() -> Result<std::path::PathBuf, String> {
+    let exe = std::env::current_exe().map_err(|e| format!("current_exe: {e}"))?;
+    Ok(exe.with_file_name("virtfs-proxy-helper"))
+}
+
+fn open_proxy_backend(args: &ServeArgs) -> Result<Arc<dyn Backend>, String> {
+    if let Some(sock) = &args.helper_socket {
+        // One connection: QEMU's helper (and ours) serve one connection each.
+        let client = proxy_client::ProxyClient::connect(sock)
+            .map_err(|e| format!("cannot connect to the helper at {}: {e}", sock.display()))?;
+        return Ok(Arc::new(ProxyBackend::new(HelperPool::fixed(vec![client]))));
+    }
+    if !rustix::process::geteuid().is_root() {
+        return Err(
+            "--backend proxy starts a privileged helper and must run as root \
+                    (or use --helper-socket, or --backend local)"
+                .into(),
+        );
+    }
+    let helper = match &args.helper {
+        Some(h) => h.clone(),
+        None => default_helper()?,
+    };
+    if !helper.exists() {
+        return Err(format!(
+            "helper {} not found (use --helper PATH)",
+            helper.display()
+        ));
+    }
+    let export = std::fs::canonicalize(&args.dir)
+        .map_err(|e| format!("export {}: {e}", args.dir.display()))?;
+    // The spawner stays root after we drop privileges, to replace helpers that die.
+    let exe = std::env::current_exe().map_err(|e| format!("current_exe: {e}"))?;
+    let mut cmd = std::process::Command::new(exe);
+    cmd.arg("__helper-spawner")
+        .arg("--helper")
+        .arg(&helper)
+        .arg("-p")
+        .arg(&export);
+    cmd.stdin(std::process::Stdio::null());
+    let spawner =
+        Arc::new(Spawner::start(cmd).map_err(|e| format!("cannot start the helper spawner: {e}"))?);
+    let pool = HelperPool::new(args.helpers, Box::new(move || spawner.helper()))
+        .map_err(|e| format!("cannot start the helpers: {e}"))?;
+    tracing::info!(helper = %helper.display(), connections = pool.len(), "proxy backend: helpers started");
+    Ok(Arc::new(ProxyBackend::new(pool)))
+}
+
+/// Runs `p9proxy __helper-spawner` (root, started by `serve`).
+pub fn run_spawner(args: SpawnerArgs) -> Result<(), String> {
+    let sock = inherited_fd(args.fd)?;
+    let cfg = SpawnConfig {
+        helper: args.helper,
+        export: args.export,
+        args: args.helper_args.into_iter().map(Into::into).collect(),
+    };
+    spawner::serve(sock, &cfg).map_err(|e| format!("helper spawner: {e}"))
 }
 
 fn drop_privileges(args: &ServeArgs) -> Result<(), String> {
@@ -108,8 +167,19 @@ fn drop_privileges(args: &ServeArgs) -> Result<(), String> {
             }
             Ok(())
         }
-        // Comes with the proxy backend: setgroups/setgid/setuid to --user, no_new_privs.
-        BackendKind::Proxy => Err("the proxy backend is not yet available".into()),
+        BackendKind::Proxy if rustix::process::geteuid().is_root() => {
+            let user = args.user.as_deref().unwrap_or("nobody");
+            let (uid, gid) = p9_server::privsep::drop_to(user)
+                .map_err(|e| format!("cannot drop privileges to {user}: {e}"))?;
+            tracing::info!(
+                user,
+                uid,
+                gid,
+                "privileges dropped (no_new_privs, no capabilities)"
+            );
+            Ok(())
+        }
+        BackendKind::Proxy => Ok(()),
     }
 }
 

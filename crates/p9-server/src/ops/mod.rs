@@ -31,8 +31,10 @@ pub(crate) fn dispatch(
     match msg {
         Tmessage::Version(t) => tree::version(s, tag, t, out),
         Tmessage::Auth(_) => {
-            tracing::debug!("Tauth: no authentication is required; answering EOPNOTSUPP");
-            Err(Errno::OPNOTSUPP.into())
+            // ENOENT is how 9P2000.L servers say "no authentication required": diod
+            // answers so, and its client library (diodls, diodcat...) depends on it.
+            tracing::debug!("Tauth: no authentication is required; answering ENOENT");
+            Err(Errno::NOENT.into())
         }
         Tmessage::Attach(t) => tree::attach(s, tag, t, out),
         Tmessage::Flush(_) => s.reply(tag, &Rmessage::Flush, out),

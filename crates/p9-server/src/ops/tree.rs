@@ -63,6 +63,13 @@ pub(super) fn attach(
 /// One step of a walk from `node`.
 fn step(s: &Session<'_>, node: &Node, name: &[u8]) -> Result<Node> {
     let backend = s.server.backend();
+    if name == b"." {
+        // `.` stays (Linux never sends it; diod's tools do, and diod answers so).
+        if !Attr::of(node.fd())?.is_dir() {
+            return Err(Errno::NOTDIR.into());
+        }
+        return Ok(node.clone());
+    }
     if name == b".." {
         // `..` is the parent *path*, never the parent of the export.
         if !Attr::of(node.fd())?.is_dir() {
