@@ -2,7 +2,7 @@
 //! per-connection limit.
 
 use std::collections::HashMap;
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsFd, OwnedFd};
 
 use rustix::fs::OFlags;
 use rustix::io::Errno;
@@ -20,6 +20,10 @@ pub struct Fid {
     pub uid: u32,
     /// Open or not, and how.
     pub state: FidState,
+    /// Whether a lock was ever taken through this fid: its locks are released when it
+    /// goes, even if another reference to its open file description lives on (an fd a
+    /// proxy helper has not closed yet).
+    pub locked: bool,
 }
 
 /// What a fid is doing.
@@ -50,16 +54,33 @@ pub enum FidState {
 impl Fid {
     /// A fid that was walked to.
     pub fn walked(node: Node, uid: u32) -> Fid {
+        Fid::new(node, uid, FidState::Walked)
+    }
+
+    /// A fid in `state`.
+    pub fn new(node: Node, uid: u32, state: FidState) -> Fid {
         Fid {
             node,
             uid,
-            state: FidState::Walked,
+            state,
+            locked: false,
         }
     }
 
     /// Whether it has been opened (or turned into an xattr fid).
     pub fn is_open(&self) -> bool {
         !matches!(self.state, FidState::Walked)
+    }
+}
+
+impl Drop for Fid {
+    fn drop(&mut self) {
+        if !self.locked {
+            return;
+        }
+        if let FidState::File { fd, .. } | FidState::Dir { fd, .. } = &self.state {
+            crate::lock::unlock_all(fd.as_fd());
+        }
     }
 }
 

@@ -71,6 +71,19 @@ pub fn lock(fd: BorrowedFd<'_>, r: &Range) -> Result<u8, Errno> {
     }
 }
 
+/// Releases every lock held through the open file description of `fd`.
+pub fn unlock_all(fd: BorrowedFd<'_>) {
+    let all = Range {
+        ty: P9_LOCK_TYPE_UNLCK,
+        start: 0,
+        length: 0,
+        proc_id: 0,
+    };
+    if let Err(e) = lock(fd, &all) {
+        tracing::debug!(errno = %e, "releasing locks");
+    }
+}
+
 /// Tgetlock: the first lock that would conflict with `r`, or `r` itself with type
 /// `UNLCK` if none would.
 pub fn getlock(fd: BorrowedFd<'_>, r: &Range) -> Result<Range, Errno> {
@@ -149,5 +162,35 @@ mod tests {
             lock(a.as_fd(), &range(P9_LOCK_TYPE_WRLCK, u64::MAX, 0)),
             Err(Errno::INVAL)
         );
+    }
+
+    #[test]
+    fn unlock_all_releases_a_shared_description() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("f");
+        std::fs::write(&p, b"x").unwrap();
+        let a = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(&p)
+            .unwrap();
+        let other = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(&p)
+            .unwrap();
+        // A second fd of the same description (a helper's copy) keeps its locks alive.
+        let copy = a.try_clone().unwrap();
+        assert_eq!(
+            lock(a.as_fd(), &range(P9_LOCK_TYPE_WRLCK, 0, 0)),
+            Ok(P9_LOCK_SUCCESS)
+        );
+        unlock_all(a.as_fd());
+        drop(a);
+        assert_eq!(
+            lock(other.as_fd(), &range(P9_LOCK_TYPE_WRLCK, 0, 0)),
+            Ok(P9_LOCK_SUCCESS)
+        );
+        drop(copy);
     }
 }

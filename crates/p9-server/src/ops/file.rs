@@ -155,6 +155,9 @@ pub(super) fn fsync(s: &mut Session<'_>, tag: u16, t: &Tfsync, out: &mut Vec<u8>
 }
 
 pub(super) fn lock(s: &mut Session<'_>, tag: u16, t: &Tlock<'_>, out: &mut Vec<u8>) -> Result<()> {
+    if t.ty != p9_wire::P9_LOCK_TYPE_UNLCK {
+        s.fids.get_mut(t.fid)?.locked = true;
+    }
     let fd = open_fd(s, t.fid)?;
     let status = lock::lock(
         fd,

@@ -134,14 +134,8 @@ pub(super) fn xattrwalk(
     }
     let value = xattr::read_for_walk(s.server.backend(), &node, t.name)?;
     let size = value.len() as u64;
-    s.fids.replace(
-        t.newfid,
-        Fid {
-            node,
-            uid,
-            state: FidState::XattrRead(value),
-        },
-    )?;
+    s.fids
+        .replace(t.newfid, Fid::new(node, uid, FidState::XattrRead(value)))?;
     s.reply(tag, &Rmessage::Xattrwalk(Rxattrwalk { size }), out)
 }
 
