@@ -248,7 +248,7 @@ fn special_files_are_never_opened() {
     let h = Harness::new();
     rustix::fs::mknodat(
         rustix::fs::CWD,
-        &h.path("fifo"),
+        h.path("fifo"),
         rustix::fs::FileType::Fifo,
         rustix::fs::Mode::from_raw_mode(0o666),
         0,
@@ -259,7 +259,7 @@ fn special_files_are_never_opened() {
         for (n, dev) in [("null", libc::makedev(1, 3)), ("zero", libc::makedev(1, 5))] {
             rustix::fs::mknodat(
                 rustix::fs::CWD,
-                &h.path(n),
+                h.path(n),
                 rustix::fs::FileType::CharacterDevice,
                 rustix::fs::Mode::from_raw_mode(0o666),
                 dev,

@@ -420,7 +420,7 @@ fn statfs_matches_the_host() {
     let h = Harness::new();
     let mut c = h.client();
     let s = c.statfs(ROOT).unwrap();
-    let host = rustix::fs::statvfs(&h.export()).unwrap();
+    let host = rustix::fs::statvfs(h.export()).unwrap();
     assert_eq!(s.bsize as u64, host.f_bsize);
     assert_eq!(s.blocks, host.f_blocks);
     assert_eq!(s.files, host.f_files);
@@ -631,7 +631,7 @@ fn xattrs() {
     assert_eq!(c.write(2, 5, b" world").unwrap(), 6);
     c.clunk(2).unwrap();
     let mut buf = [0u8; 64];
-    let n = rustix::fs::getxattr(&h.path("f"), "user.greeting", &mut buf[..]).unwrap();
+    let n = rustix::fs::getxattr(h.path("f"), "user.greeting", &mut buf[..]).unwrap();
     assert_eq!(&buf[..n], b"hello world");
     // Get.
     assert_eq!(c.xattrwalk(1, 3, b"user.greeting").unwrap(), 11);

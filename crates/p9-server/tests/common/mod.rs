@@ -1,6 +1,6 @@
 //! Test harness: a real tree in a temp dir served in-process by the local backend, and
 //! clients on socketpairs (each connection served by its own server thread).
-#![allow(dead_code)]
+#![allow(dead_code, unused_imports)]
 
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
