@@ -13,7 +13,6 @@ use std::path::Path;
 use confined_fs::{Export, ExportOptions};
 use rustix::fs::Mode;
 use rustix::io::Errno;
-use rustix::mount::{self, MountFlags, MountPropagationFlags};
 use rustix::process;
 use rustix::thread::{self, CapabilitySet, CapabilitySets, UnshareFlags};
 
@@ -55,7 +54,9 @@ pub fn confine(export: &Path) -> Result<Export, SandboxError> {
         )
         .map_err(at("open export"));
     }
-    let nodev = match private_nodev_mount(export) {
+    let nodev = match ::sandbox::mounts::private_namespace(UnshareFlags::empty())
+        .and_then(|()| ::sandbox::mounts::bind_nodev(export))
+    {
         Ok(()) => true,
         Err(e) => {
             tracing::warn!(error = %e, "no private nodev mount; special files are checked before opening instead");
@@ -70,51 +71,6 @@ pub fn confine(export: &Path) -> Result<Export, SandboxError> {
     thread::set_thread_groups(&[]).map_err(at("setgroups"))?;
     drop_capabilities().map_err(at("capabilities"))?;
     Ok(handle)
-}
-
-/// Step 1: a private mount namespace with the export bind-mounted `nodev,nosuid`.
-fn private_nodev_mount(export: &Path) -> Result<(), SandboxError> {
-    // SAFETY: CLONE_NEWNS only gives this process its own mount table; it does not
-    // unshare memory or the fd table, which is what makes `unshare` unsafe in general.
-    unsafe { thread::unshare_unsafe(UnshareFlags::NEWNS) }.map_err(at("unshare(CLONE_NEWNS)"))?;
-    mount::mount_change(
-        "/",
-        MountPropagationFlags::REC | MountPropagationFlags::PRIVATE,
-    )
-    .map_err(at("make mounts private"))?;
-    mount::mount_bind_recursive(export, export).map_err(at("bind-mount export"))?;
-    // Keep the flags the kernel locks on a bind remount (read-only, noexec...).
-    let keep = match rustix::fs::statvfs(export) {
-        Ok(st) => {
-            let f = st.f_flag;
-            let mut m = MountFlags::empty();
-            if f.contains(rustix::fs::StatVfsMountFlags::RDONLY) {
-                m |= MountFlags::RDONLY;
-            }
-            if f.contains(rustix::fs::StatVfsMountFlags::NOEXEC) {
-                m |= MountFlags::NOEXEC;
-            }
-            if f.contains(rustix::fs::StatVfsMountFlags::NOATIME) {
-                m |= MountFlags::NOATIME;
-            }
-            if f.contains(rustix::fs::StatVfsMountFlags::NODIRATIME) {
-                m |= MountFlags::NODIRATIME;
-            }
-            m
-        }
-        Err(e) => {
-            return Err(SandboxError {
-                step: "statvfs export",
-                errno: e,
-            })
-        }
-    };
-    mount::mount_remount(
-        export,
-        MountFlags::BIND | MountFlags::NODEV | MountFlags::NOSUID | keep,
-        "",
-    )
-    .map_err(at("remount export nodev,nosuid"))
 }
 
 /// Step 4: keep [`KEPT_CAPS`], permitted and effective; nothing inheritable or ambient;

@@ -7,6 +7,9 @@
 
 #![warn(missing_docs)]
 
+pub mod lists;
+pub mod mounts;
+
 use std::collections::BTreeMap;
 use std::str::FromStr;
 
@@ -105,19 +108,23 @@ pub const RUNTIME: &[Allow] = &[
     Allow::Any(libc::SYS_close),
 ];
 
-/// Builds the BPF program for `allow` (plus [`RUNTIME`]) with `mode`'s mismatch action.
-pub fn build(mode: SeccompMode, allow: &[Allow]) -> Result<Option<BpfProgram>, SeccompError> {
+/// Builds the BPF program for the `allow` lists (plus [`RUNTIME`]) with `mode`'s
+/// mismatch action.
+pub fn build(mode: SeccompMode, allow: &[&[Allow]]) -> Result<Option<BpfProgram>, SeccompError> {
     let mismatch = match mode {
         SeccompMode::Off => return Ok(None),
         SeccompMode::Kill => SeccompAction::KillProcess,
         SeccompMode::Log => SeccompAction::Log,
     };
     let mut rules: BTreeMap<i64, Vec<SeccompRule>> = BTreeMap::new();
-    for a in RUNTIME.iter().chain(allow) {
+    let mut unconditional = std::collections::BTreeSet::new();
+    for a in RUNTIME.iter().chain(allow.iter().flat_map(|l| l.iter())) {
         match *a {
             Allow::Any(nr) => {
+                unconditional.insert(nr);
                 rules.insert(nr, Vec::new());
             }
+            Allow::ArgIn { nr, .. } if unconditional.contains(&nr) => {}
             Allow::ArgIn { nr, arg, values } => {
                 let entry = rules.entry(nr).or_default();
                 for &v in values {
@@ -142,8 +149,9 @@ pub fn build(mode: SeccompMode, allow: &[Allow]) -> Result<Option<BpfProgram>, S
     Ok(Some(prog))
 }
 
-/// Sets `no_new_privs` and installs the filter for `allow` on every thread of the process.
-pub fn apply(mode: SeccompMode, allow: &[Allow]) -> Result<(), SeccompError> {
+/// Sets `no_new_privs` and installs the filter for the `allow` lists on every thread of
+/// the process (threads started later inherit it).
+pub fn apply(mode: SeccompMode, allow: &[&[Allow]]) -> Result<(), SeccompError> {
     let Some(prog) = build(mode, allow)? else {
         tracing::warn!("seccomp filter off");
         return Ok(());
@@ -175,7 +183,17 @@ mod tests {
                 values: &[0x1234, 0x5678],
             },
         ];
-        assert!(build(SeccompMode::Kill, &list).unwrap().is_some());
-        assert!(build(SeccompMode::Log, &list).unwrap().is_some());
+        assert!(build(SeccompMode::Kill, &[&list]).unwrap().is_some());
+        assert!(build(SeccompMode::Log, &[&list]).unwrap().is_some());
+        // Every list of the project builds, alone and combined (duplicates merge).
+        use lists::*;
+        for combo in [
+            &[PROXY_CONNECTION, FILE_OPS, CREDENTIALS][..],
+            &[FRONT_END][..],
+            &[FRONT_END, FILE_OPS, CREDENTIALS][..],
+        ] {
+            assert!(build(SeccompMode::Kill, combo).unwrap().is_some());
+        }
+        assert_eq!(FS_IOC_GETVERSION, 0x8008_7601);
     }
 }

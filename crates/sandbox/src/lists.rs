@@ -1,0 +1,120 @@
+//! The allowlists, as data. Each process applies the lists it needs:
+//! - the proxy helper: [`PROXY_CONNECTION`] + [`FILE_OPS`] + [`CREDENTIALS`];
+//! - the 9P front end with the proxy backend: [`FRONT_END`] (it does no path operation
+//!   at all: fds come from the helpers);
+//! - the 9P front end with the local backend: [`FRONT_END`] + [`FILE_OPS`] +
+//!   [`CREDENTIALS`].
+//!
+//! [`crate::RUNTIME`] is always added.
+
+use crate::Allow;
+
+/// `FS_IOC_GETVERSION`, `_IOR('v', 1, long)`: the only ioctl a file server here issues.
+pub const FS_IOC_GETVERSION: u64 =
+    (2 << 30) | ((std::mem::size_of::<std::ffi::c_long>() as u64) << 16) | ((b'v' as u64) << 8) | 1;
+
+/// `PR_SET_NAME`: naming threads is the only `prctl` after start-up.
+const PR_SET_NAME: u64 = 15;
+
+/// The helper's one connection.
+pub const PROXY_CONNECTION: &[Allow] = &[
+    Allow::Any(libc::SYS_recvfrom),
+    Allow::Any(libc::SYS_sendto),
+    Allow::Any(libc::SYS_sendmsg),
+    Allow::Any(libc::SYS_read),
+];
+
+/// Resolving, opening and changing files inside an export by fd (confined-fs).
+pub const FILE_OPS: &[Allow] = &[
+    Allow::Any(libc::SYS_openat2),
+    Allow::Any(libc::SYS_openat),
+    Allow::Any(libc::SYS_fcntl),
+    Allow::Any(libc::SYS_fstat),
+    Allow::Any(libc::SYS_newfstatat),
+    Allow::Any(libc::SYS_statx),
+    Allow::Any(libc::SYS_fstatfs),
+    Allow::Any(libc::SYS_mkdirat),
+    Allow::Any(libc::SYS_mknodat),
+    Allow::Any(libc::SYS_symlinkat),
+    Allow::Any(libc::SYS_linkat),
+    Allow::Any(libc::SYS_renameat),
+    Allow::Any(libc::SYS_renameat2),
+    Allow::Any(libc::SYS_unlinkat),
+    Allow::Any(libc::SYS_readlinkat),
+    Allow::Any(libc::SYS_fchmodat),
+    Allow::Any(libc::SYS_fchmod),
+    Allow::Any(libc::SYS_fchownat),
+    Allow::Any(libc::SYS_fchown),
+    Allow::Any(libc::SYS_utimensat),
+    Allow::Any(libc::SYS_ftruncate),
+    Allow::Any(libc::SYS_fgetxattr),
+    Allow::Any(libc::SYS_flistxattr),
+    Allow::Any(libc::SYS_fsetxattr),
+    Allow::Any(libc::SYS_fremovexattr),
+    Allow::ArgIn {
+        nr: libc::SYS_ioctl,
+        arg: 1,
+        values: &[FS_IOC_GETVERSION],
+    },
+];
+
+/// Per-request credential switches.
+pub const CREDENTIALS: &[Allow] = &[
+    Allow::Any(libc::SYS_geteuid),
+    Allow::Any(libc::SYS_setresuid),
+    Allow::Any(libc::SYS_setresgid),
+    Allow::Any(libc::SYS_capget),
+    Allow::Any(libc::SYS_capset),
+];
+
+/// The 9P front end: listeners, a thread per connection, I/O on the fds it was handed
+/// (reads, writes, readdir, fsync, locks, metadata), and its helper connections.
+pub const FRONT_END: &[Allow] = &[
+    // Listeners and connections.
+    Allow::Any(libc::SYS_accept4),
+    Allow::Any(libc::SYS_accept),
+    Allow::Any(libc::SYS_setsockopt),
+    Allow::Any(libc::SYS_getsockopt),
+    Allow::Any(libc::SYS_getsockname),
+    Allow::Any(libc::SYS_getpeername),
+    Allow::Any(libc::SYS_shutdown),
+    Allow::Any(libc::SYS_recvfrom),
+    Allow::Any(libc::SYS_sendto),
+    Allow::Any(libc::SYS_recvmsg),
+    Allow::Any(libc::SYS_sendmsg),
+    Allow::Any(libc::SYS_read),
+    Allow::Any(libc::SYS_readv),
+    Allow::Any(libc::SYS_poll),
+    Allow::Any(libc::SYS_ppoll),
+    // Threads.
+    Allow::Any(libc::SYS_clone3),
+    Allow::Any(libc::SYS_clone),
+    Allow::Any(libc::SYS_set_robust_list),
+    Allow::Any(libc::SYS_rseq),
+    Allow::Any(libc::SYS_sched_getaffinity),
+    Allow::ArgIn {
+        nr: libc::SYS_prctl,
+        arg: 0,
+        values: &[PR_SET_NAME],
+    },
+    Allow::Any(libc::SYS_nanosleep),
+    Allow::Any(libc::SYS_clock_nanosleep),
+    // File I/O on handed-out fds.
+    Allow::Any(libc::SYS_pread64),
+    Allow::Any(libc::SYS_pwrite64),
+    Allow::Any(libc::SYS_preadv),
+    Allow::Any(libc::SYS_pwritev),
+    Allow::Any(libc::SYS_lseek),
+    Allow::Any(libc::SYS_getdents64),
+    Allow::Any(libc::SYS_fsync),
+    Allow::Any(libc::SYS_fdatasync),
+    Allow::Any(libc::SYS_ftruncate),
+    Allow::Any(libc::SYS_fallocate),
+    Allow::Any(libc::SYS_fcntl),
+    Allow::Any(libc::SYS_fstat),
+    Allow::Any(libc::SYS_newfstatat),
+    Allow::Any(libc::SYS_statx),
+    Allow::Any(libc::SYS_fstatfs),
+    Allow::Any(libc::SYS_readlinkat),
+    Allow::Any(libc::SYS_openat),
+];
