@@ -134,6 +134,17 @@ pub struct ServeArgs {
     #[arg(long, value_name = "N", default_value_t = p9_server::DEFAULT_MAX_FIDS)]
     pub max_fids: usize,
 
+    /// How the server confines itself: new mount/network/IPC/UTS namespaces and a chroot
+    /// (an empty root with the proxy backend, the export with the local one), a chroot
+    /// only, or nothing [default: namespace as root, none otherwise].
+    #[arg(long, value_enum, value_name = "MODE")]
+    pub sandbox: Option<crate::sandbox::SandboxMode>,
+
+    /// What a syscall outside the server's allowlist does: kill the server, be logged by
+    /// the kernel and allowed, or no filter.
+    #[arg(long, value_name = "kill|log|off", default_value = "kill")]
+    pub seccomp: sandbox::SeccompMode,
+
     /// Log one line per failed request (with its errno). Twice: more.
     #[arg(short, long, action = clap::ArgAction::Count)]
     pub verbose: u8,

@@ -3,6 +3,7 @@
 #![deny(unsafe_code)]
 
 mod cli;
+mod sandbox;
 mod serve;
 
 use clap::Parser;

@@ -5,9 +5,10 @@
 //! 2. open the backend: the export in-process (`local`), or (proxy) start the privileged
 //!    helper spawner and the first helpers over socketpairs, or connect to
 //!    `--helper-socket`;
-//! 3. drop privileges: with the proxy backend the server becomes `--user` with
-//!    `no_new_privs` here, before reading a single client byte; the local backend keeps
-//!    the identity it was started with;
+//! 3. confine (`--sandbox`: namespaces and a chroot), drop privileges (with the proxy
+//!    backend the server becomes `--user` with `no_new_privs`; the local backend keeps
+//!    the identity it was started with), install the seccomp allowlist (`--seccomp`):
+//!    all before reading a single client byte;
 //! 4. announce (how to mount) and serve.
 
 use std::net::SocketAddr;
@@ -157,19 +158,33 @@ pub fn run_spawner(args: SpawnerArgs) -> Result<(), String> {
     spawner::serve(sock, &cfg).map_err(|e| format!("helper spawner: {e}"))
 }
 
-fn drop_privileges(args: &ServeArgs) -> Result<(), String> {
-    match args.backend {
-        BackendKind::Local => {
+/// The user the proxy backend's front end becomes, looked up while /etc/passwd is still
+/// reachable (before the sandbox's chroot).
+fn target_user(args: &ServeArgs) -> Result<Option<(String, u32, u32)>, String> {
+    if args.backend != BackendKind::Proxy || !rustix::process::geteuid().is_root() {
+        return Ok(None);
+    }
+    let user = args.user.clone().unwrap_or_else(|| "nobody".to_string());
+    let (uid, gid) =
+        p9_server::privsep::lookup(&user).map_err(|e| format!("--user {user}: {e}"))?;
+    Ok(Some((user, uid, gid)))
+}
+
+fn drop_privileges(args: &ServeArgs, target: Option<(String, u32, u32)>) -> Result<(), String> {
+    match (args.backend, target) {
+        (BackendKind::Local, _) => {
             if rustix::process::geteuid().is_root() {
+                sandbox::caps::keep_only(sandbox::caps::FILE_SERVER_CAPS)
+                    .map_err(|e| format!("capabilities: {e}"))?;
                 tracing::info!(
-                    "local backend: keeping root (creations are made as the client's uid/gid)"
+                    "local backend: keeping root with the seven file-server capabilities \
+                     (creations are made as the client's uid/gid)"
                 );
             }
             Ok(())
         }
-        BackendKind::Proxy if rustix::process::geteuid().is_root() => {
-            let user = args.user.as_deref().unwrap_or("nobody");
-            let (uid, gid) = p9_server::privsep::drop_to(user)
+        (BackendKind::Proxy, Some((user, uid, gid))) => {
+            p9_server::privsep::drop_to(uid, gid)
                 .map_err(|e| format!("cannot drop privileges to {user}: {e}"))?;
             tracing::info!(
                 user,
@@ -179,7 +194,7 @@ fn drop_privileges(args: &ServeArgs) -> Result<(), String> {
             );
             Ok(())
         }
-        BackendKind::Proxy => Ok(()),
+        (BackendKind::Proxy, None) => Ok(()),
     }
 }
 
@@ -212,13 +227,26 @@ pub fn run(args: ServeArgs) -> Result<(), String> {
     rustix::process::umask(rustix::fs::Mode::empty());
     // 2. The backend.
     let backend = open_backend(&args)?;
-    // 3. Privileges.
-    drop_privileges(&args)?;
+    // 3. Confinement (namespaces, chroot), privileges, seccomp.
+    let sandbox_mode = args
+        .sandbox
+        .unwrap_or(if rustix::process::geteuid().is_root() {
+            crate::sandbox::SandboxMode::Namespace
+        } else {
+            crate::sandbox::SandboxMode::None
+        });
+    let export = std::fs::canonicalize(&args.dir)
+        .map_err(|e| format!("export {}: {e}", args.dir.display()))?;
+    let target = target_user(&args)?;
+    crate::sandbox::confine(sandbox_mode, args.backend, &export)?;
+    drop_privileges(&args, target)?;
+    crate::sandbox::seccomp(args.seccomp, args.backend)?;
 
-    let mut anames = vec![args.dir.as_os_str().as_encoded_bytes().to_vec()];
-    if let Ok(canon) = std::fs::canonicalize(&args.dir) {
-        anames.push(canon.as_os_str().as_encoded_bytes().to_vec());
-    }
+    // The export as given and in canonical form (computed before the chroot).
+    let anames = vec![
+        args.dir.as_os_str().as_encoded_bytes().to_vec(),
+        export.as_os_str().as_encoded_bytes().to_vec(),
+    ];
     let config = ServerConfig {
         anames,
         max_fids: args.max_fids,

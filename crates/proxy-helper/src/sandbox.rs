@@ -14,16 +14,10 @@ use confined_fs::{Export, ExportOptions};
 use rustix::fs::Mode;
 use rustix::io::Errno;
 use rustix::process;
-use rustix::thread::{self, CapabilitySet, CapabilitySets, UnshareFlags};
+use rustix::thread::{self, CapabilitySet, UnshareFlags};
 
 /// The capabilities QEMU's helper keeps, and so do we.
-pub const KEPT_CAPS: CapabilitySet = CapabilitySet::CHOWN
-    .union(CapabilitySet::DAC_OVERRIDE)
-    .union(CapabilitySet::FOWNER)
-    .union(CapabilitySet::FSETID)
-    .union(CapabilitySet::SETGID)
-    .union(CapabilitySet::SETUID)
-    .union(CapabilitySet::MKNOD);
+pub const KEPT_CAPS: CapabilitySet = ::sandbox::caps::FILE_SERVER_CAPS;
 
 /// Why confinement failed.
 #[derive(Debug, thiserror::Error)]
@@ -69,30 +63,6 @@ pub fn confine(export: &Path) -> Result<Export, SandboxError> {
     process::chdir("/").map_err(at("chdir /"))?;
     process::umask(Mode::empty());
     thread::set_thread_groups(&[]).map_err(at("setgroups"))?;
-    drop_capabilities().map_err(at("capabilities"))?;
+    ::sandbox::caps::keep_only(KEPT_CAPS).map_err(at("capabilities"))?;
     Ok(handle)
-}
-
-/// Step 4: keep [`KEPT_CAPS`], permitted and effective; nothing inheritable or ambient;
-/// everything else out of the bounding set.
-fn drop_capabilities() -> Result<(), Errno> {
-    for bit in 0..64 {
-        let cap = CapabilitySet::from_bits_retain(1 << bit);
-        if KEPT_CAPS.contains(cap) {
-            continue;
-        }
-        match thread::remove_capability_from_bounding_set(cap) {
-            Ok(()) | Err(Errno::INVAL) => {} // INVAL: past the kernel's last capability
-            Err(e) => return Err(e),
-        }
-    }
-    let _ = thread::clear_ambient_capability_set();
-    thread::set_capabilities(
-        None,
-        CapabilitySets {
-            effective: KEPT_CAPS,
-            permitted: KEPT_CAPS,
-            inheritable: CapabilitySet::empty(),
-        },
-    )
 }

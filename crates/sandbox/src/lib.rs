@@ -7,6 +7,7 @@
 
 #![warn(missing_docs)]
 
+pub mod caps;
 pub mod lists;
 pub mod mounts;
 

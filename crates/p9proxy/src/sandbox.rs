@@ -1,0 +1,100 @@
+//! The front end's confinement, applied in a fixed order once the backend is open and
+//! before a single client byte is read:
+//! 1. `--sandbox namespace` (default as root): new mount, network, IPC and UTS
+//!    namespaces (listening sockets were bound before and keep working; nothing new can
+//!    be connected to); with the proxy backend the root becomes an empty read-only
+//!    tmpfs (the front end needs no file system: its fds come from the helpers); with
+//!    the local backend the export, bind-mounted `nodev,nosuid`;
+//!    `--sandbox chroot`: the same roots without namespaces (an empty directory removed
+//!    after the chroot, or the export); `none`: nothing;
+//! 2. privileges dropped (proxy backend, see `serve`);
+//! 3. the seccomp allowlist (`--seccomp`, default kill): only the syscalls of the
+//!    backend in use.
+
+use std::path::Path;
+
+use clap::ValueEnum;
+use rustix::thread::UnshareFlags;
+use sandbox::lists::{CREDENTIALS, FILE_OPS, FRONT_END};
+use sandbox::{Allow, SeccompMode};
+
+use crate::cli::BackendKind;
+
+/// How the front end confines itself (as virtiofsd's `--sandbox`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SandboxMode {
+    /// New mount, network, IPC and UTS namespaces, and a chroot (needs root).
+    Namespace,
+    /// A chroot only (needs root).
+    Chroot,
+    /// Nothing beyond the backend's own confinement.
+    None,
+}
+
+/// Step 1 (as root, before privileges are dropped).
+pub fn confine(mode: SandboxMode, backend: BackendKind, export: &Path) -> Result<(), String> {
+    if mode == SandboxMode::None {
+        return Ok(());
+    }
+    if !rustix::process::geteuid().is_root() {
+        return Err(format!("--sandbox {mode:?} needs root (use --sandbox none)").to_lowercase());
+    }
+    let root = match (mode, backend) {
+        (SandboxMode::Namespace, BackendKind::Proxy) => {
+            sandbox::mounts::private_namespace(namespaces()).map_err(|e| e.to_string())?;
+            // An empty read-only tmpfs over /tmp (in our namespace only) becomes the root.
+            let empty = Path::new("/tmp");
+            sandbox::mounts::empty_root(empty).map_err(|e| e.to_string())?;
+            empty.to_path_buf()
+        }
+        (SandboxMode::Namespace, BackendKind::Local) => {
+            sandbox::mounts::private_namespace(namespaces()).map_err(|e| e.to_string())?;
+            sandbox::mounts::bind_nodev(export).map_err(|e| e.to_string())?;
+            export.to_path_buf()
+        }
+        (SandboxMode::Chroot, BackendKind::Proxy) => {
+            let dir = std::env::temp_dir().join(format!("p9proxy-empty.{}", std::process::id()));
+            std::fs::create_dir(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+            dir
+        }
+        (SandboxMode::Chroot, BackendKind::Local) => export.to_path_buf(),
+        (SandboxMode::None, _) => unreachable!("handled above"),
+    };
+    rustix::process::chroot(&root).map_err(|e| format!("chroot {}: {e}", root.display()))?;
+    rustix::process::chdir("/").map_err(|e| format!("chdir /: {e}"))?;
+    if mode == SandboxMode::Chroot && backend == BackendKind::Proxy {
+        // Remove the empty directory: the root is now an unlinked, empty directory.
+        let _ = rustix::fs::rmdir("/");
+    }
+    tracing::info!(sandbox = ?mode, root = %root.display(), "front end confined");
+    Ok(())
+}
+
+fn namespaces() -> UnshareFlags {
+    UnshareFlags::NEWNET | UnshareFlags::NEWIPC | UnshareFlags::NEWUTS
+}
+
+/// The front end's allowlists for `backend`.
+pub fn allowlist(backend: BackendKind) -> &'static [&'static [Allow]] {
+    match backend {
+        BackendKind::Proxy => &[FRONT_END],
+        BackendKind::Local => &[FRONT_END, FILE_OPS, CREDENTIALS],
+    }
+}
+
+/// Step 3: the seccomp filter, for every thread (connection threads start later and
+/// inherit it).
+pub fn seccomp(mode: SeccompMode, backend: BackendKind) -> Result<(), String> {
+    sandbox::apply(mode, allowlist(backend)).map_err(|e| format!("seccomp ({mode}): {e}"))?;
+    if std::env::var_os("P9PROXY_SECCOMP_SELFTEST").is_some() {
+        // Test hook: a syscall no allowlist has (tests/sandbox.rs).
+        tracing::warn!("seccomp self-test: calling socket(2), which the allowlist forbids");
+        let _ = rustix::net::socket(
+            rustix::net::AddressFamily::INET,
+            rustix::net::SocketType::DGRAM,
+            None,
+        );
+        tracing::warn!("seccomp self-test: still alive");
+    }
+    Ok(())
+}

@@ -1,0 +1,174 @@
+//! `p9proxy serve` confines its front end: with the proxy backend it runs as nobody with
+//! no capabilities, `no_new_privs`, a seccomp filter, an empty root and its own network
+//! namespace; with the local backend it is chrooted into the export with the seven
+//! file-server capabilities. A syscall outside the allowlist kills it.
+
+use std::os::unix::process::ExitStatusExt;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const P9PROXY: &str = env!("CARGO_BIN_EXE_p9proxy");
+
+fn is_root() -> bool {
+    rustix::process::geteuid().is_root()
+}
+
+/// Starts `p9proxy serve EXPORT --listen unix:SOCK ARGS...` and waits for the socket.
+fn serve(export: &Path, sock: &Path, args: &[&str], env: &[(&str, &str)]) -> Child {
+    let mut cmd = Command::new(P9PROXY);
+    cmd.arg("serve")
+        .arg(export)
+        .arg("--listen")
+        .arg(format!("unix:{}", sock.display()));
+    cmd.args(args)
+        .envs(env.iter().copied())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !sock.exists() {
+        if let Some(st) = child.try_wait().unwrap() {
+            return_with(child, st);
+            unreachable!();
+        }
+        assert!(Instant::now() < deadline, "server never listened");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    child
+}
+
+fn return_with(child: Child, st: std::process::ExitStatus) {
+    let out = child.wait_with_output().unwrap();
+    panic!(
+        "server exited early ({st:?}): {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn field(pid: u32, name: &str) -> String {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(&format!("{name}:")))
+        .unwrap()
+        .trim()
+        .to_string()
+}
+
+/// One attach over the Unix socket, so that set-up is surely over.
+fn poke(sock: &Path) {
+    let s = std::os::unix::net::UnixStream::connect(sock).unwrap();
+    let mut c = p9_server::testclient::Client::new(s);
+    c.version(65536).unwrap();
+    c.attach(0, 0).unwrap();
+}
+
+fn helper_next_to_p9proxy() -> bool {
+    Path::new(P9PROXY)
+        .with_file_name("virtfs-proxy-helper")
+        .exists()
+}
+
+#[test]
+fn proxy_front_end_is_unprivileged_and_confined() {
+    if !is_root() || !helper_next_to_p9proxy() {
+        eprintln!("SKIPPED: needs root and the helper built next to p9proxy");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let export = dir.path().join("export");
+    std::fs::create_dir(&export).unwrap();
+    let sock = dir.path().join("s");
+    let mut child = serve(&export, &sock, &[], &[]);
+    poke(&sock);
+    let pid = child.id();
+    assert_eq!(
+        field(pid, "Uid").split_whitespace().collect::<Vec<_>>(),
+        ["65534"; 4]
+    );
+    assert_eq!(u64::from_str_radix(&field(pid, "CapEff"), 16).unwrap(), 0);
+    assert_eq!(u64::from_str_radix(&field(pid, "CapPrm"), 16).unwrap(), 0);
+    assert_eq!(field(pid, "NoNewPrivs"), "1");
+    assert_eq!(field(pid, "Seccomp"), "2");
+    // Its root is an empty directory, not the host's / nor the export.
+    let root = std::fs::read_link(format!("/proc/{pid}/root")).unwrap();
+    assert_ne!(root, Path::new("/"));
+    assert_ne!(root, export);
+    // Its own network namespace: nothing new can be reached from it.
+    assert_ne!(
+        std::fs::read_link(format!("/proc/{pid}/ns/net")).unwrap(),
+        std::fs::read_link("/proc/self/ns/net").unwrap()
+    );
+    child.kill().unwrap();
+    let _ = child.wait();
+}
+
+#[test]
+fn local_front_end_is_chrooted_with_seven_capabilities() {
+    if !is_root() {
+        eprintln!("SKIPPED: needs root");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let export = std::fs::canonicalize(dir.path()).unwrap().join("export");
+    std::fs::create_dir(&export).unwrap();
+    let sock = dir.path().join("s");
+    let mut child = serve(&export, &sock, &["--backend", "local"], &[]);
+    poke(&sock);
+    let pid = child.id();
+    let kept = (1u64 << 0) | (1 << 1) | (1 << 3) | (1 << 4) | (1 << 6) | (1 << 7) | (1 << 27);
+    assert_eq!(
+        u64::from_str_radix(&field(pid, "CapEff"), 16).unwrap(),
+        kept
+    );
+    assert_eq!(
+        u64::from_str_radix(&field(pid, "CapBnd"), 16).unwrap(),
+        kept
+    );
+    assert_eq!(field(pid, "Seccomp"), "2");
+    assert_eq!(
+        std::fs::read_link(format!("/proc/{pid}/root")).unwrap(),
+        export
+    );
+    child.kill().unwrap();
+    let _ = child.wait();
+}
+
+#[test]
+fn forbidden_syscall_kills_the_front_end() {
+    if !is_root() {
+        eprintln!("SKIPPED: needs root");
+        return;
+    }
+    let mut backends = vec!["local"];
+    if helper_next_to_p9proxy() {
+        backends.push("proxy");
+    }
+    for backend in backends {
+        let dir = tempfile::tempdir().unwrap();
+        let export = dir.path().join("export");
+        std::fs::create_dir(&export).unwrap();
+        let out = Command::new(P9PROXY)
+            .arg("serve")
+            .arg(&export)
+            .args(["--backend", backend, "--listen"])
+            .arg(format!("unix:{}", dir.path().join("s").display()))
+            .env("P9PROXY_SECCOMP_SELFTEST", "1")
+            .stdout(Stdio::null())
+            .output()
+            .unwrap();
+        assert_eq!(
+            out.status.signal(),
+            Some(libc::SIGSYS),
+            "{backend}: {:?}",
+            out.status
+        );
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains("seccomp self-test: calling"),
+            "{backend}: {err}"
+        );
+        assert!(!err.contains("still alive"), "{backend}");
+    }
+}
