@@ -1,31 +1,40 @@
 #!/usr/bin/env bash
 # Run every VM end-to-end scenario and print "vm: N passed, M failed" as the last line.
 #
-# Scenarios: the proxy workload against the helper in socket mode and in fd mode.
+# Scenarios (P9PROXY_VM_MODES picks them; DEFAULT_MODES below when unset):
+#   socket, fd      the proxy workload against the helper (QEMU's virtfs-proxy-helper protocol)
+#                   in socket mode and in fd mode
+#   tcp-local       our 9P server (`p9proxy serve --backend local`) over TCP with the server
+#                   workload (guest/server-workload.sh, access=user, msize 1 MiB)
+#   tcp-proxy       the same with `--backend proxy` (privilege-separated)
+#   diodcli-local   Debian's diodls/diodcat against our server (tests/diod/run.sh), no VM
+#   diodcli-proxy   the same with the proxy backend
+#   reference runs against diod (with its known failures as XFAIL):
+#   tcp-diod        the proxy workload over TCP      server-diod   the server workload
+#   diodcli-diod    diodls/diodcat
 # Environment:
 #   P9PROXY_HELPER     helper binary (default: target/release/virtfs-proxy-helper, built with
 #                      `cargo build --release --bin virtfs-proxy-helper` when missing);
 #                      QEMU's C helper is /usr/lib/qemu/virtfs-proxy-helper
-#   P9PROXY_VM_MODES   scenarios to run (default "socket fd"; "tcp-diod" adds a reference run
-#                      of the same workload against diod over TCP)
-#   P9PROXY_VM_JOBS    VMs run at once (default 2 when the machine has >= 2 cores)
+#   P9PROXY_SERVER     our 9P server binary (default: target/release/p9proxy, built with
+#                      `cargo build --release --bin p9proxy` when missing and asked for)
+#   P9PROXY_VM_MODES   scenarios to run (default: DEFAULT_MODES)
+#   P9PROXY_VM_JOBS    scenarios run at once (default 2 when the machine has >= 2 cores)
 #   P9PROXY_VM_XFAIL   known-failures file passed to run-proxy.sh --xfail
 #   P9PROXY_VM_KEEP=1  keep every run's work directory
 #   P9PROXY_VM_CACHE   kernel/initramfs cache (default <repo>/.cache/vm)
+#   P9PROXY_VM_TIMEOUT hard limit per proxy-workload VM (default 120 s; server-workload VMs
+#                      get at least 300 s)
 # Needs root and the packages of scripts/install-deps.sh; the kernel is fetched on demand.
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 
-MODES=${P9PROXY_VM_MODES:-socket fd}
+# The scenarios of a plain run. Our 9P server's scenarios (tcp-local tcp-proxy diodcli-local
+# diodcli-proxy) join them once `p9proxy serve` passes them.
+DEFAULT_MODES="socket fd"
+MODES=${P9PROXY_VM_MODES:-$DEFAULT_MODES}
 JOBS=${P9PROXY_VM_JOBS:-$(( $(nproc) >= 2 ? 2 : 1 ))}
-HELPER=${P9PROXY_HELPER:-}
-if [[ -z "$HELPER" ]]; then
-  HELPER=$REPO_ROOT/target/release/virtfs-proxy-helper
-  if [[ ! -x "$HELPER" ]] && command -v cargo >/dev/null; then
-    log "building $HELPER"
-    (cd "$REPO_ROOT" && cargo build --release --bin virtfs-proxy-helper >&2) || true
-  fi
-fi
+SRV_TIMEOUT=$(( ${P9PROXY_VM_TIMEOUT:-120} > 300 ? ${P9PROXY_VM_TIMEOUT:-120} : 300 ))
 
 scenarios=()
 for m in $MODES; do
@@ -33,11 +42,34 @@ for m in $MODES; do
 done
 passed=0 failed=0
 t0=$(date +%s)
+wants() { [[ " ${scenarios[*]} " =~ \ ($1)\  ]]; }
 
-if [[ ! -x "$HELPER" ]]; then
-  echo "FAIL: helper $HELPER not found or not executable (set P9PROXY_HELPER)"
-  echo "vm: 0 passed, ${#scenarios[@]} failed"
-  exit 1
+HELPER=${P9PROXY_HELPER:-}
+if wants 'proxy-socket|proxy-fd'; then
+  if [[ -z "$HELPER" ]]; then
+    HELPER=$REPO_ROOT/target/release/virtfs-proxy-helper
+    if [[ ! -x "$HELPER" ]] && command -v cargo >/dev/null; then
+      log "building $HELPER"
+      (cd "$REPO_ROOT" && cargo build --release --bin virtfs-proxy-helper >&2) || true
+    fi
+  fi
+  if [[ ! -x "$HELPER" ]]; then
+    echo "FAIL: helper $HELPER not found or not executable (set P9PROXY_HELPER)"
+    echo "vm: 0 passed, ${#scenarios[@]} failed"
+    exit 1
+  fi
+fi
+SERVER_BIN=${P9PROXY_SERVER:-}
+if wants 'tcp-local|tcp-proxy|diodcli-local|diodcli-proxy'; then
+  if [[ -z "$SERVER_BIN" ]]; then
+    SERVER_BIN=$REPO_ROOT/target/release/p9proxy
+    if [[ ! -x "$SERVER_BIN" ]] && command -v cargo >/dev/null; then
+      log "building $SERVER_BIN"
+      (cd "$REPO_ROOT" && cargo build --release --bin p9proxy >&2) || true
+    fi
+  fi
+  # a missing server fails only its own scenarios (each says why)
+  [[ -x "$SERVER_BIN" ]] || log "server $SERVER_BIN not found or not executable (set P9PROXY_SERVER)"
 fi
 
 # Prepare the shared cache once, before VMs run in parallel.
@@ -53,20 +85,46 @@ extra=()
 [[ -n "${P9PROXY_VM_XFAIL:-}" ]] && extra+=(--xfail "$P9PROXY_VM_XFAIL")
 [[ -n "${P9PROXY_VM_KEEP:-}" ]] && extra+=(--keep)
 
+DIOD_CMD='diod -f -n -L stderr -l 127.0.0.1:{port} -e {export}'
+our_server() { # our_server BACKEND: the server command for run-tcp.sh / tests/diod/run.sh
+  if [[ ! -x "$SERVER_BIN" ]]; then
+    echo "FAIL: server $SERVER_BIN not found or not executable (build it with" \
+      "cargo build --release --bin p9proxy, or set P9PROXY_SERVER)" >&2
+    return 1
+  fi
+  echo "$(printf '%q' "$SERVER_BIN") serve {export} --listen tcp:127.0.0.1:{port} --backend $1"
+}
 run_one() { # run_one SCENARIO
+  local s0 cmd
+  s0=$(date +%s)
   case "$1" in
     proxy-*)
       bash "$VM_DIR/run-proxy.sh" --helper "$HELPER" --mode "${1#proxy-}" "${extra[@]}" ;;
-    tcp-diod)  # reference run of the same workload against diod over TCP (not by default)
-      bash "$VM_DIR/run-tcp.sh" --label tcp-diod --xfail "$VM_DIR/diod.xfail" \
-        --server 'diod -f -n -L stderr -l 127.0.0.1:{port} -e {export}' \
+    tcp-local|tcp-proxy)
+      cmd=$(our_server "${1#tcp-}") &&
+      bash "$VM_DIR/run-tcp.sh" --label "$1" --workload server --server "$cmd" \
+        --mount-opts access=user,msize=1048576 --timeout "$SRV_TIMEOUT" \
         ${P9PROXY_VM_KEEP:+--keep} ;;
+    diodcli-local|diodcli-proxy)
+      cmd=$(our_server "${1#diodcli-}") &&
+      bash "$REPO_ROOT/tests/diod/run.sh" --label "$1" --server "$cmd" \
+        ${P9PROXY_VM_KEEP:+--keep} ;;
+    tcp-diod)  # reference run of the proxy workload against diod over TCP (not by default)
+      bash "$VM_DIR/run-tcp.sh" --label tcp-diod --xfail "$VM_DIR/diod.xfail" \
+        --server "$DIOD_CMD" ${P9PROXY_VM_KEEP:+--keep} ;;
+    server-diod)  # reference run of the server workload against diod (not by default)
+      bash "$VM_DIR/run-tcp.sh" --label server-diod --workload server \
+        --xfail "$VM_DIR/diod-server.xfail" --server "$DIOD_CMD" --timeout "$SRV_TIMEOUT" \
+        ${P9PROXY_VM_KEEP:+--keep} ;;
+    diodcli-diod)  # reference run of the diodls/diodcat test against diod (not by default)
+      bash "$REPO_ROOT/tests/diod/run.sh" --diod ${P9PROXY_VM_KEEP:+--keep} ;;
     *) echo "unknown scenario $1"; false ;;
   esac > "$outdir/$1.out" 2>&1
   echo $? > "$outdir/$1.rc"
+  echo $(( $(date +%s) - s0 )) > "$outdir/$1.time"
 }
 
-log "helper: $HELPER; scenarios: ${scenarios[*]}; jobs: $JOBS"
+log "scenarios: ${scenarios[*]}; jobs: $JOBS${HELPER:+; helper: $HELPER}${SERVER_BIN:+; server: $SERVER_BIN}"
 running=0
 for s in "${scenarios[@]}"; do
   run_one "$s" &
@@ -78,12 +136,13 @@ wait
 for s in "${scenarios[@]}"; do
   echo "==== $s ===="
   cat "$outdir/$s.out"
+  took="$(cat "$outdir/$s.time" 2>/dev/null || echo '?') s"
   if [[ "$(cat "$outdir/$s.rc" 2>/dev/null)" == 0 ]]; then
-    passed=$((passed + 1)); echo "==== $s: PASS"
+    passed=$((passed + 1)); echo "==== $s: PASS ($took)"
   else
-    failed=$((failed + 1)); echo "==== $s: FAIL"
+    failed=$((failed + 1)); echo "==== $s: FAIL ($took)"
   fi
 done
-echo "(${MODES// /+} with $HELPER in $(( $(date +%s) - t0 )) s)"
+echo "(${MODES// /+}${HELPER:+ with $HELPER}${SERVER_BIN:+, server $SERVER_BIN} in $(( $(date +%s) - t0 )) s)"
 echo "vm: $passed passed, $failed failed"
 [[ $failed -eq 0 ]]
