@@ -54,19 +54,30 @@ impl HelperPool {
     }
 
     /// Runs `op` on one of the connections and maps its error to an errno. A connection
-    /// error (the helper died, or broke the protocol) answers `EIO` and replaces that
-    /// connection for the next requests.
-    pub fn call<T>(&self, op: impl FnOnce(&ProxyClient) -> Result<T, Error>) -> Result<T, Errno> {
+    /// error (the helper died, or broke the protocol) replaces that connection for the
+    /// next requests. A request the helper may have received answers `EIO`; one it
+    /// certainly never saw (the connection was already broken, or sending it failed
+    /// with `EPIPE`: the helper was gone) runs once more on the new connection, so that
+    /// only requests in flight when a helper dies fail.
+    pub fn call<T>(&self, op: impl Fn(&ProxyClient) -> Result<T, Error>) -> Result<T, Errno> {
         let i = self.next.fetch_add(1, Ordering::Relaxed) % self.slots.len();
-        let client = Arc::clone(&self.slots[i].read().unwrap_or_else(|p| p.into_inner()));
-        match op(&client) {
-            Ok(v) => Ok(v),
-            Err(e) if e.breaks_connection() => {
-                tracing::warn!(error = %e, slot = i, "helper connection lost; answering EIO");
-                self.replace(i, &client);
-                Err(Errno::IO)
+        let mut retried = false;
+        loop {
+            let client = Arc::clone(&self.slots[i].read().unwrap_or_else(|p| p.into_inner()));
+            match op(&client) {
+                Ok(v) => return Ok(v),
+                Err(e) if e.breaks_connection() => {
+                    self.replace(i, &client);
+                    if !retried && never_sent(&e) {
+                        tracing::info!(error = %e, slot = i, "helper connection lost before the request was sent; retrying on a new one");
+                        retried = true;
+                        continue;
+                    }
+                    tracing::warn!(error = %e, slot = i, "helper connection lost; answering EIO");
+                    return Err(Errno::IO);
+                }
+                Err(e) => return Err(e.errno()),
             }
-            Err(e) => Err(e.errno()),
         }
     }
 
@@ -94,5 +105,16 @@ impl HelperPool {
     /// Always false: a pool has at least one connection.
     pub fn is_empty(&self) -> bool {
         false
+    }
+}
+
+/// Whether a connection error happened before the helper could have seen the request:
+/// the connection was already broken, or sending failed with `EPIPE` (the peer was gone;
+/// a helper never acts on a request it did not read whole).
+fn never_sent(e: &Error) -> bool {
+    match e {
+        Error::Broken => true,
+        Error::Io(io) => io.raw_os_error() == Some(libc::EPIPE),
+        _ => false,
     }
 }
