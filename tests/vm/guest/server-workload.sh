@@ -8,6 +8,8 @@
 #   datasync), mkdir, symlink, mknod, link, renameat, unlinkat, readlink, xattrwalk,
 #   xattrcreate, lock/getlock, flush (a request interrupted by SIGKILL).
 # The Linux client never sends Tauth, Tremove or Trename while Tunlinkat/Trenameat work.
+# Linux 6.1 sends F_GETLK (when no local lock conflicts) as a Tgetlock of type UNLCK: a server
+# must then probe for any conflicting lock, not pass UNLCK to fcntl(F_GETLK) (EINVAL).
 #
 # Needs the export seeded by tests/vm/seed-export.sh + tests/vm/seed-server.sh, and the host
 # holding a lock on srv/locked until srv/lock-release appears (tests/vm/lockhold.py).
