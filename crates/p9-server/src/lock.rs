@@ -86,11 +86,20 @@ pub fn unlock_all(fd: BorrowedFd<'_>) {
 
 /// Tgetlock: the first lock that would conflict with `r`, or `r` itself with type
 /// `UNLCK` if none would.
+///
+/// Linux's client always asks with type `UNLCK` (it has no type to test with: F_GETLK's
+/// type was used for its local check): that is tested as a write lock, which any lock
+/// held by someone else conflicts with.
 pub fn getlock(fd: BorrowedFd<'_>, r: &Range) -> Result<Range, Errno> {
-    if r.ty == P9_LOCK_TYPE_UNLCK {
-        return Err(Errno::INVAL);
-    }
-    let mut fl = to_flock(r)?;
+    let probe = if r.ty == P9_LOCK_TYPE_UNLCK {
+        Range {
+            ty: P9_LOCK_TYPE_WRLCK,
+            ..*r
+        }
+    } else {
+        *r
+    };
+    let mut fl = to_flock(&probe)?;
     fcntl_ofd(fd, libc::F_OFD_GETLK, &mut fl)?;
     if i32::from(fl.l_type) == libc::F_UNLCK {
         return Ok(Range {
@@ -149,6 +158,9 @@ mod tests {
             Ok(P9_LOCK_SUCCESS)
         );
         let g = getlock(b.as_fd(), &range(P9_LOCK_TYPE_RDLCK, 2, 1)).unwrap();
+        assert_eq!((g.ty, g.start, g.length), (P9_LOCK_TYPE_WRLCK, 0, 5));
+        // Linux asks with UNLCK: tested as a write lock.
+        let g = getlock(b.as_fd(), &range(P9_LOCK_TYPE_UNLCK, 0, 0)).unwrap();
         assert_eq!((g.ty, g.start, g.length), (P9_LOCK_TYPE_WRLCK, 0, 5));
         assert_eq!(
             lock(a.as_fd(), &range(P9_LOCK_TYPE_UNLCK, 0, 0)),

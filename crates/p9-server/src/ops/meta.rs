@@ -65,7 +65,14 @@ pub(super) fn setattr(
     if t.valid & P9_SETATTR_MODE != 0 {
         backend.chmod(&f.node, t.mode & 0o7777)?;
     }
-    if t.valid & (P9_SETATTR_ATIME | P9_SETATTR_MTIME) != 0 {
+    // A size change through an open fd (ftruncate) sets mtime and ctime to now by
+    // itself: the "now" times that come with it need no path (which an unlinked file no
+    // longer has, and the proxy backend needs).
+    let truncates_by_fd = t.valid & P9_SETATTR_SIZE != 0
+        && matches!(&f.state, FidState::File { flags, .. } if flags.intersects(OFlags::WRONLY | OFlags::RDWR));
+    let times_implied = truncates_by_fd
+        && t.valid & (P9_SETATTR_ATIME | P9_SETATTR_ATIME_SET | P9_SETATTR_MTIME_SET) == 0;
+    if t.valid & (P9_SETATTR_ATIME | P9_SETATTR_MTIME) != 0 && !times_implied {
         let atime = set_time(
             t.valid,
             P9_SETATTR_ATIME,
