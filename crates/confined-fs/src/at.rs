@@ -375,3 +375,134 @@ fn whole(
     }
     Err(Errno::RANGE)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ExportOptions;
+    use std::os::unix::fs::MetadataExt;
+
+    fn setup() -> (tempfile::TempDir, Export) {
+        let tmp = tempfile::tempdir().unwrap();
+        std::fs::create_dir(tmp.path().join("export")).unwrap();
+        std::fs::write(tmp.path().join("secret"), b"SECRET").unwrap();
+        let e = Export::new(tmp.path().join("export"), ExportOptions::default()).unwrap();
+        (tmp, e)
+    }
+
+    const ROOT: Credentials = Credentials { uid: 0, gid: 0 };
+
+    #[test]
+    fn lookups_are_single_names() {
+        let (tmp, e) = setup();
+        std::fs::create_dir(tmp.path().join("export/d")).unwrap();
+        let root = e.root_fd();
+        for bad in [&b""[..], b".", b"..", b"d/..", b"/d", b"a\0"] {
+            assert_eq!(e.lookup_at(root, bad).unwrap_err(), Errno::INVAL, "{bad:?}");
+        }
+        let d = e.lookup_at(root, b"d").unwrap();
+        assert!(fs::fstat(&d).unwrap().st_mode & 0o170000 == 0o040000);
+        assert_eq!(e.lookup_at(d.as_fd(), b"x").unwrap_err(), Errno::NOENT);
+    }
+
+    #[test]
+    fn symlinks_are_links() {
+        let (tmp, e) = setup();
+        let ex = tmp.path().join("export");
+        std::os::unix::fs::symlink(tmp.path().join("secret"), ex.join("l")).unwrap();
+        let root = e.root_fd();
+        let l = e.lookup_at(root, b"l").unwrap();
+        assert_eq!(
+            e.open_node(l.as_fd(), OFlags::RDONLY).unwrap_err(),
+            Errno::LOOP
+        );
+        assert_eq!(
+            e.create_at(root, b"l", OFlags::RDWR, 0o644, ROOT)
+                .unwrap_err(),
+            Errno::LOOP
+        );
+        assert_eq!(
+            e.readlink_node(l.as_fd()).unwrap(),
+            tmp.path().join("secret").as_os_str().as_encoded_bytes()
+        );
+        assert_eq!(e.readlink_node(root).unwrap_err(), Errno::INVAL);
+        let times = Timestamps {
+            last_access: rustix::fs::Timespec {
+                tv_sec: 5,
+                tv_nsec: 0,
+            },
+            last_modification: rustix::fs::Timespec {
+                tv_sec: 6,
+                tv_nsec: 0,
+            },
+        };
+        e.utimens_node(l.as_fd(), &times).unwrap();
+        assert_eq!(std::fs::symlink_metadata(ex.join("l")).unwrap().mtime(), 6);
+        assert_ne!(
+            std::fs::metadata(tmp.path().join("secret"))
+                .unwrap()
+                .mtime(),
+            6
+        );
+        e.link_at(l.as_fd(), root, b"l2").unwrap();
+        assert!(std::fs::symlink_metadata(ex.join("l2"))
+            .unwrap()
+            .file_type()
+            .is_symlink());
+        assert_eq!(e.truncate_node(l.as_fd(), 0).unwrap_err(), Errno::INVAL);
+        assert_eq!(std::fs::read(tmp.path().join("secret")).unwrap(), b"SECRET");
+    }
+
+    #[test]
+    fn special_files_are_never_opened() {
+        let (tmp, e) = setup();
+        let root = e.root_fd();
+        e.mknod_at(root, b"fifo", 0o010644, 0, ROOT).unwrap();
+        let f = e.lookup_at(root, b"fifo").unwrap();
+        for flags in [OFlags::RDONLY, OFlags::WRONLY, OFlags::RDWR] {
+            assert_eq!(e.open_node(f.as_fd(), flags).unwrap_err(), Errno::NXIO);
+            assert_eq!(
+                e.create_at(root, b"fifo", flags, 0o644, ROOT).unwrap_err(),
+                Errno::NXIO
+            );
+        }
+        assert_eq!(
+            e.getxattr_node(f.as_fd(), b"user.x").unwrap_err(),
+            Errno::NODATA
+        );
+        assert!(e.listxattr_node(f.as_fd()).unwrap().is_empty());
+        assert!(tmp.path().join("export/fifo").exists());
+    }
+
+    #[test]
+    fn create_open_rename_unlink() {
+        let (tmp, e) = setup();
+        let ex = tmp.path().join("export");
+        let root = e.root_fd();
+        let fd = e.create_at(root, b"f", OFlags::RDWR, 0o600, ROOT).unwrap();
+        rustix::io::write(&fd, b"abc").unwrap();
+        assert_eq!(
+            e.create_at(root, b"f", OFlags::RDWR | OFlags::EXCL, 0o600, ROOT)
+                .unwrap_err(),
+            Errno::EXIST
+        );
+        let again = e
+            .create_at(root, b"f", OFlags::RDONLY, 0o600, ROOT)
+            .unwrap();
+        let mut buf = [0u8; 8];
+        assert_eq!(rustix::io::read(&again, &mut buf).unwrap(), 3);
+        let node = e.path_fd(fd.as_fd()).unwrap();
+        e.truncate_node(node.as_fd(), 1).unwrap();
+        assert_eq!(std::fs::read(ex.join("f")).unwrap(), b"a");
+        e.mkdir_at(root, b"d", 0o700, ROOT).unwrap();
+        let d = e.lookup_at(root, b"d").unwrap();
+        e.rename_at(root, b"f", d.as_fd(), b"g").unwrap();
+        assert!(ex.join("d/g").exists());
+        assert_eq!(e.unlink_at(root, b"d", false).unwrap_err(), Errno::ISDIR);
+        e.unlink_at(d.as_fd(), b"g", false).unwrap();
+        e.unlink_at(root, b"d", true).unwrap();
+        assert_eq!(std::fs::read_dir(&ex).unwrap().count(), 0);
+        // The open (now unlinked) file is still there through its fds.
+        assert_eq!(fs::fstat(&node).unwrap().st_nlink, 0);
+    }
+}
