@@ -219,12 +219,26 @@ fn mount_hint(addr: &ListenAddr, msize: u32) -> String {
     }
 }
 
+/// Every fid holds an fd: lift the soft limit on open files to the hard one (often 1024
+/// against 500k+), before privileges go.
+fn raise_fd_limit() {
+    use rustix::process::{getrlimit, setrlimit, Resource};
+    let mut lim = getrlimit(Resource::Nofile);
+    if lim.current < lim.maximum {
+        lim.current = lim.maximum;
+        if let Err(e) = setrlimit(Resource::Nofile, lim) {
+            tracing::warn!(errno = %e, "cannot raise the open file limit");
+        }
+    }
+}
+
 /// Runs `p9proxy serve`.
 pub fn run(args: ServeArgs) -> Result<(), String> {
     // 1. Inherited descriptors are taken before this process opens any of its own.
     let transport = take_transport(&args)?;
     // The client applies the user's umask; modes reach the file system exactly.
     rustix::process::umask(rustix::fs::Mode::empty());
+    raise_fd_limit();
     // 2. The backend.
     let backend = open_backend(&args)?;
     // 3. Confinement (namespaces, chroot), privileges, seccomp.
