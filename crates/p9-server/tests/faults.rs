@@ -222,6 +222,9 @@ fn pattern(len: usize, seed: u32) -> Vec<u8> {
         .collect()
 }
 
+/// The most a Tread returns at msize 1 MiB.
+const CHUNK: usize = (1 << 20) - IOHDRSZ as usize;
+
 fn frame(tag: u16, msg: &Tmessage<'_>) -> Vec<u8> {
     let mut v = Vec::new();
     encode(tag, msg, &mut v, u32::MAX).unwrap();
@@ -555,7 +558,7 @@ fn acknowledged_writes_survive_helper_death() {
     for round in 0..3u32 {
         assert_eq!(f.helpers().kill_all(), 2);
         // Acknowledged and synced: on disk.
-        assert_eq!(std::fs::read(f.path("data")).unwrap(), data);
+        assert!(std::fs::read(f.path("data")).unwrap() == data, "data lost");
         // The open fid goes on.
         let tail = format!("round {round}");
         let off = data.len() as u64;
@@ -572,7 +575,7 @@ fn acknowledged_writes_survive_helper_death() {
         c.walk(ROOT, 3, &[name.as_bytes()]).unwrap();
         c.clunk(3).unwrap();
     }
-    assert_eq!(std::fs::read(f.path("data")).unwrap(), data);
+    assert!(std::fs::read(f.path("data")).unwrap() == data, "data lost");
     assert_eq!(f.helpers().started(), 2 + 3 * 2);
 }
 
@@ -676,4 +679,329 @@ fn connections_that_never_clunk_local() {
 fn connections_that_never_clunk_proxy() {
     require_root!();
     connections_that_never_clunk(Kind::Proxy);
+}
+
+/// Clients that go away mid-frame (after part of a header, part of a large Twrite),
+/// mid-request (before reading a large reply, or many), after a frame over msize, or
+/// half-closing: each costs only its own connection; the server frees everything, never
+/// panics, and another client is served throughout.
+#[test]
+fn clients_vanishing_mid_request_and_mid_frame() {
+    let sp = ServerProc::start(Kind::Local);
+    let big = pattern(1 << 20, 3);
+    std::fs::write(sp.export().join("big"), &big).unwrap();
+    let mut other = sp.client();
+    other.walk(ROOT, 1, &[b"big"]).unwrap();
+    other.lopen(1, P9_DOTL_RDONLY).unwrap();
+    let baseline = sp.fds();
+    let open_big = |c: &mut Client<UnixStream>| {
+        c.walk(ROOT, 1, &[b"big"]).unwrap();
+        c.lopen(1, P9_DOTL_RDWR).unwrap();
+    };
+    let read_big = |tag| {
+        frame(
+            tag,
+            &Tmessage::Read(Tread {
+                fid: 1,
+                offset: 0,
+                count: 1 << 20,
+            }),
+        )
+    };
+    for round in 0..40u32 {
+        // Part of a header.
+        let mut s = sp.connect();
+        s.write_all(&[0x40, 0, 0]).unwrap();
+        drop(s);
+        // Versioned, then half a Tattach.
+        let mut c = Client::new(sp.connect());
+        c.version(1 << 20).unwrap();
+        let t = frame(
+            1,
+            &Tmessage::Attach(Tattach {
+                fid: 0,
+                afid: NOFID,
+                uname: b"",
+                aname: b"",
+                n_uname: 0,
+            }),
+        );
+        c.send_raw(&t[..t.len() / 2]).unwrap();
+        drop(c);
+        // Part of a 512 KiB Twrite to an open file.
+        let mut c = sp.client();
+        open_big(&mut c);
+        let data = vec![0x5a; 512 << 10];
+        let w = frame(
+            7,
+            &Tmessage::Write(Twrite {
+                fid: 1,
+                offset: 0,
+                data: &data,
+            }),
+        );
+        c.send_raw(&w[..100 << 10]).unwrap();
+        drop(c);
+        // A large read never read back; then many.
+        let mut c = sp.client();
+        open_big(&mut c);
+        c.send_raw(&read_big(9)).unwrap();
+        drop(c);
+        let mut c = sp.client();
+        open_big(&mut c);
+        let many: Vec<u8> = (0..64).flat_map(read_big).collect();
+        c.send_raw(&many).unwrap();
+        let mut some = [0u8; 4096];
+        c.stream().read_exact(&mut some).unwrap();
+        drop(c);
+        // A frame larger than msize: the server closes the connection.
+        let mut c = Client::new(sp.connect());
+        c.version(8192).unwrap();
+        c.send_raw(&[0, 0, 1, 0, P9_TREAD, 0, 0]).unwrap();
+        let mut b = [0u8; 1];
+        assert!(matches!(c.stream().read(&mut b), Ok(0) | Err(_)));
+        // Half-closed after a request: its reply still comes whole.
+        let mut c = sp.client();
+        open_big(&mut c);
+        c.send_raw(&read_big(11)).unwrap();
+        c.stream().shutdown(std::net::Shutdown::Write).unwrap();
+        let r = c.recv().unwrap();
+        assert_eq!(r.tag(), 11);
+        match r.decode().unwrap().1 {
+            Rmessage::Read(d) => assert!(d.data == &big[..CHUNK], "wrong data"),
+            m => panic!("{m:?}"),
+        }
+        assert!(matches!(c.stream().read(&mut b), Ok(0)));
+        // The file was never written: the partial Twrites did nothing.
+        if round % 10 == 0 {
+            assert!(
+                other.read(1, 0, 1 << 20).unwrap() == big[..CHUNK],
+                "wrong data"
+            );
+        }
+    }
+    let after = sp.settle_fds(baseline);
+    eprintln!("vanishing clients: server fds baseline {baseline}, after {after}");
+    assert_eq!(after, baseline);
+    assert!(
+        std::fs::read(sp.export().join("big")).unwrap() == big,
+        "file changed"
+    );
+    assert!(
+        other.read(1, 0, 1 << 20).unwrap() == big[..CHUNK],
+        "wrong data"
+    );
+    drop(other);
+    sp.finish();
+}
+
+/// A Tflush for every tag, each right behind the request it names (all pipelined):
+/// every request is answered, correctly and before its Rflush, and every Tflush is.
+#[test]
+fn flush_of_every_tag() {
+    let f = Fixture::new(Kind::Local);
+    std::fs::write(f.path("f"), b"0123456789").unwrap();
+    let mut c = f.client();
+    c.walk(ROOT, 1, &[b"f"]).unwrap();
+    c.lopen(1, P9_DOTL_RDWR).unwrap();
+    let request = |tag: u16| -> Vec<u8> {
+        let m = match tag % 4 {
+            0 => Tmessage::Read(Tread {
+                fid: 1,
+                offset: 0,
+                count: 10,
+            }),
+            1 => Tmessage::Getattr(Tgetattr {
+                fid: ROOT,
+                request_mask: P9_GETATTR_BASIC,
+            }),
+            2 => Tmessage::Write(Twrite {
+                fid: 1,
+                offset: 0,
+                data: b"0123456789",
+            }),
+            _ => Tmessage::Statfs(Tstatfs { fid: 1 }),
+        };
+        frame(tag, &m)
+    };
+    // Two passes, so that tags in flight stay distinct: requests 0..=32766 flushed by
+    // 32768.., then requests 32767..=65534 flushed by 0...
+    let passes: [Vec<(u16, u16)>; 2] = [
+        (0..32767u16).map(|t| (t, t + 32768)).collect(),
+        (32767..=65534u16).map(|t| (t, t - 32767)).collect(),
+    ];
+    let mut flushed = 0usize;
+    for pairs in passes {
+        let mut w = c.stream().try_clone().unwrap();
+        let sent = pairs.clone();
+        let writer = std::thread::spawn(move || {
+            let mut buf = Vec::new();
+            for (i, &(t, ft)) in sent.iter().enumerate() {
+                buf.extend(request(t));
+                buf.extend(frame(ft, &Tmessage::Flush(Tflush { oldtag: t })));
+                if i % 256 == 255 {
+                    w.write_all(&buf).unwrap();
+                    buf.clear();
+                }
+            }
+            // Flushes of nothing in flight, and of NOTAG.
+            buf.extend(frame(1, &Tmessage::Flush(Tflush { oldtag: NOTAG })));
+            buf.extend(frame(2, &Tmessage::Flush(Tflush { oldtag: 40000 })));
+            w.write_all(&buf).unwrap();
+        });
+        for &(t, ft) in &pairs {
+            let r = c.recv().unwrap();
+            assert_eq!(r.tag(), t);
+            match (t % 4, r.decode().unwrap().1) {
+                (0, Rmessage::Read(d)) => assert_eq!(d.data, b"0123456789"),
+                (1, Rmessage::Getattr(a)) => assert_eq!(a.qid.ty, QTDIR),
+                (2, Rmessage::Write(w)) => assert_eq!(w.count, 10),
+                (3, Rmessage::Statfs(_)) => {}
+                (_, m) => panic!("tag {t}: {m:?}"),
+            }
+            let r = c.recv().unwrap();
+            assert_eq!(r.tag(), ft);
+            assert!(matches!(r.decode().unwrap().1, Rmessage::Flush));
+            flushed += 1;
+        }
+        for t in [1, 2] {
+            let r = c.recv().unwrap();
+            assert_eq!(r.tag(), t);
+            assert!(matches!(r.decode().unwrap().1, Rmessage::Flush));
+        }
+        writer.join().unwrap();
+    }
+    assert_eq!(flushed, 65535);
+    // The connection is fine, and so is the file.
+    assert_eq!(c.read(1, 0, 100).unwrap(), b"0123456789");
+    assert_eq!(std::fs::read(f.path("f")).unwrap(), b"0123456789");
+}
+
+/// Waits up to `ms` for `fd` to be writable.
+#[allow(unsafe_code)]
+fn writable_within(fd: &impl AsRawFd, ms: i32) -> bool {
+    let mut p = libc::pollfd {
+        fd: fd.as_raw_fd(),
+        events: libc::POLLOUT,
+        revents: 0,
+    };
+    // SAFETY: one valid pollfd.
+    unsafe { libc::poll(&mut p, 1, ms) > 0 }
+}
+
+/// A client that sends requests and never reads the replies: the server stops reading
+/// from it once its replies back up (its memory for the connection stays bounded: a
+/// frame's worth of input, a batch's worth of output), and serves other clients
+/// meanwhile; read late, every reply is there and right.
+#[test]
+fn flooding_without_reading_replies_is_bounded() {
+    let sp = ServerProc::start(Kind::Local);
+    let big = pattern(1 << 20, 5);
+    std::fs::write(sp.export().join("big"), &big).unwrap();
+    let mut other = sp.client();
+    other.walk(ROOT, 1, &[b"big"]).unwrap();
+    let rss0 = sp.status_kib("VmRSS");
+
+    // Small requests with small replies, as fast as the server takes them.
+    let mut c = sp.client();
+    c.walk(ROOT, 1, &[b"big"]).unwrap();
+    let getattr = |tag: u16| {
+        frame(
+            tag,
+            &Tmessage::Getattr(Tgetattr {
+                fid: 1,
+                request_mask: P9_GETATTR_BASIC,
+            }),
+        )
+    };
+    let per = getattr(0).len();
+    let batch: Vec<u8> = (0..4096u16).flat_map(getattr).collect();
+    let mut s = c.stream().try_clone().unwrap();
+    s.set_nonblocking(true).unwrap();
+    const LIMIT: usize = 64 << 20;
+    let (mut sent, mut off) = (0usize, 0usize);
+    loop {
+        match s.write(&batch[off..]) {
+            Ok(n) => {
+                sent += n;
+                off = (off + n) % batch.len();
+                assert!(sent < LIMIT, "the server kept reading {sent} bytes");
+            }
+            Err(e) if e.kind() == ErrorKind::WouldBlock => {
+                if !writable_within(&s, 1000) {
+                    break; // the server stopped reading
+                }
+            }
+            Err(e) => panic!("{e}"),
+        }
+    }
+    let rss_small = sp.status_kib("VmRSS");
+    // Others are served meanwhile.
+    assert_eq!(other.getattr(1).unwrap().size, big.len() as u64);
+    // Read everything late: each reply right, in order.
+    let frames = sent.div_ceil(per);
+    let mut reader = c.stream().try_clone().unwrap();
+    let drain = std::thread::spawn(move || {
+        let mut c = Client::new(&mut reader);
+        for i in 0..frames {
+            let r = c.recv().unwrap();
+            assert_eq!(r.tag(), (i % 4096) as u16);
+            match r.decode().unwrap().1 {
+                Rmessage::Getattr(a) => assert_eq!(a.size, 1 << 20),
+                m => panic!("{m:?}"),
+            }
+        }
+    });
+    s.set_nonblocking(false).unwrap();
+    let rest = (per - sent % per) % per;
+    s.write_all(&batch[off..off + rest]).unwrap();
+    drain.join().unwrap();
+
+    // Large replies (64 reads of 1 MiB) never read: they are not all held in memory.
+    c.lopen(1, P9_DOTL_RDONLY).unwrap();
+    let reads: Vec<u8> = (0..64u16)
+        .flat_map(|tag| {
+            frame(
+                tag,
+                &Tmessage::Read(Tread {
+                    fid: 1,
+                    offset: 0,
+                    count: 1 << 20,
+                }),
+            )
+        })
+        .collect();
+    c.send_raw(&reads).unwrap();
+    // Wait until the server is blocked writing (our socket is full), and a little more.
+    let fionread = |s: &UnixStream| rustix::io::ioctl_fionread(s).unwrap();
+    let mut last = 0;
+    loop {
+        std::thread::sleep(Duration::from_millis(200));
+        let n = fionread(c.stream());
+        if n > 0 && n == last {
+            break;
+        }
+        last = n;
+    }
+    let rss_big = sp.status_kib("VmRSS");
+    assert_eq!(other.getattr(1).unwrap().size, big.len() as u64);
+    for tag in 0..64u16 {
+        let r = c.recv().unwrap();
+        assert_eq!(r.tag(), tag);
+        match r.decode().unwrap().1 {
+            Rmessage::Read(d) => assert!(d.data == &big[..CHUNK], "wrong data"),
+            m => panic!("{m:?}"),
+        }
+    }
+    eprintln!(
+        "flood: {sent} bytes of Tgetattr ({frames} requests) taken before the server \
+         stopped reading; server VmRSS {rss0} KiB before, {rss_small} KiB flooded with \
+         small requests, {rss_big} KiB with 64 MiB of replies pending; VmHWM {} KiB",
+        sp.status_kib("VmHWM")
+    );
+    assert!(sent < 16 << 20, "{sent} bytes taken unread");
+    assert!(rss_small < rss0 + 32 * 1024, "{rss0} -> {rss_small} KiB");
+    assert!(rss_big < rss0 + 32 * 1024, "{rss0} -> {rss_big} KiB");
+    drop((c, other));
+    sp.finish();
 }
