@@ -62,8 +62,13 @@ Backends:
          one that dies); --helper-socket uses a helper someone else started (ours or
          QEMU's C one), then root is not needed.
   local  the server does the file system work itself, confined in the same way. Run as
-         root it keeps root (creations then belong to the client's uid/gid, as with
-         QEMU's passthrough model); run as a user it can only do what that user can.
+         root it keeps root's seven file-server capabilities (creations then belong to
+         the client's uid/gid, as with QEMU's passthrough model); run as a user it can
+         only do what that user can.
+
+Confinement (as root): --sandbox namespace gives the server its own mount, network,
+IPC and UTS namespaces and chroots it (into an empty directory with the proxy backend,
+the export with the local one); --seccomp kill installs a syscall allowlist.
 
 The attach name (aname) may be empty or DIR.
 Logs go to stderr; RUST_LOG (e.g. RUST_LOG=p9_server=debug) overrides -v/--trace.";
