@@ -25,6 +25,8 @@ use crate::Server;
 /// Bytes of replies buffered before they are written even though complete requests
 /// remain to be processed.
 const FLUSH_AT: usize = 256 * 1024;
+/// The largest frame accepted before a version is agreed.
+const PRE_VERSION_FRAME: u32 = 8192;
 /// The read buffer's initial size.
 const INITIAL_READ: usize = 64 * 1024;
 
@@ -55,10 +57,20 @@ impl<'s> Session<'s> {
         }
     }
 
-    /// The largest frame accepted or sent now.
+    /// The largest frame sent now.
     pub fn limit(&self) -> u32 {
         if self.msize == 0 {
             self.cap
+        } else {
+            self.msize
+        }
+    }
+
+    /// The largest frame accepted now: until a version is agreed, only what a Tversion
+    /// needs (a client cannot make the server hold msize-sized buffers unversioned).
+    pub fn frame_limit(&self) -> u32 {
+        if self.msize == 0 {
+            PRE_VERSION_FRAME.min(self.cap)
         } else {
             self.msize
         }
@@ -174,10 +186,10 @@ pub(crate) fn run(
                     break Ok(());
                 }
             };
-            if h.size > s.limit() {
+            if h.size > s.frame_limit() {
                 tracing::warn!(
                     size = h.size,
-                    msize = s.limit(),
+                    msize = s.frame_limit(),
                     tag = h.tag,
                     "frame larger than msize; closing the connection"
                 );
@@ -216,7 +228,9 @@ pub(crate) fn run(
             start = 0;
             if rbuf.len() < need {
                 rbuf.resize(
-                    need.next_power_of_two().min(s.limit() as usize).max(need),
+                    need.next_power_of_two()
+                        .min(s.frame_limit() as usize)
+                        .max(need),
                     0,
                 );
             }

@@ -100,3 +100,27 @@ fn small_msize_clamps_reads() {
     c.walk(ROOT, 2, &[b"long"]).unwrap();
     assert_eq!(c.readlink(2).unwrap(), target.as_bytes());
 }
+
+#[test]
+fn unversioned_frames_are_small() {
+    let h = Harness::new();
+    // A Tversion padded past 8 KiB: no version yet, so no large frames.
+    let (s, server) = h.connect_raw();
+    let mut c = Client::new(s);
+    let long = vec![b'9'; 9000];
+    c.send(
+        NOTAG,
+        &Tmessage::Version(Tversion {
+            msize: 8192,
+            version: &long,
+        }),
+    )
+    .unwrap();
+    let mut b = [0u8; 1];
+    assert!(matches!(c.stream().read(&mut b), Ok(0) | Err(_)));
+    assert!(server.join().unwrap().is_ok());
+    // A long but reasonable version string is answered.
+    let mut c = Client::new(h.connect_raw().0);
+    assert_eq!(c.version_of(8192, &vec![b'9'; 4000]).unwrap().1, b"unknown");
+    assert_eq!(c.version(8192).unwrap().1, b"9P2000.L");
+}
