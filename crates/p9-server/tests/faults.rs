@@ -42,19 +42,13 @@ impl Kind {
     }
 }
 
-/// Skips the calling test for the proxy backend unless running as root (the helper
-/// needs root; CI runs as root).
-macro_rules! require_root_for {
-    ($kind:expr) => {
-        if $kind == Kind::Proxy && !common::is_root() {
-            eprintln!("SKIPPED: the proxy backend needs root (CI runs as root)");
-            return;
-        }
-    };
-}
-
 // ---------------------------------------------------------------------------------------
 // Helpers we start ourselves.
+
+/// Held while this process starts a child. A helper's end of its socketpair is
+/// inheritable while it is being started; any other child started then (by a test
+/// running in parallel) would inherit it too and keep it open after the helper dies.
+static SPAWNING: Mutex<()> = Mutex::new(());
 
 struct Helper {
     child: Child,
@@ -95,7 +89,10 @@ impl Helpers {
         Box::new(move || {
             let mut cmd = Command::new(&helper);
             cmd.arg("-p").arg(&export).arg("-n").stdin(Stdio::null());
-            let (sock, child) = proxy_client::spawn_with_socket(cmd)?;
+            let (sock, child) = {
+                let _g = SPAWNING.lock().unwrap_or_else(|p| p.into_inner());
+                proxy_client::spawn_with_socket(cmd)?
+            };
             let fd = sock.as_raw_fd();
             me.live.lock().unwrap().push(Helper { child, sock: fd });
             me.started.fetch_add(1, Ordering::SeqCst);
@@ -162,7 +159,8 @@ fn backend(export: &Path, kind: Kind) -> (Arc<dyn Backend>, Option<Arc<Helpers>>
 
 /// A server in this process on an export, and clients on socketpairs.
 struct Fixture {
-    tmp: tempfile::TempDir,
+    /// The temporary directory holding the export, if the fixture made it.
+    _tmp: Option<tempfile::TempDir>,
     export: PathBuf,
     server: Arc<Server>,
     helpers: Option<Arc<Helpers>>,
@@ -174,14 +172,14 @@ impl Fixture {
         let tmp = tempfile::tempdir().unwrap();
         let export = tmp.path().join("export");
         std::fs::create_dir(&export).unwrap();
-        Self::at(tmp, export, kind)
+        Self::at(Some(tmp), export, kind)
     }
 
-    fn at(tmp: tempfile::TempDir, export: PathBuf, kind: Kind) -> Fixture {
+    fn at(tmp: Option<tempfile::TempDir>, export: PathBuf, kind: Kind) -> Fixture {
         let (b, helpers) = backend(&export, kind);
         let server = Arc::new(Server::new(b, ServerConfig::default()).unwrap());
         Fixture {
-            tmp,
+            _tmp: tmp,
             export,
             server,
             helpers,
@@ -304,6 +302,7 @@ impl ServerProc {
         let export = tmp.path().join("export");
         std::fs::create_dir(&export).unwrap();
         let sock = tmp.path().join("p9.sock");
+        let spawning = SPAWNING.lock().unwrap_or_else(|p| p.into_inner());
         let mut child = Command::new(std::env::current_exe().unwrap())
             .args([
                 "--exact",
@@ -321,6 +320,7 @@ impl ServerProc {
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();
+        drop(spawning);
         let mut out = BufReader::new(child.stdout.take().unwrap());
         let mut line = String::new();
         loop {
@@ -1004,4 +1004,295 @@ fn flooding_without_reading_replies_is_bounded() {
     assert!(rss_big < rss0 + 32 * 1024, "{rss0} -> {rss_big} KiB");
     drop((c, other));
     sp.finish();
+}
+
+// ---------------------------------------------------------------------------------------
+// The file system under the export.
+
+fn cstr(s: impl AsRef<std::ffi::OsStr>) -> std::ffi::CString {
+    std::ffi::CString::new(s.as_ref().as_encoded_bytes()).unwrap()
+}
+
+/// Runs `f` on a thread of its own in a private mount namespace: mounts it makes are
+/// seen by it and the threads and processes it starts, by nothing else, and vanish with
+/// them.
+#[allow(unsafe_code)]
+fn in_private_mount_namespace<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+    std::thread::spawn(move || {
+        // SAFETY: unshare(2) and mount(2) with valid C strings or nulls; CLONE_NEWNS
+        // unshares this thread only.
+        unsafe {
+            assert_eq!(
+                libc::unshare(libc::CLONE_NEWNS),
+                0,
+                "unshare: {}",
+                std::io::Error::last_os_error()
+            );
+            let root = cstr("/");
+            let r = libc::mount(
+                std::ptr::null(),
+                root.as_ptr(),
+                std::ptr::null(),
+                libc::MS_REC | libc::MS_PRIVATE,
+                std::ptr::null(),
+            );
+            assert_eq!(
+                r,
+                0,
+                "mount --make-rprivate /: {}",
+                std::io::Error::last_os_error()
+            );
+        }
+        f()
+    })
+    .join()
+    .unwrap()
+}
+
+/// A tmpfs mounted (in the calling thread's mount namespace) until dropped.
+struct Tmpfs(PathBuf);
+
+impl Tmpfs {
+    #[allow(unsafe_code)]
+    fn mount(at: &Path, options: &str) -> Tmpfs {
+        let (src, dir, ty, data) = (cstr("tmpfs"), cstr(at), cstr("tmpfs"), cstr(options));
+        // SAFETY: mount(2) with valid C strings.
+        let r = unsafe {
+            libc::mount(
+                src.as_ptr(),
+                dir.as_ptr(),
+                ty.as_ptr(),
+                0,
+                data.as_ptr().cast(),
+            )
+        };
+        assert_eq!(r, 0, "mount tmpfs: {}", std::io::Error::last_os_error());
+        Tmpfs(at.to_path_buf())
+    }
+}
+
+impl Drop for Tmpfs {
+    #[allow(unsafe_code)]
+    fn drop(&mut self) {
+        let dir = cstr(&self.0);
+        // SAFETY: umount2(2) with a valid C string.
+        unsafe { libc::umount2(dir.as_ptr(), libc::MNT_DETACH) };
+    }
+}
+
+/// An export on a 1 MiB tmpfs: writes past its capacity answer ENOSPC (after a short
+/// write), what was acknowledged is there, every other request is still answered, and
+/// once space is freed writes work again.
+fn disk_full(kind: Kind) {
+    in_private_mount_namespace(move || {
+        rustix::process::umask(rustix::fs::Mode::empty());
+        let tmp = tempfile::tempdir().unwrap();
+        let mnt = tmp.path().join("mnt");
+        std::fs::create_dir(&mnt).unwrap();
+        let fs = Tmpfs::mount(&mnt, "size=1m,mode=0755");
+        let export = mnt.join("export");
+        std::fs::create_dir(&export).unwrap();
+        let f = Fixture::at(None, export, kind);
+        let mut c = f.client();
+        let mut other = f.client();
+        c.walk(ROOT, 1, &[]).unwrap();
+        c.lcreate(1, b"big", P9_DOTL_RDWR, 0o644, 0).unwrap();
+        let data = pattern(2 << 20, 11);
+        let mut acked = 0usize;
+        let mut short = 0;
+        loop {
+            match c.write(1, acked as u64, &data[acked..acked + (64 << 10)]) {
+                Ok(n) => {
+                    assert!(n > 0);
+                    if n < 64 << 10 {
+                        short += 1;
+                    }
+                    acked += n as usize;
+                    assert!(
+                        acked <= 1 << 20,
+                        "{acked} bytes written to a 1 MiB file system"
+                    );
+                }
+                Err(e) => {
+                    assert_eq!(e.errno(), Some(Errno::NOSPC), "{e}");
+                    break;
+                }
+            }
+        }
+        assert!(acked > 512 << 10, "only {acked} bytes fit");
+        c.fsync(1, 0).unwrap();
+        let on_disk = std::fs::read(f.path("big")).unwrap();
+        assert!(on_disk == data[..acked], "acknowledged data lost");
+        // Full: another file is created (no blocks needed) but takes no data.
+        c.walk(ROOT, 2, &[]).unwrap();
+        c.lcreate(2, b"small", P9_DOTL_RDWR, 0o644, 0).unwrap();
+        assert_eq!(errno(c.write(2, 0, b"x")), Errno::NOSPC);
+        // Everything else is answered, on both connections.
+        let st = other.statfs(ROOT).unwrap();
+        assert_eq!(st.bavail, 0);
+        other.walk(ROOT, 3, &[b"big"]).unwrap();
+        assert_eq!(other.getattr(3).unwrap().size, acked as u64);
+        other.lopen(3, P9_DOTL_RDONLY).unwrap();
+        assert!(other.read_all(3).unwrap() == data[..acked], "wrong data");
+        other.clunk(3).unwrap();
+        match other.mkdir(ROOT, b"dir", 0o755, 0) {
+            Ok(_) | Err(p9_server::testclient::ClientError::Lerror(Errno::NOSPC)) => {}
+            Err(e) => panic!("mkdir on a full disk: {e}"),
+        }
+        // Free the space: writes work again.
+        c.clunk(1).unwrap();
+        c.unlinkat(ROOT, b"big", 0).unwrap();
+        assert_eq!(c.write(2, 0, b"x").unwrap(), 1);
+        assert_eq!(std::fs::read(f.path("small")).unwrap(), b"x");
+        eprintln!(
+            "{}: disk full after {acked} bytes ({short} short write(s)), then ENOSPC",
+            kind.name()
+        );
+        drop((c, other, f));
+        drop(fs);
+    });
+}
+
+#[test]
+fn disk_full_local() {
+    require_root!();
+    disk_full(Kind::Local);
+}
+
+#[test]
+fn disk_full_proxy() {
+    require_root!();
+    disk_full(Kind::Proxy);
+}
+
+/// The result of a request as an errno (0 for success), for tables of outcomes.
+fn outcome<T>(r: p9_server::testclient::Result<T>) -> i32 {
+    match r {
+        Ok(_) => 0,
+        Err(e) => e
+            .errno()
+            .unwrap_or_else(|| panic!("not an Rlerror: {e}"))
+            .raw_os_error(),
+    }
+}
+
+/// The export directory is removed, then another put in its place, while clients are
+/// attached: requests get clear errors, open files keep working, new connections are
+/// served, and nothing crashes.
+fn export_removed_then_replaced(kind: Kind) {
+    let f = Fixture::new(kind);
+    std::fs::write(f.path("a"), b"alpha").unwrap();
+    std::fs::create_dir(f.path("d")).unwrap();
+    std::fs::write(f.path("d/b"), b"beta").unwrap();
+    let mut c = f.client();
+    c.walk(ROOT, 1, &[b"a"]).unwrap();
+    c.lopen(1, P9_DOTL_RDWR).unwrap();
+    c.walk(ROOT, 2, &[b"d"]).unwrap();
+    c.walk(ROOT, 3, &[b"d", b"b"]).unwrap();
+    // An unrelated export served by this process meanwhile.
+    let elsewhere = Fixture::new(kind);
+    std::fs::write(elsewhere.path("x"), b"x").unwrap();
+    let mut e = elsewhere.client();
+
+    std::fs::remove_dir_all(&f.export).unwrap();
+    let removed = [
+        ("read open file", outcome(c.read(1, 0, 100))),
+        ("walk a", outcome(c.walk(ROOT, 10, &[b"a"]))),
+        ("walk d/b", outcome(c.walk(ROOT, 10, &[b"d", b"b"]))),
+        ("getattr root", outcome(c.getattr(ROOT))),
+        ("getattr d/b", outcome(c.getattr(3))),
+        ("lopen d/b", outcome(c.lopen(3, P9_DOTL_RDONLY))),
+        ("mkdir in root", outcome(c.mkdir(ROOT, b"n", 0o755, 0))),
+        ("mkdir in d", outcome(c.mkdir(2, b"n", 0o755, 0))),
+        ("create in root", {
+            c.walk(ROOT, 11, &[]).unwrap();
+            outcome(c.lcreate(11, b"n", P9_DOTL_RDWR, 0o644, 0))
+        }),
+        ("unlink a", outcome(c.unlinkat(ROOT, b"a", 0))),
+        ("rename d", outcome(c.renameat(ROOT, b"d", ROOT, b"e"))),
+        ("statfs", outcome(c.statfs(ROOT))),
+        ("readdir root", {
+            c.walk(ROOT, 12, &[]).unwrap();
+            c.lopen(12, P9_DOTL_RDONLY | P9_DOTL_DIRECTORY)
+                .and_then(|_| c.readdir_all(12, 8192))
+                .map(|d| assert!(d.len() <= 2, "{d:?}"))
+                .map_or_else(|e| e.errno().unwrap().raw_os_error(), |()| 0)
+        }),
+        ("new attach", {
+            let mut n = Client::new(f.connect_raw().0);
+            n.version(8192).unwrap();
+            outcome(n.attach(ROOT, 0))
+        }),
+    ];
+    eprintln!("{}: export removed: {removed:?}", kind.name());
+    for (what, r) in removed {
+        let gone = [libc::ENOENT, libc::ESTALE].contains(&r);
+        let ok = match what {
+            // The open file, and the inodes the fids hold, stay usable as such.
+            "read open file" | "getattr root" | "getattr d/b" | "statfs" | "new attach" => r == 0,
+            // Reopening a removed file: the local backend reopens the inode the fid
+            // holds, the proxy backend asks its helper by path.
+            "lopen d/b" => r == 0 || gone,
+            // getdents(2) of a removed directory is ENOENT.
+            "readdir root" => r == 0 || r == libc::ENOENT,
+            // Nothing can be made in, or found from, directories that are gone.
+            _ => gone,
+        };
+        assert!(ok, "{}: {what}: errno {r}", kind.name());
+    }
+    assert_eq!(c.read(1, 0, 100).unwrap(), b"alpha");
+
+    // Another directory where the export was.
+    std::fs::create_dir(&f.export).unwrap();
+    std::fs::write(f.path("new"), b"new").unwrap();
+    let replaced = [
+        ("walk new", outcome(c.walk(ROOT, 20, &[b"new"]))),
+        ("mkdir in root", outcome(c.mkdir(ROOT, b"m", 0o755, 0))),
+        ("read open file", outcome(c.read(1, 0, 100))),
+    ];
+    eprintln!("{}: export replaced: {replaced:?}", kind.name());
+    // The server goes on serving the directory it opened (now gone), never the new one.
+    for (what, r) in replaced {
+        let want: &[i32] = if what == "read open file" {
+            &[0]
+        } else {
+            &[libc::ENOENT, libc::ESTALE]
+        };
+        assert!(want.contains(&r), "{}: {what}: errno {r}", kind.name());
+    }
+    assert_eq!(std::fs::read_dir(&f.export).unwrap().count(), 1);
+    if kind == Kind::Proxy {
+        // New helpers open the export by its path: the new directory. Fids of the old
+        // one then get clear errors; paths resolve in the new one.
+        assert_eq!(f.helpers().kill_all(), 2);
+        let restarted = [
+            ("walk new", outcome(c.walk(ROOT, 20, &[b"new"]))),
+            ("lopen d/b", outcome(c.lopen(3, P9_DOTL_RDONLY))),
+            ("read open file", outcome(c.read(1, 0, 100))),
+            ("getattr root", outcome(c.getattr(ROOT))),
+        ];
+        eprintln!("proxy: export replaced, helpers restarted: {restarted:?}");
+        for (what, r) in restarted {
+            let want: &[i32] = match what {
+                "lopen d/b" => &[libc::ENOENT, libc::ESTALE],
+                _ => &[0],
+            };
+            assert!(want.contains(&r), "proxy: {what}: errno {r}");
+        }
+    }
+    // The other export was never disturbed.
+    e.walk(ROOT, 1, &[b"x"]).unwrap();
+    e.lopen(1, P9_DOTL_RDONLY).unwrap();
+    assert_eq!(e.read(1, 0, 10).unwrap(), b"x");
+}
+
+#[test]
+fn export_removed_then_replaced_local() {
+    export_removed_then_replaced(Kind::Local);
+}
+
+#[test]
+fn export_removed_then_replaced_proxy() {
+    require_root!();
+    export_removed_then_replaced(Kind::Proxy);
 }
