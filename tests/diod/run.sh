@@ -13,7 +13,7 @@
 #   --diod       validate this test against diod itself:
 #                  diod -f -n -L stderr -l 127.0.0.1:{port} -e {export}
 #                with diod's known failures (tests/diod/diod.xfail) reported as XFAIL
-#   --xfail FILE known failures, one check name per line (never for our server)
+#   --xfail FILE known failures, one check name per line (ours: tests/diod/ours.xfail)
 #   --keep       keep the work directory (export, server log)
 #   --timeout S  hard limit for the whole client run (default 120 s); every client call also
 #                has its own limit

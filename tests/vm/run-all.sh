@@ -102,13 +102,15 @@ run_one() { # run_one SCENARIO
       bash "$VM_DIR/run-proxy.sh" --helper "$HELPER" --mode "${1#proxy-}" "${extra[@]}" ;;
     tcp-local|tcp-proxy)
       cmd=$(our_server "${1#tcp-}") &&
+      local xf=()
+      [[ $1 == tcp-proxy ]] && xf=(--xfail "$VM_DIR/proxy-backend.xfail")
       bash "$VM_DIR/run-tcp.sh" --label "$1" --workload server --server "$cmd" \
-        --mount-opts access=user,msize=1048576 --timeout "$SRV_TIMEOUT" \
+        --mount-opts access=user,msize=1048576 --timeout "$SRV_TIMEOUT" "${xf[@]}" \
         ${P9PROXY_VM_KEEP:+--keep} ;;
     diodcli-local|diodcli-proxy)
       cmd=$(our_server "${1#diodcli-}") &&
       bash "$REPO_ROOT/tests/diod/run.sh" --label "$1" --server "$cmd" \
-        ${P9PROXY_VM_KEEP:+--keep} ;;
+        --xfail "$REPO_ROOT/tests/diod/ours.xfail" ${P9PROXY_VM_KEEP:+--keep} ;;
     tcp-diod)  # reference run of the proxy workload against diod over TCP (not by default)
       bash "$VM_DIR/run-tcp.sh" --label tcp-diod --xfail "$VM_DIR/diod.xfail" \
         --server "$DIOD_CMD" ${P9PROXY_VM_KEEP:+--keep} ;;
