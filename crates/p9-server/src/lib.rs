@@ -44,6 +44,7 @@ pub mod testclient;
 mod xattr;
 
 use std::io::{Read, Write};
+use std::os::fd::AsFd;
 use std::sync::Arc;
 
 pub use backend::local::LocalBackend;
@@ -60,6 +61,8 @@ pub const DEFAULT_MSIZE_UNIX: u32 = 4 * 1024 * 1024;
 pub const DEFAULT_MSIZE_TCP: u32 = 1024 * 1024;
 /// Default limit of fids per connection.
 pub const DEFAULT_MAX_FIDS: usize = 64 * 1024;
+/// Default [`ServerConfig::lock_wait`]: Linux's own default `locktimeout`.
+pub const DEFAULT_LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
 /// The uid used for a Tattach without a numeric uid (`n_uname` = `NONUNAME`): nobody.
 pub const NOBODY_UID: u32 = 65534;
 
@@ -73,6 +76,10 @@ pub struct ServerConfig {
     pub max_fids: usize,
     /// The uid for attaches that give no numeric uid.
     pub default_uid: u32,
+    /// How long a blocking Tlock (`P9_LOCK_FLAGS_BLOCK`) on a lock held by someone else
+    /// waits for it, without holding up the connection's other requests, before it is
+    /// answered `BLOCKED` (Linux then sleeps its `locktimeout` and asks again).
+    pub lock_wait: std::time::Duration,
 }
 
 impl Default for ServerConfig {
@@ -81,6 +88,7 @@ impl Default for ServerConfig {
             anames: Vec::new(),
             max_fids: DEFAULT_MAX_FIDS,
             default_uid: NOBODY_UID,
+            lock_wait: DEFAULT_LOCK_WAIT,
         }
     }
 }
@@ -132,7 +140,7 @@ impl Server {
     /// most `msize_cap`. Returns the transport error that ended it, if any.
     pub fn serve(
         &self,
-        reader: impl Read,
+        reader: impl Read + AsFd,
         writer: impl Write,
         msize_cap: u32,
     ) -> std::io::Result<()> {

@@ -18,13 +18,23 @@ use p9_wire::{
     decode_tmessage, encode, msg_type_name, peek_header, Rmessage, Tmessage, HEADER_SIZE,
 };
 
+use std::os::fd::AsFd;
+use std::time::{Duration, Instant};
+
+use p9_wire::{Rlock, P9_LOCK_BLOCKED, P9_LOCK_SUCCESS};
+use rustix::event::{PollFd, PollFlags, Timespec};
+use rustix::io::Errno;
+
 use crate::error::Error;
-use crate::fid::FidTable;
+use crate::fid::{FidState, FidTable};
+use crate::lock::{self, Range};
 use crate::Server;
 
 /// Bytes of replies buffered before they are written even though complete requests
 /// remain to be processed.
 const FLUSH_AT: usize = 256 * 1024;
+/// How often pending blocking locks are tried again.
+const LOCK_RETRY: Duration = Duration::from_millis(10);
 /// The largest frame accepted before a version is agreed.
 const PRE_VERSION_FRAME: u32 = 8192;
 /// The read buffer's initial size.
@@ -42,7 +52,24 @@ pub(crate) struct Session<'s> {
     pub fids: FidTable,
     /// A getdents buffer reused by Treaddir.
     pub scratch: Vec<MaybeUninit<u8>>,
+    /// Blocking Tlocks waiting for their lock, oldest first.
+    pub pending_locks: Vec<PendingLock>,
     warned_fid_limit: bool,
+}
+
+/// A blocking Tlock on a lock someone else holds: retried while the connection goes on
+/// with other requests, answered when it is granted, fails, times out (`BLOCKED`), or is
+/// flushed (no answer).
+#[derive(Debug)]
+pub(crate) struct PendingLock {
+    /// The request's tag.
+    pub tag: u16,
+    /// Its fid.
+    pub fid: u32,
+    /// The range wanted.
+    pub range: Range,
+    /// When to give up and answer `BLOCKED`.
+    pub deadline: Instant,
 }
 
 impl<'s> Session<'s> {
@@ -53,6 +80,7 @@ impl<'s> Session<'s> {
             cap,
             fids: FidTable::new(server.config().max_fids),
             scratch: Vec::new(),
+            pending_locks: Vec::new(),
             warned_fid_limit: false,
         }
     }
@@ -111,7 +139,7 @@ impl<'s> Session<'s> {
         }
         if let Err(e) = crate::ops::dispatch(self, tag, &msg, out) {
             out.truncate(start);
-            if matches!(e.errno(), rustix::io::Errno::MFILE) && !self.warned_fid_limit {
+            if matches!(e.errno(), Errno::MFILE) && !self.warned_fid_limit {
                 self.warned_fid_limit = true;
                 tracing::warn!(
                     max_fids = self.server.config().max_fids,
@@ -125,6 +153,43 @@ impl<'s> Session<'s> {
                 "request failed"
             );
             self.reply_error(tag, &e, out);
+        }
+    }
+
+    /// Retries the pending blocking locks, answering those granted, failed or expired.
+    fn retry_locks(&mut self, out: &mut Vec<u8>) {
+        let now = Instant::now();
+        let mut i = 0;
+        while i < self.pending_locks.len() {
+            let p = &self.pending_locks[i];
+            let result = match self.fids.get(p.fid).map(|f| &f.state) {
+                Ok(FidState::File { fd, .. } | FidState::Dir { fd, .. }) => {
+                    lock::lock(fd.as_fd(), &p.range)
+                }
+                Ok(_) | Err(_) => Err(Errno::BADF),
+            };
+            if matches!(result, Ok(P9_LOCK_BLOCKED)) && now < p.deadline {
+                i += 1;
+                continue;
+            }
+            let p = self.pending_locks.remove(i);
+            match result {
+                Ok(status) => {
+                    if status == P9_LOCK_SUCCESS {
+                        if let Ok(f) = self.fids.get_mut(p.fid) {
+                            f.locked = true;
+                        }
+                    }
+                    let r = Rmessage::Lock(Rlock { status });
+                    if self.reply(p.tag, &r, out).is_err() {
+                        tracing::error!("cannot encode Rlock");
+                    }
+                }
+                Err(e) => {
+                    tracing::debug!(request = "Tlock", tag = p.tag, errno = %e, "request failed");
+                    self.reply_error(p.tag, &Error::from(e), out);
+                }
+            }
         }
     }
 
@@ -153,6 +218,20 @@ fn trace_request(tag: u16, msg: &Tmessage<'_>) {
     }
 }
 
+/// Whether `fd` becomes readable (or hung up) within `timeout`.
+fn readable_within(fd: &impl AsFd, timeout: Duration) -> io::Result<bool> {
+    let mut fds = [PollFd::new(fd, PollFlags::IN)];
+    let ts = Timespec::try_from(timeout).unwrap_or(Timespec {
+        tv_sec: 0,
+        tv_nsec: 10_000_000,
+    });
+    match rustix::event::poll(&mut fds, Some(&ts)) {
+        Ok(n) => Ok(n > 0),
+        Err(Errno::INTR) => Ok(false),
+        Err(e) => Err(e.into()),
+    }
+}
+
 fn read_retrying(r: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
     loop {
         match r.read(buf) {
@@ -166,7 +245,7 @@ fn read_retrying(r: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
 /// `cap` is the largest msize to grant on this transport.
 pub(crate) fn run(
     server: &Server,
-    mut reader: impl Read,
+    mut reader: impl Read + AsFd,
     mut writer: impl Write,
     cap: u32,
 ) -> io::Result<()> {
@@ -212,6 +291,9 @@ pub(crate) fn run(
             HEADER_SIZE
         };
         // Everything complete is answered: send the replies before waiting for more.
+        if !s.pending_locks.is_empty() {
+            s.retry_locks(&mut out);
+        }
         if !out.is_empty() {
             if let Err(e) = writer.write_all(&out).and_then(|()| writer.flush()) {
                 break Err(e);
@@ -220,6 +302,14 @@ pub(crate) fn run(
             // Large replies (reads of several MiB) need not keep their buffer.
             if out.capacity() > 2 * FLUSH_AT + s.limit() as usize {
                 out = Vec::with_capacity(INITIAL_READ);
+            }
+        }
+        // Blocking locks still wait: look at them again soon, reading what comes meanwhile.
+        if !s.pending_locks.is_empty() {
+            match readable_within(&reader, LOCK_RETRY) {
+                Ok(true) => {}
+                Ok(false) => continue,
+                Err(e) => break Err(e),
             }
         }
         if rbuf.len() - start < need {

@@ -96,3 +96,144 @@ fn many_connections_at_once() {
     }
     assert_eq!(std::fs::read_dir(h.export()).unwrap().count(), 8);
 }
+
+fn blocking_lock(fid: u32, ty: u8) -> Tmessage<'static> {
+    Tmessage::Lock(Tlock {
+        fid,
+        ty,
+        flags: P9_LOCK_FLAGS_BLOCK,
+        start: 0,
+        length: 0,
+        proc_id: 1,
+        client_id: b"t",
+    })
+}
+
+fn status(r: &p9_server::testclient::Reply) -> u8 {
+    match r.decode().unwrap().1 {
+        Rmessage::Lock(l) => l.status,
+        m => panic!("not an Rlock: {m:?}"),
+    }
+}
+
+fn open_rw(c: &mut p9_server::testclient::Client<std::os::unix::net::UnixStream>, fid: u32) {
+    c.walk(ROOT, fid, &[b"f"]).unwrap();
+    c.lopen(fid, P9_DOTL_RDWR).unwrap();
+}
+
+#[test]
+fn blocking_lock_waits_without_holding_up_the_connection() {
+    let h = Harness::new();
+    std::fs::write(h.path("f"), b"").unwrap();
+    let mut c = h.client();
+    open_rw(&mut c, 1);
+    open_rw(&mut c, 2);
+    assert_eq!(
+        c.lock(1, P9_LOCK_TYPE_WRLCK, 0, 0, 1).unwrap(),
+        P9_LOCK_SUCCESS
+    );
+    // The waiter's blocking Tlock arrives before the holder's unlock (as with Linux,
+    // whose local lock wakes the waiter first): it waits, other requests go on.
+    c.send(60010, &blocking_lock(2, P9_LOCK_TYPE_WRLCK))
+        .unwrap();
+    c.getattr(ROOT).unwrap();
+    c.send(
+        60011,
+        &Tmessage::Lock(Tlock {
+            fid: 1,
+            ty: P9_LOCK_TYPE_UNLCK,
+            flags: 0,
+            start: 0,
+            length: 0,
+            proc_id: 1,
+            client_id: b"t",
+        }),
+    )
+    .unwrap();
+    let r = c.recv().unwrap();
+    assert_eq!((r.tag(), status(&r)), (60011, P9_LOCK_SUCCESS));
+    let r = c.recv().unwrap();
+    assert_eq!((r.tag(), status(&r)), (60010, P9_LOCK_SUCCESS));
+    // The waiter holds it now.
+    assert_eq!(
+        c.lock(1, P9_LOCK_TYPE_WRLCK, 0, 0, 1).unwrap(),
+        P9_LOCK_BLOCKED
+    );
+
+    // Released by another connection: granted too.
+    let mut other = h.client();
+    open_rw(&mut other, 1);
+    other
+        .send(60005, &blocking_lock(1, P9_LOCK_TYPE_RDLCK))
+        .unwrap();
+    c.clunk(2).unwrap();
+    let r = other.recv().unwrap();
+    assert_eq!((r.tag(), status(&r)), (60005, P9_LOCK_SUCCESS));
+}
+
+#[test]
+fn blocking_lock_flushed_or_clunked() {
+    let h = Harness::new();
+    std::fs::write(h.path("f"), b"").unwrap();
+    let mut c = h.client();
+    open_rw(&mut c, 1);
+    open_rw(&mut c, 2);
+    assert_eq!(
+        c.lock(1, P9_LOCK_TYPE_WRLCK, 0, 0, 1).unwrap(),
+        P9_LOCK_SUCCESS
+    );
+    // Flushed: only the Rflush comes, and the lock is not taken later.
+    c.send(60020, &blocking_lock(2, P9_LOCK_TYPE_WRLCK))
+        .unwrap();
+    c.flush(60020).unwrap();
+    assert_eq!(
+        c.lock(1, P9_LOCK_TYPE_UNLCK, 0, 0, 1).unwrap(),
+        P9_LOCK_SUCCESS
+    );
+    c.getattr(ROOT).unwrap();
+    let mut other = h.client();
+    open_rw(&mut other, 1);
+    assert_eq!(
+        other.lock(1, P9_LOCK_TYPE_WRLCK, 0, 0, 2).unwrap(),
+        P9_LOCK_SUCCESS
+    );
+    // The waiting fid is clunked: EBADF for the waiter.
+    c.send(60030, &blocking_lock(2, P9_LOCK_TYPE_WRLCK))
+        .unwrap();
+    c.clunk(2).unwrap();
+    let r = c.recv().unwrap();
+    assert_eq!(r.tag(), 60030);
+    assert_eq!(r.decode().unwrap().1, Rmessage::lerror(libc::EBADF as u32));
+}
+
+#[test]
+fn blocking_lock_times_out_as_blocked() {
+    let h = Harness::with_config(p9_server::ServerConfig {
+        lock_wait: std::time::Duration::from_millis(30),
+        ..Default::default()
+    });
+    std::fs::write(h.path("f"), b"").unwrap();
+    let mut c = h.client();
+    open_rw(&mut c, 1);
+    open_rw(&mut c, 2);
+    assert_eq!(
+        c.lock(1, P9_LOCK_TYPE_WRLCK, 0, 0, 1).unwrap(),
+        P9_LOCK_SUCCESS
+    );
+    c.send(60040, &blocking_lock(2, P9_LOCK_TYPE_WRLCK))
+        .unwrap();
+    let r = c.recv().unwrap();
+    assert_eq!((r.tag(), status(&r)), (60040, P9_LOCK_BLOCKED));
+    // Without waiting at all: BLOCKED at once.
+    let h = Harness::with_config(p9_server::ServerConfig {
+        lock_wait: std::time::Duration::ZERO,
+        ..Default::default()
+    });
+    std::fs::write(h.path("f"), b"").unwrap();
+    let mut c = h.client();
+    open_rw(&mut c, 1);
+    open_rw(&mut c, 2);
+    c.lock(1, P9_LOCK_TYPE_WRLCK, 0, 0, 1).unwrap();
+    let r = c.rpc(&blocking_lock(2, P9_LOCK_TYPE_WRLCK)).unwrap();
+    assert_eq!(status(&r), P9_LOCK_BLOCKED);
+}

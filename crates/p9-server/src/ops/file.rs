@@ -2,6 +2,7 @@
 //! work on the open fds its backend handed out.
 
 use std::os::fd::{AsFd, BorrowedFd};
+use std::time::Instant;
 
 use confined_fs::{check_name, Credentials};
 use p9_wire::{
@@ -16,7 +17,10 @@ use crate::backend::Attr;
 use crate::error::Result;
 use crate::fid::FidState;
 use crate::lock::{self, Range};
-use crate::session::Session;
+use crate::session::{PendingLock, Session};
+
+/// Most blocking locks waiting at once on one connection; more are answered `BLOCKED`.
+const MAX_PENDING_LOCKS: usize = 1024;
 use crate::{io, readdir, xattr};
 
 /// Host open flags for a client's `P9_DOTL_*` flags: creation bits, `O_NOCTTY`,
@@ -159,15 +163,28 @@ pub(super) fn lock(s: &mut Session<'_>, tag: u16, t: &Tlock<'_>, out: &mut Vec<u
         s.fids.get_mut(t.fid)?.locked = true;
     }
     let fd = open_fd(s, t.fid)?;
-    let status = lock::lock(
-        fd,
-        &Range {
-            ty: t.ty,
-            start: t.start,
-            length: t.length,
-            proc_id: t.proc_id,
-        },
-    )?;
+    let range = Range {
+        ty: t.ty,
+        start: t.start,
+        length: t.length,
+        proc_id: t.proc_id,
+    };
+    let status = lock::lock(fd, &range)?;
+    let wait = s.server.config().lock_wait;
+    if status == p9_wire::P9_LOCK_BLOCKED
+        && t.flags & p9_wire::P9_LOCK_FLAGS_BLOCK != 0
+        && !wait.is_zero()
+        && s.pending_locks.len() < MAX_PENDING_LOCKS
+    {
+        // Answered when granted (or at the deadline); the connection goes on meanwhile.
+        s.pending_locks.push(PendingLock {
+            tag,
+            fid: t.fid,
+            range,
+            deadline: Instant::now() + wait,
+        });
+        return Ok(());
+    }
     s.reply(tag, &Rmessage::Lock(Rlock { status }), out)
 }
 

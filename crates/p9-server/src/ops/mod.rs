@@ -37,7 +37,12 @@ pub(crate) fn dispatch(
             Err(Errno::NOENT.into())
         }
         Tmessage::Attach(t) => tree::attach(s, tag, t, out),
-        Tmessage::Flush(_) => s.reply(tag, &Rmessage::Flush, out),
+        Tmessage::Flush(t) => {
+            // Requests are answered in order, except blocking locks still waiting: a
+            // flushed one is dropped unanswered.
+            s.pending_locks.retain(|p| p.tag != t.oldtag);
+            s.reply(tag, &Rmessage::Flush, out)
+        }
         Tmessage::Walk(t) => tree::walk(s, tag, t, out),
         Tmessage::Clunk(t) => tree::clunk(s, tag, t.fid, out),
         Tmessage::Remove(t) => tree::remove(s, tag, t.fid, out),

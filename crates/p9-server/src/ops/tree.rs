@@ -20,7 +20,8 @@ pub(super) fn version(
     t: &Tversion<'_>,
     out: &mut Vec<u8>,
 ) -> Result<()> {
-    // A Tversion starts a new session: every fid is forgotten.
+    // A Tversion starts a new session: every fid and waiting lock is forgotten.
+    s.pending_locks.clear();
     drop(s.fids.clear());
     let msize = t.msize.min(s.cap);
     let version = negotiate_version(t.version);
