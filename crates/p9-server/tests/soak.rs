@@ -1,0 +1,831 @@
+//! Load (issue 4): 64 connections at once for a fixed time, each mixing metadata and data
+//! requests (create, write, read, rename, unlink, mkdir, readdir, getattr, setattr, walk,
+//! lock) on a subtree of its own and in a shared directory (files of its own there, and
+//! its own region of one shared file), on both backends. Every reply is checked against a
+//! model the connection keeps; at the end the tree on the host is compared with the union
+//! of the models. One summary line per backend gives requests per second, latency
+//! percentiles and the process's peak RSS (printed, never asserted).
+//!
+//! `P9PROXY_SOAK_SECS` sets the duration (default 10 s, as in CI); `P9PROXY_SOAK_SEED`
+//! the pseudo-random seed (default 1).
+
+mod common;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::net::UnixStream;
+use std::path::Path;
+use std::process::Child;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use common::*;
+use p9_server::testclient::{Client, Result};
+use p9_server::{Backend, HelperPool, LocalBackend, ProxyBackend, Server, ServerConfig};
+
+const CONNECTIONS: usize = 64;
+/// Each connection's region of `shared/log`.
+const REGION: usize = 4096;
+/// Fids every connection keeps: its subtree, the shared directory, the shared file.
+const OWN: u32 = 1;
+const SHARED: u32 = 2;
+const LOG: u32 = 3;
+/// Fids used by one operation and clunked at its end.
+const T1: u32 = 10;
+const T2: u32 = 11;
+
+fn duration() -> Duration {
+    let secs: f64 = std::env::var("P9PROXY_SOAK_SECS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(10.0);
+    Duration::from_secs_f64(secs)
+}
+
+fn seed() -> u64 {
+    std::env::var("P9PROXY_SOAK_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(1)
+}
+
+/// xorshift64*: deterministic per connection.
+struct Rng(u64);
+
+impl Rng {
+    fn new(seed: u64) -> Rng {
+        Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
+    }
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n.max(1) as u64) as usize
+    }
+    fn bytes(&mut self, n: usize) -> Vec<u8> {
+        let x = self.next();
+        (0..n)
+            .map(|i| (x.rotate_left((i % 64) as u32) as u8) ^ (i as u8))
+            .collect()
+    }
+    fn pick<'a, T>(&mut self, v: &'a [T]) -> Option<&'a T> {
+        if v.is_empty() {
+            None
+        } else {
+            Some(&v[self.below(v.len())])
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Entry {
+    File { data: Vec<u8>, mode: u32 },
+    Dir { mode: u32 },
+}
+
+/// What one connection knows its part of the tree holds.
+#[derive(Debug, Default)]
+struct Model {
+    /// Its subtree `cN/`: paths relative to it (`f1`, `d2`, `d2/f3`); directories one
+    /// level deep only.
+    own: BTreeMap<String, Entry>,
+    /// Its files in `shared/` (`sN-M`).
+    shared: BTreeMap<String, Vec<u8>>,
+    /// Its region of `shared/log`.
+    region: Vec<u8>,
+}
+
+fn comps(path: &str) -> Vec<&[u8]> {
+    path.split('/')
+        .filter(|c| !c.is_empty())
+        .map(str::as_bytes)
+        .collect()
+}
+
+fn split(path: &str) -> (&str, &str) {
+    match path.rsplit_once('/') {
+        Some((dir, name)) => (dir, name),
+        None => ("", path),
+    }
+}
+
+/// One connection: its client, the latencies of its requests, its model.
+struct Conn {
+    id: usize,
+    c: Client<UnixStream>,
+    lat: Vec<u32>,
+    rng: Rng,
+    m: Model,
+    next_name: u64,
+}
+
+impl Conn {
+    /// Runs one request, timing it.
+    fn rpc<T>(&mut self, f: impl FnOnce(&mut Client<UnixStream>) -> Result<T>) -> Result<T> {
+        let t = Instant::now();
+        let r = f(&mut self.c);
+        self.lat
+            .push(t.elapsed().as_micros().min(u32::MAX as u128) as u32);
+        r
+    }
+
+    /// Runs one request that must succeed.
+    fn ok<T>(&mut self, what: &str, f: impl FnOnce(&mut Client<UnixStream>) -> Result<T>) -> T {
+        let id = self.id;
+        self.rpc(f)
+            .unwrap_or_else(|e| panic!("connection {id}: {what}: {e}"))
+    }
+
+    /// Runs one request that must fail with `want`.
+    fn fails<T: std::fmt::Debug>(
+        &mut self,
+        what: &str,
+        want: Errno,
+        f: impl FnOnce(&mut Client<UnixStream>) -> Result<T>,
+    ) {
+        let id = self.id;
+        match self.rpc(f) {
+            Err(e) if e.errno() == Some(want) => {}
+            r => panic!("connection {id}: {what}: expected {want}, got {r:?}"),
+        }
+    }
+
+    fn fresh(&mut self, prefix: &str) -> String {
+        self.next_name += 1;
+        format!("{prefix}{}", self.next_name)
+    }
+
+    fn files(&self) -> Vec<String> {
+        self.m
+            .own
+            .iter()
+            .filter(|(_, e)| matches!(e, Entry::File { .. }))
+            .map(|(p, _)| p.clone())
+            .collect()
+    }
+
+    fn dirs(&self) -> Vec<String> {
+        self.m
+            .own
+            .iter()
+            .filter(|(_, e)| matches!(e, Entry::Dir { .. }))
+            .map(|(p, _)| p.clone())
+            .collect()
+    }
+
+    /// A directory of the subtree: its root (`""`) or one of its directories.
+    fn some_dir(&mut self) -> String {
+        let mut dirs = self.dirs();
+        dirs.push(String::new());
+        self.rng.pick(&dirs).unwrap().clone()
+    }
+
+    /// Walks `fid` to `path` of the subtree; checks the qid type.
+    fn walk_to(&mut self, fid: u32, path: &str) {
+        let names = comps(path);
+        let n = names.len();
+        let qids = self.ok("walk", |c| c.walk(OWN, fid, &names));
+        assert_eq!(qids.len(), n, "connection {}: walk {path}", self.id);
+        if let Some(q) = qids.last() {
+            let want = match self.m.own.get(path) {
+                Some(Entry::Dir { .. }) => QTDIR,
+                _ => QTFILE,
+            };
+            assert_eq!(q.ty, want, "connection {}: qid type of {path}", self.id);
+        }
+    }
+
+    fn clunk(&mut self, fid: u32) {
+        self.ok("clunk", |c| c.clunk(fid));
+    }
+
+    fn create(&mut self) {
+        let dir = self.some_dir();
+        let name = self.fresh("f");
+        let path = if dir.is_empty() {
+            name.clone()
+        } else {
+            format!("{dir}/{name}")
+        };
+        let mode = [0o644, 0o600, 0o640, 0o755][self.rng.below(4)];
+        let len = self.rng.below(8192);
+        let data = self.rng.bytes(len);
+        self.walk_to(T1, &dir);
+        let q = self.ok("lcreate", |c| {
+            c.lcreate(T1, name.as_bytes(), P9_DOTL_RDWR | P9_DOTL_EXCL, mode, 0)
+        });
+        assert_eq!(q.ty, QTFILE);
+        if !data.is_empty() {
+            let n = self.ok("write", |c| c.write(T1, 0, &data));
+            assert_eq!(n as usize, data.len());
+        }
+        self.clunk(T1);
+        self.m.own.insert(path, Entry::File { data, mode });
+    }
+
+    fn create_existing(&mut self) {
+        let Some(path) = self.rng.pick(&self.files()).cloned() else {
+            return;
+        };
+        let (dir, name) = split(&path);
+        self.walk_to(T1, dir);
+        self.fails("lcreate of an existing name", Errno::EXIST, |c| {
+            c.lcreate(T1, name.as_bytes(), P9_DOTL_RDWR | P9_DOTL_EXCL, 0o644, 0)
+        });
+        self.clunk(T1);
+    }
+
+    fn write(&mut self) {
+        let Some(path) = self.rng.pick(&self.files()).cloned() else {
+            return;
+        };
+        let Some(Entry::File { data, .. }) = self.m.own.get(&path) else {
+            unreachable!()
+        };
+        let len = data.len();
+        let off = self.rng.below(len + 1000);
+        let chunk = 1 + self.rng.below(16 << 10);
+        let bytes = self.rng.bytes(chunk);
+        self.walk_to(T1, &path);
+        self.ok("lopen for writing", |c| c.lopen(T1, P9_DOTL_WRONLY));
+        let n = self.ok("write", |c| c.write(T1, off as u64, &bytes));
+        assert_eq!(n as usize, bytes.len());
+        self.clunk(T1);
+        let Some(Entry::File { data, .. }) = self.m.own.get_mut(&path) else {
+            unreachable!()
+        };
+        if data.len() < off + chunk {
+            data.resize(off + chunk, 0);
+        }
+        data[off..off + chunk].copy_from_slice(&bytes);
+    }
+
+    /// Reads the open `fid` whole, one request per 32 KiB.
+    fn read_whole(&mut self, fid: u32) -> Vec<u8> {
+        let mut all = Vec::new();
+        loop {
+            let off = all.len() as u64;
+            let chunk = self.ok("read", |c| c.read(fid, off, 32 << 10));
+            if chunk.is_empty() {
+                return all;
+            }
+            all.extend(chunk);
+        }
+    }
+
+    fn read(&mut self) {
+        let Some(path) = self.rng.pick(&self.files()).cloned() else {
+            return;
+        };
+        self.walk_to(T1, &path);
+        self.ok("lopen for reading", |c| c.lopen(T1, P9_DOTL_RDONLY));
+        let got = self.read_whole(T1);
+        self.clunk(T1);
+        let Some(Entry::File { data, .. }) = self.m.own.get(&path) else {
+            unreachable!()
+        };
+        assert!(
+            &got == data,
+            "connection {}: {path}: read {} bytes, model has {}",
+            self.id,
+            got.len(),
+            data.len()
+        );
+    }
+
+    fn getattr(&mut self) {
+        let paths: Vec<String> = self.m.own.keys().cloned().collect();
+        let Some(path) = self.rng.pick(&paths).cloned() else {
+            return;
+        };
+        self.walk_to(T1, &path);
+        let a = self.ok("getattr", |c| c.getattr(T1));
+        self.clunk(T1);
+        let (ty, perm, size) = match &self.m.own[&path] {
+            Entry::File { data, mode } => (libc::S_IFREG, *mode, Some(data.len() as u64)),
+            Entry::Dir { mode } => (libc::S_IFDIR, *mode, None),
+        };
+        assert_eq!(a.mode & libc::S_IFMT, ty, "connection {}: {path}", self.id);
+        assert_eq!(a.mode & 0o7777, perm, "connection {}: {path}", self.id);
+        if let Some(size) = size {
+            assert_eq!(a.size, size, "connection {}: {path}", self.id);
+        }
+    }
+
+    fn setattr(&mut self) {
+        let paths: Vec<String> = self.m.own.keys().cloned().collect();
+        let Some(path) = self.rng.pick(&paths).cloned() else {
+            return;
+        };
+        let is_file = matches!(self.m.own[&path], Entry::File { .. });
+        let mut t = Tsetattr {
+            fid: T1,
+            valid: 0,
+            mode: 0,
+            uid: 0,
+            gid: 0,
+            size: 0,
+            atime_sec: 0,
+            atime_nsec: 0,
+            mtime_sec: 0,
+            mtime_nsec: 0,
+        };
+        let new_mode = [0o600, 0o644, 0o700, 0o755][self.rng.below(4)];
+        let new_size = self.rng.below(20_000);
+        if is_file && self.rng.below(2) == 0 {
+            t.valid = P9_SETATTR_SIZE;
+            t.size = new_size as u64;
+        } else {
+            t.valid = P9_SETATTR_MODE;
+            t.mode = new_mode;
+        }
+        self.walk_to(T1, &path);
+        self.ok("setattr", |c| c.setattr(t));
+        self.clunk(T1);
+        match self.m.own.get_mut(&path).unwrap() {
+            Entry::File { data, .. } if t.valid == P9_SETATTR_SIZE => data.resize(new_size, 0),
+            Entry::File { mode, .. } | Entry::Dir { mode } => *mode = new_mode,
+        }
+    }
+
+    fn rename(&mut self) {
+        let paths: Vec<String> = self.m.own.keys().cloned().collect();
+        let Some(old) = self.rng.pick(&paths).cloned() else {
+            return;
+        };
+        let is_dir = matches!(self.m.own[&old], Entry::Dir { .. });
+        // Directories stay one level deep; files go to any directory.
+        let (newdir, newname) = if is_dir {
+            (String::new(), self.fresh("d"))
+        } else {
+            (self.some_dir(), self.fresh("f"))
+        };
+        let new = if newdir.is_empty() {
+            newname.clone()
+        } else {
+            format!("{newdir}/{newname}")
+        };
+        let (olddir, oldname) = split(&old);
+        let olddir = olddir.to_string();
+        self.walk_to(T1, &olddir);
+        self.walk_to(T2, &newdir);
+        self.ok("renameat", |c| {
+            c.renameat(T1, oldname.as_bytes(), T2, newname.as_bytes())
+        });
+        self.clunk(T1);
+        self.clunk(T2);
+        let moved: Vec<String> = self
+            .m
+            .own
+            .keys()
+            .filter(|p| *p == &old || p.starts_with(&format!("{old}/")))
+            .cloned()
+            .collect();
+        for p in moved {
+            let e = self.m.own.remove(&p).unwrap();
+            self.m.own.insert(format!("{new}{}", &p[old.len()..]), e);
+        }
+    }
+
+    fn unlink(&mut self) {
+        let paths: Vec<String> = self.m.own.keys().cloned().collect();
+        let Some(path) = self.rng.pick(&paths).cloned() else {
+            return;
+        };
+        let (dir, name) = split(&path);
+        let dir = dir.to_string();
+        self.walk_to(T1, &dir);
+        match self.m.own[&path] {
+            Entry::File { .. } => {
+                self.fails("unlinkat(AT_REMOVEDIR) of a file", Errno::NOTDIR, |c| {
+                    c.unlinkat(T1, name.as_bytes(), P9_DOTL_AT_REMOVEDIR)
+                });
+                self.ok("unlinkat", |c| c.unlinkat(T1, name.as_bytes(), 0));
+                self.m.own.remove(&path);
+            }
+            Entry::Dir { .. } => {
+                self.fails("unlinkat of a directory", Errno::ISDIR, |c| {
+                    c.unlinkat(T1, name.as_bytes(), 0)
+                });
+                let prefix = format!("{path}/");
+                if self.m.own.keys().any(|p| p.starts_with(&prefix)) {
+                    self.fails("rmdir of a full directory", Errno::NOTEMPTY, |c| {
+                        c.unlinkat(T1, name.as_bytes(), P9_DOTL_AT_REMOVEDIR)
+                    });
+                } else {
+                    self.ok("rmdir", |c| {
+                        c.unlinkat(T1, name.as_bytes(), P9_DOTL_AT_REMOVEDIR)
+                    });
+                    self.m.own.remove(&path);
+                }
+            }
+        }
+        self.clunk(T1);
+    }
+
+    fn mkdir(&mut self) {
+        if self.dirs().len() >= 6 {
+            return self.unlink();
+        }
+        let name = self.fresh("d");
+        let mode = [0o755, 0o700, 0o750][self.rng.below(3)];
+        let q = self.ok("mkdir", |c| c.mkdir(OWN, name.as_bytes(), mode, 0));
+        assert_eq!(q.ty, QTDIR);
+        self.m.own.insert(name, Entry::Dir { mode });
+    }
+
+    /// The entries of the open directory `fid` (without `.` and `..`): names and types.
+    fn list(&mut self, fid: u32) -> BTreeMap<String, u8> {
+        let mut names = BTreeMap::new();
+        let mut offset = 0;
+        loop {
+            let batch = self.ok("readdir", |c| c.readdir(fid, offset, 2048));
+            let Some(last) = batch.last() else {
+                return names;
+            };
+            offset = last.offset;
+            for d in batch {
+                if d.name != b"." && d.name != b".." {
+                    let n = String::from_utf8(d.name).unwrap();
+                    assert!(names.insert(n, d.ty).is_none(), "an entry listed twice");
+                }
+            }
+        }
+    }
+
+    fn readdir(&mut self) {
+        let dir = self.some_dir();
+        self.walk_to(T1, &dir);
+        self.ok("lopen of a directory", |c| {
+            c.lopen(T1, P9_DOTL_RDONLY | P9_DOTL_DIRECTORY)
+        });
+        let got = self.list(T1);
+        self.clunk(T1);
+        let prefix = if dir.is_empty() {
+            String::new()
+        } else {
+            format!("{dir}/")
+        };
+        let want: BTreeMap<String, u8> = self
+            .m
+            .own
+            .iter()
+            .filter_map(|(p, e)| {
+                let rest = p.strip_prefix(&prefix)?;
+                (!rest.contains('/')).then(|| {
+                    let ty = match e {
+                        Entry::File { .. } => libc::DT_REG,
+                        Entry::Dir { .. } => libc::DT_DIR,
+                    };
+                    (rest.to_string(), ty)
+                })
+            })
+            .collect();
+        assert_eq!(got, want, "connection {}: readdir of {dir:?}", self.id);
+    }
+
+    fn walk_missing(&mut self) {
+        let name = self.fresh("missing");
+        self.fails("walk to nothing", Errno::NOENT, |c| {
+            c.walk(OWN, T1, &[name.as_bytes()])
+        });
+    }
+
+    fn shared_create(&mut self) {
+        let name = {
+            let n = self.fresh("");
+            format!("s{}-{n}", self.id)
+        };
+        let len = self.rng.below(4096);
+        let data = self.rng.bytes(len);
+        self.ok("walk", |c| c.walk(SHARED, T1, &[]));
+        let q = self.ok("lcreate in shared", |c| {
+            c.lcreate(T1, name.as_bytes(), P9_DOTL_RDWR | P9_DOTL_EXCL, 0o644, 0)
+        });
+        assert_eq!(q.ty, QTFILE);
+        if !data.is_empty() {
+            let n = self.ok("write", |c| c.write(T1, 0, &data));
+            assert_eq!(n as usize, data.len());
+        }
+        self.clunk(T1);
+        self.m.shared.insert(name, data);
+    }
+
+    fn shared_remove_or_rename(&mut self) {
+        let names: Vec<String> = self.m.shared.keys().cloned().collect();
+        let Some(name) = self.rng.pick(&names).cloned() else {
+            return self.shared_create();
+        };
+        if self.rng.below(2) == 0 {
+            self.ok("unlinkat in shared", |c| {
+                c.unlinkat(SHARED, name.as_bytes(), 0)
+            });
+            self.m.shared.remove(&name);
+        } else {
+            let new = {
+                let n = self.fresh("");
+                format!("s{}-{n}", self.id)
+            };
+            self.ok("renameat in shared", |c| {
+                c.renameat(SHARED, name.as_bytes(), SHARED, new.as_bytes())
+            });
+            let data = self.m.shared.remove(&name).unwrap();
+            self.m.shared.insert(new, data);
+        }
+    }
+
+    fn shared_readdir(&mut self) {
+        self.ok("walk", |c| c.walk(SHARED, T1, &[]));
+        self.ok("lopen of shared", |c| {
+            c.lopen(T1, P9_DOTL_RDONLY | P9_DOTL_DIRECTORY)
+        });
+        let got = self.list(T1);
+        self.clunk(T1);
+        // Others' files come and go; this connection's are exactly its model.
+        let mine = format!("s{}-", self.id);
+        let own: BTreeSet<&String> = got.keys().filter(|n| n.starts_with(&mine)).collect();
+        let want: BTreeSet<&String> = self.m.shared.keys().collect();
+        assert_eq!(own, want, "connection {}: readdir of shared", self.id);
+        assert!(got.contains_key("log"));
+        for n in got.keys() {
+            assert!(n == "log" || n.starts_with('s'), "stray {n:?} in shared");
+        }
+    }
+
+    fn log_write(&mut self) {
+        let off = self.rng.below(REGION);
+        let len = 1 + self.rng.below(REGION - off);
+        let bytes = self.rng.bytes(len);
+        let at = (self.id * REGION + off) as u64;
+        // Its own region, under an OFD lock (never contended: regions are disjoint).
+        let status = self.ok("lock", |c| {
+            c.lock(LOG, P9_LOCK_TYPE_WRLCK, at, len as u64, 1)
+        });
+        assert_eq!(status, P9_LOCK_SUCCESS);
+        let n = self.ok("write to shared/log", |c| c.write(LOG, at, &bytes));
+        assert_eq!(n as usize, len);
+        let status = self.ok("unlock", |c| {
+            c.lock(LOG, P9_LOCK_TYPE_UNLCK, at, len as u64, 1)
+        });
+        assert_eq!(status, P9_LOCK_SUCCESS);
+        self.m.region[off..off + len].copy_from_slice(&bytes);
+    }
+
+    fn log_read(&mut self) {
+        let at = (self.id * REGION) as u64;
+        let got = self.ok("read of shared/log", |c| c.read(LOG, at, REGION as u32));
+        assert!(
+            got == self.m.region,
+            "connection {}: its log region",
+            self.id
+        );
+    }
+
+    /// One operation, chosen at random (most are several requests).
+    fn step(&mut self) {
+        let files = self.files().len();
+        match self.rng.below(100) {
+            _ if files < 3 => self.create(),
+            0..=9 if files > 48 => self.unlink(),
+            0..=9 => self.create(),
+            10..=11 => self.create_existing(),
+            12..=25 => self.write(),
+            26..=39 => self.read(),
+            40..=49 => self.getattr(),
+            50..=55 => self.setattr(),
+            56..=62 => self.rename(),
+            63..=70 => self.unlink(),
+            71..=73 => self.mkdir(),
+            74..=79 => self.readdir(),
+            80..=81 => self.walk_missing(),
+            82..=85 => self.shared_create(),
+            86..=89 => self.shared_remove_or_rename(),
+            90..=91 => self.shared_readdir(),
+            92..=96 => self.log_write(),
+            _ => self.log_read(),
+        }
+    }
+}
+
+/// The tree under `dir` on the host, as the model describes it.
+fn host_tree(dir: &Path) -> BTreeMap<String, Entry> {
+    fn walk(base: &Path, rel: &str, out: &mut BTreeMap<String, Entry>) {
+        let here = if rel.is_empty() {
+            base.to_path_buf()
+        } else {
+            base.join(rel)
+        };
+        for e in std::fs::read_dir(here).unwrap() {
+            let e = e.unwrap();
+            let name = e.file_name().into_string().unwrap();
+            let path = if rel.is_empty() {
+                name
+            } else {
+                format!("{rel}/{name}")
+            };
+            let md = std::fs::symlink_metadata(e.path()).unwrap();
+            let mode = md.permissions().mode() & 0o7777;
+            if md.is_dir() {
+                out.insert(path.clone(), Entry::Dir { mode });
+                walk(base, &path, out);
+            } else {
+                assert!(md.is_file(), "{path}: not a file or directory");
+                let data = std::fs::read(e.path()).unwrap();
+                out.insert(path, Entry::File { data, mode });
+            }
+        }
+    }
+    let mut out = BTreeMap::new();
+    walk(dir, "", &mut out);
+    out
+}
+
+fn status_kib(pid: u32, field: &str) -> u64 {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    s.lines()
+        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0)
+}
+
+fn percentile(sorted: &[u32], p: f64) -> u32 {
+    if sorted.is_empty() {
+        return 0;
+    }
+    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
+}
+
+fn soak(proxy: bool) {
+    let name = if proxy { "proxy" } else { "local" };
+    rustix::process::umask(rustix::fs::Mode::empty());
+    let tmp = tempfile::tempdir().unwrap();
+    let export = tmp.path().join("export");
+    std::fs::create_dir(&export).unwrap();
+    std::fs::create_dir(export.join("shared")).unwrap();
+    std::fs::write(export.join("shared/log"), vec![0u8; CONNECTIONS * REGION]).unwrap();
+    for i in 0..CONNECTIONS {
+        std::fs::create_dir(export.join(format!("c{i}"))).unwrap();
+    }
+    let helpers: Arc<Mutex<Vec<Child>>> = Arc::default();
+    let backend: Arc<dyn Backend> = if proxy {
+        let (helper, export, kids) = (helper_binary(), export.clone(), Arc::clone(&helpers));
+        let connect = Box::new(move || {
+            let mut cmd = std::process::Command::new(&helper);
+            cmd.arg("-p")
+                .arg(&export)
+                .arg("-n")
+                .stdin(std::process::Stdio::null());
+            let (sock, child) = proxy_client::spawn_with_socket(cmd)?;
+            kids.lock().unwrap().push(child);
+            Ok(proxy_client::ProxyClient::from_fd(sock))
+        });
+        Arc::new(ProxyBackend::new(HelperPool::new(2, connect).unwrap()))
+    } else {
+        Arc::new(LocalBackend::new(&export).unwrap())
+    };
+    let server = Arc::new(Server::new(backend, ServerConfig::default()).unwrap());
+    let run_for = duration();
+    let seed = seed();
+    let start = Instant::now();
+    let deadline = start + run_for;
+    let threads: Vec<_> = (0..CONNECTIONS)
+        .map(|id| {
+            let (ours, theirs) = UnixStream::pair().unwrap();
+            let server = Arc::clone(&server);
+            std::thread::spawn(move || server.serve(&theirs, &theirs, 1 << 20));
+            std::thread::spawn(move || {
+                let mut c = Client::new(ours);
+                c.version(256 << 10).unwrap();
+                c.attach(ROOT, 0).unwrap();
+                c.walk(ROOT, OWN, &[format!("c{id}").as_bytes()]).unwrap();
+                c.walk(ROOT, SHARED, &[b"shared"]).unwrap();
+                c.walk(SHARED, LOG, &[b"log"]).unwrap();
+                c.lopen(LOG, P9_DOTL_RDWR).unwrap();
+                let mut conn = Conn {
+                    id,
+                    c,
+                    lat: Vec::with_capacity(1 << 16),
+                    rng: Rng::new(seed ^ (id as u64 + 1).wrapping_mul(0xD1B5_4A32_D192_ED03)),
+                    m: Model {
+                        region: vec![0; REGION],
+                        ..Model::default()
+                    },
+                    next_name: 0,
+                };
+                let mut ops = 0u64;
+                while Instant::now() < deadline {
+                    conn.step();
+                    ops += 1;
+                }
+                (conn.m, conn.lat, ops)
+            })
+        })
+        .collect();
+    let mut models = Vec::new();
+    let mut lat: Vec<u32> = Vec::new();
+    let mut ops = 0;
+    for t in threads {
+        let (m, l, o) = t.join().unwrap();
+        models.push(m);
+        lat.extend(l);
+        ops += o;
+    }
+    let elapsed = start.elapsed();
+    let peak = status_kib(std::process::id(), "VmHWM");
+    let helper_peak = helpers
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|c| status_kib(c.id(), "VmHWM"))
+        .max()
+        .unwrap_or(0);
+
+    // The tree on the host is what the models say, every byte and mode of it.
+    let mut files = 0;
+    let mut dirs = 0;
+    for (i, m) in models.iter().enumerate() {
+        let got = host_tree(&export.join(format!("c{i}")));
+        for e in got.values() {
+            match e {
+                Entry::File { .. } => files += 1,
+                Entry::Dir { .. } => dirs += 1,
+            }
+        }
+        if got != m.own {
+            let a: BTreeSet<_> = got.keys().collect();
+            let b: BTreeSet<_> = m.own.keys().collect();
+            panic!(
+                "{name}: c{i} differs from its model: only on disk {:?}, only in the model \
+                 {:?}, differing {:?}",
+                a.difference(&b).collect::<Vec<_>>(),
+                b.difference(&a).collect::<Vec<_>>(),
+                a.intersection(&b)
+                    .filter(|k| got[**k] != m.own[**k])
+                    .collect::<Vec<_>>()
+            );
+        }
+    }
+    let mut shared = host_tree(&export.join("shared"));
+    let log = shared.remove("log").unwrap();
+    let want_log: Vec<u8> = models.iter().flat_map(|m| m.region.clone()).collect();
+    let Entry::File { data: log, .. } = log else {
+        panic!("shared/log is not a file")
+    };
+    assert!(
+        log == want_log,
+        "{name}: shared/log differs from the regions written"
+    );
+    let want_shared: BTreeMap<String, Entry> = models
+        .iter()
+        .flat_map(|m| m.shared.clone())
+        .map(|(n, data)| (n, Entry::File { data, mode: 0o644 }))
+        .collect();
+    files += shared.len();
+    assert!(
+        shared == want_shared,
+        "{name}: shared/ differs from the models"
+    );
+
+    lat.sort_unstable();
+    let requests = lat.len();
+    eprintln!(
+        "soak {name}: {CONNECTIONS} connections, {:.1} s, {ops} operations, {requests} requests \
+         ({:.0} req/s), latency p50 {} us, p99 {} us, max {} us; peak RSS (VmHWM) {} MiB{}; \
+         final tree {files} files, {dirs} directories: matches the model; seed {seed}, {} build",
+        elapsed.as_secs_f64(),
+        requests as f64 / elapsed.as_secs_f64(),
+        percentile(&lat, 0.50),
+        percentile(&lat, 0.99),
+        lat.last().copied().unwrap_or(0),
+        peak / 1024,
+        if proxy {
+            format!(" (process: server and clients; largest helper {helper_peak} KiB)")
+        } else {
+            " (process: server and clients)".to_string()
+        },
+        if cfg!(debug_assertions) {
+            "debug"
+        } else {
+            "release"
+        }
+    );
+    drop(server);
+    for mut c in helpers.lock().unwrap().drain(..) {
+        let _ = c.kill();
+        let _ = c.wait();
+    }
+}
+
+#[test]
+fn soak_local() {
+    soak(false);
+}
+
+#[test]
+fn soak_proxy() {
+    require_root!();
+    soak(true);
+}
