@@ -122,6 +122,11 @@ pub struct ServeArgs {
     #[arg(long, value_name = "PATH", conflicts_with = "helper_socket")]
     pub helper: Option<PathBuf>,
 
+    /// With --backend proxy: an extra flag for every helper started (repeatable), e.g.
+    /// --helper-arg=--poll-us=0.
+    #[arg(long = "helper-arg", value_name = "ARG", allow_hyphen_values = true)]
+    pub helper_args: Vec<String>,
+
     /// With --backend proxy: how many helper connections serve requests at once.
     #[arg(long, value_name = "N", default_value_t = 2)]
     pub helpers: usize,

@@ -138,6 +138,9 @@ fn open_proxy_backend(args: &ServeArgs) -> Result<Arc<dyn Backend>, String> {
         .arg(&helper)
         .arg("-p")
         .arg(&export);
+    for a in &args.helper_args {
+        cmd.arg(format!("--helper-arg={a}"));
+    }
     cmd.stdin(std::process::Stdio::null());
     let spawner =
         Arc::new(Spawner::start(cmd).map_err(|e| format!("cannot start the helper spawner: {e}"))?);

@@ -10,7 +10,7 @@ mod pool;
 
 pub use pool::{Connector, HelperPool};
 
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 
 use crate::backend::{Attr, Backend, Node, SetTime};
 use crate::path;
@@ -23,6 +23,9 @@ use rustix::io::Errno;
 #[derive(Debug)]
 pub struct ProxyBackend {
     pool: HelperPool,
+    /// `/proc/self/fd`, opened at start (before any chroot): reopening our own `O_PATH`
+    /// fds there needs no lookup and no helper.
+    proc_fd: Option<OwnedFd>,
 }
 
 fn attr(st: Stat) -> Attr {
@@ -71,9 +74,35 @@ fn same_inode(a: impl AsFd, b: impl AsFd) -> Result<bool, Errno> {
 const OPATH: OFlags = OFlags::PATH.union(OFlags::NOFOLLOW);
 
 impl ProxyBackend {
-    /// A backend on `pool`.
+    /// A backend on `pool`. Call before any chroot: it opens `/proc/self/fd`.
     pub fn new(pool: HelperPool) -> ProxyBackend {
-        ProxyBackend { pool }
+        let proc_fd = rustix::fs::open(
+            "/proc/self/fd",
+            OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+            rustix::fs::Mode::empty(),
+        )
+        .ok();
+        ProxyBackend { pool, proc_fd }
+    }
+
+    /// Opens what the unprivileged front end may open itself, saving a helper round trip:
+    /// a read-only open of a regular file or directory it has read permission on,
+    /// reopened through `/proc/self/fd` from the node's own `O_PATH` fd (same inode, no
+    /// lookup, no race). `None`: ask the helper.
+    fn open_locally(&self, node: &Node, flags: OFlags) -> Option<OwnedFd> {
+        let proc_fd = self.proc_fd.as_ref()?;
+        let write = OFlags::WRONLY | OFlags::RDWR | OFlags::TRUNC | OFlags::APPEND | OFlags::CREATE;
+        if flags.intersects(write) {
+            return None;
+        }
+        let name = node.fd().as_raw_fd().to_string();
+        let fd = rustix::fs::openat(
+            proc_fd,
+            name,
+            flags | OFlags::CLOEXEC | OFlags::NOCTTY,
+            rustix::fs::Mode::empty(),
+        );
+        fd.ok()
     }
 
     /// An `O_PATH` handle of `path`, not following a final symlink.
@@ -98,7 +127,16 @@ impl Backend for ProxyBackend {
 
     fn walk(&self, dir: &Node, name: &[u8]) -> Result<Node, Errno> {
         confined_fs::check_name(name)?;
-        self.handle(path::join(dir.path(), name))
+        let p = path::join(dir.path(), name);
+        // A validated single name, not followed, relative to the directory's own fd: the
+        // front end looks it up itself when it may search the directory (no helper round
+        // trip); the helper does it when it may not.
+        let flags = OPATH | OFlags::CLOEXEC;
+        match rustix::fs::openat(dir.fd(), name, flags, rustix::fs::Mode::empty()) {
+            Ok(fd) => Ok(Node::new(p, fd)),
+            Err(Errno::ACCESS) | Err(Errno::PERM) => self.handle(p),
+            Err(e) => Err(e),
+        }
     }
 
     fn open(&self, node: &Node, flags: OFlags) -> Result<OwnedFd, Errno> {
@@ -109,6 +147,9 @@ impl Backend for ProxyBackend {
             _ => return Err(Errno::NXIO),
         }
         let flags = flags & !(OFlags::CREATE | OFlags::EXCL);
+        if let Some(fd) = self.open_locally(node, flags) {
+            return Ok(fd);
+        }
         let fd = self
             .pool
             .call(|c| c.open(node.path(), flags | OFlags::NOFOLLOW))?;
