@@ -141,7 +141,7 @@ impl Server {
     pub fn serve(
         &self,
         reader: impl Read + AsFd,
-        writer: impl Write,
+        writer: impl Write + AsFd,
         msize_cap: u32,
     ) -> std::io::Result<()> {
         session::run(self, reader, writer, msize_cap.max(MIN_MSIZE))

@@ -27,6 +27,7 @@ use rustix::io::Errno;
 
 use crate::error::Error;
 use crate::fid::{FidState, FidTable};
+use crate::io::FileSegment;
 use crate::lock::{self, Range};
 use crate::Server;
 
@@ -54,6 +55,8 @@ pub(crate) struct Session<'s> {
     pub scratch: Vec<MaybeUninit<u8>>,
     /// Blocking Tlocks waiting for their lock, oldest first.
     pub pending_locks: Vec<PendingLock>,
+    /// File data to send right after the reply buffer (a large Rread's).
+    pub deferred: Option<FileSegment>,
     warned_fid_limit: bool,
 }
 
@@ -81,6 +84,7 @@ impl<'s> Session<'s> {
             fids: FidTable::new(server.config().max_fids),
             scratch: Vec::new(),
             pending_locks: Vec::new(),
+            deferred: None,
             warned_fid_limit: false,
         }
     }
@@ -218,6 +222,24 @@ fn trace_request(tag: u16, msg: &Tmessage<'_>) {
     }
 }
 
+/// Writes the replies so far (ending with the segment's Rread header), then the
+/// segment's file bytes.
+fn send_segment(
+    s: &Session<'_>,
+    writer: &mut (impl Write + AsFd),
+    out: &mut Vec<u8>,
+    seg: FileSegment,
+) -> io::Result<()> {
+    writer.write_all(out)?;
+    out.clear();
+    let file = match s.fids.get(seg.fid).map(|f| &f.state) {
+        Ok(FidState::File { fd, .. }) => fd.as_fd(),
+        // The read handler checked it just before.
+        _ => return Err(io::Error::other("sendfile: fid went away")),
+    };
+    crate::io::send_file(writer.as_fd(), file, seg.offset, seg.len)
+}
+
 /// Whether `fd` becomes readable (or hung up) within `timeout`.
 fn readable_within(fd: &impl AsFd, timeout: Duration) -> io::Result<bool> {
     let mut fds = [PollFd::new(fd, PollFlags::IN)];
@@ -246,7 +268,7 @@ fn read_retrying(r: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
 pub(crate) fn run(
     server: &Server,
     mut reader: impl Read + AsFd,
-    mut writer: impl Write,
+    mut writer: impl Write + AsFd,
     cap: u32,
 ) -> io::Result<()> {
     let mut s = Session::new(server, cap);
@@ -278,6 +300,12 @@ pub(crate) fn run(
             if avail.len() >= size {
                 s.handle(&rbuf[start..start + size], &mut out);
                 start += size;
+                if let Some(seg) = s.deferred.take() {
+                    if let Err(e) = send_segment(&s, &mut writer, &mut out, seg) {
+                        break Err(e);
+                    }
+                    continue;
+                }
                 if out.len() >= FLUSH_AT {
                     if let Err(e) = writer.write_all(&out) {
                         break Err(e);

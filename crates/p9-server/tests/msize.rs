@@ -124,3 +124,15 @@ fn unversioned_frames_are_small() {
     assert_eq!(c.version_of(8192, &vec![b'9'; 4000]).unwrap().1, b"unknown");
     assert_eq!(c.version(8192).unwrap().1, b"9P2000.L");
 }
+
+#[test]
+fn large_reads_of_write_only_fids_fail_cleanly() {
+    let h = Harness::new();
+    std::fs::write(h.path("f"), pattern(1 << 20)).unwrap();
+    let mut c = h.client();
+    c.walk(ROOT, 1, &[b"f"]).unwrap();
+    c.lopen(1, P9_DOTL_WRONLY).unwrap();
+    assert_eq!(errno(c.read(1, 0, 1 << 20)), Errno::BADF);
+    assert_eq!(errno(c.read(1, 0, 10)), Errno::BADF);
+    c.getattr(ROOT).unwrap();
+}

@@ -81,6 +81,27 @@ pub(super) fn lcreate(
 pub(super) fn read(s: &mut Session<'_>, tag: u16, t: &Tread, out: &mut Vec<u8>) -> Result<()> {
     let count = t.count.min(max_io_count(s.msize)) as usize;
     let f = s.fids.get(t.fid)?;
+    if let FidState::File { fd, flags } = &f.state {
+        // Errors must be known before the header goes out.
+        if flags.contains(OFlags::WRONLY) {
+            return Err(Errno::BADF.into());
+        }
+        if count >= io::SENDFILE_MIN {
+            // Large reads go from the page cache to the transport with sendfile: the
+            // session sends this header, then the file's bytes.
+            let size = Attr::of(fd.as_fd())?.size;
+            let n = (size.saturating_sub(t.offset)).min(count as u64) as usize;
+            if n >= io::SENDFILE_MIN {
+                io::rread_header(tag, n, out)?;
+                s.deferred = Some(io::FileSegment {
+                    fid: t.fid,
+                    offset: t.offset,
+                    len: n,
+                });
+                return Ok(());
+            }
+        }
+    }
     let start = begin_rread(tag, out);
     let n = match &f.state {
         FidState::File { fd, .. } => io::pread_append(fd.as_fd(), out, count, t.offset)?,
