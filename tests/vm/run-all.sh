@@ -31,7 +31,7 @@ set -uo pipefail
 
 # The scenarios of a plain run. Our 9P server's scenarios (tcp-local tcp-proxy diodcli-local
 # diodcli-proxy) join them once `p9proxy serve` passes them.
-DEFAULT_MODES="socket fd"
+DEFAULT_MODES="socket fd tcp-local tcp-proxy diodcli-local diodcli-proxy"
 MODES=${P9PROXY_VM_MODES:-$DEFAULT_MODES}
 JOBS=${P9PROXY_VM_JOBS:-$(( $(nproc) >= 2 ? 2 : 1 ))}
 SRV_TIMEOUT=$(( ${P9PROXY_VM_TIMEOUT:-120} > 300 ? ${P9PROXY_VM_TIMEOUT:-120} : 300 ))
