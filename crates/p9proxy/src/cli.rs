@@ -107,6 +107,10 @@ pub struct ServeArgs {
     #[arg(long, value_enum, default_value_t = BackendKind::Proxy)]
     pub backend: BackendKind,
 
+    /// Export read-only: every change answers EROFS (opens for writing too).
+    #[arg(long)]
+    pub readonly: bool,
+
     /// With --backend proxy: the user the server drops to once the helper runs
     /// [default: nobody].
     #[arg(long, value_name = "NAME")]

@@ -243,7 +243,10 @@ pub fn run(args: ServeArgs) -> Result<(), String> {
     rustix::process::umask(rustix::fs::Mode::empty());
     raise_fd_limit();
     // 2. The backend.
-    let backend = open_backend(&args)?;
+    let mut backend = open_backend(&args)?;
+    if args.readonly {
+        backend = Arc::new(p9_server::ReadOnly(backend));
+    }
     // 3. Confinement (namespaces, chroot), privileges, seccomp.
     let sandbox_mode = args
         .sandbox

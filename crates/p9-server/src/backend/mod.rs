@@ -25,6 +25,7 @@
 
 pub mod local;
 pub mod proxy;
+pub mod readonly;
 
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::sync::Arc;

@@ -1,0 +1,103 @@
+//! [`ReadOnly`]: a read-only export as a type wrapping any backend, rather than checks
+//! scattered through the handlers. Every change answers `EROFS`; opens for writing too,
+//! so the server's own fd operations (writes, ftruncate) never get a writable fd.
+
+use std::os::fd::OwnedFd;
+use std::sync::Arc;
+
+use confined_fs::Credentials;
+use rustix::fs::{OFlags, XattrFlags};
+use rustix::io::Errno;
+
+use super::{Attr, Backend, FsStats, Node, SetTime};
+
+/// A backend, read-only.
+pub struct ReadOnly(pub Arc<dyn Backend>);
+
+impl std::fmt::Debug for ReadOnly {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ReadOnly")
+    }
+}
+
+const WRITE: OFlags = OFlags::WRONLY
+    .union(OFlags::RDWR)
+    .union(OFlags::TRUNC)
+    .union(OFlags::APPEND)
+    .union(OFlags::CREATE);
+
+impl Backend for ReadOnly {
+    fn root(&self) -> Result<Node, Errno> {
+        self.0.root()
+    }
+    fn lookup(&self, path: &[u8]) -> Result<Node, Errno> {
+        self.0.lookup(path)
+    }
+    fn walk(&self, dir: &Node, name: &[u8]) -> Result<Node, Errno> {
+        self.0.walk(dir, name)
+    }
+    fn open(&self, node: &Node, flags: OFlags) -> Result<OwnedFd, Errno> {
+        if flags.intersects(WRITE) {
+            return Err(Errno::ROFS);
+        }
+        self.0.open(node, flags)
+    }
+    fn create(
+        &self,
+        _: &Node,
+        _: &[u8],
+        _: OFlags,
+        _: u32,
+        _: Credentials,
+    ) -> Result<(Node, OwnedFd), Errno> {
+        Err(Errno::ROFS)
+    }
+    fn mkdir(&self, _: &Node, _: &[u8], _: u32, _: Credentials) -> Result<Attr, Errno> {
+        Err(Errno::ROFS)
+    }
+    fn mknod(&self, _: &Node, _: &[u8], _: u32, _: u64, _: Credentials) -> Result<Attr, Errno> {
+        Err(Errno::ROFS)
+    }
+    fn symlink(&self, _: &Node, _: &[u8], _: &[u8], _: Credentials) -> Result<Attr, Errno> {
+        Err(Errno::ROFS)
+    }
+    fn link(&self, _: &Node, _: &Node, _: &[u8]) -> Result<(), Errno> {
+        Err(Errno::ROFS)
+    }
+    fn rename(&self, _: &Node, _: &[u8], _: &Node, _: &[u8]) -> Result<(), Errno> {
+        Err(Errno::ROFS)
+    }
+    fn unlink(&self, _: &Node, _: &[u8], _: bool) -> Result<(), Errno> {
+        Err(Errno::ROFS)
+    }
+    fn chmod(&self, _: &Node, _: u32) -> Result<(), Errno> {
+        Err(Errno::ROFS)
+    }
+    fn chown(&self, _: &Node, _: Option<u32>, _: Option<u32>) -> Result<(), Errno> {
+        Err(Errno::ROFS)
+    }
+    fn truncate(&self, _: &Node, _: u64) -> Result<(), Errno> {
+        Err(Errno::ROFS)
+    }
+    fn utimens(&self, _: &Node, _: SetTime, _: SetTime) -> Result<(), Errno> {
+        Err(Errno::ROFS)
+    }
+    fn getxattr(&self, node: &Node, name: &[u8]) -> Result<Vec<u8>, Errno> {
+        self.0.getxattr(node, name)
+    }
+    fn listxattr(&self, node: &Node) -> Result<Vec<u8>, Errno> {
+        self.0.listxattr(node)
+    }
+    fn setxattr(&self, _: &Node, _: &[u8], _: &[u8], _: XattrFlags) -> Result<(), Errno> {
+        Err(Errno::ROFS)
+    }
+    fn removexattr(&self, _: &Node, _: &[u8]) -> Result<(), Errno> {
+        Err(Errno::ROFS)
+    }
+    fn readlink(&self, node: &Node) -> Result<Vec<u8>, Errno> {
+        self.0.readlink(node)
+    }
+    fn statfs(&self, node: &Node) -> Result<FsStats, Errno> {
+        self.0.statfs(node)
+    }
+}
