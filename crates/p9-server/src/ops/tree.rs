@@ -113,8 +113,12 @@ pub(super) fn walk(s: &mut Session<'_>, tag: u16, t: &Twalk<'_>, out: &mut Vec<u
 
 pub(super) fn clunk(s: &mut Session<'_>, tag: u16, fid: u32, out: &mut Vec<u8>) -> Result<()> {
     let mut f = s.fids.remove(fid)?;
-    if let FidState::XattrWrite(w) = std::mem::replace(&mut f.state, FidState::Walked) {
-        w.commit(s.server.backend(), &f.node)?;
+    // Only an xattr being written is taken out of the fid: an open file stays in it
+    // until it drops, which releases its locks first.
+    if matches!(f.state, FidState::XattrWrite(_)) {
+        if let FidState::XattrWrite(w) = std::mem::replace(&mut f.state, FidState::Walked) {
+            w.commit(s.server.backend(), &f.node)?;
+        }
     }
     s.reply(tag, &Rmessage::Clunk, out)
 }
