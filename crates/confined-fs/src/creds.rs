@@ -5,8 +5,6 @@
 //! enforces permissions (`access=client`), the switch gets ownership right, and a non-root
 //! user still cannot make a device node. Restored when the guard drops.
 
-use std::sync::OnceLock;
-
 use rustix::io::Errno;
 use rustix::process::{geteuid, Gid, Uid};
 use rustix::thread::{self, CapabilitySet, CapabilitySets};
@@ -25,12 +23,8 @@ pub struct Credentials {
 #[must_use = "the credentials are restored when the guard drops"]
 #[derive(Debug)]
 pub struct CredSwitch {
-    active: Option<Credentials>,
-}
-
-fn caps_at_first_switch() -> Option<CapabilitySets> {
-    static CAPS: OnceLock<Option<CapabilitySets>> = OnceLock::new();
-    *CAPS.get_or_init(|| thread::capabilities(None).ok())
+    /// The credentials switched to, and the capability sets from before the switch.
+    active: Option<(Credentials, CapabilitySets)>,
 }
 
 impl Credentials {
@@ -40,9 +34,8 @@ impl Credentials {
         if !geteuid().is_root() || (self.uid == 0 && self.gid == 0) {
             return Ok(CredSwitch { active: None });
         }
-        let Some(caps) = caps_at_first_switch() else {
-            return Err(Errno::PERM);
-        };
+        // Read every time: a process may drop capabilities between two switches.
+        let caps = thread::capabilities(None)?;
         // Raw ids from the wire; the kernel validates them.
         let gid = Gid::from_raw(self.gid);
         let uid = Uid::from_raw(self.uid);
@@ -51,7 +44,9 @@ impl Credentials {
             restore_gid();
             return Err(e);
         }
-        let guard = CredSwitch { active: Some(self) };
+        let guard = CredSwitch {
+            active: Some((self, caps)),
+        };
         // Leaving euid 0 cleared the effective set; keep only DAC_OVERRIDE, as QEMU's
         // helper does (with euid 0 and another gid it drops the rest too).
         let effective = caps.permitted & CapabilitySet::DAC_OVERRIDE;
@@ -69,7 +64,9 @@ fn restore_gid() {
 
 impl Drop for CredSwitch {
     fn drop(&mut self) {
-        let Some(creds) = self.active else { return };
+        let Some((creds, caps)) = self.active else {
+            return;
+        };
         // Back to euid 0: the kernel copies the permitted set into the effective set.
         if thread::set_thread_res_uid(None, Uid::ROOT, None).is_err() {
             tracing::error!("cannot restore uid 0 after a credential switch; aborting");
@@ -77,15 +74,9 @@ impl Drop for CredSwitch {
         }
         if creds.uid == 0 || creds.uid == u32::MAX {
             // euid never left 0, so the kernel restored nothing: do it ourselves.
-            if let Some(caps) = caps_at_first_switch() {
-                let restored = CapabilitySets {
-                    effective: caps.permitted,
-                    ..caps
-                };
-                if thread::set_capabilities(None, restored).is_err() {
-                    tracing::error!("cannot restore capabilities; aborting");
-                    std::process::abort();
-                }
+            if thread::set_capabilities(None, caps).is_err() {
+                tracing::error!("cannot restore capabilities; aborting");
+                std::process::abort();
             }
         }
         restore_gid();

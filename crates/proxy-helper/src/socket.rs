@@ -42,8 +42,12 @@ pub fn accept_one(path: &Path, uid: u32, gid: u32) -> Result<OwnedFd, SocketErro
         None,
     )
     .map_err(sys("socket"))?;
+    // Bound as uid:gid (and mode 0770 by the umask), the socket is never reachable with
+    // the wrong owner; the chown below only matters when we could not switch (no root).
     let old = process::umask(Mode::from_raw_mode(0o007));
-    let bound = net::bind(&listener, &addr);
+    let bound = confined_fs::Credentials { uid, gid }
+        .switch()
+        .and_then(|_as_owner| net::bind(&listener, &addr));
     process::umask(old);
     bound.map_err(sys("bind"))?;
     rustix::fs::chown(path, Some(Uid::from_raw(uid)), Some(Gid::from_raw(gid)))

@@ -106,8 +106,9 @@ impl Harness {
     }
 }
 
-/// The backend under test. The same test sources are built twice (see Cargo.toml):
-/// as `messages` with the local backend and as `messages_proxy` with the proxy backend,
+/// The backend under test. The same test sources are built twice (`messages_proxy.rs` is
+/// a symlink to `messages.rs`): as `messages` with the local backend and as
+/// `messages_proxy` with the proxy backend,
 /// whose helpers are our `virtfs-proxy-helper` (a sibling of the test binary's directory).
 pub fn backend_for(export: &Path) -> Arc<dyn p9_server::Backend> {
     if !env!("CARGO_CRATE_NAME").ends_with("_proxy") {
