@@ -24,6 +24,7 @@ PKGS=(
   "python3="                 # socketpair for --mode fd
   "coreutils="               # timeout, stat, sha256sum
   "dpkg="                    # dpkg-deb -x for the kernel
+  "systemd="                 # systemd-socket-activate, systemd-analyze verify (packaging tests)
 )
 
 missing=()

@@ -2,6 +2,7 @@
 
 #![deny(unsafe_code)]
 
+mod activation;
 mod cli;
 mod sandbox;
 mod serve;

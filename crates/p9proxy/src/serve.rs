@@ -1,7 +1,8 @@
 //! `p9proxy serve`: set-up in a fixed order, then serving.
 //!
-//! 1. take the transport: inherited descriptors (`--stdio`, `--fd`), or bind every
-//!    listener (a privileged port needs root, so this comes first);
+//! 1. take the transport: inherited descriptors (`--stdio`, `--fd`), the listening
+//!    sockets systemd passed (socket activation, `LISTEN_FDS`), or bind every listener
+//!    (a privileged port needs root, so this comes first);
 //! 2. open the backend: the export in-process (`local`), or (proxy) start the privileged
 //!    helper spawner and the first helpers over socketpairs, or connect to
 //!    `--helper-socket`;
@@ -69,6 +70,13 @@ fn take_transport(args: &ServeArgs) -> Result<Transport, String> {
         let rfd = inherited_fd(r)?;
         let wfd = if w == r { dup(&rfd)? } else { inherited_fd(w)? };
         return Ok(Transport::Fds(rfd, wfd));
+    }
+    if let Some(listeners) = crate::activation::listeners()? {
+        if !args.listen.is_empty() {
+            tracing::warn!("socket-activated: --listen is ignored");
+        }
+        tracing::info!(sockets = listeners.len(), "socket-activated (LISTEN_FDS)");
+        return Ok(Transport::Listeners(listeners));
     }
     let addrs = if args.listen.is_empty() {
         vec![DEFAULT_LISTEN.parse::<ListenAddr>()?]
