@@ -23,6 +23,12 @@ pub enum Command {
     /// Internal: the privileged helper spawner of `serve --backend proxy`.
     #[command(name = "__helper-spawner", hide = true)]
     HelperSpawner(SpawnerArgs),
+    /// Internal: write man pages and shell completions under DIR (for packaging).
+    #[command(name = "__generate", hide = true)]
+    Generate {
+        /// Where: DIR/man and DIR/completions.
+        dir: PathBuf,
+    },
 }
 
 /// `p9proxy __helper-spawner` (started by `serve`, never by hand).
@@ -69,6 +75,9 @@ Backends:
 Confinement (as root): --sandbox namespace gives the server its own mount, network,
 IPC and UTS namespaces and chroots it (into an empty directory with the proxy backend,
 the export with the local one); --seccomp kill installs a syscall allowlist.
+
+Started by systemd with listening sockets (socket activation: LISTEN_PID, LISTEN_FDS) it
+serves on those instead of binding --listen.
 
 The attach name (aname) may be empty or DIR.
 Logs go to stderr; RUST_LOG (e.g. RUST_LOG=p9_server=debug) overrides -v/--trace.";

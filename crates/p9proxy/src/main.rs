@@ -4,6 +4,7 @@
 
 mod activation;
 mod cli;
+mod generate;
 mod sandbox;
 mod serve;
 
@@ -35,6 +36,7 @@ fn main() {
             init_logging(args.verbose, args.trace);
             serve::run(args)
         }
+        cli::Command::Generate { dir } => generate::run(&dir),
         cli::Command::HelperSpawner(args) => {
             init_logging(0, false);
             serve::run_spawner(args)
