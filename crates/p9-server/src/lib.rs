@@ -50,7 +50,7 @@ use std::sync::Arc;
 pub use backend::local::LocalBackend;
 pub use backend::proxy::{HelperPool, ProxyBackend};
 pub use backend::readonly::ReadOnly;
-pub use backend::{Attr, Backend, FsStats, Node, SetTime};
+pub use backend::{Attr, AttrExt, Backend, FsStats, Node, SetTime};
 pub use error::Error;
 pub use ops::MIN_MSIZE;
 use qid::QidMap;

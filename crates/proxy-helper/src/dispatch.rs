@@ -48,28 +48,6 @@ fn xattr_answer(v: XattrValue) -> Result<Answer, Errno> {
     }
 }
 
-/// Converts a kernel stat into the protocol's.
-pub fn proxy_stat(st: &rustix::fs::Stat) -> Stat {
-    Stat {
-        dev: st.st_dev,
-        ino: st.st_ino,
-        nlink: st.st_nlink,
-        mode: st.st_mode,
-        uid: st.st_uid,
-        gid: st.st_gid,
-        rdev: st.st_rdev,
-        size: st.st_size as u64,
-        blksize: st.st_blksize as u64,
-        blocks: st.st_blocks as u64,
-        atime_sec: st.st_atime,
-        atime_nsec: st.st_atime_nsec as i64,
-        mtime_sec: st.st_mtime,
-        mtime_nsec: st.st_mtime_nsec as i64,
-        ctime_sec: st.st_ctime,
-        ctime_nsec: st.st_ctime_nsec as i64,
-    }
-}
-
 /// Converts a kernel statfs into the protocol's; the fsid halves are sign-extended, as
 /// QEMU's helper's `int` to `uint64_t` assignment does.
 pub fn proxy_statfs(st: &rustix::fs::StatFs, fsid: [i32; 2]) -> StatFs {
@@ -129,7 +107,7 @@ pub fn dispatch(export: &Export, req: &Request<'_>) -> Result<Answer, Errno> {
         Request::Link { oldpath, newpath } => ok(export.link(z(oldpath), z(newpath))),
         Request::Lstat { path } => export
             .lstat(z(path))
-            .map(|st| Answer::Stat(proxy_stat(&st))),
+            .map(|st| Answer::Stat(Stat::from(&st))),
         Request::Readlink { path, bufsize } => {
             // The size counts the NUL: at most size - 1 bytes come back.
             // 0 or 1 leave no room for a byte: EINVAL, as readlink(2) with size 0.

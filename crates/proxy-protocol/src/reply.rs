@@ -95,6 +95,31 @@ pub struct Stat {
     pub ctime_nsec: i64,
 }
 
+#[cfg(feature = "rustix")]
+impl From<&rustix::fs::Stat> for Stat {
+    /// The kernel's stat as the protocol carries it (QEMU's helper's `stat_to_prstat`).
+    fn from(st: &rustix::fs::Stat) -> Stat {
+        Stat {
+            dev: st.st_dev,
+            ino: st.st_ino,
+            nlink: st.st_nlink,
+            mode: st.st_mode,
+            uid: st.st_uid,
+            gid: st.st_gid,
+            rdev: st.st_rdev,
+            size: st.st_size as u64,
+            blksize: st.st_blksize as u64,
+            blocks: st.st_blocks as u64,
+            atime_sec: st.st_atime,
+            atime_nsec: st.st_atime_nsec as i64,
+            mtime_sec: st.st_mtime,
+            mtime_nsec: st.st_mtime_nsec as i64,
+            ctime_sec: st.st_ctime,
+            ctime_nsec: st.st_ctime_nsec as i64,
+        }
+    }
+}
+
 /// `ProxyStatFS`: what T_STATFS returns. `fsid` halves are sign-extended 32-bit values.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[allow(missing_docs)]

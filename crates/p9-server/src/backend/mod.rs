@@ -85,59 +85,24 @@ impl Node {
 }
 
 /// The attributes of a file, as `stat(2)` gives them: what `getattr` answers and qids
-/// are made of. Proxy backends convert the helper's stat into this.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-#[allow(missing_docs)]
-pub struct Attr {
-    pub dev: u64,
-    pub ino: u64,
-    pub mode: u32,
-    pub nlink: u64,
-    pub uid: u32,
-    pub gid: u32,
-    pub rdev: u64,
-    pub size: u64,
-    pub blksize: u64,
-    pub blocks: u64,
-    pub atime_sec: i64,
-    pub atime_nsec: i64,
-    pub mtime_sec: i64,
-    pub mtime_nsec: i64,
-    pub ctime_sec: i64,
-    pub ctime_nsec: i64,
-}
+/// are made of: the proxy protocol's stat, so the proxy backend passes the helper's
+/// through unchanged.
+pub type Attr = proxy_protocol::Stat;
 
-impl From<&rustix::fs::Stat> for Attr {
-    fn from(st: &rustix::fs::Stat) -> Attr {
-        Attr {
-            dev: st.st_dev,
-            ino: st.st_ino,
-            mode: st.st_mode,
-            nlink: st.st_nlink,
-            uid: st.st_uid,
-            gid: st.st_gid,
-            rdev: st.st_rdev,
-            size: st.st_size as u64,
-            blksize: st.st_blksize as u64,
-            blocks: st.st_blocks as u64,
-            atime_sec: st.st_atime,
-            atime_nsec: st.st_atime_nsec as i64,
-            mtime_sec: st.st_mtime,
-            mtime_nsec: st.st_mtime_nsec as i64,
-            ctime_sec: st.st_ctime,
-            ctime_nsec: st.st_ctime_nsec as i64,
-        }
-    }
-}
-
-impl Attr {
+/// What the server asks of an [`Attr`] beyond its fields.
+pub trait AttrExt: Sized {
     /// `fstat` of `fd` (works on `O_PATH` fds).
-    pub fn of(fd: BorrowedFd<'_>) -> Result<Attr, Errno> {
+    fn of(fd: BorrowedFd<'_>) -> Result<Self, Errno>;
+    /// Whether this is a directory.
+    fn is_dir(&self) -> bool;
+}
+
+impl AttrExt for Attr {
+    fn of(fd: BorrowedFd<'_>) -> Result<Attr, Errno> {
         rustix::fs::fstat(fd).map(|st| Attr::from(&st))
     }
 
-    /// Whether this is a directory.
-    pub fn is_dir(&self) -> bool {
+    fn is_dir(&self) -> bool {
         self.mode & libc::S_IFMT == libc::S_IFDIR
     }
 }

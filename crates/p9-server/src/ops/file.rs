@@ -13,7 +13,7 @@ use p9_wire::{
 use rustix::fs::OFlags;
 use rustix::io::Errno;
 
-use crate::backend::Attr;
+use crate::backend::{Attr, AttrExt};
 use crate::error::Result;
 use crate::fid::FidState;
 use crate::lock::{self, Range};

@@ -6,7 +6,7 @@ use p9_wire::*;
 use rustix::fs::OFlags;
 use rustix::io::Errno;
 
-use crate::backend::{Attr, SetTime};
+use crate::backend::{Attr, AttrExt, SetTime};
 use crate::error::Result;
 use crate::fid::{Fid, FidState};
 use crate::session::Session;

@@ -9,7 +9,7 @@ mod tree;
 use p9_wire::{Rmessage, Tmessage};
 use rustix::io::Errno;
 
-use crate::backend::{Attr, Node};
+use crate::backend::{Attr, AttrExt, Node};
 use crate::error::Result;
 use crate::session::Session;
 

@@ -8,7 +8,7 @@ use p9_wire::{
 use rustix::io::Errno;
 
 use super::{node_qid, parent_of, MIN_MSIZE};
-use crate::backend::{Attr, Node};
+use crate::backend::{Attr, AttrExt, Node};
 use crate::error::Result;
 use crate::fid::{Fid, FidState};
 use crate::path;

@@ -15,7 +15,7 @@ use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use crate::backend::{Attr, Backend, Node, SetTime};
 use crate::path;
 use confined_fs::Credentials;
-use proxy_client::{OFlags, Stat, Timestamp, XattrFlags};
+use proxy_client::{OFlags, Timestamp, XattrFlags};
 use rustix::fs::{AtFlags, FileType};
 use rustix::io::Errno;
 
@@ -26,27 +26,6 @@ pub struct ProxyBackend {
     /// `/proc/self/fd`, opened at start (before any chroot): reopening our own `O_PATH`
     /// fds there needs no lookup and no helper.
     proc_fd: Option<OwnedFd>,
-}
-
-fn attr(st: Stat) -> Attr {
-    Attr {
-        dev: st.dev,
-        ino: st.ino,
-        mode: st.mode,
-        nlink: st.nlink,
-        uid: st.uid,
-        gid: st.gid,
-        rdev: st.rdev,
-        size: st.size,
-        blksize: st.blksize,
-        blocks: st.blocks,
-        atime_sec: st.atime_sec,
-        atime_nsec: st.atime_nsec,
-        mtime_sec: st.mtime_sec,
-        mtime_nsec: st.mtime_nsec,
-        ctime_sec: st.ctime_sec,
-        ctime_nsec: st.ctime_nsec,
-    }
 }
 
 fn timestamp(t: SetTime) -> Timestamp {
@@ -112,7 +91,7 @@ impl ProxyBackend {
     }
 
     fn lstat(&self, path: &[u8]) -> Result<Attr, Errno> {
-        self.pool.call(|c| c.lstat(path)).map(attr)
+        self.pool.call(|c| c.lstat(path))
     }
 }
 
