@@ -25,6 +25,7 @@ PKGS=(
   "coreutils="               # timeout, stat, sha256sum
   "dpkg="                    # dpkg-deb -x for the kernel
   "systemd="                 # systemd-socket-activate, systemd-analyze verify (packaging tests)
+  "dpkg-dev="                # dpkg-shlibdeps: cargo deb's Depends: $auto
 )
 
 missing=()

@@ -18,6 +18,9 @@ bash scripts/install-deps.sh
 if ! command -v cargo-fuzz >/dev/null || [[ "$(cargo fuzz --version 2>/dev/null)" != "cargo-fuzz 0.13."* ]]; then
   cargo install cargo-fuzz --version '~0.13' --locked
 fi
+if ! command -v cargo-deb >/dev/null || [[ "$(cargo deb --version 2>/dev/null)" != *" 3."* ]]; then
+  cargo install cargo-deb --version '~3' --locked
+fi
 if ! command -v cargo-nextest >/dev/null; then
   cargo install cargo-nextest --version '~0.9' --locked
 fi
@@ -37,6 +40,15 @@ rm -f "$log"
 
 step "release build (binaries under test in the VMs and benchmarks)"
 cargo build --release --workspace --locked
+
+step "Debian package (cargo deb; dpkg -i, serve from it, dpkg -r)"
+log=$(mktemp)
+if bash tests/deb/test-deb.sh 2>&1 | tee "$log"; then :; fi
+line=$(grep -E '^deb: [0-9]+ passed, [0-9]+ failed' "$log" | tail -1 || true)
+[[ -n "$line" ]] || line="deb: 0 passed, 1 failed"
+dp=$(sed -E 's/^deb: ([0-9]+) passed.*/\1/' <<<"$line"); df=$(sed -E 's/.* ([0-9]+) failed.*/\1/' <<<"$line")
+passed=$((passed + dp)); failed=$((failed + df))
+rm -f "$log"
 
 if [[ "${P9PROXY_SKIP_VM:-}" != 1 ]]; then
   step "VM end-to-end tests (QEMU 7.2, Linux 6.1 guest)"
