@@ -24,6 +24,11 @@ fn man_pages_and_completions() {
         assert!(serve.contains(word), "p9proxy-serve.1 lacks {word}");
     }
     assert!(read("man/p9proxy.1").contains("serve"));
+    let helper = read("man/virtfs-proxy-helper.1");
+    assert!(
+        helper.contains("virtfs\\-proxy\\-helper") && helper.contains("\\-\\-nodaemon"),
+        "{helper}"
+    );
     assert!(!d.path().join("man/p9proxy-__helper-spawner.1").exists());
     assert!(read("completions/p9proxy.bash").contains("--listen"));
     assert!(read("completions/_p9proxy").contains("--listen"));
