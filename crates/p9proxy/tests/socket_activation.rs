@@ -48,9 +48,18 @@ fn export(dir: &Path) -> std::path::PathBuf {
 /// Starts `systemd-socket-activate -l LISTEN p9proxy serve --backend local EXPORT`, with
 /// a `--listen` that must be ignored (binding it would fail: the port is taken).
 fn activate(listen: &str, export: &Path, taken: &std::net::TcpListener) -> Killed {
+    activate_with(listen, export, taken, "local")
+}
+
+fn activate_with(
+    listen: &str,
+    export: &Path,
+    taken: &std::net::TcpListener,
+    backend: &str,
+) -> Killed {
     let ignored = format!("tcp:{}", taken.local_addr().unwrap());
     let child = Command::new(ACTIVATE)
-        .args(["-l", listen, "--", P9PROXY, "serve", "--backend", "local"])
+        .args(["-l", listen, "--", P9PROXY, "serve", "--backend", backend])
         .args(["--listen", &ignored])
         .arg(export)
         .env("RUST_LOG", "info")
@@ -135,4 +144,61 @@ fn tcp_loopback() {
     std::io::Read::read_to_string(&mut child.0.stderr.take().unwrap(), &mut err).unwrap();
     assert!(err.contains("socket-activated"), "{err}");
     assert!(err.contains("--listen is ignored"), "{err}");
+}
+
+/// The processes below `pid` (children, recursively).
+fn descendants(pid: u32) -> Vec<u32> {
+    let mut out = Vec::new();
+    let mut todo = vec![pid];
+    while let Some(p) = todo.pop() {
+        let Ok(tasks) = std::fs::read_dir(format!("/proc/{p}/task")) else {
+            continue;
+        };
+        for t in tasks.flatten() {
+            let kids = std::fs::read_to_string(t.path().join("children")).unwrap_or_default();
+            for k in kids.split_whitespace().filter_map(|k| k.parse().ok()) {
+                out.push(k);
+                todo.push(k);
+            }
+        }
+    }
+    out
+}
+
+/// With the proxy backend (root: it starts the helper spawner and helpers after taking
+/// the passed socket), the listening socket is close-on-exec: no helper holds it.
+#[test]
+fn helpers_do_not_inherit_the_listener() {
+    if !have_activate() {
+        return;
+    }
+    if !rustix::process::geteuid().is_root() {
+        println!("SKIP: the proxy backend starts its own helpers only as root");
+        return;
+    }
+    let d = tempfile::tempdir().unwrap();
+    let e = export(d.path());
+    let sock = d.path().join("p9.sock");
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let child = activate_with(sock.to_str().unwrap(), &e, &taken, "proxy");
+    let mut c = Client::new(retry(|| UnixStream::connect(&sock)));
+    read_hello(&mut c);
+    // systemd-socket-activate execs the server: same pid; the passed socket is fd 3.
+    let pid = child.0.id();
+    let listener = std::fs::read_link(format!("/proc/{pid}/fd/3")).unwrap();
+    assert!(
+        listener.to_string_lossy().starts_with("socket:["),
+        "{listener:?}"
+    );
+    let kids = descendants(pid);
+    assert!(kids.len() >= 2, "no helper spawner and helpers below {pid}");
+    for k in kids {
+        let Ok(fds) = std::fs::read_dir(format!("/proc/{k}/fd")) else {
+            continue;
+        };
+        for fd in fds.flatten() {
+            let target = std::fs::read_link(fd.path()).unwrap_or_default();
+            assert_ne!(target, listener, "process {k} inherited the listener");
+        }
+    }
 }
