@@ -47,7 +47,11 @@ fn inherited_fd(n: RawFd) -> Result<OwnedFd, String> {
     // SAFETY: `n` is open (checked above) and was handed to this process for this use.
     // This runs first thing in `serve`, before the process opens any descriptor of its
     // own, so nothing else owns `n`; it is taken once (the R,W forms with R == W dup it).
-    Ok(unsafe { OwnedFd::from_raw_fd(n) })
+    let fd = unsafe { OwnedFd::from_raw_fd(n) };
+    // Ours now: the processes we start (spawner, helpers) must not inherit it.
+    rustix::io::fcntl_setfd(&fd, rustix::io::FdFlags::CLOEXEC)
+        .map_err(|e| format!("fd {n}: {e}"))?;
+    Ok(fd)
 }
 
 fn dup(fd: &OwnedFd) -> Result<OwnedFd, String> {
