@@ -284,6 +284,8 @@ pub(crate) fn run(
                 Ok(h) => h,
                 Err(e) => {
                     tracing::warn!(error = %e, "unframeable request; closing the connection");
+                    // The requests before it were carried out: their replies go first.
+                    let _ = writer.write_all(&out).and_then(|()| writer.flush());
                     break Ok(());
                 }
             };
@@ -294,6 +296,7 @@ pub(crate) fn run(
                     tag = h.tag,
                     "frame larger than msize; closing the connection"
                 );
+                let _ = writer.write_all(&out).and_then(|()| writer.flush());
                 break Ok(());
             }
             let size = h.size as usize;

@@ -1267,12 +1267,18 @@ fn export_removed_then_replaced(kind: Kind) {
         // the front end itself, and finds nothing); a new attach gets the new directory.
         assert_eq!(f.helpers().kill_all(), 2);
         let restarted = [
-            ("walk new from the old root", outcome(c.walk(ROOT, 20, &[b"new"]))),
+            (
+                "walk new from the old root",
+                outcome(c.walk(ROOT, 20, &[b"new"])),
+            ),
             ("lopen d/b", outcome(c.lopen(3, P9_DOTL_RDONLY))),
             ("read open file", outcome(c.read(1, 0, 100))),
             ("getattr root", outcome(c.getattr(ROOT))),
             ("new attach", outcome(c.attach(21, 0))),
-            ("walk new from a new attach", outcome(c.walk(21, 22, &[b"new"]))),
+            (
+                "walk new from a new attach",
+                outcome(c.walk(21, 22, &[b"new"])),
+            ),
         ];
         eprintln!("proxy: export replaced, helpers restarted: {restarted:?}");
         for (what, r) in restarted {
@@ -1301,4 +1307,46 @@ fn export_removed_then_replaced_local() {
 fn export_removed_then_replaced_proxy() {
     require_root!();
     export_removed_then_replaced(Kind::Proxy);
+}
+
+/// Requests pipelined ahead of a frame that ends the connection (one larger than msize,
+/// or one too short to delimit) were carried out: their replies come before the close.
+#[test]
+fn replies_before_a_bad_frame_are_sent() {
+    let f = Fixture::new(Kind::Local);
+    for (i, bad) in [
+        vec![0u8, 0, 0x20, 0, P9_TREAD, 0, 0],
+        vec![3u8, 0, 0, 0, P9_TREAD, 0, 0],
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let mut c = f.client();
+        let name = format!("made{i}");
+        let mut batch = frame(
+            1,
+            &Tmessage::Getattr(Tgetattr {
+                fid: ROOT,
+                request_mask: P9_GETATTR_BASIC,
+            }),
+        );
+        batch.extend(frame(
+            2,
+            &Tmessage::Mkdir(Tmkdir {
+                dfid: ROOT,
+                name: name.as_bytes(),
+                mode: 0o755,
+                gid: 0,
+            }),
+        ));
+        batch.extend(bad);
+        c.send_raw(&batch).unwrap();
+        let r = c.recv().unwrap();
+        assert!(matches!(r.decode().unwrap(), (1, Rmessage::Getattr(_))));
+        let r = c.recv().unwrap();
+        assert!(matches!(r.decode().unwrap(), (2, Rmessage::Mkdir(_))));
+        let mut b = [0u8; 1];
+        assert!(matches!(c.stream().read(&mut b), Ok(0) | Err(_)));
+        assert!(f.path(&name).is_dir());
+    }
 }
