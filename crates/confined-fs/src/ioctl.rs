@@ -10,9 +10,8 @@ const FS_IOC_GETVERSION: rustix::ioctl::Opcode = opcode::read::<std::ffi::c_long
 
 /// The inode generation number of `fd`.
 pub fn get_version(fd: impl AsFd) -> Result<u32, Errno> {
-    // SAFETY: FS_IOC_GETVERSION writes at most an `int` through its argument on every
-    // file system that implements it (ext*, btrfs, xfs); the Getter gives it a buffer of
-    // a `c_long`'s size, larger than that, and we read back only the low 32 bits.
+    // FS_IOC_GETVERSION writes at most an `int` (ext*, btrfs, xfs); we keep the low 32 bits.
+    // SAFETY: the Getter's buffer is a `c_long`, larger than what the ioctl writes.
     let v: std::ffi::c_long =
         unsafe { ioctl(fd, Getter::<FS_IOC_GETVERSION, std::ffi::c_long>::new())? };
     Ok(v as u32)

@@ -50,9 +50,8 @@ fn to_flock(r: &Range) -> Result<libc::flock, Errno> {
 #[allow(unsafe_code)]
 fn fcntl_ofd(fd: BorrowedFd<'_>, cmd: libc::c_int, fl: &mut libc::flock) -> Result<(), Errno> {
     debug_assert!(cmd == libc::F_OFD_SETLK || cmd == libc::F_OFD_GETLK);
-    // SAFETY: `fd` is a live descriptor for the duration of the call; F_OFD_SETLK and
-    // F_OFD_GETLK read (and GETLK writes) exactly one `struct flock`, which `fl` points
-    // to and which outlives the call. Neither command blocks.
+    // F_OFD_SETLK/GETLK read (GETLK also writes) exactly one `struct flock`; neither blocks.
+    // SAFETY: `fd` is live for the call and `fl` points to one `flock` that outlives it.
     let r = unsafe { libc::fcntl(fd.as_raw_fd(), cmd, fl as *mut libc::flock) };
     if r == -1 {
         return Err(Errno::from_io_error(&std::io::Error::last_os_error()).unwrap_or(Errno::IO));

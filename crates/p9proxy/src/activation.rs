@@ -72,9 +72,8 @@ fn take(fd: RawFd) -> Result<OwnedFd, String> {
             std::io::Error::last_os_error()
         ));
     }
-    // SAFETY: `fd` is open (checked above) and was passed to this process (LISTEN_PID
-    // is ours) for this use; this runs before the process opens descriptors of its own,
-    // so nothing else owns it, and each number is taken once.
+    // LISTEN_PID is ours; this runs before we open descriptors; each number is taken once.
+    // SAFETY: `fd` is open (checked above), passed to us for this use, owned by nothing else.
     let owned = unsafe { OwnedFd::from_raw_fd(fd) };
     rustix::io::fcntl_setfd(&owned, rustix::io::FdFlags::CLOEXEC)
         .map_err(|e| format!("LISTEN_FDS: descriptor {fd}: FD_CLOEXEC: {e}"))?;

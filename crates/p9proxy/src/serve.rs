@@ -44,9 +44,9 @@ fn inherited_fd(n: RawFd) -> Result<OwnedFd, String> {
     if unsafe { libc::fcntl(n, libc::F_GETFD) } == -1 {
         return Err(format!("--fd {n}: {}", std::io::Error::last_os_error()));
     }
-    // SAFETY: `n` is open (checked above) and was handed to this process for this use.
-    // This runs first thing in `serve`, before the process opens any descriptor of its
-    // own, so nothing else owns `n`; it is taken once (the R,W forms with R == W dup it).
+    // This runs first thing in `serve`, before the process opens descriptors of its own,
+    // and each number is taken once (the R,W forms with R == W dup it).
+    // SAFETY: `n` is open (checked above), handed to us for this use, owned by nothing else.
     let fd = unsafe { OwnedFd::from_raw_fd(n) };
     // Ours now: the processes we start (spawner, helpers) must not inherit it.
     rustix::io::fcntl_setfd(&fd, rustix::io::FdFlags::CLOEXEC)

@@ -23,9 +23,8 @@ fn at(step: &'static str) -> impl Fn(Errno) -> MountError {
 /// Enters a new mount namespace (and, with `more`, further namespaces such as
 /// `CLONE_NEWNET`), where every mount is private, so nothing done here is seen outside.
 pub fn private_namespace(more: UnshareFlags) -> Result<(), MountError> {
-    // SAFETY: the flags only give this process its own mount table (and the namespaces in
-    // `more`, which callers limit to NEWNET, NEWIPC and NEWUTS); none of them unshares
-    // memory or the fd table, which is what makes `unshare` unsafe in general.
+    // Callers limit `more` to NEWNET, NEWIPC and NEWUTS.
+    // SAFETY: these flags unshare neither memory nor the fd table (what makes unshare unsafe).
     unsafe { thread::unshare_unsafe(UnshareFlags::NEWNS | more) }.map_err(at("unshare"))?;
     mount::mount_change(
         "/",
