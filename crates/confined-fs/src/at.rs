@@ -265,8 +265,13 @@ impl Export {
         uid: Option<u32>,
         gid: Option<u32>,
     ) -> Result<(), Errno> {
-        let uid = uid.map(rustix::process::Uid::from_raw);
-        let gid = gid.map(rustix::process::Gid::from_raw);
+        // -1 leaves an id as it is, as for chown(2).
+        let uid = uid
+            .filter(|&u| u != u32::MAX)
+            .map(rustix::process::Uid::from_raw);
+        let gid = gid
+            .filter(|&g| g != u32::MAX)
+            .map(rustix::process::Gid::from_raw);
         fs::chownat(node, "", uid, gid, AtFlags::EMPTY_PATH)
     }
 

@@ -31,6 +31,11 @@ impl Credentials {
     /// Switches the calling thread to these credentials. Without root (an unprivileged
     /// server) or for `0:0` this changes nothing and returns an inactive guard.
     pub fn switch(self) -> Result<CredSwitch, Errno> {
+        if self.uid == u32::MAX || self.gid == u32::MAX {
+            // (uid_t)-1 names no one: to setresuid(2) it means "unchanged", which would
+            // create as root (or root's group) what a client asked to create as -1.
+            return Err(Errno::INVAL);
+        }
         if !geteuid().is_root() || (self.uid == 0 && self.gid == 0) {
             return Ok(CredSwitch { active: None });
         }
