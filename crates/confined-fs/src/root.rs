@@ -263,36 +263,21 @@ impl Export {
         rdev: u64,
         creds: Credentials,
     ) -> Result<(), Errno> {
-        let ty = match FileType::from_raw_mode(mode) {
-            _ if mode & 0o170000 == 0 => FileType::RegularFile,
-            t @ (FileType::RegularFile
-            | FileType::CharacterDevice
-            | FileType::BlockDevice
-            | FileType::Fifo
-            | FileType::Socket) => t,
-            _ => return Err(Errno::INVAL),
-        };
         let (dir, name) = self.parent_plain(path, Errno::EXIST)?;
-        let _as_client = creds.switch()?;
-        fs::mknodat(&dir, name, ty, Mode::from_raw_mode(mode & 0o7777), rdev)
+        self.mknod_at(dir.as_fd(), name, mode, rdev, creds)
     }
 
     /// `mkdir(path, mode)` as `creds`.
     pub fn mkdir(&self, path: &[u8], mode: u32, creds: Credentials) -> Result<(), Errno> {
         let (dir, name) = self.parent_plain(path, Errno::EXIST)?;
-        let _as_client = creds.switch()?;
-        fs::mkdirat(&dir, name, Mode::from_raw_mode(mode & 0o7777))
+        self.mkdir_at(dir.as_fd(), name, mode, creds)
     }
 
     /// `symlink(target, path)` as `creds`. The target is stored as given; it is only ever
     /// followed inside the export.
     pub fn symlink(&self, target: &[u8], path: &[u8], creds: Credentials) -> Result<(), Errno> {
-        if target.contains(&0) {
-            return Err(Errno::INVAL);
-        }
         let (dir, name) = self.parent_plain(path, Errno::EXIST)?;
-        let _as_client = creds.switch()?;
-        fs::symlinkat(target, &dir, name)
+        self.symlink_at(dir.as_fd(), name, target, creds)
     }
 
     /// `link(oldpath, newpath)`; a final symlink in `oldpath` is linked, not followed.

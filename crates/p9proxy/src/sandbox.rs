@@ -86,15 +86,6 @@ pub fn allowlist(backend: BackendKind) -> &'static [&'static [Allow]] {
 /// inherit it).
 pub fn seccomp(mode: SeccompMode, backend: BackendKind) -> Result<(), String> {
     sandbox::apply(mode, allowlist(backend)).map_err(|e| format!("seccomp ({mode}): {e}"))?;
-    if std::env::var_os("P9PROXY_SECCOMP_SELFTEST").is_some() {
-        // Test hook: a syscall no allowlist has (tests/sandbox.rs).
-        tracing::warn!("seccomp self-test: calling socket(2), which the allowlist forbids");
-        let _ = rustix::net::socket(
-            rustix::net::AddressFamily::INET,
-            rustix::net::SocketType::DGRAM,
-            None,
-        );
-        tracing::warn!("seccomp self-test: still alive");
-    }
+    sandbox::selftest_if_requested();
     Ok(())
 }

@@ -71,16 +71,7 @@ fn run(cli: Cli) -> Result<(), String> {
     let export = sandbox::confine(&export_path).map_err(|e| format!("confinement failed: {e}"))?;
     ::sandbox::apply(cli.seccomp, proxy_helper::seccomp::HELPER_SYSCALLS)
         .map_err(|e| format!("seccomp ({}): {e}", cli.seccomp))?;
-    if std::env::var_os("P9PROXY_SECCOMP_SELFTEST").is_some() {
-        // Test hook: a syscall the allowlist forbids (tests/seccomp.rs).
-        tracing::warn!("seccomp self-test: calling socket(2), which the allowlist forbids");
-        let _ = rustix::net::socket(
-            rustix::net::AddressFamily::INET,
-            rustix::net::SocketType::DGRAM,
-            None,
-        );
-        tracing::warn!("seccomp self-test: still alive");
-    }
+    ::sandbox::selftest_if_requested();
     let opts = ServeOptions {
         poll: std::time::Duration::from_micros(cli.poll_us),
     };

@@ -161,6 +161,21 @@ pub fn apply(mode: SeccompMode, allow: &[&[Allow]]) -> Result<(), SeccompError> 
     seccompiler::apply_filter_all_threads(&prog).map_err(|e| SeccompError::Install(e.to_string()))
 }
 
+/// Test hook, run right after [`apply`]: with `P9PROXY_SECCOMP_SELFTEST` set, makes a
+/// syscall no allowlist of ours has (`socket(2)`), so that tests can see the filter kill
+/// the process (`kill`) or let it live (`log`, `off`).
+pub fn selftest_if_requested() {
+    if std::env::var_os("P9PROXY_SECCOMP_SELFTEST").is_some() {
+        tracing::warn!("seccomp self-test: calling socket(2), which the allowlist forbids");
+        let _ = rustix::net::socket(
+            rustix::net::AddressFamily::INET,
+            rustix::net::SocketType::DGRAM,
+            None,
+        );
+        tracing::warn!("seccomp self-test: still alive");
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
