@@ -84,11 +84,27 @@ impl Drop for Fid {
     }
 }
 
+/// Most bytes of extended attribute values the fids of one connection hold (values read
+/// by Txattrwalk, buffers made by Txattrcreate); past it, new ones get `ENOMEM`. Without
+/// it, a few bytes of request per fid could make the server hold gigabytes.
+pub const XATTR_BUDGET: usize = 16 << 20;
+
+/// The bytes of xattr value `f` holds.
+fn xattr_bytes(f: &Fid) -> usize {
+    match &f.state {
+        FidState::XattrRead(v) => v.len(),
+        FidState::XattrWrite(w) => w.size(),
+        _ => 0,
+    }
+}
+
 /// The fid table of one connection.
 #[derive(Debug)]
 pub struct FidTable {
     fids: HashMap<u32, Fid>,
     max: usize,
+    /// The sum of [`xattr_bytes`] over the fids.
+    xattr: usize,
 }
 
 impl FidTable {
@@ -97,6 +113,7 @@ impl FidTable {
         FidTable {
             fids: HashMap::new(),
             max,
+            xattr: 0,
         }
     }
 
@@ -128,6 +145,7 @@ impl FidTable {
     /// Adds a new fid (see [`FidTable::check_new`]).
     pub fn insert_new(&mut self, fid: u32, f: Fid) -> Result<(), Errno> {
         self.check_new(fid)?;
+        self.xattr += xattr_bytes(&f);
         self.fids.insert(fid, f);
         Ok(())
     }
@@ -137,17 +155,41 @@ impl FidTable {
         if !self.fids.contains_key(&fid) {
             self.check_new(fid)?;
         }
-        self.fids.insert(fid, f);
+        self.xattr += xattr_bytes(&f);
+        if let Some(old) = self.fids.insert(fid, f) {
+            self.xattr = self.xattr.saturating_sub(xattr_bytes(&old));
+        }
+        Ok(())
+    }
+
+    /// Sets the state of `fid` (`EBADF` if unknown).
+    pub fn set_state(&mut self, fid: u32, state: FidState) -> Result<(), Errno> {
+        let f = self.fids.get_mut(&fid).ok_or(Errno::BADF)?;
+        self.xattr = self.xattr.saturating_sub(xattr_bytes(f));
+        f.state = state;
+        self.xattr += xattr_bytes(f);
+        Ok(())
+    }
+
+    /// Checks that `more` bytes of xattr values still fit in [`XATTR_BUDGET`] (`ENOMEM`
+    /// if not).
+    pub fn check_xattr_budget(&self, more: usize) -> Result<(), Errno> {
+        if self.xattr.saturating_add(more) > XATTR_BUDGET {
+            return Err(Errno::NOMEM);
+        }
         Ok(())
     }
 
     /// Removes `fid` and returns it (`EBADF` if unknown).
     pub fn remove(&mut self, fid: u32) -> Result<Fid, Errno> {
-        self.fids.remove(&fid).ok_or(Errno::BADF)
+        let f = self.fids.remove(&fid).ok_or(Errno::BADF)?;
+        self.xattr = self.xattr.saturating_sub(xattr_bytes(&f));
+        Ok(f)
     }
 
     /// Forgets every fid (a new Tversion).
     pub fn clear(&mut self) -> Vec<Fid> {
+        self.xattr = 0;
         self.fids.drain().map(|(_, f)| f).collect()
     }
 

@@ -40,6 +40,11 @@ impl XattrWrite {
         })
     }
 
+    /// The declared size of the value (the bytes its buffer holds).
+    pub fn size(&self) -> usize {
+        self.value.len()
+    }
+
     /// Copies `data` at `offset` into the value; bytes past its declared size are
     /// dropped. Returns the count taken.
     pub fn write(&mut self, offset: u64, data: &[u8]) -> Result<usize, Errno> {

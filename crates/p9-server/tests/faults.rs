@@ -1406,3 +1406,73 @@ fn ids_of_minus_one_proxy() {
     require_root!();
     ids_of_minus_one(Kind::Proxy);
 }
+
+/// Extended attribute values held by fids (Txattrwalk reads a value into its fid;
+/// Txattrcreate makes a buffer of the declared size) count against a per-connection
+/// budget: a client cannot make the server hold gigabytes with a few bytes per fid.
+#[test]
+fn xattr_buffers_are_bounded_per_connection() {
+    let sp = ServerProc::start(Kind::Local);
+    std::fs::write(sp.export().join("a"), b"").unwrap();
+    let mut c = sp.client();
+    c.walk(ROOT, 1, &[b"a"]).unwrap();
+    // A 4000-byte value (ext4 keeps up to a block per inode), set through the server.
+    let value = vec![b'v'; 4000];
+    c.walk(1, 2, &[]).unwrap();
+    c.xattrcreate(2, b"user.big", value.len() as u64, 0)
+        .unwrap();
+    assert_eq!(c.write(2, 0, &value).unwrap(), 4000);
+    c.clunk(2).unwrap();
+    let rss0 = sp.status_kib("VmRSS");
+    // 20,000 fids each holding the value: 80 MB if nothing bounded them.
+    const N: u32 = 20_000;
+    let mut held = 0u32;
+    let mut refused = 0u32;
+    for chunk in (0..N).collect::<Vec<_>>().chunks(500) {
+        let batch: Vec<u8> = chunk
+            .iter()
+            .flat_map(|&i| {
+                frame(
+                    (i % 500) as u16,
+                    &Tmessage::Xattrwalk(Txattrwalk {
+                        fid: 1,
+                        newfid: 100 + i,
+                        name: b"user.big",
+                    }),
+                )
+            })
+            .collect();
+        c.send_raw(&batch).unwrap();
+        for _ in chunk {
+            match c.recv().unwrap().decode().unwrap().1 {
+                Rmessage::Xattrwalk(r) => {
+                    assert_eq!(r.size, 4000);
+                    held += 1;
+                }
+                Rmessage::Lerror(e) => {
+                    assert_eq!(e.ecode, libc::ENOMEM as u32);
+                    refused += 1;
+                }
+                m => panic!("{m:?}"),
+            }
+        }
+    }
+    // Buffers for writing count too.
+    c.walk(ROOT, 50, &[b"a"]).unwrap();
+    assert_eq!(
+        errno(c.xattrcreate(50, b"user.more", 65536, 0)),
+        Errno::NOMEM
+    );
+    let rss1 = sp.status_kib("VmRSS");
+    eprintln!("xattr fids: {held} held, {refused} refused; server VmRSS {rss0} -> {rss1} KiB");
+    assert!(refused > 0 && held > 0);
+    assert!(rss1 < rss0 + 48 * 1024, "{rss0} -> {rss1} KiB");
+    // Clunking frees the budget.
+    for i in 0..held {
+        c.clunk(100 + i).unwrap();
+    }
+    assert_eq!(c.xattrwalk(1, 3, b"user.big").unwrap(), 4000);
+    assert_eq!(c.read(3, 0, 8192).unwrap(), value);
+    drop(c);
+    sp.finish();
+}

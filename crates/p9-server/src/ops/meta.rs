@@ -140,6 +140,7 @@ pub(super) fn xattrwalk(
         s.fids.check_new(t.newfid)?;
     }
     let value = xattr::read_for_walk(s.server.backend(), &node, t.name)?;
+    s.fids.check_xattr_budget(value.len())?;
     let size = value.len() as u64;
     s.fids
         .replace(t.newfid, Fid::new(node, uid, FidState::XattrRead(value)))?;
@@ -152,10 +153,11 @@ pub(super) fn xattrcreate(
     t: &Txattrcreate<'_>,
     out: &mut Vec<u8>,
 ) -> Result<()> {
-    let f = s.fids.get_mut(t.fid)?;
-    if f.is_open() {
+    if s.fids.get(t.fid)?.is_open() {
         return Err(Errno::BADF.into());
     }
-    f.state = FidState::XattrWrite(XattrWrite::new(t.name, t.attr_size, t.flags)?);
+    let w = XattrWrite::new(t.name, t.attr_size, t.flags)?;
+    s.fids.check_xattr_budget(w.size())?;
+    s.fids.set_state(t.fid, FidState::XattrWrite(w))?;
     s.reply(tag, &Rmessage::Xattrcreate, out)
 }
