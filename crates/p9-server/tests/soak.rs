@@ -3,8 +3,9 @@
 //! lock) on a subtree of its own and in a shared directory (files of its own there, and
 //! its own region of one shared file), on both backends. Every reply is checked against a
 //! model the connection keeps; at the end the tree on the host is compared with the union
-//! of the models. One summary line per backend gives requests per second, latency
-//! percentiles and the process's peak RSS (printed, never asserted).
+//! of the models. The server runs in a process of its own (this test binary again), so
+//! that one summary line per backend can give requests per second, latency percentiles
+//! and the server's own peak RSS (printed, never asserted).
 //!
 //! `P9PROXY_SOAK_SECS` sets the duration (default 10 s, as in CI); `P9PROXY_SOAK_SEED`
 //! the pseudo-random seed (default 1).
@@ -12,14 +13,16 @@
 mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::UnixStream;
 use std::path::Path;
-use std::process::Child;
-use std::sync::{Arc, Mutex};
+use std::process::{Child, Stdio};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::*;
+use p9_server::listen::{self, Limits, ListenAddr};
 use p9_server::testclient::{Client, Result};
 use p9_server::{Backend, HelperPool, LocalBackend, ProxyBackend, Server, ServerConfig};
 
@@ -495,6 +498,9 @@ impl Conn {
     }
 
     fn shared_create(&mut self) {
+        if self.m.shared.len() >= 24 {
+            return self.shared_remove_or_rename();
+        }
         let name = {
             let n = self.fresh("");
             format!("s{}-{n}", self.id)
@@ -658,6 +664,108 @@ fn percentile(sorted: &[u32], p: f64) -> u32 {
     sorted[((sorted.len() - 1) as f64 * p).round() as usize]
 }
 
+const ENV_EXPORT: &str = "P9PROXY_SOAK_SERVER_EXPORT";
+const ENV_SOCK: &str = "P9PROXY_SOAK_SERVER_SOCK";
+const ENV_BACKEND: &str = "P9PROXY_SOAK_SERVER_BACKEND";
+
+/// Not a test: the server process of [`soak`] (does nothing unless started by it).
+/// Serves its export on a Unix socket until its stdin closes.
+#[test]
+#[ignore = "the server process the soak tests start; does nothing on its own"]
+fn soak_server_process() {
+    let (Ok(export), Ok(sock), Ok(kind)) = (
+        std::env::var(ENV_EXPORT),
+        std::env::var(ENV_SOCK),
+        std::env::var(ENV_BACKEND),
+    ) else {
+        return;
+    };
+    rustix::process::umask(rustix::fs::Mode::empty());
+    let backend: Arc<dyn Backend> = if kind == "proxy" {
+        let cfg = p9_server::spawner::SpawnConfig {
+            helper: helper_binary(),
+            export: export.into(),
+            args: Vec::new(),
+        };
+        let pool = HelperPool::new(2, Box::new(move || cfg.start_helper())).unwrap();
+        Arc::new(ProxyBackend::new(pool))
+    } else {
+        Arc::new(LocalBackend::new(&export).unwrap())
+    };
+    let server = Arc::new(Server::new(backend, ServerConfig::default()).unwrap());
+    let l = ListenAddr::Unix(sock.into()).bind().unwrap();
+    std::thread::spawn(move || listen::serve(server, vec![l], Limits::default()));
+    println!("READY");
+    std::io::stdout().flush().unwrap();
+    let mut b = [0u8; 64];
+    while matches!(std::io::stdin().read(&mut b), Ok(n) if n > 0) {}
+    std::process::exit(0);
+}
+
+/// The server process: this test binary again, as [`soak_server_process`].
+struct ServerProc(Child);
+
+impl ServerProc {
+    fn start(export: &Path, sock: &Path, kind: &str) -> ServerProc {
+        let mut child = std::process::Command::new(std::env::current_exe().unwrap())
+            .args([
+                "--exact",
+                "soak_server_process",
+                "--ignored",
+                "--nocapture",
+                "--test-threads=1",
+            ])
+            .env(ENV_EXPORT, export)
+            .env(ENV_SOCK, sock)
+            .env(ENV_BACKEND, kind)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut out = BufReader::new(child.stdout.take().unwrap());
+        let mut line = String::new();
+        loop {
+            line.clear();
+            assert!(
+                out.read_line(&mut line).unwrap() > 0,
+                "server process exited"
+            );
+            if line.trim_end().ends_with("READY") {
+                break;
+            }
+        }
+        std::thread::spawn(move || std::io::copy(&mut out, &mut std::io::sink()));
+        ServerProc(child)
+    }
+
+    /// Peak RSS of the server process and of the largest of its helpers, in KiB.
+    fn peaks(&self) -> (u64, u64) {
+        let pid = self.0.id();
+        let helpers = std::fs::read_dir("/proc")
+            .unwrap()
+            .flatten()
+            .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+            .filter(|&p| {
+                let stat = std::fs::read_to_string(format!("/proc/{p}/stat")).unwrap_or_default();
+                let ppid = stat
+                    .rsplit_once(')')
+                    .and_then(|(_, rest)| rest.split_whitespace().nth(1)?.parse::<u32>().ok());
+                ppid == Some(pid)
+            })
+            .map(|p| status_kib(p, "VmHWM"))
+            .max()
+            .unwrap_or(0);
+        (status_kib(pid, "VmHWM"), helpers)
+    }
+}
+
+impl Drop for ServerProc {
+    fn drop(&mut self) {
+        drop(self.0.stdin.take());
+        let _ = self.0.wait();
+    }
+}
+
 fn soak(proxy: bool) {
     let name = if proxy { "proxy" } else { "local" };
     rustix::process::umask(rustix::fs::Mode::empty());
@@ -669,33 +777,15 @@ fn soak(proxy: bool) {
     for i in 0..CONNECTIONS {
         std::fs::create_dir(export.join(format!("c{i}"))).unwrap();
     }
-    let helpers: Arc<Mutex<Vec<Child>>> = Arc::default();
-    let backend: Arc<dyn Backend> = if proxy {
-        let (helper, export, kids) = (helper_binary(), export.clone(), Arc::clone(&helpers));
-        let connect = Box::new(move || {
-            let mut cmd = std::process::Command::new(&helper);
-            cmd.arg("-p")
-                .arg(&export)
-                .arg("-n")
-                .stdin(std::process::Stdio::null());
-            let (sock, child) = proxy_client::spawn_with_socket(cmd)?;
-            kids.lock().unwrap().push(child);
-            Ok(proxy_client::ProxyClient::from_fd(sock))
-        });
-        Arc::new(ProxyBackend::new(HelperPool::new(2, connect).unwrap()))
-    } else {
-        Arc::new(LocalBackend::new(&export).unwrap())
-    };
-    let server = Arc::new(Server::new(backend, ServerConfig::default()).unwrap());
+    let sock = tmp.path().join("p9.sock");
+    let server = ServerProc::start(&export, &sock, name);
     let run_for = duration();
     let seed = seed();
     let start = Instant::now();
     let deadline = start + run_for;
     let threads: Vec<_> = (0..CONNECTIONS)
         .map(|id| {
-            let (ours, theirs) = UnixStream::pair().unwrap();
-            let server = Arc::clone(&server);
-            std::thread::spawn(move || server.serve(&theirs, &theirs, 1 << 20));
+            let ours = UnixStream::connect(&sock).unwrap();
             std::thread::spawn(move || {
                 let mut c = Client::new(ours);
                 c.version(256 << 10).unwrap();
@@ -734,14 +824,7 @@ fn soak(proxy: bool) {
         ops += o;
     }
     let elapsed = start.elapsed();
-    let peak = status_kib(std::process::id(), "VmHWM");
-    let helper_peak = helpers
-        .lock()
-        .unwrap()
-        .iter()
-        .map(|c| status_kib(c.id(), "VmHWM"))
-        .max()
-        .unwrap_or(0);
+    let (peak, helper_peak) = server.peaks();
 
     // The tree on the host is what the models say, every byte and mode of it.
     let mut files = 0;
@@ -802,9 +885,12 @@ fn soak(proxy: bool) {
         lat.last().copied().unwrap_or(0),
         peak / 1024,
         if proxy {
-            format!(" (process: server and clients; largest helper {helper_peak} KiB)")
+            format!(
+                " (server process; largest helper {} MiB)",
+                helper_peak / 1024
+            )
         } else {
-            " (process: server and clients)".to_string()
+            " (server process)".to_string()
         },
         if cfg!(debug_assertions) {
             "debug"
@@ -813,10 +899,6 @@ fn soak(proxy: bool) {
         }
     );
     drop(server);
-    for mut c in helpers.lock().unwrap().drain(..) {
-        let _ = c.kill();
-        let _ = c.wait();
-    }
 }
 
 #[test]
