@@ -247,6 +247,8 @@ fn write_all(c: &mut Client<UnixStream>, fid: u32, data: &[u8]) {
 const ENV_EXPORT: &str = "P9_FAULTS_SERVER_EXPORT";
 const ENV_SOCK: &str = "P9_FAULTS_SERVER_SOCK";
 const ENV_BACKEND: &str = "P9_FAULTS_SERVER_BACKEND";
+/// A soft limit of open files for the server process, if set.
+const ENV_NOFILE: &str = "P9_FAULTS_SERVER_NOFILE";
 
 /// Not a test: the server process of [`ServerProc`] (does nothing unless started by it).
 /// Serves its export on a Unix socket until its stdin closes.
@@ -261,6 +263,11 @@ fn server_process() {
         return;
     };
     rustix::process::umask(rustix::fs::Mode::empty());
+    if let Some(n) = std::env::var(ENV_NOFILE).ok().and_then(|n| n.parse().ok()) {
+        let mut lim = rustix::process::getrlimit(rustix::process::Resource::Nofile);
+        lim.current = Some(n);
+        rustix::process::setrlimit(rustix::process::Resource::Nofile, lim).unwrap();
+    }
     let b: Arc<dyn Backend> = if kind == "proxy" {
         let cfg = p9_server::spawner::SpawnConfig {
             helper: helper_binary(),
@@ -297,6 +304,10 @@ struct ServerProc {
 
 impl ServerProc {
     fn start(kind: Kind) -> ServerProc {
+        Self::start_with(kind, &[])
+    }
+
+    fn start_with(kind: Kind, env: &[(&str, &str)]) -> ServerProc {
         rustix::process::umask(rustix::fs::Mode::empty());
         let tmp = tempfile::tempdir().unwrap();
         let export = tmp.path().join("export");
@@ -315,6 +326,7 @@ impl ServerProc {
             .env(ENV_SOCK, &sock)
             .env(ENV_BACKEND, kind.name())
             .env("RUST_BACKTRACE", "1")
+            .envs(env.iter().copied())
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -1474,5 +1486,45 @@ fn xattr_buffers_are_bounded_per_connection() {
     assert_eq!(c.xattrwalk(1, 3, b"user.big").unwrap(), 4000);
     assert_eq!(c.read(3, 0, 8192).unwrap(), value);
     drop(c);
+    sp.finish();
+}
+
+/// Every fid holds an fd, so one connection with enough fids exhausts the process's
+/// open-file limit (here lowered to 256): it gets EMFILE, other clients' new fids fail
+/// meanwhile too (a known limit: fids are bounded per connection, fds are not), but the
+/// server survives, and once that connection goes everything works again.
+#[test]
+fn a_connection_exhausting_fds_is_survived() {
+    let sp = ServerProc::start_with(Kind::Local, &[(ENV_NOFILE, "256")]);
+    std::fs::write(sp.export().join("f"), b"data").unwrap();
+    let mut other = sp.client();
+    other.walk(ROOT, 1, &[b"f"]).unwrap();
+    other.lopen(1, P9_DOTL_RDONLY).unwrap();
+    let baseline = sp.fds();
+    let mut hog = sp.client();
+    let mut held = 0u32;
+    let refused = loop {
+        match hog.walk(ROOT, 100 + held, &[b"f"]) {
+            Ok(_) => held += 1,
+            Err(e) => break e.errno().expect("an Rlerror"),
+        }
+        assert!(held < 10_000, "no limit reached");
+    };
+    assert!([Errno::MFILE, Errno::NFILE].contains(&refused), "{refused}");
+    // The other client: open fids go on; new ones share the exhaustion.
+    assert_eq!(other.read(1, 0, 10).unwrap(), b"data");
+    let meanwhile = outcome(other.walk(ROOT, 2, &[b"f"]));
+    let _ = other.clunk(2);
+    drop(hog);
+    let after = sp.settle_fds(baseline);
+    assert_eq!(after, baseline);
+    other.walk(ROOT, 2, &[b"f"]).unwrap();
+    let mut again = sp.client();
+    again.walk(ROOT, 1, &[b"f"]).unwrap();
+    eprintln!(
+        "fd exhaustion: one connection held {held} fids, then {refused}; another \
+         connection's walk meanwhile: errno {meanwhile}; all well after it left"
+    );
+    drop((other, again));
     sp.finish();
 }
