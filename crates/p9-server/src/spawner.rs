@@ -50,23 +50,44 @@ impl SpawnConfig {
     }
 }
 
+/// A helper the spawner started, with a pidfd that becomes readable when it exits, so
+/// that it is reaped at once rather than lingering as a zombie until the next request.
+struct Helper {
+    child: Child,
+    pidfd: Option<OwnedFd>,
+}
+
 /// The spawner's main loop (run it in a process of its own, as root): serves requests
-/// on `sock` until the front end closes it.
+/// on `sock` until the front end closes it, and reaps each helper as soon as it exits.
 pub fn serve(sock: OwnedFd, cfg: &SpawnConfig) -> io::Result<()> {
-    let mut children: Vec<Child> = Vec::new();
+    let mut helpers: Vec<Helper> = Vec::new();
     loop {
+        let (request, exited) = wait_event(&sock, &helpers)?;
+        if exited {
+            // `try_wait` reaps; a helper whose pidfd could not be opened is checked too.
+            helpers.retain_mut(|h| !matches!(h.child.try_wait(), Ok(Some(_))));
+        }
+        if !request {
+            continue;
+        }
         let mut byte = [0u8; 1];
-        match net::recv(&sock, &mut byte, RecvFlags::empty()) {
+        match net::recv(&sock, &mut byte, RecvFlags::DONTWAIT) {
             Ok((0, _)) => break,
             Ok(_) => {}
-            Err(Errno::INTR) => continue,
+            Err(Errno::INTR) | Err(Errno::AGAIN) => continue,
             Err(e) => return Err(e.into()),
         }
-        children.retain_mut(|c| !matches!(c.try_wait(), Ok(Some(_))));
+        helpers.retain_mut(|h| !matches!(h.child.try_wait(), Ok(Some(_))));
         let started = proxy_client::spawn_with_socket(cfg.command());
         let fd = match started {
             Ok((fd, child)) => {
-                children.push(child);
+                let pidfd = rustix::process::pidfd_open(
+                    rustix::process::Pid::from_child(&child),
+                    rustix::process::PidfdFlags::empty(),
+                )
+                .map_err(|e| tracing::warn!(errno = %e, "pidfd_open: helper reaped late"))
+                .ok();
+                helpers.push(Helper { child, pidfd });
                 Some(fd)
             }
             Err(e) => {
@@ -77,10 +98,33 @@ pub fn serve(sock: OwnedFd, cfg: &SpawnConfig) -> io::Result<()> {
         send_fd(&sock, fd.as_ref())?;
     }
     // Helpers exit by themselves when their connection closes; reap what is left.
-    for mut c in children {
-        let _ = c.wait();
+    for mut h in helpers {
+        let _ = h.child.wait();
     }
     Ok(())
+}
+
+/// Waits until the front end sends something (or hangs up) or a helper exits: returns
+/// (a request or hang-up is pending, a helper exited).
+fn wait_event(sock: &OwnedFd, helpers: &[Helper]) -> io::Result<(bool, bool)> {
+    use rustix::event::{poll, PollFd, PollFlags};
+    let mut fds = Vec::with_capacity(helpers.len() + 1);
+    fds.push(PollFd::new(sock, PollFlags::IN));
+    for h in helpers {
+        if let Some(p) = &h.pidfd {
+            fds.push(PollFd::new(p, PollFlags::IN));
+        }
+    }
+    loop {
+        match poll(&mut fds, None) {
+            Ok(_) => break,
+            Err(Errno::INTR) => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    let request = !fds[0].revents().is_empty();
+    let exited = fds[1..].iter().any(|f| !f.revents().is_empty());
+    Ok((request, exited))
 }
 
 fn send_fd(sock: impl AsFd, fd: Option<&OwnedFd>) -> io::Result<()> {
@@ -121,30 +165,31 @@ impl Spawner {
             .as_ref()
             .ok_or_else(|| io::Error::other("the helper spawner is gone"))?;
         net::send(sock, &[1u8], SendFlags::NOSIGNAL)?;
-        let mut byte = [0u8; 1];
-        let mut space = [MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(1))];
-        let mut anc = RecvAncillaryBuffer::new(&mut space);
-        let mut iov = [io::IoSliceMut::new(&mut byte)];
-        let got = net::recvmsg(sock, &mut iov, &mut anc, RecvFlags::CMSG_CLOEXEC)?;
-        if got.bytes == 0 {
-            return Err(io::Error::new(
-                io::ErrorKind::UnexpectedEof,
-                "the helper spawner exited",
-            ));
-        }
-        let mut fds: Vec<OwnedFd> = Vec::new();
-        for msg in anc.drain() {
-            if let RecvAncillaryMessage::ScmRights(it) = msg {
-                fds.extend(it);
-            }
-        }
-        match fds.pop() {
-            Some(fd) => Ok(ProxyClient::from_fd(fd)),
-            None => Err(io::Error::other(
-                "the helper spawner could not start a helper",
-            )),
+        receive_helper(sock).map(ProxyClient::from_fd)
+    }
+}
+
+/// Receives the spawner's answer to one request on `sock`: the new helper's socket.
+pub fn receive_helper(sock: impl AsFd) -> io::Result<OwnedFd> {
+    let mut byte = [0u8; 1];
+    let mut space = [MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(1))];
+    let mut anc = RecvAncillaryBuffer::new(&mut space);
+    let mut iov = [io::IoSliceMut::new(&mut byte)];
+    let got = net::recvmsg(sock, &mut iov, &mut anc, RecvFlags::CMSG_CLOEXEC)?;
+    if got.bytes == 0 {
+        return Err(io::Error::new(
+            io::ErrorKind::UnexpectedEof,
+            "the helper spawner exited",
+        ));
+    }
+    let mut fds: Vec<OwnedFd> = Vec::new();
+    for msg in anc.drain() {
+        if let RecvAncillaryMessage::ScmRights(it) = msg {
+            fds.extend(it);
         }
     }
+    fds.pop()
+        .ok_or_else(|| io::Error::other("the helper spawner could not start a helper"))
 }
 
 impl Drop for Spawner {
