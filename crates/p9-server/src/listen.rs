@@ -70,20 +70,34 @@ impl ListenAddr {
         match self {
             ListenAddr::Tcp(a) => Ok(Listener::Tcp(TcpListener::bind(a.as_str())?)),
             ListenAddr::Unix(p) => {
-                match UnixListener::bind(p) {
-                    Ok(l) => return Ok(Listener::Unix(l, p.clone())),
-                    Err(e) if e.kind() == io::ErrorKind::AddrInUse => {
-                        let is_socket = std::fs::symlink_metadata(p)
-                            .map(|m| m.file_type().is_socket())
-                            .unwrap_or(false);
-                        if !is_socket || UnixStream::connect(p).is_ok() {
-                            return Err(e);
-                        }
-                        std::fs::remove_file(p)?;
+                if let Ok(m) = std::fs::symlink_metadata(p) {
+                    // A stale socket (nothing accepts on it) is replaced; anything else
+                    // there is an error.
+                    if !m.file_type().is_socket() || UnixStream::connect(p).is_ok() {
+                        return Err(io::Error::from(io::ErrorKind::AddrInUse));
+                    }
+                }
+                // Bound (and listening) under a temporary name, then renamed into place:
+                // once the path exists, connections are accepted (no bind-to-listen gap
+                // for scripts that wait for the socket file).
+                let mut tmp = p.clone().into_os_string();
+                tmp.push(format!(".{}.tmp", std::process::id()));
+                let tmp = PathBuf::from(tmp);
+                let _ = std::fs::remove_file(&tmp);
+                let l = match UnixListener::bind(&tmp) {
+                    Ok(l) => l,
+                    // The longer name does not fit in sun_path: bind in place.
+                    Err(e) if e.kind() == io::ErrorKind::InvalidInput => {
+                        let _ = std::fs::remove_file(p);
+                        return Ok(Listener::Unix(UnixListener::bind(p)?, p.clone()));
                     }
                     Err(e) => return Err(e),
+                };
+                if let Err(e) = std::fs::rename(&tmp, p) {
+                    let _ = std::fs::remove_file(&tmp);
+                    return Err(e);
                 }
-                Ok(Listener::Unix(UnixListener::bind(p)?, p.clone()))
+                Ok(Listener::Unix(l, p.clone()))
             }
         }
     }

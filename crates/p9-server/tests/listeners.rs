@@ -63,3 +63,34 @@ fn tcp_and_unix_listeners() {
     assert!(ListenAddr::Unix(h.outside().join("file")).bind().is_err());
     assert!(h.outside().join("file").exists());
 }
+
+/// Unix listeners: what may and may not be at the path, and paths near sun_path's limit.
+#[test]
+fn unix_listener_paths() {
+    let dir = tempfile::tempdir().unwrap();
+    // A regular file, or a socket something listens on, is never replaced.
+    let file = dir.path().join("file");
+    std::fs::write(&file, b"keep").unwrap();
+    let e = ListenAddr::Unix(file.clone()).bind().err().unwrap();
+    assert_eq!(e.kind(), std::io::ErrorKind::AddrInUse);
+    assert_eq!(std::fs::read(&file).unwrap(), b"keep");
+    let live = dir.path().join("live");
+    let _l = ListenAddr::Unix(live.clone()).bind().unwrap();
+    let e = ListenAddr::Unix(live.clone()).bind().err().unwrap();
+    assert_eq!(e.kind(), std::io::ErrorKind::AddrInUse);
+    UnixStream::connect(&live).unwrap();
+    // Bound under a temporary name and renamed: nothing else is left in the directory.
+    let mut names: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["file", "live"]);
+    // A path that fits sun_path (108 bytes with its NUL) but not with the temporary
+    // suffix is bound in place.
+    let base = dir.path().as_os_str().len() + 1;
+    let long = dir.path().join("x".repeat(107 - base));
+    assert_eq!(long.as_os_str().len(), 107);
+    let _l2 = ListenAddr::Unix(long.clone()).bind().unwrap();
+    UnixStream::connect(&long).unwrap();
+}

@@ -58,7 +58,18 @@ fn field(pid: u32, name: &str) -> String {
 
 /// One attach over the Unix socket, so that set-up is surely over.
 fn poke(sock: &Path) {
-    let s = std::os::unix::net::UnixStream::connect(sock).unwrap();
+    // The socket file appears at bind(2), a moment before listen(2): retry a refusal.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let s = loop {
+        match std::os::unix::net::UnixStream::connect(sock) {
+            Ok(s) => break s,
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
+                assert!(Instant::now() < deadline, "{}: {e}", sock.display());
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            Err(e) => panic!("{}: {e}", sock.display()),
+        }
+    };
     let mut c = p9_server::testclient::Client::new(s);
     c.version(65536).unwrap();
     c.attach(0, 0).unwrap();
@@ -135,8 +146,7 @@ fn local_front_end_is_chrooted_with_seven_capabilities() {
     let _ = child.wait();
 }
 
-#[test]
-fn forbidden_syscall_kills_the_front_end() {
+fn forbidden_syscall_kills_the_front_end_with(selftest: &str, says: &str) {
     if !is_root() {
         eprintln!("SKIPPED: needs root");
         return;
@@ -154,7 +164,7 @@ fn forbidden_syscall_kills_the_front_end() {
             .arg(&export)
             .args(["--backend", backend, "--listen"])
             .arg(format!("unix:{}", dir.path().join("s").display()))
-            .env("P9PROXY_SECCOMP_SELFTEST", "1")
+            .env("P9PROXY_SECCOMP_SELFTEST", selftest)
             .stdout(Stdio::null())
             .output()
             .unwrap();
@@ -165,10 +175,48 @@ fn forbidden_syscall_kills_the_front_end() {
             out.status
         );
         let err = String::from_utf8_lossy(&out.stderr);
-        assert!(
-            err.contains("seccomp self-test: calling"),
-            "{backend}: {err}"
-        );
+        assert!(err.contains(says), "{backend}: {err}");
         assert!(!err.contains("still alive"), "{backend}");
     }
+}
+
+#[test]
+fn forbidden_syscall_kills_the_front_end() {
+    forbidden_syscall_kills_the_front_end_with("1", "seccomp self-test: calling socket(2)");
+}
+
+/// The front end may start threads but not processes (`clone` is allowed with thread
+/// flags only), so it can neither fork nor enter new namespaces.
+#[test]
+fn starting_a_process_kills_the_front_end() {
+    forbidden_syscall_kills_the_front_end_with("spawn", "seccomp self-test: calling clone(2)");
+}
+
+/// Threads still start under the filter (glibc's clone3 answered ENOSYS, then clone).
+#[test]
+fn threads_start_under_the_filter() {
+    if !is_root() {
+        eprintln!("SKIPPED: needs root");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let export = dir.path().join("export");
+    std::fs::create_dir(&export).unwrap();
+    let sock = dir.path().join("s");
+    let mut child = serve(
+        &export,
+        &sock,
+        &["--backend", "local"],
+        &[("P9PROXY_SECCOMP_SELFTEST", "thread")],
+    );
+    // The server serves (a connection gets a thread of its own) after the self-test.
+    poke(&sock);
+    assert_eq!(child.try_wait().unwrap(), None, "the front end died");
+    child.kill().unwrap();
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("seccomp self-test: thread started and joined"),
+        "{err}"
+    );
 }

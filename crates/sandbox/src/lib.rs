@@ -67,6 +67,16 @@ pub enum Allow {
         /// The permitted values.
         values: &'static [u64],
     },
+    /// Not run: answered with `errno` instead. For a syscall whose arguments a filter
+    /// cannot inspect but whose caller falls back to one it can (glibc's `pthread_create`
+    /// falls back from `clone3`, whose flags are in memory, to `clone`, whose flags are
+    /// a register, on `ENOSYS`).
+    Refuse {
+        /// The syscall number.
+        nr: i64,
+        /// The error it returns.
+        errno: u32,
+    },
 }
 
 /// Why the filter could not be built or installed.
@@ -109,15 +119,19 @@ pub const RUNTIME: &[Allow] = &[
     Allow::Any(libc::SYS_close),
 ];
 
-/// Builds the BPF program for the `allow` lists (plus [`RUNTIME`]) with `mode`'s
-/// mismatch action.
-pub fn build(mode: SeccompMode, allow: &[&[Allow]]) -> Result<Option<BpfProgram>, SeccompError> {
+/// Builds the BPF programs for the `allow` lists (plus [`RUNTIME`]) with `mode`'s
+/// mismatch action: the allowlist, and (when a list refuses syscalls with an errno) a
+/// second filter answering those. The kernel runs every filter and the strictest
+/// verdict wins (kill over errno over allow), so a refused syscall is allowed by the
+/// first and answered with its errno by the second.
+pub fn build(mode: SeccompMode, allow: &[&[Allow]]) -> Result<Vec<BpfProgram>, SeccompError> {
     let mismatch = match mode {
-        SeccompMode::Off => return Ok(None),
+        SeccompMode::Off => return Ok(Vec::new()),
         SeccompMode::Kill => SeccompAction::KillProcess,
         SeccompMode::Log => SeccompAction::Log,
     };
     let mut rules: BTreeMap<i64, Vec<SeccompRule>> = BTreeMap::new();
+    let mut refused: BTreeMap<u32, BTreeMap<i64, Vec<SeccompRule>>> = BTreeMap::new();
     let mut unconditional = std::collections::BTreeSet::new();
     for a in RUNTIME.iter().chain(allow.iter().flat_map(|l| l.iter())) {
         match *a {
@@ -138,41 +152,85 @@ pub fn build(mode: SeccompMode, allow: &[&[Allow]]) -> Result<Option<BpfProgram>
                     );
                 }
             }
+            Allow::Refuse { nr, errno } => {
+                unconditional.insert(nr);
+                rules.insert(nr, Vec::new());
+                refused.entry(errno).or_default().insert(nr, Vec::new());
+            }
         }
     }
     let arch = TargetArch::try_from(std::env::consts::ARCH)
         .map_err(|e| SeccompError::Build(e.to_string()))?;
-    let filter = SeccompFilter::new(rules, mismatch, SeccompAction::Allow, arch)
-        .map_err(|e| SeccompError::Build(e.to_string()))?;
-    let prog: BpfProgram = filter
-        .try_into()
-        .map_err(|e: seccompiler::BackendError| SeccompError::Build(e.to_string()))?;
-    Ok(Some(prog))
+    let compile = |filter: Result<SeccompFilter, seccompiler::BackendError>| {
+        filter
+            .and_then(BpfProgram::try_from)
+            .map_err(|e| SeccompError::Build(e.to_string()))
+    };
+    let mut progs = vec![compile(SeccompFilter::new(
+        rules,
+        mismatch,
+        SeccompAction::Allow,
+        arch,
+    ))?];
+    for (errno, nrs) in refused {
+        progs.push(compile(SeccompFilter::new(
+            nrs,
+            SeccompAction::Allow,
+            SeccompAction::Errno(errno),
+            arch,
+        ))?);
+    }
+    Ok(progs)
 }
 
-/// Sets `no_new_privs` and installs the filter for the `allow` lists on every thread of
-/// the process (threads started later inherit it).
+/// Sets `no_new_privs` and installs the filters for the `allow` lists on every thread of
+/// the process (threads started later inherit them).
 pub fn apply(mode: SeccompMode, allow: &[&[Allow]]) -> Result<(), SeccompError> {
-    let Some(prog) = build(mode, allow)? else {
+    let progs = build(mode, allow)?;
+    if progs.is_empty() {
         tracing::warn!("seccomp filter off");
         return Ok(());
-    };
+    }
     rustix::thread::set_no_new_privs(true).map_err(SeccompError::NoNewPrivs)?;
-    seccompiler::apply_filter_all_threads(&prog).map_err(|e| SeccompError::Install(e.to_string()))
+    // The allowlist last: it does not allow seccomp(2) itself.
+    for prog in progs.iter().rev() {
+        seccompiler::apply_filter_all_threads(prog)
+            .map_err(|e| SeccompError::Install(e.to_string()))?;
+    }
+    Ok(())
 }
 
 /// Test hook, run right after [`apply`]: with `P9PROXY_SECCOMP_SELFTEST` set, makes a
-/// syscall no allowlist of ours has (`socket(2)`), so that tests can see the filter kill
-/// the process (`kill`) or let it live (`log`, `off`).
+/// syscall no allowlist of ours permits, so that tests can see the filter kill the
+/// process (`kill`) or let it live (`log`, `off`): `socket(2)` (any value), or starting a
+/// process (`spawn`: `clone` without `CLONE_THREAD`). `thread` starts a thread, which the
+/// filter must allow (glibc's `clone3` refused with `ENOSYS`, then `clone` with thread
+/// flags), and carries on.
 pub fn selftest_if_requested() {
-    if std::env::var_os("P9PROXY_SECCOMP_SELFTEST").is_some() {
-        tracing::warn!("seccomp self-test: calling socket(2), which the allowlist forbids");
-        let _ = rustix::net::socket(
-            rustix::net::AddressFamily::INET,
-            rustix::net::SocketType::DGRAM,
-            None,
-        );
-        tracing::warn!("seccomp self-test: still alive");
+    let Some(what) = std::env::var_os("P9PROXY_SECCOMP_SELFTEST") else {
+        return;
+    };
+    match what.to_str() {
+        Some("spawn") => {
+            tracing::warn!(
+                "seccomp self-test: calling clone(2) for a process, which the allowlist forbids"
+            );
+            let r = std::process::Command::new("/bin/true").status();
+            tracing::warn!(result = ?r, "seccomp self-test: still alive");
+        }
+        Some("thread") => {
+            let r = std::thread::spawn(|| 42).join();
+            tracing::warn!(result = ?r, "seccomp self-test: thread started and joined");
+        }
+        _ => {
+            tracing::warn!("seccomp self-test: calling socket(2), which the allowlist forbids");
+            let _ = rustix::net::socket(
+                rustix::net::AddressFamily::INET,
+                rustix::net::SocketType::DGRAM,
+                None,
+            );
+            tracing::warn!("seccomp self-test: still alive");
+        }
     }
 }
 
@@ -190,7 +248,7 @@ mod tests {
 
     #[test]
     fn filters_build() {
-        assert!(build(SeccompMode::Off, &[]).unwrap().is_none());
+        assert!(build(SeccompMode::Off, &[]).unwrap().is_empty());
         let list = [
             Allow::Any(libc::SYS_read),
             Allow::ArgIn {
@@ -199,16 +257,15 @@ mod tests {
                 values: &[0x1234, 0x5678],
             },
         ];
-        assert!(build(SeccompMode::Kill, &[&list]).unwrap().is_some());
-        assert!(build(SeccompMode::Log, &[&list]).unwrap().is_some());
+        assert!(build(SeccompMode::Kill, &[&list]).unwrap().len() == 1);
+        assert!(build(SeccompMode::Log, &[&list]).unwrap().len() == 1);
         // Every list of the project builds, alone and combined (duplicates merge).
         use lists::*;
-        for combo in [
-            &[PROXY_CONNECTION, FILE_OPS, CREDENTIALS][..],
-            &[FRONT_END][..],
-            &[FRONT_END, FILE_OPS, CREDENTIALS][..],
-        ] {
-            assert!(build(SeccompMode::Kill, combo).unwrap().is_some());
+        let helper = [PROXY_CONNECTION, FILE_OPS, CREDENTIALS];
+        assert_eq!(build(SeccompMode::Kill, &helper).unwrap().len(), 1);
+        // The front end refuses clone3 (ENOSYS) in a second filter.
+        for combo in [&[FRONT_END][..], &[FRONT_END, FILE_OPS, CREDENTIALS][..]] {
+            assert_eq!(build(SeccompMode::Kill, combo).unwrap().len(), 2);
         }
         assert_eq!(FS_IOC_GETVERSION, 0x8008_7601);
     }

@@ -16,6 +16,18 @@ pub const FS_IOC_GETVERSION: u64 =
 /// `PR_SET_NAME`: naming threads is the only `prctl` after start-up.
 const PR_SET_NAME: u64 = 15;
 
+/// The `clone` flags of glibc's `pthread_create` (2.34 and later): a thread sharing
+/// everything, nothing else.
+pub const THREAD_CLONE_FLAGS: u64 = (libc::CLONE_VM
+    | libc::CLONE_FS
+    | libc::CLONE_FILES
+    | libc::CLONE_SYSVSEM
+    | libc::CLONE_SIGHAND
+    | libc::CLONE_THREAD
+    | libc::CLONE_SETTLS
+    | libc::CLONE_PARENT_SETTID
+    | libc::CLONE_CHILD_CLEARTID) as u64;
+
 /// The helper's one connection.
 pub const PROXY_CONNECTION: &[Allow] = &[
     Allow::Any(libc::SYS_recvfrom),
@@ -86,9 +98,18 @@ pub const FRONT_END: &[Allow] = &[
     Allow::Any(libc::SYS_readv),
     Allow::Any(libc::SYS_poll),
     Allow::Any(libc::SYS_ppoll),
-    // Threads.
-    Allow::Any(libc::SYS_clone3),
-    Allow::Any(libc::SYS_clone),
+    // Threads, and only threads: `clone` with exactly glibc's pthread_create flags (no
+    // process, no namespace: nothing a PID namespace would have to contain); `clone3`,
+    // whose flags a filter cannot read, answers ENOSYS and glibc falls back to `clone`.
+    Allow::Refuse {
+        nr: libc::SYS_clone3,
+        errno: libc::ENOSYS as u32,
+    },
+    Allow::ArgIn {
+        nr: libc::SYS_clone,
+        arg: 0,
+        values: &[THREAD_CLONE_FLAGS],
+    },
     Allow::Any(libc::SYS_set_robust_list),
     Allow::Any(libc::SYS_rseq),
     Allow::Any(libc::SYS_sched_getaffinity),
