@@ -20,6 +20,12 @@ pub enum Command {
     /// Export a directory over 9P2000.L.
     #[command(long_about = SERVE_ABOUT)]
     Serve(ServeArgs),
+    /// Check a config file (of `serve --config`): print each error as FILE:LINE:COL.
+    #[command(name = "check-config", long_about = CHECK_CONFIG_ABOUT)]
+    CheckConfig {
+        /// The config file (TOML).
+        file: PathBuf,
+    },
     /// Internal: the privileged helper spawner of `serve --backend proxy`.
     #[command(name = "__helper-spawner", hide = true)]
     HelperSpawner(SpawnerArgs),
@@ -82,6 +88,15 @@ serves on those instead of binding --listen.
 The attach name (aname) may be empty or DIR.
 Logs go to stderr; RUST_LOG (e.g. RUST_LOG=p9_server=debug) overrides -v/--trace.";
 
+const CHECK_CONFIG_ABOUT: &str = "\
+Check a config file of `p9proxy serve --config` without serving it.
+
+Reads FILE as `serve --config` would and checks it: TOML syntax, unknown keys, value
+types, and meaning (each path exists and is a directory, listen addresses parse and
+resolve and no two exports share one, users exist, modes and maps are well formed).
+Each error is printed on stderr as FILE:LINE:COL: message, and the exit status is 1;
+otherwise a summary of the exports is printed and the exit status is 0.";
+
 /// Which backend does the file system work.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum BackendKind {
@@ -94,8 +109,31 @@ pub enum BackendKind {
 /// `p9proxy serve`.
 #[derive(Debug, clap::Args)]
 pub struct ServeArgs {
-    /// The directory to export.
+    /// The directory to export (or --config).
+    #[arg(
+        required_unless_present = "config",
+        default_value = "",
+        hide_default_value = true
+    )]
     pub dir: PathBuf,
+
+    /// Serve the exports of a config file (TOML: `[[export]]` tables with path, listen,
+    /// readonly, backend, ...; see `check-config`) from a supervisor that starts one
+    /// confined server per export and hands each accepted connection to it. SIGHUP
+    /// reloads the file without dropping connections; SIGTERM stops all. The other
+    /// export options come from the file; -v and --trace apply to every export.
+    #[arg(
+        long,
+        value_name = "FILE",
+        conflicts_with_all = ["dir", "listen", "stdio", "fd", "connections_fd", "readonly",
+            "user", "helper_socket", "helper", "sandbox", "msize_max"]
+    )]
+    pub config: Option<PathBuf>,
+
+    /// Internal (the --config supervisor's children): serve the connections handed over
+    /// the inherited SOCK_SEQPACKET socket N instead of listening.
+    #[arg(long, value_name = "N", hide = true, conflicts_with_all = ["listen", "stdio", "fd"])]
+    pub connections_fd: Option<i32>,
 
     /// Where to listen: tcp:HOST:PORT or unix:PATH. Repeatable.
     /// [default: tcp:127.0.0.1:5640]
