@@ -112,7 +112,7 @@ pub struct ServeArgs {
     /// The directory to export (or --config).
     #[arg(
         required_unless_present = "config",
-        default_value = "",
+        default_value = ".",
         hide_default_value = true
     )]
     pub dir: PathBuf,

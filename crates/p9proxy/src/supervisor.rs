@@ -139,6 +139,8 @@ pub fn run(file: &Path, verbose: u8, trace: bool) -> Result<(), String> {
         }
         if hup {
             sup.reload();
+            // New exports get their child before the next connection is handed over.
+            sup.start_due();
         }
         for i in ready.listeners {
             sup.accept(i);
