@@ -604,3 +604,42 @@ fn sighup_reloads_without_dropping_connections() {
     drop((again, new_a, new_c));
     sup.stop();
 }
+
+/// The example shipped in the package (packaging/p9proxy.toml) is valid once its
+/// directories exist, and p9proxy.service keeps the capabilities of p9proxy@.service.
+#[test]
+fn packaged_example_and_unit() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../packaging");
+    let t = tempfile::tempdir().unwrap();
+    for d in ["srv/shared", "srv/images", "run"] {
+        std::fs::create_dir_all(t.path().join(d)).unwrap();
+    }
+    let text = std::fs::read_to_string(root.join("p9proxy.toml"))
+        .unwrap()
+        .replace("/srv/p9proxy", &t.path().join("srv").display().to_string())
+        .replace("/run/p9proxy", &t.path().join("run").display().to_string())
+        // Ports others may use on this machine: any free one.
+        .replace("127.0.0.1:5640", &format!("127.0.0.1:{}", free_port()))
+        .replace("127.0.0.1:5641", &format!("127.0.0.1:{}", free_port()));
+    let f = t.path().join("p9proxy.toml");
+    std::fs::write(&f, text).unwrap();
+    let (code, out, err) = check(&f);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("OK, 2 exports"), "{out}");
+    assert!(
+        out.contains("images: ") && out.contains("read-only"),
+        "{out}"
+    );
+
+    let caps = |unit: &str| {
+        std::fs::read_to_string(root.join("systemd").join(unit))
+            .unwrap()
+            .lines()
+            .find_map(|l| l.strip_prefix("CapabilityBoundingSet=").map(str::to_string))
+            .unwrap()
+    };
+    assert_eq!(caps("p9proxy.service"), caps("p9proxy@.service"));
+    let unit = std::fs::read_to_string(root.join("systemd/p9proxy.service")).unwrap();
+    assert!(unit.contains("ExecStart=/usr/bin/p9proxy serve --config /etc/p9proxy/p9proxy.toml"));
+    assert!(unit.contains("ExecReload=/bin/kill -HUP $MAINPID"));
+}
