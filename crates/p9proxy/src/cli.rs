@@ -85,6 +85,12 @@ the export with the local one); --seccomp kill installs a syscall allowlist.
 Started by systemd with listening sockets (socket activation: LISTEN_PID, LISTEN_FDS) it
 serves on those instead of binding --listen.
 
+With --config FILE instead of DIR it serves every export of a TOML file (see
+`p9proxy check-config --help`): a supervisor binds the listen addresses and starts one
+confined server per export, handing it each connection. SIGHUP re-reads the file (an
+invalid one is logged with its line and the running config stays; changed exports get a
+new server while the old one finishes its connections); SIGTERM stops all.
+
 The attach name (aname) may be empty or DIR.
 Logs go to stderr; RUST_LOG (e.g. RUST_LOG=p9_server=debug) overrides -v/--trace.";
 
@@ -95,7 +101,23 @@ Reads FILE as `serve --config` would and checks it: TOML syntax, unknown keys, v
 types, and meaning (each path exists and is a directory, listen addresses parse and
 resolve and no two exports share one, users exist, modes and maps are well formed).
 Each error is printed on stderr as FILE:LINE:COL: message, and the exit status is 1;
-otherwise a summary of the exports is printed and the exit status is 0.";
+otherwise a summary of the exports is printed and the exit status is 0.
+
+The file: an optional [defaults] table, whose keys every export inherits, and one
+[[export]] table per export:
+
+    [defaults]
+    backend = \"local\"
+
+    [[export]]
+    name = \"shared\"                  # for logs (default: the path)
+    path = \"/srv/shared\"             # required: an absolute directory
+    listen = [\"tcp:127.0.0.1:5640\", \"unix:/run/p9proxy/shared.sock\"]   # required
+    readonly = true
+
+Other keys, each passed as the `serve` flag of the same name when set: backend, user,
+helpers, sandbox, seccomp, max_connections, max_fids, msize_max, security_model, squash
+(\"UID:GID\"), uid_map and gid_map (arrays of \"CLIENT:HOST:COUNT\"), control.";
 
 /// Which backend does the file system work.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
