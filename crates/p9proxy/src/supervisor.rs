@@ -468,7 +468,7 @@ impl Supervisor {
             let _ = rustix::process::kill_process(pid, Signal::TERM);
         }
         // Wait for every descendant (adopted ones too) until none is left.
-        let deadline = Instant::now() + STOP_GRACE;
+        let mut deadline = Instant::now() + STOP_GRACE;
         let mut killed = false;
         loop {
             match rustix::process::waitpid(None, WaitOptions::NOHANG) {
@@ -476,12 +476,17 @@ impl Supervisor {
                 Ok(None) => {}
                 Err(_) => break, // ECHILD: nothing left.
             }
-            if !killed && Instant::now() > deadline {
-                tracing::warn!("children still running: killing them");
+            if Instant::now() > deadline {
+                if killed {
+                    tracing::warn!("descendants still running after SIGKILL; leaving them");
+                    break;
+                }
+                tracing::warn!("servers still running: killing them");
                 for &pid in &pids {
                     let _ = rustix::process::kill_process(pid, Signal::KILL);
                 }
                 killed = true;
+                deadline = Instant::now() + STOP_GRACE;
             }
             std::thread::sleep(Duration::from_millis(20));
         }
