@@ -37,6 +37,8 @@ if dpkg -i "$deb" >"$WORK/dpkg.log" 2>&1; then ok "dpkg -i"; else cat "$WORK/dpk
 
 for f in /usr/bin/p9proxy /usr/bin/virtfs-proxy-helper \
          /lib/systemd/system/p9proxy@.service /lib/systemd/system/p9proxy@.socket \
+         /lib/systemd/system/p9proxy.service /usr/share/doc/p9proxy/examples/p9proxy.toml \
+         /usr/share/man/man1/p9proxy-check-config.1 \
          /usr/share/man/man1/p9proxy.1 /usr/share/man/man1/p9proxy-serve.1 /usr/share/man/man1/virtfs-proxy-helper.1 \
          /usr/share/bash-completion/completions/p9proxy \
          /usr/share/zsh/vendor-completions/_p9proxy \
@@ -46,7 +48,7 @@ for f in /usr/bin/p9proxy /usr/bin/virtfs-proxy-helper \
 done
 if command -v systemd-analyze >/dev/null; then
   # The installed units, against the installed binary (no warning allowed).
-  if out=$(systemd-analyze verify --man=no p9proxy@srv-export.socket p9proxy@srv-export.service 2>&1) && [[ -z "$out" ]]
+  if out=$(systemd-analyze verify --man=no p9proxy@srv-export.socket p9proxy@srv-export.service p9proxy.service 2>&1) && [[ -z "$out" ]]
   then ok "systemd-analyze verify (installed units)"; else bad "systemd-analyze verify: $out"; fi
 else
   log "SKIP systemd-analyze verify: systemd-analyze missing"

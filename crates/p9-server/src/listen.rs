@@ -259,6 +259,152 @@ pub fn serve(server: Arc<Server>, listeners: Vec<Listener>, limits: Limits) -> i
     }
 }
 
+/// The kind of a connection handed over a connection channel (it decides the msize cap).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConnKind {
+    /// A TCP connection (`Limits::msize_tcp`).
+    Tcp,
+    /// A Unix stream connection (`Limits::msize_unix`).
+    Unix,
+}
+
+/// Longest peer description carried with a handed-over connection.
+const MAX_PEER: usize = 256;
+
+/// Hands the accepted connection `conn` to the process serving the other end of
+/// `channel` (a `SOCK_SEQPACKET` socket, see [`serve_channel`]): one message of a kind
+/// byte (`T` or `U`) and the peer's description (for logs), with `conn` as `SCM_RIGHTS`.
+/// Never blocks (`EAGAIN` when the receiver's queue is full) and never raises SIGPIPE
+/// (`EPIPE` when the receiver is gone).
+pub fn send_connection(
+    channel: impl std::os::fd::AsFd,
+    conn: std::os::fd::BorrowedFd<'_>,
+    kind: ConnKind,
+    peer: &str,
+) -> io::Result<()> {
+    use rustix::net::{SendAncillaryBuffer, SendAncillaryMessage, SendFlags};
+    let mut msg = Vec::with_capacity(1 + peer.len().min(MAX_PEER));
+    msg.push(match kind {
+        ConnKind::Tcp => b'T',
+        ConnKind::Unix => b'U',
+    });
+    msg.extend_from_slice(&peer.as_bytes()[..peer.len().min(MAX_PEER)]);
+    let iov = [io::IoSlice::new(&msg)];
+    let mut space = [std::mem::MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(1))];
+    let mut control = SendAncillaryBuffer::new(&mut space);
+    let fds = [conn];
+    if !control.push(SendAncillaryMessage::ScmRights(&fds)) {
+        return Err(io::Error::other("control buffer too small"));
+    }
+    rustix::net::sendmsg(
+        channel,
+        &iov,
+        &mut control,
+        SendFlags::NOSIGNAL | SendFlags::DONTWAIT,
+    )?;
+    Ok(())
+}
+
+/// One handed-over connection: its kind, peer description and socket.
+type Received = (ConnKind, String, OwnedFd);
+
+/// Receives one connection from a channel; `None` at end of file (the sender closed
+/// it). A message without a descriptor or with an unknown kind is skipped (logged).
+fn recv_connection(channel: &OwnedFd) -> io::Result<Option<Received>> {
+    use rustix::net::{RecvAncillaryBuffer, RecvAncillaryMessage, RecvFlags};
+    loop {
+        let mut buf = [0u8; 1 + MAX_PEER];
+        let mut space = [std::mem::MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(1))];
+        let mut anc = RecvAncillaryBuffer::new(&mut space);
+        let mut iov = [io::IoSliceMut::new(&mut buf)];
+        let got = match rustix::net::recvmsg(channel, &mut iov, &mut anc, RecvFlags::CMSG_CLOEXEC) {
+            Ok(g) => g,
+            Err(rustix::io::Errno::INTR) => continue,
+            Err(e) => return Err(e.into()),
+        };
+        let mut fds: Vec<OwnedFd> = Vec::new();
+        for msg in anc.drain() {
+            if let RecvAncillaryMessage::ScmRights(it) = msg {
+                fds.extend(it);
+            }
+        }
+        if got.bytes == 0 && fds.is_empty() {
+            return Ok(None);
+        }
+        let kind = match buf[0] {
+            b'T' => Some(ConnKind::Tcp),
+            b'U' => Some(ConnKind::Unix),
+            _ => None,
+        };
+        match (kind, fds.pop(), got.bytes > 0) {
+            (Some(kind), Some(fd), true) if fds.is_empty() => {
+                let peer = String::from_utf8_lossy(&buf[1..got.bytes]).into_owned();
+                return Ok(Some((kind, peer, fd)));
+            }
+            _ => tracing::warn!(
+                bytes = got.bytes,
+                "malformed message on the connection channel; skipped"
+            ),
+        }
+    }
+}
+
+/// Serves connections handed over `channel` by [`send_connection`] (a supervisor
+/// accepts them; this process needs no listener): a thread per connection, the same
+/// limits as [`serve`] (`max_connections`, msize by transport). When the channel
+/// reaches end of file (the sender closed it), no more connections come: returns once
+/// the last connection being served has ended.
+pub fn serve_channel(server: Arc<Server>, channel: OwnedFd, limits: Limits) -> io::Result<()> {
+    let active = Arc::new(AtomicUsize::new(0));
+    let mut threads: Vec<std::thread::JoinHandle<()>> = Vec::new();
+    let result = loop {
+        let (kind, peer, fd) = match recv_connection(&channel) {
+            Ok(Some(c)) => c,
+            Ok(None) => break Ok(()),
+            Err(e) => break Err(e),
+        };
+        threads.retain(|t| !t.is_finished());
+        let Some(slot) = take_slot(&active, limits.max_connections) else {
+            tracing::warn!(
+                %peer,
+                max = limits.max_connections,
+                "connection limit reached; closing the new connection"
+            );
+            continue;
+        };
+        let server = Arc::clone(&server);
+        let msize = match kind {
+            ConnKind::Tcp => limits.msize_tcp,
+            ConnKind::Unix => limits.msize_unix,
+        };
+        let spawned = std::thread::Builder::new()
+            .name("p9-conn".into())
+            .spawn(move || {
+                let _slot = slot;
+                let s = File::from(fd);
+                tracing::info!(%peer, "connection");
+                match server.serve(&s, &s, msize) {
+                    Ok(()) => tracing::info!(%peer, "connection closed"),
+                    Err(e) => tracing::info!(%peer, error = %e, "connection ended"),
+                }
+            });
+        match spawned {
+            Ok(t) => threads.push(t),
+            Err(e) => tracing::warn!(error = %e, "cannot start a connection thread"),
+        }
+    };
+    if result.is_ok() {
+        tracing::info!(
+            connections = active.load(Ordering::Acquire),
+            "connection channel closed: finishing the connections being served"
+        );
+    }
+    for t in threads {
+        let _ = t.join();
+    }
+    result
+}
+
 /// Serves one client on inherited descriptors (`--stdio`: 0 and 1; the kernel's
 /// `trans=fd` gives a read and a write fd, possibly the same socket).
 pub fn serve_fds(server: &Server, read: OwnedFd, write: OwnedFd, msize_cap: u32) -> io::Result<()> {

@@ -94,3 +94,63 @@ fn unix_listener_paths() {
     let _l2 = ListenAddr::Unix(long.clone()).bind().unwrap();
     UnixStream::connect(&long).unwrap();
 }
+
+/// Connections handed over a channel (as `p9proxy serve --config`'s supervisor does):
+/// each served with its transport's msize cap; closing the channel stops new ones while
+/// the connections being served go on, and `serve_channel` returns after the last.
+#[test]
+fn connections_over_a_channel() {
+    use rustix::net::{socketpair, AddressFamily, SocketFlags, SocketType};
+    use std::os::fd::AsFd;
+    let h = Harness::new();
+    let (ours, theirs) = socketpair(
+        AddressFamily::UNIX,
+        SocketType::SEQPACKET,
+        SocketFlags::CLOEXEC,
+        None,
+    )
+    .unwrap();
+    let limits = Limits {
+        max_connections: 8,
+        msize_tcp: 1 << 20,
+        msize_unix: 4 << 20,
+    };
+    let server = Arc::clone(&h.server);
+    let served = std::thread::spawn(move || listen::serve_channel(server, theirs, limits));
+
+    // A Unix connection and a TCP one.
+    let (a, b) = UnixStream::pair().unwrap();
+    listen::send_connection(&ours, b.as_fd(), listen::ConnKind::Unix, "unix-peer").unwrap();
+    drop(b);
+    let tl = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let tc = TcpStream::connect(tl.local_addr().unwrap()).unwrap();
+    let (ts, peer) = tl.accept().unwrap();
+    listen::send_connection(&ours, ts.as_fd(), listen::ConnKind::Tcp, &peer.to_string()).unwrap();
+    drop(ts);
+    let mut u = Client::new(a);
+    assert_eq!(u.version(8 << 20).unwrap().0, 4 << 20);
+    u.attach(ROOT, 0).unwrap();
+    let mut t = Client::new(tc);
+    assert_eq!(t.version(8 << 20).unwrap().0, 1 << 20);
+    t.attach(ROOT, 0).unwrap();
+
+    // A malformed message (no descriptor) is skipped; the channel goes on.
+    rustix::net::send(&ours, b"U", rustix::net::SendFlags::empty()).unwrap();
+    let (c, d) = UnixStream::pair().unwrap();
+    listen::send_connection(&ours, d.as_fd(), listen::ConnKind::Unix, "third").unwrap();
+    drop(d);
+    let mut third = Client::new(c);
+    third.version(8192).unwrap();
+    drop(third);
+
+    // The channel closes: the connections being served go on.
+    drop(ours);
+    std::thread::sleep(std::time::Duration::from_millis(50));
+    assert!(!served.is_finished());
+    u.getattr(ROOT).unwrap();
+    t.getattr(ROOT).unwrap();
+    drop(u);
+    t.getattr(ROOT).unwrap();
+    drop(t);
+    served.join().unwrap().unwrap();
+}

@@ -20,6 +20,12 @@ pub enum Command {
     /// Export a directory over 9P2000.L.
     #[command(long_about = SERVE_ABOUT)]
     Serve(ServeArgs),
+    /// Check a config file (of `serve --config`): print each error as FILE:LINE:COL.
+    #[command(name = "check-config", long_about = CHECK_CONFIG_ABOUT)]
+    CheckConfig {
+        /// The config file (TOML).
+        file: PathBuf,
+    },
     /// Internal: the privileged helper spawner of `serve --backend proxy`.
     #[command(name = "__helper-spawner", hide = true)]
     HelperSpawner(SpawnerArgs),
@@ -79,8 +85,39 @@ the export with the local one); --seccomp kill installs a syscall allowlist.
 Started by systemd with listening sockets (socket activation: LISTEN_PID, LISTEN_FDS) it
 serves on those instead of binding --listen.
 
+With --config FILE instead of DIR it serves every export of a TOML file (see
+`p9proxy check-config --help`): a supervisor binds the listen addresses and starts one
+confined server per export, handing it each connection. SIGHUP re-reads the file (an
+invalid one is logged with its line and the running config stays; changed exports get a
+new server while the old one finishes its connections); SIGTERM stops all.
+
 The attach name (aname) may be empty or DIR.
 Logs go to stderr; RUST_LOG (e.g. RUST_LOG=p9_server=debug) overrides -v/--trace.";
+
+const CHECK_CONFIG_ABOUT: &str = "\
+Check a config file of `p9proxy serve --config` without serving it.
+
+Reads FILE as `serve --config` would and checks it: TOML syntax, unknown keys, value
+types, and meaning (each path exists and is a directory, listen addresses parse and
+resolve and no two exports share one, users exist, modes and maps are well formed).
+Each error is printed on stderr as FILE:LINE:COL: message, and the exit status is 1;
+otherwise a summary of the exports is printed and the exit status is 0.
+
+The file: an optional [defaults] table, whose keys every export inherits, and one
+[[export]] table per export:
+
+    [defaults]
+    backend = \"local\"
+
+    [[export]]
+    name = \"shared\"                  # for logs (default: the path)
+    path = \"/srv/shared\"             # required: an absolute directory
+    listen = [\"tcp:127.0.0.1:5640\", \"unix:/run/p9proxy/shared.sock\"]   # required
+    readonly = true
+
+Other keys, each passed as the `serve` flag of the same name when set: backend, user,
+helpers, sandbox, seccomp, max_connections, max_fids, msize_max, security_model, squash
+(\"UID:GID\"), uid_map and gid_map (arrays of \"CLIENT:HOST:COUNT\"), control.";
 
 /// Which backend does the file system work.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -94,8 +131,31 @@ pub enum BackendKind {
 /// `p9proxy serve`.
 #[derive(Debug, clap::Args)]
 pub struct ServeArgs {
-    /// The directory to export.
+    /// The directory to export (or --config).
+    #[arg(
+        required_unless_present = "config",
+        default_value = ".",
+        hide_default_value = true
+    )]
     pub dir: PathBuf,
+
+    /// Serve the exports of a config file (TOML: `[[export]]` tables with path, listen,
+    /// readonly, backend, ...; see `check-config`) from a supervisor that starts one
+    /// confined server per export and hands each accepted connection to it. SIGHUP
+    /// reloads the file without dropping connections; SIGTERM stops all. The other
+    /// export options come from the file; -v and --trace apply to every export.
+    #[arg(
+        long,
+        value_name = "FILE",
+        conflicts_with_all = ["dir", "listen", "stdio", "fd", "connections_fd", "readonly",
+            "user", "helper_socket", "helper", "sandbox", "msize_max"]
+    )]
+    pub config: Option<PathBuf>,
+
+    /// Internal (the --config supervisor's children): serve the connections handed over
+    /// the inherited SOCK_SEQPACKET socket N instead of listening.
+    #[arg(long, value_name = "N", hide = true, conflicts_with_all = ["listen", "stdio", "fd"])]
+    pub connections_fd: Option<i32>,
 
     /// Where to listen: tcp:HOST:PORT or unix:PATH. Repeatable.
     /// [default: tcp:127.0.0.1:5640]

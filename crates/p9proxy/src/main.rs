@@ -4,9 +4,11 @@
 
 mod activation;
 mod cli;
+mod config;
 mod generate;
 mod sandbox;
 mod serve;
+mod supervisor;
 
 use clap::Parser;
 use tracing_subscriber::EnvFilter;
@@ -34,8 +36,12 @@ fn main() {
     let result = match cli.command {
         cli::Command::Serve(args) => {
             init_logging(args.verbose, args.trace);
-            serve::run(args)
+            match &args.config {
+                Some(file) => supervisor::run(file, args.verbose, args.trace),
+                None => serve::run(args),
+            }
         }
+        cli::Command::CheckConfig { file } => config::check(&file),
         cli::Command::Generate { dir } => generate::run(&dir),
         cli::Command::HelperSpawner(args) => {
             init_logging(0, false);

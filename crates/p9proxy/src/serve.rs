@@ -35,6 +35,8 @@ enum Transport {
     Listeners(Vec<Listener>),
     /// One client on a read and a write descriptor.
     Fds(OwnedFd, OwnedFd),
+    /// Connections handed over a channel by the `--config` supervisor.
+    Channel(OwnedFd),
 }
 
 /// Takes ownership of the inherited descriptor `n`.
@@ -74,6 +76,9 @@ fn take_transport(args: &ServeArgs) -> Result<Transport, String> {
         let rfd = inherited_fd(r)?;
         let wfd = if w == r { dup(&rfd)? } else { inherited_fd(w)? };
         return Ok(Transport::Fds(rfd, wfd));
+    }
+    if let Some(n) = args.connections_fd {
+        return Ok(Transport::Channel(inherited_fd(n)?));
     }
     if let Some(listeners) = crate::activation::listeners()? {
         if !args.listen.is_empty() {
@@ -213,7 +218,7 @@ fn drop_privileges(args: &ServeArgs, target: Option<(String, u32, u32)>) -> Resu
     }
 }
 
-fn mount_hint(addr: &ListenAddr, msize: u32) -> String {
+pub(crate) fn mount_hint(addr: &ListenAddr, msize: u32) -> String {
     match addr {
         ListenAddr::Tcp(hp) => {
             let (host, port) = match hp.parse::<SocketAddr>() {
@@ -300,6 +305,10 @@ pub fn run(args: ServeArgs) -> Result<(), String> {
             tracing::info!(export = %args.dir.display(), "serving one client on inherited descriptors");
             listen::serve_fds(&server, r, w, limits.msize_unix)
                 .map_err(|e| format!("transport: {e}"))
+        }
+        Transport::Channel(c) => {
+            tracing::info!(export = %args.dir.display(), "serving connections from the supervisor");
+            listen::serve_channel(server, c, limits).map_err(|e| format!("channel: {e}"))
         }
         Transport::Listeners(listeners) => {
             for l in &listeners {

@@ -24,6 +24,15 @@ fn man_pages_and_completions() {
         assert!(serve.contains(word), "p9proxy-serve.1 lacks {word}");
     }
     assert!(read("man/p9proxy.1").contains("serve"));
+    assert!(
+        serve.contains("\\-\\-config"),
+        "p9proxy-serve.1 lacks --config"
+    );
+    assert!(
+        !serve.contains("connections\\-fd"),
+        "internal flag in p9proxy-serve.1"
+    );
+    assert!(read("man/p9proxy-check-config.1").contains("LINE"));
     let helper = read("man/virtfs-proxy-helper.1");
     assert!(
         helper.contains("virtfs\\-proxy\\-helper") && helper.contains("\\-\\-nodaemon"),

@@ -33,7 +33,7 @@ fn verify() {
     // binary where ExecStart= names it.
     let root = tempfile::tempdir().unwrap();
     let r = root.path();
-    for d in ["usr/bin", "etc/systemd/system", "usr/lib/systemd"] {
+    for d in ["usr/bin", "bin", "etc/systemd/system", "usr/lib/systemd"] {
         std::fs::create_dir_all(r.join(d)).unwrap();
     }
     let st = Command::new("cp")
@@ -43,14 +43,20 @@ fn verify() {
         .unwrap();
     assert!(st.success());
     std::fs::copy(P9PROXY, r.join("usr/bin/p9proxy")).unwrap();
-    for u in ["p9proxy@.service", "p9proxy@.socket"] {
+    // p9proxy.service's ExecReload= (kill -HUP).
+    std::fs::copy("/bin/kill", r.join("bin/kill")).unwrap();
+    for u in ["p9proxy@.service", "p9proxy@.socket", "p9proxy.service"] {
         std::fs::copy(units_dir().join(u), r.join("etc/systemd/system").join(u)).unwrap();
     }
     let out = Command::new("systemd-analyze")
         .arg("verify")
         .arg(format!("--root={}", r.display()))
         .arg("--man=no")
-        .args(["p9proxy@srv-export.socket", "p9proxy@srv-export.service"])
+        .args([
+            "p9proxy@srv-export.socket",
+            "p9proxy@srv-export.service",
+            "p9proxy.service",
+        ])
         .output()
         .unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
