@@ -154,7 +154,7 @@ impl<'s> Session<'s> {
             }
         };
         if self.trace {
-            tracing::trace!(peer = %self.peer, "<- {}", crate::trace::request(tag, &msg));
+            tracing::trace!(peer = %self.peer, conn = self.stats.id, "<- {}", crate::trace::request(tag, &msg));
         }
         let ty = msg.msg_type();
         let result = crate::ops::dispatch(self, tag, &msg, out);
@@ -200,7 +200,7 @@ impl<'s> Session<'s> {
     fn trace_replies(&self, mut replies: &[u8]) {
         while let Ok(h) = peek_header(replies) {
             let end = (h.size as usize).min(replies.len());
-            tracing::trace!(peer = %self.peer, "-> {}", crate::trace::reply(&replies[..end]));
+            tracing::trace!(peer = %self.peer, conn = self.stats.id, "-> {}", crate::trace::reply(&replies[..end]));
             replies = &replies[end..];
         }
     }

@@ -256,6 +256,8 @@ impl std::fmt::Debug for Stats {
 pub struct ConnGuard<'a> {
     stats: &'a Stats,
     conn: Arc<ConnStats>,
+    /// The connection's number (1 for the first since start).
+    pub id: u64,
 }
 
 impl std::ops::Deref for ConnGuard<'_> {
@@ -294,7 +296,12 @@ impl Stats {
         let mut r = self.lock();
         r.live.push(Arc::clone(&conn));
         r.connections_total += 1;
-        ConnGuard { stats: self, conn }
+        let id = r.connections_total;
+        ConnGuard {
+            stats: self,
+            conn,
+            id,
+        }
     }
 
     /// Counts a helper started to replace one that died.

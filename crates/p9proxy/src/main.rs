@@ -4,6 +4,7 @@
 
 mod activation;
 mod cli;
+mod control;
 mod generate;
 mod sandbox;
 mod serve;
@@ -36,6 +37,7 @@ fn main() {
             init_logging(args.verbose, args.trace);
             serve::run(args)
         }
+        cli::Command::Stats(args) => control::run_client(&args),
         cli::Command::Generate { dir } => generate::run(&dir),
         cli::Command::HelperSpawner(args) => {
             init_logging(0, false);
