@@ -24,6 +24,7 @@ fn man_pages_and_completions() {
         assert!(serve.contains(word), "p9proxy-serve.1 lacks {word}");
     }
     assert!(read("man/p9proxy.1").contains("serve"));
+    assert!(read("man/p9proxy-stats.1").contains("\\-\\-prometheus"));
     let helper = read("man/virtfs-proxy-helper.1");
     assert!(
         helper.contains("virtfs\\-proxy\\-helper") && helper.contains("\\-\\-nodaemon"),
