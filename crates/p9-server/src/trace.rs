@@ -368,6 +368,37 @@ mod tests {
         assert!(line.len() < 200);
     }
 
+    /// Whatever decodes formats without panicking (random bodies for every type).
+    #[test]
+    fn any_decoded_message_formats() {
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let mut decoded = 0;
+        for ty in 0..=255u8 {
+            for _ in 0..300 {
+                let len = (next() % 96) as usize;
+                let mut f = vec![0u8; 7 + len];
+                f[..4].copy_from_slice(&((7 + len) as u32).to_le_bytes());
+                f[4] = ty;
+                for b in &mut f[7..] {
+                    // Small values make short strings and counts likely to decode.
+                    *b = if next() % 3 == 0 { next() as u8 } else { 1 };
+                }
+                if let Ok((tag, m)) = decode_tmessage(&f) {
+                    assert!(request(tag, &m).starts_with('T'));
+                    decoded += 1;
+                }
+                let _ = reply(&f);
+            }
+        }
+        assert!(decoded >= 20, "{decoded}");
+    }
+
     #[test]
     fn replies() {
         let q = Qid {

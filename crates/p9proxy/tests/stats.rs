@@ -74,7 +74,7 @@ fn serve(backend: &str) -> Served {
         .unwrap();
     let mut server = Killed(child);
     let deadline = Instant::now() + Duration::from_secs(20);
-    while !sock.exists() {
+    while !sock.exists() || !control.exists() {
         assert!(server.0.try_wait().unwrap().is_none(), "server exited");
         assert!(Instant::now() < deadline, "server never listened");
         std::thread::sleep(Duration::from_millis(10));
@@ -204,6 +204,54 @@ fn prometheus(text: &str) -> HashMap<String, f64> {
     samples
 }
 
+/// `promtool` (Debian's package prometheus), if on PATH: `promtool check metrics`
+/// then also judges the format.
+fn promtool() -> Option<PathBuf> {
+    std::env::var_os("PATH")?
+        .to_str()?
+        .split(':')
+        .map(|d| Path::new(d).join("promtool"))
+        .find(|p| p.is_file())
+}
+
+/// Live (not zombie) descendants of `root` running our helper.
+fn helpers_of(root: u32) -> Vec<u32> {
+    let mut parent: HashMap<u32, u32> = HashMap::new();
+    let mut helper = Vec::new();
+    for e in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            continue;
+        };
+        // pid (comm) state ppid ...: comm may hold spaces; it ends at the last ')'.
+        let Some((head, rest)) = stat.rsplit_once(')') else {
+            continue;
+        };
+        let mut f = rest.split_whitespace();
+        let (state, ppid) = (f.next().unwrap_or("Z"), f.next().unwrap_or("0"));
+        parent.insert(pid, ppid.parse().unwrap_or(0));
+        if head.contains("(virtfs-proxy-he") && state != "Z" {
+            helper.push(pid);
+        }
+    }
+    helper
+        .into_iter()
+        .filter(|&h| {
+            let mut p = h;
+            for _ in 0..8 {
+                match parent.get(&p) {
+                    Some(&pp) if pp == root => return true,
+                    Some(&pp) if pp > 1 => p = pp,
+                    _ => return false,
+                }
+            }
+            false
+        })
+        .collect()
+}
+
 fn http_get(port: u16, path: &str) -> (String, String) {
     let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
@@ -306,6 +354,52 @@ fn check(backend: &str) {
         .output()
         .unwrap();
     assert!(out.status.success());
+
+    if let Some(promtool) = promtool() {
+        let mut child = Command::new(promtool)
+            .args(["check", "metrics"])
+            .stdin(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let text = stats(&served.control, &["--prometheus"]);
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(text.as_bytes())
+            .unwrap();
+        assert!(child.wait().unwrap().success(), "promtool check metrics");
+    }
+
+    if backend == "proxy" {
+        // A helper killed: the spawner starts another, counted.
+        let helpers = helpers_of(served.server.0.id());
+        assert!(!helpers.is_empty(), "no helper found");
+        rustix::process::kill_process(
+            rustix::process::Pid::from_raw(helpers[0] as i32).unwrap(),
+            rustix::process::Signal::KILL,
+        )
+        .unwrap();
+        let mut c = Client::new(UnixStream::connect(&served.sock).unwrap());
+        c.version(1 << 20).unwrap();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        // The attach itself may reach the dead helper first: EIO, then a new one.
+        while let Err(e) = c.attach(0, 0) {
+            assert_eq!(e.errno(), Some(Errno::IO));
+            assert!(Instant::now() < deadline, "attach keeps failing");
+        }
+        loop {
+            // Walks go to the helpers in turn: one reaches the dead one (EIO, or a retry).
+            let _ = c.walk(0, 1, &[b"hello"]).map(|_| c.clunk(1));
+            let j: serde_json::Value =
+                serde_json::from_str(&stats(&served.control, &["--json"])).unwrap();
+            if j["helper_respawns"].as_u64().unwrap() >= 1 {
+                break;
+            }
+            assert!(Instant::now() < deadline, "no helper respawn counted: {j}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
 
     // The server is alive (seccomp did not kill it for anything the endpoints did).
     let mut server = served.server;
