@@ -213,10 +213,9 @@ pub struct ServeArgs {
     #[arg(long)]
     pub trace: bool,
 
-    /// Serve statistics on a Unix socket (mode 0600), for `p9proxy stats`
-    /// [PATH default: /run/p9proxy/control.sock].
-    #[arg(long, value_name = "PATH", num_args = 0..=1,
-          default_missing_value = crate::control::DEFAULT_CONTROL)]
+    /// Serve statistics on a Unix socket (mode 0600; its directory is made if missing),
+    /// for `p9proxy stats` (which looks at /run/p9proxy/control.sock by default).
+    #[arg(long, value_name = "PATH")]
     pub control: Option<PathBuf>,
 
     /// Serve the statistics in the Prometheus text format on GET /metrics (plain HTTP) at

@@ -25,7 +25,7 @@ use p9_server::stats::Stats;
 
 use crate::cli::StatsArgs;
 
-/// Where `--control` without a path and `p9proxy stats` without `--control` meet.
+/// Where `p9proxy stats` looks without `--control`.
 pub const DEFAULT_CONTROL: &str = "/run/p9proxy/control.sock";
 /// Longest control request line.
 pub const MAX_REQUEST: usize = 256;
