@@ -5,6 +5,9 @@
 //! - [`backend`]: the [`Backend`] trait every fid's [`Node`] goes through, and the
 //!   in-process, confined [`LocalBackend`].
 //! - [`listen`]: TCP and Unix listeners, the accept loop and the connection limit.
+//! - [`stats`]: per-operation counters and latency histograms ([`Server::stats`]), as a
+//!   table, Prometheus text or JSON; [`trace`]: the decoded-message log lines of
+//!   [`ServerConfig::trace`].
 //! - [`testclient`]: a small blocking 9P client, for tests and benchmarks.
 //!
 //! Each connection is served by its own thread, which answers requests inline and in

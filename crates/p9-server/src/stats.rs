@@ -158,7 +158,9 @@ impl ConnStats {
     }
 
     /// Records one request of type index `op` that took `ns` nanoseconds, failed with
-    /// `errno` (if not 0) and moved `bytes` bytes of file data.
+    /// `errno` (if not 0) and moved `bytes` bytes of file data. Only the connection's own
+    /// thread may call it (the counters are not read-modify-written atomically: concurrent
+    /// callers would lose counts, though never corrupt memory).
     #[inline]
     pub fn record(&self, op: usize, ns: u64, errno: i32, bytes: u64) {
         let Some(c) = self.ops.get(op) else { return };
