@@ -39,7 +39,7 @@ for f in /usr/bin/p9proxy /usr/bin/virtfs-proxy-helper \
          /lib/systemd/system/p9proxy@.service /lib/systemd/system/p9proxy@.socket \
          /lib/systemd/system/p9proxy.service /usr/share/doc/p9proxy/examples/p9proxy.toml \
          /usr/share/man/man1/p9proxy-check-config.1 \
-         /usr/share/man/man1/p9proxy.1 /usr/share/man/man1/p9proxy-serve.1 /usr/share/man/man1/virtfs-proxy-helper.1 \
+         /usr/share/man/man1/p9proxy.1 /usr/share/man/man1/p9proxy-serve.1 /usr/share/man/man1/p9proxy-stats.1 /usr/share/man/man1/virtfs-proxy-helper.1 \
          /usr/share/bash-completion/completions/p9proxy \
          /usr/share/zsh/vendor-completions/_p9proxy \
          /usr/share/fish/vendor_completions.d/p9proxy.fish \

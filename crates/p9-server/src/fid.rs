@@ -117,6 +117,11 @@ impl FidTable {
         }
     }
 
+    /// How many fids are in use.
+    pub fn len(&self) -> usize {
+        self.fids.len()
+    }
+
     /// The fid `fid` (`EBADF` if unknown).
     pub fn get(&self, fid: u32) -> Result<&Fid, Errno> {
         self.fids.get(&fid).ok_or(Errno::BADF)

@@ -5,6 +5,9 @@
 //! - [`backend`]: the [`Backend`] trait every fid's [`Node`] goes through, and the
 //!   in-process, confined [`LocalBackend`].
 //! - [`listen`]: TCP and Unix listeners, the accept loop and the connection limit.
+//! - [`stats`]: per-operation counters and latency histograms ([`Server::stats`]), as a
+//!   table, Prometheus text or JSON; [`trace`]: the decoded-message log lines of
+//!   [`ServerConfig::trace`].
 //! - [`testclient`]: a small blocking 9P client, for tests and benchmarks.
 //!
 //! Each connection is served by its own thread, which answers requests inline and in
@@ -40,7 +43,9 @@ pub mod qid;
 mod readdir;
 mod session;
 pub mod spawner;
+pub mod stats;
 pub mod testclient;
+pub mod trace;
 mod xattr;
 
 use std::io::{Read, Write};
@@ -55,6 +60,7 @@ pub use error::Error;
 pub use ops::MIN_MSIZE;
 use qid::QidMap;
 use rustix::io::Errno;
+use stats::Stats;
 
 /// Default largest msize on Unix sockets and inherited descriptors: 4 MiB.
 pub const DEFAULT_MSIZE_UNIX: u32 = 4 * 1024 * 1024;
@@ -81,6 +87,8 @@ pub struct ServerConfig {
     /// waits for it, without holding up the connection's other requests, before it is
     /// answered `BLOCKED` (Linux then sleeps its `locktimeout` and asks again).
     pub lock_wait: std::time::Duration,
+    /// Log every request and reply, decoded (at `TRACE` level; see [`trace`]).
+    pub trace: bool,
 }
 
 impl Default for ServerConfig {
@@ -90,6 +98,7 @@ impl Default for ServerConfig {
             max_fids: DEFAULT_MAX_FIDS,
             default_uid: NOBODY_UID,
             lock_wait: DEFAULT_LOCK_WAIT,
+            trace: false,
         }
     }
 }
@@ -99,6 +108,7 @@ pub struct Server {
     backend: Arc<dyn Backend>,
     qids: QidMap,
     config: ServerConfig,
+    stats: Arc<Stats>,
 }
 
 impl std::fmt::Debug for Server {
@@ -112,13 +122,29 @@ impl std::fmt::Debug for Server {
 impl Server {
     /// A server exporting what `backend` serves.
     pub fn new(backend: Arc<dyn Backend>, config: ServerConfig) -> Result<Server, Errno> {
+        Server::with_stats(backend, config, Arc::new(Stats::new()))
+    }
+
+    /// A server exporting what `backend` serves, counting into `stats` (made before the
+    /// server, e.g. to count helper respawns or to be read from another thread).
+    pub fn with_stats(
+        backend: Arc<dyn Backend>,
+        config: ServerConfig,
+        stats: Arc<Stats>,
+    ) -> Result<Server, Errno> {
         let root = backend.root()?;
         let dev = Attr::of(root.fd())?.dev;
         Ok(Server {
             backend,
             qids: QidMap::new(dev),
             config,
+            stats,
         })
+    }
+
+    /// The per-operation counters and histograms.
+    pub fn stats(&self) -> &Arc<Stats> {
+        &self.stats
     }
 
     /// The backend.
@@ -145,6 +171,17 @@ impl Server {
         writer: impl Write + AsFd,
         msize_cap: u32,
     ) -> std::io::Result<()> {
-        session::run(self, reader, writer, msize_cap.max(MIN_MSIZE))
+        self.serve_peer(reader, writer, msize_cap, "")
+    }
+
+    /// [`Server::serve`], naming the client `peer` in the trace ([`ServerConfig::trace`]).
+    pub fn serve_peer(
+        &self,
+        reader: impl Read + AsFd,
+        writer: impl Write + AsFd,
+        msize_cap: u32,
+        peer: &str,
+    ) -> std::io::Result<()> {
+        session::run(self, reader, writer, msize_cap.max(MIN_MSIZE), peer)
     }
 }

@@ -217,8 +217,8 @@ fn accept_loop(
                 let _slot = slot;
                 tracing::info!(%peer, "connection");
                 let r = match &stream {
-                    Stream::Tcp(s) => server.serve(s, s, limits.msize_tcp),
-                    Stream::Unix(s) => server.serve(s, s, limits.msize_unix),
+                    Stream::Tcp(s) => server.serve_peer(s, s, limits.msize_tcp, &peer),
+                    Stream::Unix(s) => server.serve_peer(s, s, limits.msize_unix, &peer),
                 };
                 match r {
                     Ok(()) => tracing::info!(%peer, "connection closed"),
@@ -409,7 +409,7 @@ pub fn serve_channel(server: Arc<Server>, channel: OwnedFd, limits: Limits) -> i
 /// `trans=fd` gives a read and a write fd, possibly the same socket).
 pub fn serve_fds(server: &Server, read: OwnedFd, write: OwnedFd, msize_cap: u32) -> io::Result<()> {
     let (r, w) = (File::from(read), File::from(write));
-    server.serve(&r, &w, msize_cap)
+    server.serve_peer(&r, &w, msize_cap, "fd")
 }
 
 #[cfg(test)]

@@ -14,9 +14,7 @@
 use std::io::{self, ErrorKind, Read, Write};
 use std::mem::MaybeUninit;
 
-use p9_wire::{
-    decode_tmessage, encode, msg_type_name, peek_header, Rmessage, Tmessage, HEADER_SIZE,
-};
+use p9_wire::{decode_tmessage, encode, msg_type_name, peek_header, Rmessage, HEADER_SIZE};
 
 use std::os::fd::AsFd;
 use std::time::{Duration, Instant};
@@ -29,6 +27,7 @@ use crate::error::Error;
 use crate::fid::{FidState, FidTable};
 use crate::io::FileSegment;
 use crate::lock::{self, Range};
+use crate::stats::{op_index, ConnGuard};
 use crate::Server;
 
 /// Bytes of replies buffered before they are written even though complete requests
@@ -58,6 +57,12 @@ pub(crate) struct Session<'s> {
     /// File data to send right after the reply buffer (a large Rread's).
     pub deferred: Option<FileSegment>,
     warned_fid_limit: bool,
+    /// This connection's counters (see [`crate::stats`]).
+    stats: ConnGuard<'s>,
+    /// Whether to log every message ([`crate::ServerConfig::trace`]).
+    trace: bool,
+    /// Who is at the other end, for the trace.
+    peer: String,
 }
 
 /// A blocking Tlock on a lock someone else holds: retried while the connection goes on
@@ -76,8 +81,11 @@ pub(crate) struct PendingLock {
 }
 
 impl<'s> Session<'s> {
-    fn new(server: &'s Server, cap: u32) -> Session<'s> {
+    fn new(server: &'s Server, cap: u32, peer: &str) -> Session<'s> {
         Session {
+            stats: server.stats().connect(),
+            trace: server.config().trace,
+            peer: peer.to_string(),
             server,
             msize: 0,
             cap,
@@ -122,6 +130,7 @@ impl<'s> Session<'s> {
     /// Answers one complete frame, appending its reply to `out`.
     fn handle(&mut self, frame: &[u8], out: &mut Vec<u8>) {
         let start = out.len();
+        let began = Instant::now();
         let (tag, msg) = match decode_tmessage(frame) {
             Ok(m) => m,
             Err(e) => {
@@ -134,14 +143,37 @@ impl<'s> Session<'s> {
                     error = %e,
                     "malformed request"
                 );
-                self.reply_error(tag, &Error::from(e), out);
+                let e = Error::from(e);
+                self.reply_error(tag, &e, out);
+                self.stats
+                    .record(op_index(ty), elapsed_ns(began), e.errno().raw_os_error(), 0);
+                if self.trace {
+                    self.trace_replies(&out[start..]);
+                }
                 return;
             }
         };
-        if tracing::enabled!(tracing::Level::TRACE) {
-            trace_request(tag, &msg);
+        if self.trace {
+            tracing::trace!(peer = %self.peer, conn = self.stats.id, "<- {}", crate::trace::request(tag, &msg));
         }
-        if let Err(e) = crate::ops::dispatch(self, tag, &msg, out) {
+        let ty = msg.msg_type();
+        let result = crate::ops::dispatch(self, tag, &msg, out);
+        let errno = match &result {
+            Ok(()) => 0,
+            Err(e) => e.errno().raw_os_error(),
+        };
+        // File data moved: the count of an Rread or Rwrite (both at bytes 7..11).
+        let bytes = if errno == 0 && matches!(ty, p9_wire::P9_TREAD | p9_wire::P9_TWRITE) {
+            out.get(start + 7..start + 11)
+                .and_then(|b| b.try_into().ok())
+                .map_or(0, |b| u64::from(u32::from_le_bytes(b)))
+        } else {
+            0
+        };
+        self.stats
+            .record(op_index(ty), elapsed_ns(began), errno, bytes);
+        self.stats.set_fids(self.fids.len());
+        if let Err(e) = result {
             out.truncate(start);
             if matches!(e.errno(), Errno::MFILE) && !self.warned_fid_limit {
                 self.warned_fid_limit = true;
@@ -158,10 +190,24 @@ impl<'s> Session<'s> {
             );
             self.reply_error(tag, &e, out);
         }
+        if self.trace {
+            self.trace_replies(&out[start..]);
+        }
+    }
+
+    /// Logs the replies in `replies` (complete frames, or the header of an Rread whose
+    /// data follows with `sendfile`).
+    fn trace_replies(&self, mut replies: &[u8]) {
+        while let Ok(h) = peek_header(replies) {
+            let end = (h.size as usize).min(replies.len());
+            tracing::trace!(peer = %self.peer, conn = self.stats.id, "-> {}", crate::trace::reply(&replies[..end]));
+            replies = &replies[end..];
+        }
     }
 
     /// Retries the pending blocking locks, answering those granted, failed or expired.
     fn retry_locks(&mut self, out: &mut Vec<u8>) {
+        let first = out.len();
         let now = Instant::now();
         let mut i = 0;
         while i < self.pending_locks.len() {
@@ -195,6 +241,9 @@ impl<'s> Session<'s> {
                 }
             }
         }
+        if self.trace {
+            self.trace_replies(&out[first..]);
+        }
     }
 
     fn reply_error(&self, tag: u16, e: &Error, out: &mut Vec<u8>) {
@@ -206,20 +255,10 @@ impl<'s> Session<'s> {
     }
 }
 
-/// Logs a decoded request at trace level (Twrite data summarized).
-fn trace_request(tag: u16, msg: &Tmessage<'_>) {
-    match msg {
-        Tmessage::Write(w) => {
-            tracing::trace!(
-                tag,
-                fid = w.fid,
-                offset = w.offset,
-                count = w.data.len(),
-                "Twrite"
-            )
-        }
-        m => tracing::trace!(tag, msg = ?m, "request"),
-    }
+/// Nanoseconds since `t` (saturating; a request never takes 584 years).
+#[inline]
+fn elapsed_ns(t: Instant) -> u64 {
+    u64::try_from(t.elapsed().as_nanos()).unwrap_or(u64::MAX)
 }
 
 /// Writes the replies so far (ending with the segment's Rread header), then the
@@ -270,8 +309,9 @@ pub(crate) fn run(
     mut reader: impl Read + AsFd,
     mut writer: impl Write + AsFd,
     cap: u32,
+    peer: &str,
 ) -> io::Result<()> {
-    let mut s = Session::new(server, cap);
+    let mut s = Session::new(server, cap, peer);
     // rbuf[start..end] holds bytes read and not yet processed; the whole of rbuf is
     // initialized (zeroed when it grows), so reads go straight into it.
     let mut rbuf = vec![0u8; INITIAL_READ];

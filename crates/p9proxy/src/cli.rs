@@ -16,6 +16,7 @@ pub struct Cli {
 
 /// Subcommands.
 #[derive(Debug, Subcommand)]
+#[allow(clippy::large_enum_variant)] // parsed once
 pub enum Command {
     /// Export a directory over 9P2000.L.
     #[command(long_about = SERVE_ABOUT)]
@@ -26,6 +27,9 @@ pub enum Command {
         /// The config file (TOML).
         file: PathBuf,
     },
+    /// Show a running server's statistics (per request type: count, errors, latency).
+    #[command(long_about = STATS_ABOUT)]
+    Stats(StatsArgs),
     /// Internal: the privileged helper spawner of `serve --backend proxy`.
     #[command(name = "__helper-spawner", hide = true)]
     HelperSpawner(SpawnerArgs),
@@ -92,6 +96,9 @@ invalid one is logged with its line and the running config stays; changed export
 new server while the old one finishes its connections); SIGTERM stops all.
 
 The attach name (aname) may be empty or DIR.
+Statistics: --control serves them to `p9proxy stats` (a table, --prometheus, --json),
+--metrics-listen to Prometheus (GET /metrics).
+
 Logs go to stderr; RUST_LOG (e.g. RUST_LOG=p9_server=debug) overrides -v/--trace.";
 
 const CHECK_CONFIG_ABOUT: &str = "\
@@ -118,6 +125,34 @@ The file: an optional [defaults] table, whose keys every export inherits, and on
 Other keys, each passed as the `serve` flag of the same name when set: backend, user,
 helpers, sandbox, seccomp, max_connections, max_fids, msize_max, security_model, squash
 (\"UID:GID\"), uid_map and gid_map (arrays of \"CLIENT:HOST:COUNT\"), control.";
+const STATS_ABOUT: &str = "\
+Show a running server's statistics, read from its control socket (p9proxy serve
+--control PATH): per 9P request type the requests answered, the errors (Rlerror), the
+file data bytes (read, write) and the latency (mean, and p50/p99 from a histogram of
+log2 buckets from 1 us to 16.8 s), then connections open, fids open, helper respawns,
+and failed requests by errno.
+
+--prometheus prints the Prometheus text format instead (what --metrics-listen serves
+on GET /metrics), --json a JSON document. The control socket speaks one line: a
+client sends stats, prometheus or json and a newline, and reads until EOF, e.g.
+
+    echo json | socat - UNIX-CONNECT:/run/p9proxy/control.sock";
+
+/// `p9proxy stats`.
+#[derive(Debug, clap::Args)]
+pub struct StatsArgs {
+    /// The server's control socket.
+    #[arg(long, value_name = "PATH", default_value = crate::control::DEFAULT_CONTROL)]
+    pub control: PathBuf,
+
+    /// Print the Prometheus text exposition format.
+    #[arg(long, conflicts_with = "json")]
+    pub prometheus: bool,
+
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
 
 /// Which backend does the file system work.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -232,9 +267,21 @@ pub struct ServeArgs {
     #[arg(short, long, action = clap::ArgAction::Count)]
     pub verbose: u8,
 
-    /// Log every decoded request (very verbose).
+    /// Log every request and reply decoded, one line each with the client's address, as
+    /// diod's debug output does (`<- Twalk tag 1 fid 0 newfid 1 nwname 2 'a' 'b'`,
+    /// `-> Rwalk tag 1 nwqid 2 ...`); data is shown by its byte count only. Very verbose.
     #[arg(long)]
     pub trace: bool,
+
+    /// Serve statistics on a Unix socket (mode 0600; its directory is made if missing),
+    /// for `p9proxy stats` (which looks at /run/p9proxy/control.sock by default).
+    #[arg(long, value_name = "PATH")]
+    pub control: Option<PathBuf>,
+
+    /// Serve the statistics in the Prometheus text format on GET /metrics (plain HTTP) at
+    /// tcp:HOST:PORT or unix:PATH. No authentication: keep it on loopback.
+    #[arg(long, value_name = "ADDR", value_parser = parse_listen)]
+    pub metrics_listen: Option<ListenAddr>,
 }
 
 fn parse_listen(s: &str) -> Result<ListenAddr, String> {

@@ -5,6 +5,7 @@
 mod activation;
 mod cli;
 mod config;
+mod control;
 mod generate;
 mod sandbox;
 mod serve;
@@ -42,6 +43,7 @@ fn main() {
             }
         }
         cli::Command::CheckConfig { file } => config::check(&file),
+        cli::Command::Stats(args) => control::run_client(&args),
         cli::Command::Generate { dir } => generate::run(&dir),
         cli::Command::HelperSpawner(args) => {
             init_logging(0, false);

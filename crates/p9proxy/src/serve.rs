@@ -14,6 +14,7 @@
 
 use std::net::SocketAddr;
 use std::os::fd::{AsFd, FromRawFd, OwnedFd, RawFd};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use p9_server::listen::{self, Limits, ListenAddr, Listener};
@@ -22,6 +23,7 @@ use p9_server::{
 };
 
 use p9_server::spawner::{self, SpawnConfig, Spawner};
+use p9_server::stats::Stats;
 use p9_server::{HelperPool, ProxyBackend};
 
 use crate::cli::{BackendKind, ServeArgs, SpawnerArgs};
@@ -99,7 +101,7 @@ fn take_transport(args: &ServeArgs) -> Result<Transport, String> {
     Ok(Transport::Listeners(listeners))
 }
 
-fn open_backend(args: &ServeArgs) -> Result<Arc<dyn Backend>, String> {
+fn open_backend(args: &ServeArgs, stats: &Arc<Stats>) -> Result<Arc<dyn Backend>, String> {
     match args.backend {
         BackendKind::Local => {
             if args.user.is_some() || args.helper_socket.is_some() {
@@ -111,7 +113,7 @@ fn open_backend(args: &ServeArgs) -> Result<Arc<dyn Backend>, String> {
                 .map_err(|e| format!("cannot open the export {}: {e}", args.dir.display()))?;
             Ok(Arc::new(b))
         }
-        BackendKind::Proxy => open_proxy_backend(args),
+        BackendKind::Proxy => open_proxy_backend(args, stats),
     }
 }
 
@@ -121,7 +123,7 @@ fn default_helper() -> Result<std::path::PathBuf, String> {
     Ok(exe.with_file_name("virtfs-proxy-helper"))
 }
 
-fn open_proxy_backend(args: &ServeArgs) -> Result<Arc<dyn Backend>, String> {
+fn open_proxy_backend(args: &ServeArgs, stats: &Arc<Stats>) -> Result<Arc<dyn Backend>, String> {
     if let Some(sock) = &args.helper_socket {
         // One connection: QEMU's helper (and ours) serve one connection each.
         let client = proxy_client::ProxyClient::connect(sock)
@@ -161,7 +163,15 @@ fn open_proxy_backend(args: &ServeArgs) -> Result<Arc<dyn Backend>, String> {
     cmd.stdin(std::process::Stdio::null());
     let spawner =
         Arc::new(Spawner::start(cmd).map_err(|e| format!("cannot start the helper spawner: {e}"))?);
-    let pool = HelperPool::new(args.helpers, Box::new(move || spawner.helper()))
+    // Calls past the first `helpers` replace helpers that died.
+    let (initial, started, stats) = (args.helpers.max(1), AtomicUsize::new(0), Arc::clone(stats));
+    let connect = move || {
+        if started.fetch_add(1, Ordering::Relaxed) >= initial {
+            stats.helper_respawned();
+        }
+        spawner.helper()
+    };
+    let pool = HelperPool::new(args.helpers, Box::new(connect))
         .map_err(|e| format!("cannot start the helpers: {e}"))?;
     tracing::info!(helper = %helper.display(), connections = pool.len(), "proxy backend: helpers started");
     Ok(Arc::new(ProxyBackend::new(pool)))
@@ -256,11 +266,13 @@ fn raise_fd_limit() {
 pub fn run(args: ServeArgs) -> Result<(), String> {
     // 1. Inherited descriptors are taken before this process opens any of its own.
     let transport = take_transport(&args)?;
+    let endpoints = crate::control::bind(args.control.as_deref(), args.metrics_listen.as_ref())?;
+    let stats = Arc::new(Stats::new());
     // The client applies the user's umask; modes reach the file system exactly.
     rustix::process::umask(rustix::fs::Mode::empty());
     raise_fd_limit();
     // 2. The backend.
-    let mut backend = open_backend(&args)?;
+    let mut backend = open_backend(&args, &stats)?;
     if args.readonly {
         backend = Arc::new(p9_server::ReadOnly(backend));
     }
@@ -287,10 +299,11 @@ pub fn run(args: ServeArgs) -> Result<(), String> {
     let config = ServerConfig {
         anames,
         max_fids: args.max_fids,
+        trace: args.trace,
         ..ServerConfig::default()
     };
     let server = Arc::new(
-        Server::new(backend, config)
+        Server::with_stats(backend, config, Arc::clone(&stats))
             .map_err(|e| format!("cannot serve {}: {e}", args.dir.display()))?,
     );
     let limits = Limits {
@@ -299,7 +312,8 @@ pub fn run(args: ServeArgs) -> Result<(), String> {
         msize_unix: args.msize_max.unwrap_or(DEFAULT_MSIZE_UNIX),
     };
 
-    // 4. Serve.
+    // 4. Serve (statistics on their own threads).
+    crate::control::spawn(endpoints, &stats)?;
     match transport {
         Transport::Fds(r, w) => {
             tracing::info!(export = %args.dir.display(), "serving one client on inherited descriptors");

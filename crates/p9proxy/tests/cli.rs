@@ -56,6 +56,8 @@ fn help_and_errors() {
         "--max-connections",
         "--max-fids",
         "--trace",
+        "--control",
+        "--metrics-listen",
         "mount -t 9p",
     ] {
         assert!(help.contains(word), "help mentions {word}");

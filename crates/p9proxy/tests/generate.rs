@@ -33,6 +33,7 @@ fn man_pages_and_completions() {
         "internal flag in p9proxy-serve.1"
     );
     assert!(read("man/p9proxy-check-config.1").contains("LINE"));
+    assert!(read("man/p9proxy-stats.1").contains("\\-\\-prometheus"));
     let helper = read("man/virtfs-proxy-helper.1");
     assert!(
         helper.contains("virtfs\\-proxy\\-helper") && helper.contains("\\-\\-nodaemon"),
