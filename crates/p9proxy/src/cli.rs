@@ -16,6 +16,7 @@ pub struct Cli {
 
 /// Subcommands.
 #[derive(Debug, Subcommand)]
+#[allow(clippy::large_enum_variant)] // parsed once
 pub enum Command {
     /// Export a directory over 9P2000.L.
     #[command(long_about = SERVE_ABOUT)]
@@ -79,6 +80,18 @@ the export with the local one); --seccomp kill installs a syscall allowlist.
 Started by systemd with listening sockets (socket activation: LISTEN_PID, LISTEN_FDS) it
 serves on those instead of binding --listen.
 
+Security models (--security-model, QEMU's security_model of -fsdev local):
+  passthrough  (default) files belong to the client's uid/gid on the host (as root)
+  mapped-xattr the server needs no privilege: files belong to the server's user, and
+               the client's uid, gid, mode and device numbers are kept in the
+               user.virtfs.* xattrs exactly as QEMU keeps them
+  mapped-file  the same in .virtfs_metadata/NAME files (.virtfs_metadata_root for
+               the root), as QEMU keeps them
+  none         like passthrough, but the owner of creations is set best effort
+An export written under a mapped model by QEMU reads the same through p9proxy and the
+other way round; the metadata is never reachable by the client. --squash and
+--uid-map/--gid-map translate the client's ids (see their help).
+
 The attach name (aname) may be empty or DIR.
 Logs go to stderr; RUST_LOG (e.g. RUST_LOG=p9_server=debug) overrides -v/--trace.";
 
@@ -112,9 +125,12 @@ pub struct ServeArgs {
     #[arg(long, value_name = "N|R,W", value_parser = parse_fds, conflicts_with = "listen")]
     pub fd: Option<(i32, i32)>,
 
-    /// Which backend does the file system work.
-    #[arg(long, value_enum, default_value_t = BackendKind::Proxy)]
+    /// Which backend does the file system work [default: proxy as root, local otherwise].
+    #[arg(long, value_enum, default_value_t = crate::identity::default_backend(), hide_default_value = true)]
     pub backend: BackendKind,
+
+    #[command(flatten)]
+    pub identity: crate::identity::IdentityArgs,
 
     /// Export read-only: every change answers EROFS (opens for writing too).
     #[arg(long)]

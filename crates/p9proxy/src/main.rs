@@ -5,6 +5,7 @@
 mod activation;
 mod cli;
 mod generate;
+mod identity;
 mod sandbox;
 mod serve;
 

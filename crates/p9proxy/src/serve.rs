@@ -255,7 +255,7 @@ pub fn run(args: ServeArgs) -> Result<(), String> {
     rustix::process::umask(rustix::fs::Mode::empty());
     raise_fd_limit();
     // 2. The backend.
-    let mut backend = open_backend(&args)?;
+    let mut backend = crate::identity::layer(&args, open_backend(&args)?)?;
     if args.readonly {
         backend = Arc::new(p9_server::ReadOnly(backend));
     }
