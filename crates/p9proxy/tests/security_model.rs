@@ -8,7 +8,6 @@ use std::os::unix::net::UnixStream;
 use std::process::{Command, Stdio};
 
 use p9_server::testclient::Client;
-use p9_wire::*;
 
 const P9PROXY: &str = env!("CARGO_BIN_EXE_p9proxy");
 const NOBODY: u32 = 65534;
@@ -36,7 +35,7 @@ fn mapped_xattr_unprivileged_over_stdio() {
         std::os::unix::fs::chown(&export, Some(NOBODY), Some(NOBODY)).unwrap();
     }
     let (ours, theirs) = UnixStream::pair().unwrap();
-    let mut child = as_user(&["serve", "--security-model", "mapped-xattr", "--stdio"])
+    let child = as_user(&["serve", "--security-model", "mapped-xattr", "--stdio"])
         .arg(&export)
         .stdin(std::os::fd::OwnedFd::from(theirs.try_clone().unwrap()))
         .stdout(std::os::fd::OwnedFd::from(theirs))
