@@ -9,6 +9,9 @@
 #   tcp-proxy       the same with `--backend proxy` (privilege-separated)
 #   diodcli-local   Debian's diodls/diodcat against our server (tests/diod/run.sh), no VM
 #   diodcli-proxy   the same with the proxy backend
+#   mapped-xattr    one export written and read in turn by our unprivileged server
+#                   (--security-model mapped-xattr) and QEMU 7.2's own local backend
+#                   (security_model=mapped-xattr), three boots (tests/vm/run-mapped.sh)
 #   reference runs against diod (with its known failures as XFAIL):
 #   tcp-diod        the proxy workload over TCP      server-diod   the server workload
 #   diodcli-diod    diodls/diodcat
@@ -31,7 +34,7 @@ set -uo pipefail
 
 # The scenarios of a plain run. Our 9P server's scenarios (tcp-local tcp-proxy diodcli-local
 # diodcli-proxy) join them once `p9proxy serve` passes them.
-DEFAULT_MODES="socket fd tcp-local tcp-proxy diodcli-local diodcli-proxy"
+DEFAULT_MODES="socket fd tcp-local tcp-proxy diodcli-local diodcli-proxy mapped-xattr"
 MODES=${P9PROXY_VM_MODES:-$DEFAULT_MODES}
 JOBS=${P9PROXY_VM_JOBS:-$(( $(nproc) >= 2 ? 2 : 1 ))}
 SRV_TIMEOUT=$(( ${P9PROXY_VM_TIMEOUT:-120} > 300 ? ${P9PROXY_VM_TIMEOUT:-120} : 300 ))
@@ -60,7 +63,7 @@ if wants 'proxy-socket|proxy-fd'; then
   fi
 fi
 SERVER_BIN=${P9PROXY_SERVER:-}
-if wants 'tcp-local|tcp-proxy|diodcli-local|diodcli-proxy'; then
+if wants 'tcp-local|tcp-proxy|diodcli-local|diodcli-proxy|mapped-xattr'; then
   if [[ -z "$SERVER_BIN" ]]; then
     SERVER_BIN=$REPO_ROOT/target/release/p9proxy
     if [[ ! -x "$SERVER_BIN" ]] && command -v cargo >/dev/null; then
@@ -111,6 +114,9 @@ run_one() { # run_one SCENARIO
       cmd=$(our_server "${1#diodcli-}") &&
       bash "$REPO_ROOT/tests/diod/run.sh" --label "$1" --server "$cmd" \
         --xfail "$REPO_ROOT/tests/diod/ours.xfail" ${P9PROXY_VM_KEEP:+--keep} ;;
+    mapped-xattr)
+      [[ -x "$SERVER_BIN" ]] || { echo "FAIL: server $SERVER_BIN not found"; false; } &&
+      bash "$VM_DIR/run-mapped.sh" --server "$SERVER_BIN" ${P9PROXY_VM_KEEP:+--keep} ;;
     tcp-diod)  # reference run of the proxy workload against diod over TCP (not by default)
       bash "$VM_DIR/run-tcp.sh" --label tcp-diod --xfail "$VM_DIR/diod.xfail" \
         --server "$DIOD_CMD" ${P9PROXY_VM_KEEP:+--keep} ;;

@@ -21,14 +21,25 @@ const MIN_GETDENTS: usize = 4096;
 /// Largest getdents buffer per call.
 const MAX_GETDENTS: usize = 256 * 1024;
 
+/// What the backend lets the client see of a directory.
+#[derive(Debug, Clone, Copy)]
+pub struct View {
+    /// Names skipped (the mapped models' metadata).
+    pub hidden: &'static [&'static [u8]],
+    /// Whether entry types are reported (else `DT_UNKNOWN`, and the qid type is a file's).
+    pub types: bool,
+}
+
 /// Appends the entries of the open directory `fd` from `offset` to `out`, at most
 /// `budget` bytes of them. `scratch` is a reusable getdents buffer; `dev` is the
 /// directory's device (for the qids).
+#[allow(clippy::too_many_arguments)]
 pub fn fill(
     fd: BorrowedFd<'_>,
     dev: u64,
     offset: u64,
     budget: usize,
+    view: View,
     qids: &QidMap,
     scratch: &mut Vec<MaybeUninit<u8>>,
     out: &mut Vec<u8>,
@@ -46,8 +57,11 @@ pub fn fill(
     while let Some(entry) = dir.next() {
         let entry = entry?;
         let name = entry.file_name().to_bytes();
+        if !view.hidden.is_empty() && view.hidden.contains(&name) {
+            continue;
+        }
         let ty = entry.file_type();
-        let mode = if ty == FileType::Unknown {
+        let mode = if ty == FileType::Unknown || !view.types {
             0
         } else {
             ty.as_raw_mode()

@@ -95,6 +95,19 @@ confined server per export, handing it each connection. SIGHUP re-reads the file
 invalid one is logged with its line and the running config stays; changed exports get a
 new server while the old one finishes its connections); SIGTERM stops all.
 
+Security models (--security-model, QEMU's security_model of -fsdev local):
+  passthrough  (default) files belong to the client's uid/gid on the host (as root)
+  mapped-xattr the server needs no privilege: files belong to the server's user, and
+               the client's uid, gid, mode and device numbers are kept in the
+               user.virtfs.* xattrs exactly as QEMU keeps them
+  mapped-file  the same in .virtfs_metadata/NAME files (.virtfs_metadata_root for
+               the root), as QEMU keeps them
+  none         like passthrough, but the owner of creations is set best effort
+An export written under a mapped model by QEMU reads the same through p9proxy and the
+other way round; the metadata is never reachable by the client. --squash and
+--uid-map/--gid-map translate the client's ids (see their help).
+>>>>>>> feat-identity
+
 The attach name (aname) may be empty or DIR.
 Statistics: --control serves them to `p9proxy stats` (a table, --prometheus, --json),
 --metrics-listen to Prometheus (GET /metrics).
@@ -207,9 +220,12 @@ pub struct ServeArgs {
     #[arg(long, value_name = "N|R,W", value_parser = parse_fds, conflicts_with = "listen")]
     pub fd: Option<(i32, i32)>,
 
-    /// Which backend does the file system work.
-    #[arg(long, value_enum, default_value_t = BackendKind::Proxy)]
+    /// Which backend does the file system work [default: proxy as root, local otherwise].
+    #[arg(long, value_enum, default_value_t = crate::identity::default_backend(), hide_default_value = true)]
     pub backend: BackendKind,
+
+    #[command(flatten)]
+    pub identity: crate::identity::IdentityArgs,
 
     /// Export read-only: every change answers EROFS (opens for writing too).
     #[arg(long)]

@@ -7,6 +7,7 @@ mod cli;
 mod config;
 mod control;
 mod generate;
+mod identity;
 mod sandbox;
 mod serve;
 mod supervisor;

@@ -272,7 +272,7 @@ pub fn run(args: ServeArgs) -> Result<(), String> {
     rustix::process::umask(rustix::fs::Mode::empty());
     raise_fd_limit();
     // 2. The backend.
-    let mut backend = open_backend(&args, &stats)?;
+    let mut backend = crate::identity::layer(&args, open_backend(&args, &stats)?)?;
     if args.readonly {
         backend = Arc::new(p9_server::ReadOnly(backend));
     }

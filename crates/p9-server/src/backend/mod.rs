@@ -23,7 +23,9 @@
 //! walks it by looking up the parent *path* ([`Backend::lookup`]), and stays at the root
 //! at the root.
 
+pub mod idmap;
 pub mod local;
+pub mod mapped;
 pub mod proxy;
 pub mod readonly;
 
@@ -264,6 +266,28 @@ pub trait Backend: Send + Sync {
     /// node's fd, which needs no privilege.
     fn statfs(&self, node: &Node) -> Result<FsStats, Errno> {
         fs_stats(node.fd())
+    }
+
+    /// The attributes the client sees of `node` (getattr, and the qids of walks and
+    /// attaches). By default one `fstat` of the node's fd: the passthrough fast path.
+    /// The mapped security models overlay the client's owner, mode and device number,
+    /// which they keep in xattrs or metadata files ([`mapped`]).
+    fn getattr(&self, node: &Node) -> Result<Attr, Errno> {
+        Attr::of(node.fd())
+    }
+
+    /// Names the client never sees in any directory: readdir skips them, and the
+    /// backend refuses to walk to, create, link, rename or remove them. By default none
+    /// (the mapped models hide their metadata, [`mapped::META_DIR`] and
+    /// [`mapped::META_ROOT_FILE`]).
+    fn hidden_names(&self) -> &'static [&'static [u8]] {
+        &[]
+    }
+
+    /// Whether readdir reports the host's entry types (`d_type`). The mapped models
+    /// answer `DT_UNKNOWN`, as QEMU does: the type the client sees is kept in metadata.
+    fn dirent_types(&self) -> bool {
+        true
     }
 }
 

@@ -100,4 +100,13 @@ impl Backend for ReadOnly {
     fn statfs(&self, node: &Node) -> Result<FsStats, Errno> {
         self.0.statfs(node)
     }
+    fn getattr(&self, node: &Node) -> Result<Attr, Errno> {
+        self.0.getattr(node)
+    }
+    fn hidden_names(&self) -> &'static [&'static [u8]] {
+        self.0.hidden_names()
+    }
+    fn dirent_types(&self) -> bool {
+        self.0.dirent_types()
+    }
 }

@@ -147,12 +147,18 @@ pub(super) fn readdir(
         FidState::File { .. } => return Err(Errno::NOTDIR.into()),
         _ => return Err(Errno::BADF.into()),
     };
+    let backend = s.server.backend();
+    let view = readdir::View {
+        hidden: backend.hidden_names(),
+        types: backend.dirent_types(),
+    };
     let start = begin_rreaddir(tag, out);
     readdir::fill(
         fd,
         dev,
         t.offset,
         budget,
+        view,
         s.server.qids(),
         &mut s.scratch,
         out,

@@ -6,7 +6,7 @@ use p9_wire::*;
 use rustix::fs::OFlags;
 use rustix::io::Errno;
 
-use crate::backend::{Attr, AttrExt, SetTime};
+use crate::backend::SetTime;
 use crate::error::Result;
 use crate::fid::{Fid, FidState};
 use crate::session::Session;
@@ -19,7 +19,7 @@ pub(super) fn getattr(
     out: &mut Vec<u8>,
 ) -> Result<()> {
     // The node's own fd: an unlinked but still open (or walked) file keeps working.
-    let a = Attr::of(s.fids.get(t.fid)?.node.fd())?;
+    let a = s.server.backend().getattr(&s.fids.get(t.fid)?.node)?;
     let r = Rgetattr {
         valid: P9_GETATTR_BASIC,
         qid: s.server.qids().qid(&a),

@@ -70,9 +70,10 @@ pub(crate) fn dispatch(
     }
 }
 
-/// The qid of `node` (an `fstat` of its fd).
+/// The qid of `node` (by default an `fstat` of its fd; the mapped models give the type
+/// the client sees).
 fn node_qid(s: &Session<'_>, node: &Node) -> Result<(p9_wire::Qid, Attr)> {
-    let a = Attr::of(node.fd())?;
+    let a = s.server.backend().getattr(node)?;
     Ok((s.server.qids().qid(&a), a))
 }
 

@@ -1,0 +1,371 @@
+//! Client ↔ host identities: `--squash UID:GID` and `--uid-map`/`--gid-map` ranges, as a
+//! layer ([`Identity`]) over any backend.
+//!
+//! Ids the client sends (the owner and group of creations, chown) go through
+//! [`IdMapping::uid_to_host`]/[`IdMapping::gid_to_host`]; ids the backend reports
+//! (getattr, and so the owners the client sees) through
+//! [`IdMapping::uid_to_client`]/[`IdMapping::gid_to_client`].
+//!
+//! - Ranges are like `/proc/PID/uid_map` lines with "inside" the client: `CLIENT:HOST:COUNT`
+//!   maps client ids `CLIENT..CLIENT+COUNT` to host ids `HOST..HOST+COUNT`. With ranges
+//!   of a kind given, a client id outside all of them is refused (`EINVAL`, as chown(2)
+//!   into an unmapped id in a user namespace) and a host id outside all of them shows as
+//!   65534 (`nobody`, the kernel's overflow id). Without, ids pass unchanged.
+//! - `--squash UID:GID`: every id the client sends becomes UID (or GID): all creations
+//!   are owned by UID:GID and chown can only give them to UID:GID. What the client sees
+//!   is not changed by the squash (the maps, if any, still apply).
+//!
+//! Under the mapped models the "host" ids are the values kept in the metadata, so a
+//! squash stores UID:GID there; maps are refused with them by the command line.
+
+use std::os::fd::OwnedFd;
+use std::sync::Arc;
+
+use confined_fs::Credentials;
+use rustix::fs::{OFlags, XattrFlags};
+use rustix::io::Errno;
+
+use super::{Attr, Backend, FsStats, Node, SetTime};
+
+/// The overflow id unmapped host ids show as.
+pub const OVERFLOW_ID: u32 = 65534;
+
+/// One range of a map: client ids `client..client+count` are host ids `host..host+count`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IdRange {
+    /// First client id.
+    pub client: u32,
+    /// First host id.
+    pub host: u32,
+    /// How many.
+    pub count: u32,
+}
+
+impl std::str::FromStr for IdRange {
+    type Err = String;
+    /// `CLIENT:HOST:COUNT`.
+    fn from_str(s: &str) -> Result<IdRange, String> {
+        let bad = || format!("{s:?} is not CLIENT:HOST:COUNT (e.g. 0:100000:65536)");
+        let mut it = s.split(':').map(|x| x.trim().parse::<u32>());
+        let (Some(Ok(client)), Some(Ok(host)), Some(Ok(count)), None) =
+            (it.next(), it.next(), it.next(), it.next())
+        else {
+            return Err(bad());
+        };
+        let r = IdRange {
+            client,
+            host,
+            count,
+        };
+        // Neither end may reach -1 ((uid_t)-1 is "unchanged" to the kernel).
+        if count == 0
+            || u64::from(client) + u64::from(count) > u64::from(u32::MAX)
+            || u64::from(host) + u64::from(count) > u64::from(u32::MAX)
+        {
+            return Err(format!(
+                "{s:?}: COUNT must be at least 1 and the ranges end below 4294967295"
+            ));
+        }
+        Ok(r)
+    }
+}
+
+/// Parses `UID:GID`.
+pub fn parse_id_pair(s: &str) -> Result<(u32, u32), String> {
+    let bad = || format!("{s:?} is not UID:GID (e.g. 1000:1000)");
+    let (u, g) = s.split_once(':').ok_or_else(bad)?;
+    let u = u.trim().parse::<u32>().map_err(|_| bad())?;
+    let g = g.trim().parse::<u32>().map_err(|_| bad())?;
+    if u == u32::MAX || g == u32::MAX {
+        return Err(bad());
+    }
+    Ok((u, g))
+}
+
+/// One kind of id (uids or gids): its ranges.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RangeMap(Vec<IdRange>);
+
+impl RangeMap {
+    /// The ranges, checked not to overlap on either side.
+    pub fn new(ranges: Vec<IdRange>) -> Result<RangeMap, String> {
+        let overlap = |a: u32, b: u32, n: u32, m: u32| {
+            u64::from(a) < u64::from(b) + u64::from(m) && u64::from(b) < u64::from(a) + u64::from(n)
+        };
+        for (i, a) in ranges.iter().enumerate() {
+            for b in &ranges[i + 1..] {
+                if overlap(a.client, b.client, a.count, b.count)
+                    || overlap(a.host, b.host, a.count, b.count)
+                {
+                    return Err(format!(
+                        "id map ranges {}:{}:{} and {}:{}:{} overlap",
+                        a.client, a.host, a.count, b.client, b.host, b.count
+                    ));
+                }
+            }
+        }
+        Ok(RangeMap(ranges))
+    }
+
+    fn to_host(&self, id: u32) -> Result<u32, Errno> {
+        if self.0.is_empty() {
+            return Ok(id);
+        }
+        self.0
+            .iter()
+            .find(|r| id >= r.client && id - r.client < r.count)
+            .map(|r| r.host + (id - r.client))
+            .ok_or(Errno::INVAL)
+    }
+
+    fn to_client(&self, id: u32) -> u32 {
+        if self.0.is_empty() {
+            return id;
+        }
+        self.0
+            .iter()
+            .find(|r| id >= r.host && id - r.host < r.count)
+            .map_or(OVERFLOW_ID, |r| r.client + (id - r.host))
+    }
+
+    /// Whether there are no ranges (ids pass unchanged).
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+/// How client ids become host ids and back.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct IdMapping {
+    /// Every client id becomes this `(uid, gid)`.
+    pub squash: Option<(u32, u32)>,
+    /// Uid ranges.
+    pub uids: RangeMap,
+    /// Gid ranges.
+    pub gids: RangeMap,
+}
+
+impl IdMapping {
+    /// Whether it changes nothing (then no layer is needed).
+    pub fn is_identity(&self) -> bool {
+        self.squash.is_none() && self.uids.is_empty() && self.gids.is_empty()
+    }
+
+    /// The host uid for a client's.
+    pub fn uid_to_host(&self, uid: u32) -> Result<u32, Errno> {
+        match self.squash {
+            Some((u, _)) => Ok(u),
+            None => self.uids.to_host(uid),
+        }
+    }
+
+    /// The host gid for a client's.
+    pub fn gid_to_host(&self, gid: u32) -> Result<u32, Errno> {
+        match self.squash {
+            Some((_, g)) => Ok(g),
+            None => self.gids.to_host(gid),
+        }
+    }
+
+    /// The uid the client sees for a host's.
+    pub fn uid_to_client(&self, uid: u32) -> u32 {
+        self.uids.to_client(uid)
+    }
+
+    /// The gid the client sees for a host's.
+    pub fn gid_to_client(&self, gid: u32) -> u32 {
+        self.gids.to_client(gid)
+    }
+
+    fn creds(&self, c: Credentials) -> Result<Credentials, Errno> {
+        if c.uid == u32::MAX || c.gid == u32::MAX {
+            return Err(Errno::INVAL);
+        }
+        Ok(Credentials {
+            uid: self.uid_to_host(c.uid)?,
+            gid: self.gid_to_host(c.gid)?,
+        })
+    }
+}
+
+/// A backend seen through an [`IdMapping`].
+pub struct Identity {
+    inner: Arc<dyn Backend>,
+    map: IdMapping,
+}
+
+impl std::fmt::Debug for Identity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Identity")
+            .field("map", &self.map)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Identity {
+    /// `inner` with ids translated by `map`; `inner` itself if `map` is the identity.
+    pub fn wrap(inner: Arc<dyn Backend>, map: IdMapping) -> Arc<dyn Backend> {
+        if map.is_identity() {
+            return inner;
+        }
+        Arc::new(Identity { inner, map })
+    }
+
+    fn show(&self, mut a: Attr) -> Attr {
+        a.uid = self.map.uid_to_client(a.uid);
+        a.gid = self.map.gid_to_client(a.gid);
+        a
+    }
+}
+
+impl Backend for Identity {
+    fn root(&self) -> Result<Node, Errno> {
+        self.inner.root()
+    }
+    fn lookup(&self, path: &[u8]) -> Result<Node, Errno> {
+        self.inner.lookup(path)
+    }
+    fn walk(&self, dir: &Node, name: &[u8]) -> Result<Node, Errno> {
+        self.inner.walk(dir, name)
+    }
+    fn open(&self, node: &Node, flags: OFlags) -> Result<OwnedFd, Errno> {
+        self.inner.open(node, flags)
+    }
+    fn create(
+        &self,
+        dir: &Node,
+        name: &[u8],
+        flags: OFlags,
+        mode: u32,
+        creds: Credentials,
+    ) -> Result<(Node, OwnedFd), Errno> {
+        self.inner
+            .create(dir, name, flags, mode, self.map.creds(creds)?)
+    }
+    fn mkdir(&self, dir: &Node, name: &[u8], mode: u32, creds: Credentials) -> Result<Attr, Errno> {
+        let a = self.inner.mkdir(dir, name, mode, self.map.creds(creds)?)?;
+        Ok(self.show(a))
+    }
+    fn mknod(
+        &self,
+        dir: &Node,
+        name: &[u8],
+        mode: u32,
+        rdev: u64,
+        creds: Credentials,
+    ) -> Result<Attr, Errno> {
+        let a = self
+            .inner
+            .mknod(dir, name, mode, rdev, self.map.creds(creds)?)?;
+        Ok(self.show(a))
+    }
+    fn symlink(
+        &self,
+        dir: &Node,
+        name: &[u8],
+        target: &[u8],
+        creds: Credentials,
+    ) -> Result<Attr, Errno> {
+        let a = self
+            .inner
+            .symlink(dir, name, target, self.map.creds(creds)?)?;
+        Ok(self.show(a))
+    }
+    fn link(&self, node: &Node, dir: &Node, name: &[u8]) -> Result<(), Errno> {
+        self.inner.link(node, dir, name)
+    }
+    fn rename(&self, od: &Node, on: &[u8], nd: &Node, nn: &[u8]) -> Result<(), Errno> {
+        self.inner.rename(od, on, nd, nn)
+    }
+    fn unlink(&self, dir: &Node, name: &[u8], remove_dir: bool) -> Result<(), Errno> {
+        self.inner.unlink(dir, name, remove_dir)
+    }
+    fn chmod(&self, node: &Node, mode: u32) -> Result<(), Errno> {
+        self.inner.chmod(node, mode)
+    }
+    fn chown(&self, node: &Node, uid: Option<u32>, gid: Option<u32>) -> Result<(), Errno> {
+        let uid = uid.map(|u| self.map.uid_to_host(u)).transpose()?;
+        let gid = gid.map(|g| self.map.gid_to_host(g)).transpose()?;
+        self.inner.chown(node, uid, gid)
+    }
+    fn truncate(&self, node: &Node, size: u64) -> Result<(), Errno> {
+        self.inner.truncate(node, size)
+    }
+    fn utimens(&self, node: &Node, atime: SetTime, mtime: SetTime) -> Result<(), Errno> {
+        self.inner.utimens(node, atime, mtime)
+    }
+    fn getxattr(&self, node: &Node, name: &[u8]) -> Result<Vec<u8>, Errno> {
+        self.inner.getxattr(node, name)
+    }
+    fn listxattr(&self, node: &Node) -> Result<Vec<u8>, Errno> {
+        self.inner.listxattr(node)
+    }
+    fn setxattr(&self, node: &Node, name: &[u8], value: &[u8], f: XattrFlags) -> Result<(), Errno> {
+        self.inner.setxattr(node, name, value, f)
+    }
+    fn removexattr(&self, node: &Node, name: &[u8]) -> Result<(), Errno> {
+        self.inner.removexattr(node, name)
+    }
+    fn readlink(&self, node: &Node) -> Result<Vec<u8>, Errno> {
+        self.inner.readlink(node)
+    }
+    fn statfs(&self, node: &Node) -> Result<FsStats, Errno> {
+        self.inner.statfs(node)
+    }
+    fn getattr(&self, node: &Node) -> Result<Attr, Errno> {
+        Ok(self.show(self.inner.getattr(node)?))
+    }
+    fn hidden_names(&self) -> &'static [&'static [u8]] {
+        self.inner.hidden_names()
+    }
+    fn dirent_types(&self) -> bool {
+        self.inner.dirent_types()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ranges() {
+        let r: IdRange = "0:100000:65536".parse().unwrap();
+        assert_eq!((r.client, r.host, r.count), (0, 100000, 65536));
+        assert!("0:1".parse::<IdRange>().is_err());
+        assert!("0:1:0".parse::<IdRange>().is_err());
+        assert!("1:2:3:4".parse::<IdRange>().is_err());
+        assert!("4294967290:0:10".parse::<IdRange>().is_err());
+        let m = RangeMap::new(vec![
+            "0:100000:1000".parse().unwrap(),
+            "1000:1000:1".parse().unwrap(),
+        ])
+        .unwrap();
+        assert_eq!(m.to_host(0), Ok(100000));
+        assert_eq!(m.to_host(999), Ok(100999));
+        assert_eq!(m.to_host(1000), Ok(1000));
+        assert_eq!(m.to_host(1001), Err(Errno::INVAL));
+        assert_eq!(m.to_client(100005), 5);
+        assert_eq!(m.to_client(1000), 1000);
+        assert_eq!(m.to_client(0), OVERFLOW_ID);
+        assert!(
+            RangeMap::new(vec!["0:0:10".parse().unwrap(), "5:100:10".parse().unwrap()]).is_err()
+        );
+        assert!(
+            RangeMap::new(vec!["0:0:10".parse().unwrap(), "100:5:10".parse().unwrap()]).is_err()
+        );
+    }
+
+    #[test]
+    fn squash() {
+        let m = IdMapping {
+            squash: Some((1000, 100)),
+            ..IdMapping::default()
+        };
+        assert_eq!(m.uid_to_host(0), Ok(1000));
+        assert_eq!(m.gid_to_host(5), Ok(100));
+        assert_eq!(m.uid_to_client(0), 0);
+        assert_eq!(parse_id_pair("1:2"), Ok((1, 2)));
+        assert!(parse_id_pair("1").is_err());
+        assert!(parse_id_pair("4294967295:0").is_err());
+    }
+}
