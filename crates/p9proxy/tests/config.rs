@@ -643,3 +643,80 @@ fn packaged_example_and_unit() {
     assert!(unit.contains("ExecStart=/usr/bin/p9proxy serve --config /etc/p9proxy/p9proxy.toml"));
     assert!(unit.contains("ExecReload=/bin/kill -HUP $MAINPID"));
 }
+
+/// The keys that become the identity and stats flags reach the export's server: a
+/// mapped-xattr export keeps the client's ids in QEMU's xattrs, a squashed passthrough
+/// export creates as the squashed ids, and `control` gives a stats socket.
+#[test]
+fn identity_and_control_keys_reach_the_server() {
+    if !is_root() {
+        return;
+    }
+    let t = tempfile::tempdir().unwrap();
+    let (m, s) = (export(t.path(), "m"), export(t.path(), "s"));
+    let (lm, ls) = (
+        Addr::Unix(t.path().join("m.sock")),
+        Addr::Unix(t.path().join("s.sock")),
+    );
+    let ctl = t.path().join("m.ctl");
+    let cfg = t.path().join("p9proxy.toml");
+    std::fs::write(
+        &cfg,
+        export_toml(
+            "m",
+            &m,
+            &lm,
+            &format!(
+                "backend = \"local\"\nsecurity_model = \"mapped-xattr\"\ncontrol = \"{}\"",
+                ctl.display()
+            ),
+        ) + &export_toml("s", &s, &ls, "backend = \"local\"\nsquash = \"4242:4343\""),
+    )
+    .unwrap();
+    let sup = Supervisor::start(&cfg);
+    sup.wait_log("server started", 2);
+
+    let mut cm = lm.client();
+    cm.mkdir(0, b"as-1000", 0o750, 1000).unwrap();
+    let meta = std::fs::metadata(m.join("as-1000")).unwrap();
+    use std::os::unix::fs::MetadataExt;
+    // Mapped: the host directory is the server's (0700), the client's ids are in xattrs.
+    assert_eq!(meta.mode() & 0o777, 0o700);
+    // Attached as uid 0; Tmkdir carries the gid.
+    assert_eq!(
+        xattr(&m.join("as-1000"), "user.virtfs.uid"),
+        0u32.to_le_bytes()
+    );
+    assert_eq!(
+        xattr(&m.join("as-1000"), "user.virtfs.gid"),
+        1000u32.to_le_bytes()
+    );
+
+    let mut cs = ls.client();
+    cs.mkdir(0, b"squashed", 0o755, 1000).unwrap();
+    let meta = std::fs::metadata(s.join("squashed")).unwrap();
+    assert_eq!((meta.uid(), meta.gid()), (4242, 4343));
+
+    // The control socket answers for export m.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !ctl.exists() {
+        assert!(Instant::now() < deadline, "no control socket");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let out = Command::new(P9PROXY)
+        .args(["stats", "--json", "--control"])
+        .arg(&ctl)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("mkdir"));
+    drop((cm, cs));
+    sup.stop();
+}
+
+fn xattr(path: &Path, name: &str) -> Vec<u8> {
+    let mut buf = vec![0u8; 64];
+    let n = rustix::fs::lgetxattr(path, name, &mut buf).unwrap();
+    buf.truncate(n);
+    buf
+}
