@@ -5,7 +5,10 @@
 //! and fsynced, directories made) is on disk. (The in-process version, with requests
 //! held in flight deterministically, is `p9-server`'s `tests/faults.rs`.)
 
-use std::collections::{BTreeSet, HashMap};
+mod common;
+use common::helpers_of;
+
+use std::collections::BTreeSet;
 use std::io::Read;
 use std::os::unix::net::UnixStream;
 use std::path::Path;
@@ -27,44 +30,6 @@ impl Drop for Killed {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
-}
-
-/// Live (not zombie) descendants of `root` running our helper.
-fn helpers_of(root: u32) -> Vec<u32> {
-    let mut parent: HashMap<u32, u32> = HashMap::new();
-    let mut helper = Vec::new();
-    for e in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Ok(pid) = e.file_name().to_string_lossy().parse::<u32>() else {
-            continue;
-        };
-        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-            continue;
-        };
-        // pid (comm) state ppid ...: comm may hold spaces; it ends at the last ')'.
-        let Some((head, rest)) = stat.rsplit_once(')') else {
-            continue;
-        };
-        let mut f = rest.split_whitespace();
-        let (state, ppid) = (f.next().unwrap_or("Z"), f.next().unwrap_or("0"));
-        parent.insert(pid, ppid.parse().unwrap_or(0));
-        if head.contains("(virtfs-proxy-he") && state != "Z" {
-            helper.push(pid);
-        }
-    }
-    helper
-        .into_iter()
-        .filter(|&h| {
-            let mut p = h;
-            for _ in 0..8 {
-                match parent.get(&p) {
-                    Some(&pp) if pp == root => return true,
-                    Some(&pp) if pp > 1 => p = pp,
-                    _ => return false,
-                }
-            }
-            false
-        })
-        .collect()
 }
 
 fn client(sock: &Path) -> Client<UnixStream> {

@@ -6,6 +6,9 @@
 //! seccomp allowlist: the hard case for the control socket, bound before the sandbox),
 //! and with the local backend.
 
+mod common;
+use common::helpers_of;
+
 use std::collections::HashMap;
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -212,44 +215,6 @@ fn promtool() -> Option<PathBuf> {
         .split(':')
         .map(|d| Path::new(d).join("promtool"))
         .find(|p| p.is_file())
-}
-
-/// Live (not zombie) descendants of `root` running our helper.
-fn helpers_of(root: u32) -> Vec<u32> {
-    let mut parent: HashMap<u32, u32> = HashMap::new();
-    let mut helper = Vec::new();
-    for e in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Ok(pid) = e.file_name().to_string_lossy().parse::<u32>() else {
-            continue;
-        };
-        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-            continue;
-        };
-        // pid (comm) state ppid ...: comm may hold spaces; it ends at the last ')'.
-        let Some((head, rest)) = stat.rsplit_once(')') else {
-            continue;
-        };
-        let mut f = rest.split_whitespace();
-        let (state, ppid) = (f.next().unwrap_or("Z"), f.next().unwrap_or("0"));
-        parent.insert(pid, ppid.parse().unwrap_or(0));
-        if head.contains("(virtfs-proxy-he") && state != "Z" {
-            helper.push(pid);
-        }
-    }
-    helper
-        .into_iter()
-        .filter(|&h| {
-            let mut p = h;
-            for _ in 0..8 {
-                match parent.get(&p) {
-                    Some(&pp) if pp == root => return true,
-                    Some(&pp) if pp > 1 => p = pp,
-                    _ => return false,
-                }
-            }
-            false
-        })
-        .collect()
 }
 
 fn http_get(port: u16, path: &str) -> (String, String) {
