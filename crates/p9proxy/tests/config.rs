@@ -255,13 +255,22 @@ fn is_root() -> bool {
     ok
 }
 
-/// A free loopback TCP port (bound, then released).
+/// A free loopback TCP port (bound, then released), never one this test process was
+/// given before (a released port is often handed out again at once).
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    static GIVEN: Mutex<Vec<u16>> = Mutex::new(Vec::new());
+    let mut given = GIVEN.lock().unwrap_or_else(|p| p.into_inner());
+    loop {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        if !given.contains(&port) {
+            given.push(port);
+            return port;
+        }
+    }
 }
 
 /// `p9proxy serve --config FILE`, its stderr collected; stopped (SIGTERM) when dropped.
