@@ -82,8 +82,9 @@ Backends:
          the client's uid/gid, as with QEMU's passthrough model); run as a user it can
          only do what that user can.
 
-Confinement (as root): --sandbox namespace gives the server its own mount, network,
-IPC and UTS namespaces and chroots it (into an empty directory with the proxy backend,
+Confinement (as root): --sandbox namespace gives the server its own PID (it runs as
+PID 1 there, the process started waits outside), mount, network, IPC and UTS
+namespaces and chroots it (into an empty directory with the proxy backend,
 the export with the local one); --seccomp kill installs a syscall allowlist.
 
 Started by systemd with listening sockets (socket activation: LISTEN_PID, LISTEN_FDS) it
@@ -268,7 +269,7 @@ pub struct ServeArgs {
     #[arg(long, value_name = "N", default_value_t = p9_server::DEFAULT_MAX_FIDS)]
     pub max_fids: usize,
 
-    /// How the server confines itself: new mount/network/IPC/UTS namespaces and a chroot
+    /// How the server confines itself: new PID/mount/network/IPC/UTS namespaces and a chroot
     /// (an empty root with the proxy backend, the export with the local one), a chroot
     /// only, or nothing [default: namespace as root, none otherwise].
     #[arg(long, value_enum, value_name = "MODE")]

@@ -8,6 +8,7 @@ mod config;
 mod control;
 mod generate;
 mod identity;
+mod pidns;
 mod sandbox;
 mod serve;
 mod supervisor;

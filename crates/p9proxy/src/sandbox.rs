@@ -1,5 +1,7 @@
 //! The front end's confinement, applied in a fixed order once the backend is open and
 //! before a single client byte is read:
+//! 0. `--sandbox namespace`: a PID namespace, entered before the backend starts (see
+//!    `pidns`: the server is its PID 1, with its spawner and helpers);
 //! 1. `--sandbox namespace` (default as root): new mount, network, IPC and UTS
 //!    namespaces (listening sockets were bound before and keep working; nothing new can
 //!    be connected to); with the proxy backend the root becomes an empty read-only
@@ -23,7 +25,7 @@ use crate::cli::BackendKind;
 /// How the front end confines itself (as virtiofsd's `--sandbox`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum SandboxMode {
-    /// New mount, network, IPC and UTS namespaces, and a chroot (needs root).
+    /// New PID, mount, network, IPC and UTS namespaces, and a chroot (needs root).
     Namespace,
     /// A chroot only (needs root).
     Chroot,

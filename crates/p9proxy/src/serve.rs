@@ -267,6 +267,20 @@ pub fn run(args: ServeArgs) -> Result<(), String> {
     // 1. Inherited descriptors are taken before this process opens any of its own.
     let transport = take_transport(&args)?;
     let endpoints = crate::control::bind(args.control.as_deref(), args.metrics_listen.as_ref())?;
+    let sandbox_mode = args
+        .sandbox
+        .unwrap_or(if rustix::process::geteuid().is_root() {
+            crate::sandbox::SandboxMode::Namespace
+        } else {
+            crate::sandbox::SandboxMode::None
+        });
+    // A PID namespace of its own (`--sandbox namespace`): from here on this is its PID 1
+    // (the process that was started only waits for it, outside).
+    let (transport, endpoints) = if sandbox_mode == crate::sandbox::SandboxMode::Namespace {
+        crate::pidns::enter((transport, endpoints))?
+    } else {
+        (transport, endpoints)
+    };
     let stats = Arc::new(Stats::new());
     // The client applies the user's umask; modes reach the file system exactly.
     rustix::process::umask(rustix::fs::Mode::empty());
@@ -277,18 +291,14 @@ pub fn run(args: ServeArgs) -> Result<(), String> {
         backend = Arc::new(p9_server::ReadOnly(backend));
     }
     // 3. Confinement (namespaces, chroot), privileges, seccomp.
-    let sandbox_mode = args
-        .sandbox
-        .unwrap_or(if rustix::process::geteuid().is_root() {
-            crate::sandbox::SandboxMode::Namespace
-        } else {
-            crate::sandbox::SandboxMode::None
-        });
     let export = std::fs::canonicalize(&args.dir)
         .map_err(|e| format!("export {}: {e}", args.dir.display()))?;
     let target = target_user(&args)?;
     crate::sandbox::confine(sandbox_mode, args.backend, &export)?;
     drop_privileges(&args, target)?;
+    if sandbox_mode == crate::sandbox::SandboxMode::Namespace {
+        crate::pidns::rearm_parent_death_signal()?;
+    }
     crate::sandbox::seccomp(args.seccomp, args.backend)?;
 
     // The export as given and in canonical form (computed before the chroot).

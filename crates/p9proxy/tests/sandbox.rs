@@ -3,6 +3,8 @@
 //! namespace; with the local backend it is chrooted into the export with the seven
 //! file-server capabilities. A syscall outside the allowlist kills it.
 
+mod common;
+
 use std::os::unix::process::ExitStatusExt;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -93,7 +95,10 @@ fn proxy_front_end_is_unprivileged_and_confined() {
     let sock = dir.path().join("s");
     let mut child = serve(&export, &sock, &[], &[]);
     poke(&sock);
-    let pid = child.id();
+    let pid = common::front_end(child.id());
+    // PID 1 of a PID namespace of its own, below the process that was started.
+    assert_ne!(pid, child.id());
+    assert_eq!(common::ns_pid(pid), Some(1));
     assert_eq!(
         field(pid, "Uid").split_whitespace().collect::<Vec<_>>(),
         ["65534"; 4]
@@ -127,7 +132,10 @@ fn local_front_end_is_chrooted_with_seven_capabilities() {
     let sock = dir.path().join("s");
     let mut child = serve(&export, &sock, &["--backend", "local"], &[]);
     poke(&sock);
-    let pid = child.id();
+    let pid = common::front_end(child.id());
+    // PID 1 of a PID namespace of its own, below the process that was started.
+    assert_ne!(pid, child.id());
+    assert_eq!(common::ns_pid(pid), Some(1));
     let kept = (1u64 << 0) | (1 << 1) | (1 << 3) | (1 << 4) | (1 << 6) | (1 << 7) | (1 << 27);
     assert_eq!(
         u64::from_str_radix(&field(pid, "CapEff"), 16).unwrap(),
@@ -219,4 +227,65 @@ fn threads_start_under_the_filter() {
         err.contains("seccomp self-test: thread started and joined"),
         "{err}"
     );
+}
+
+/// All processes below `pid` (from /proc).
+fn descendants(pid: u32) -> Vec<u32> {
+    let mut out = Vec::new();
+    let mut todo = vec![pid];
+    while let Some(p) = todo.pop() {
+        let kids =
+            std::fs::read_to_string(format!("/proc/{p}/task/{p}/children")).unwrap_or_default();
+        for k in kids
+            .split_whitespace()
+            .filter_map(|k| k.parse::<u32>().ok())
+        {
+            out.push(k);
+            todo.push(k);
+        }
+    }
+    out
+}
+
+fn gone(pids: &[u32]) -> bool {
+    pids.iter().all(|p| {
+        std::fs::read_to_string(format!("/proc/{p}/stat"))
+            .map(|s| s.rsplit_once(") ").is_some_and(|x| x.1.starts_with('Z')))
+            .unwrap_or(true)
+    })
+}
+
+/// `--sandbox namespace`: the process started waits outside (only CAP_KILL, under
+/// seccomp) while its child serves as PID 1 of a PID namespace with the spawner and the
+/// helpers inside; SIGTERM to the started process, or SIGKILL, takes them all down, and
+/// SIGTERM is its exit status, as without the namespace.
+#[test]
+fn pid_namespace_parent_waits_and_takes_everything_down() {
+    if !is_root() || !helper_next_to_p9proxy() {
+        eprintln!("SKIPPED: needs root and the helper built next to p9proxy");
+        return;
+    }
+    for sig in [libc::SIGTERM, libc::SIGKILL] {
+        let dir = tempfile::tempdir().unwrap();
+        let export = dir.path().join("export");
+        std::fs::create_dir(&export).unwrap();
+        let sock = dir.path().join("s");
+        let mut child = serve(&export, &sock, &[], &[]);
+        poke(&sock);
+        let parent = child.id();
+        assert_eq!(field(parent, "CapEff"), format!("{:016x}", 1u64 << 5));
+        assert_eq!(field(parent, "Seccomp"), "2");
+        let below = descendants(parent);
+        assert!(below.len() >= 4, "front end, spawner, helpers: {below:?}");
+        assert!(below.iter().all(|&p| common::ns_pid(p) != Some(p)));
+        // SAFETY: kill(2) of our own child with a valid signal number.
+        assert_eq!(unsafe { libc::kill(parent as i32, sig) }, 0);
+        let st = child.wait().unwrap();
+        assert_eq!(st.signal(), Some(sig), "{st:?}");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while !gone(&below) {
+            assert!(Instant::now() < deadline, "left behind after signal {sig}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
 }

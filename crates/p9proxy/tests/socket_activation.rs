@@ -2,6 +2,8 @@
 //! listening socket it is passed (`LISTEN_FDS`) instead of binding `--listen`, on a Unix
 //! socket and on a loopback TCP port, and serves 9P on it.
 
+mod common;
+
 use std::io::{BufRead, BufReader};
 use std::net::TcpStream;
 use std::os::unix::net::UnixStream;
@@ -184,7 +186,8 @@ fn helpers_do_not_inherit_the_listener() {
     let mut c = Client::new(retry(|| UnixStream::connect(&sock)));
     read_hello(&mut c);
     // systemd-socket-activate execs the server: same pid; the passed socket is fd 3.
-    let pid = child.0.id();
+    // (The server proper is PID 1 of a PID namespace below it.)
+    let pid = common::front_end(child.0.id());
     let listener = std::fs::read_link(format!("/proc/{pid}/fd/3")).unwrap();
     assert!(
         listener.to_string_lossy().starts_with("socket:["),

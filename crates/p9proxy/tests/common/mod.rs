@@ -3,6 +3,7 @@
 use std::collections::HashMap;
 
 /// Live (not zombie) descendants of `root` running our helper.
+#[allow(dead_code)]
 pub fn helpers_of(root: u32) -> Vec<u32> {
     let mut parent: HashMap<u32, u32> = HashMap::new();
     let mut helper = Vec::new();
@@ -38,4 +39,26 @@ pub fn helpers_of(root: u32) -> Vec<u32> {
             false
         })
         .collect()
+}
+
+/// The process that serves for the `p9proxy serve` started as `pid` (call it once the
+/// server answers): with `--sandbox namespace` (the default as root) its child, PID 1 of
+/// a PID namespace of its own (`pid` only waits for it); otherwise `pid` itself.
+#[allow(dead_code)]
+pub fn front_end(pid: u32) -> u32 {
+    let children =
+        std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children")).unwrap_or_default();
+    children
+        .split_whitespace()
+        .filter_map(|c| c.parse::<u32>().ok())
+        .find(|&c| ns_pid(c) == Some(1))
+        .unwrap_or(pid)
+}
+
+/// The pid of `pid` in its own (innermost) PID namespace.
+#[allow(dead_code)]
+pub fn ns_pid(pid: u32) -> Option<u32> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("NSpid:"))?;
+    line.split_whitespace().last()?.parse().ok()
 }
