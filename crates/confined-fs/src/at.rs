@@ -323,6 +323,28 @@ impl Export {
         )
     }
 
+    /// The values of several xattrs of `node` (each whole, or its error), reopening the
+    /// node once for all of them. Symlinks and special files have none (`ENODATA`).
+    pub fn getxattrs_node(
+        &self,
+        node: BorrowedFd<'_>,
+        names: &[&[u8]],
+    ) -> Result<Vec<Result<Vec<u8>, Errno>>, Errno> {
+        let Some(fd) = self.xattr_fd_node(node)? else {
+            return Ok(names.iter().map(|_| Err(Errno::NODATA)).collect());
+        };
+        Ok(names
+            .iter()
+            .map(|name| {
+                let name = CString::new(*name).map_err(|_| Errno::INVAL)?;
+                whole(
+                    |buf| fs::fgetxattr(&fd, &name, buf),
+                    || fs::fgetxattr_query(&fd, &name),
+                )
+            })
+            .collect())
+    }
+
     /// The NUL-separated xattr names of `node`, whole. Symlinks and special files list
     /// nothing.
     pub fn listxattr_node(&self, node: BorrowedFd<'_>) -> Result<Vec<u8>, Errno> {

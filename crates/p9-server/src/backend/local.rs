@@ -155,6 +155,13 @@ impl Backend for LocalBackend {
         self.export.getxattr_node(node.fd(), name)
     }
 
+    fn getxattrs(&self, node: &Node, names: &[&[u8]]) -> Vec<Result<Vec<u8>, Errno>> {
+        match self.export.getxattrs_node(node.fd(), names) {
+            Ok(values) => values,
+            Err(e) => names.iter().map(|_| Err(e)).collect(),
+        }
+    }
+
     fn listxattr(&self, node: &Node) -> Result<Vec<u8>, Errno> {
         self.export.listxattr_node(node.fd())
     }

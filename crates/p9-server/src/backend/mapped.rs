@@ -351,15 +351,19 @@ impl Mapped {
     }
 
     fn xattr_meta(&self, node: &Node) -> Meta {
-        let get = |name: &[u8]| self.inner.getxattr(node, name).ok();
-        let u32_of = |name: &[u8]| get(name).and_then(|v| le::<4>(&v)).map(u32::from_le_bytes);
+        // Read together: one reopen of the node for the four (local backend).
+        let mut values = self
+            .inner
+            .getxattrs(node, &[XATTR_UID, XATTR_GID, XATTR_MODE, XATTR_RDEV])
+            .into_iter()
+            .map(Result::ok);
+        let mut next = || values.next().flatten();
+        let u32_of = |v: Option<Vec<u8>>| v.and_then(|v| le::<4>(&v)).map(u32::from_le_bytes);
         Meta {
-            uid: u32_of(XATTR_UID),
-            gid: u32_of(XATTR_GID),
-            mode: u32_of(XATTR_MODE),
-            rdev: get(XATTR_RDEV)
-                .and_then(|v| le::<8>(&v))
-                .map(u64::from_le_bytes),
+            uid: u32_of(next()),
+            gid: u32_of(next()),
+            mode: u32_of(next()),
+            rdev: next().and_then(|v| le::<8>(&v)).map(u64::from_le_bytes),
         }
     }
 

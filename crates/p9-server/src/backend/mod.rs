@@ -238,6 +238,13 @@ pub trait Backend: Send + Sync {
     /// The value of the xattr `name` of `node`, whole.
     fn getxattr(&self, node: &Node, name: &[u8]) -> Result<Vec<u8>, Errno>;
 
+    /// The values of several xattrs of `node`, each whole or its error (what the mapped
+    /// security models read at every getattr). By default one [`Backend::getxattr`]
+    /// each; a backend that can read them together (one reopen of the node) does.
+    fn getxattrs(&self, node: &Node, names: &[&[u8]]) -> Vec<Result<Vec<u8>, Errno>> {
+        names.iter().map(|n| self.getxattr(node, n)).collect()
+    }
+
     /// The NUL-separated names of the xattrs of `node`.
     fn listxattr(&self, node: &Node) -> Result<Vec<u8>, Errno>;
 
