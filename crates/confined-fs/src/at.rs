@@ -433,6 +433,38 @@ mod tests {
     }
 
     #[test]
+    fn several_xattrs_through_one_reopen() {
+        let (tmp, e) = setup();
+        let ex = tmp.path().join("export");
+        std::fs::write(ex.join("f"), b"").unwrap();
+        std::os::unix::fs::symlink("f", ex.join("l")).unwrap();
+        let root = e.root_fd();
+        let f = e.lookup_at(root, b"f").unwrap();
+        e.setxattr_node(f.as_fd(), b"user.a", b"1", fs::XattrFlags::empty())
+            .unwrap();
+        e.setxattr_node(f.as_fd(), b"user.b", b"22", fs::XattrFlags::empty())
+            .unwrap();
+        let got = e
+            .getxattrs_node(f.as_fd(), &[b"user.a", b"user.none", b"user.b", b"bad\0"])
+            .unwrap();
+        assert_eq!(
+            got,
+            vec![
+                Ok(b"1".to_vec()),
+                Err(Errno::NODATA),
+                Ok(b"22".to_vec()),
+                Err(Errno::INVAL)
+            ]
+        );
+        // A symlink has none here (and is never opened).
+        let l = e.lookup_at(root, b"l").unwrap();
+        assert_eq!(
+            e.getxattrs_node(l.as_fd(), &[b"user.a"]).unwrap(),
+            vec![Err(Errno::NODATA)]
+        );
+    }
+
+    #[test]
     fn symlinks_are_links() {
         let (tmp, e) = setup();
         let ex = tmp.path().join("export");
