@@ -6,13 +6,13 @@
 //! held in flight deterministically, is `p9-server`'s `tests/faults.rs`.)
 
 mod common;
-use common::helpers_of;
+use common::{helpers_of, Killed};
 
 use std::collections::BTreeSet;
 use std::io::Read;
 use std::os::unix::net::UnixStream;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -22,15 +22,6 @@ use p9_wire::*;
 use rustix::io::Errno;
 
 const P9PROXY: &str = env!("CARGO_BIN_EXE_p9proxy");
-
-struct Killed(Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 fn client(sock: &Path) -> Client<UnixStream> {
     let mut c = Client::new(UnixStream::connect(sock).unwrap());

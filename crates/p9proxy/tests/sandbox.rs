@@ -6,11 +6,19 @@
 mod common;
 
 use std::os::unix::process::ExitStatusExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 const P9PROXY: &str = env!("CARGO_BIN_EXE_p9proxy");
+
+/// A temporary directory with an empty `export` directory in it.
+fn temp_export() -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let export = dir.path().join("export");
+    std::fs::create_dir(&export).unwrap();
+    (dir, export)
+}
 
 fn is_root() -> bool {
     rustix::process::geteuid().is_root()
@@ -89,9 +97,7 @@ fn proxy_front_end_is_unprivileged_and_confined() {
         eprintln!("SKIPPED: needs root and the helper built next to p9proxy");
         return;
     }
-    let dir = tempfile::tempdir().unwrap();
-    let export = dir.path().join("export");
-    std::fs::create_dir(&export).unwrap();
+    let (dir, export) = temp_export();
     let sock = dir.path().join("s");
     let mut child = serve(&export, &sock, &[], &[]);
     poke(&sock);
@@ -164,9 +170,7 @@ fn forbidden_syscall_kills_the_front_end_with(selftest: &str, says: &str) {
         backends.push("proxy");
     }
     for backend in backends {
-        let dir = tempfile::tempdir().unwrap();
-        let export = dir.path().join("export");
-        std::fs::create_dir(&export).unwrap();
+        let (dir, export) = temp_export();
         let out = Command::new(P9PROXY)
             .arg("serve")
             .arg(&export)
@@ -207,9 +211,7 @@ fn threads_start_under_the_filter() {
         eprintln!("SKIPPED: needs root");
         return;
     }
-    let dir = tempfile::tempdir().unwrap();
-    let export = dir.path().join("export");
-    std::fs::create_dir(&export).unwrap();
+    let (dir, export) = temp_export();
     let sock = dir.path().join("s");
     let mut child = serve(
         &export,
@@ -266,9 +268,7 @@ fn pid_namespace_parent_waits_and_takes_everything_down() {
         return;
     }
     for sig in [libc::SIGTERM, libc::SIGKILL] {
-        let dir = tempfile::tempdir().unwrap();
-        let export = dir.path().join("export");
-        std::fs::create_dir(&export).unwrap();
+        let (dir, export) = temp_export();
         let sock = dir.path().join("s");
         let mut child = serve(&export, &sock, &[], &[]);
         poke(&sock);

@@ -7,7 +7,7 @@
 //! and with the local backend.
 
 mod common;
-use common::helpers_of;
+use common::{helpers_of, Killed};
 
 use std::collections::HashMap;
 use std::io::{Read, Write};
@@ -15,7 +15,7 @@ use std::net::TcpStream;
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use p9_server::testclient::Client;
@@ -23,15 +23,6 @@ use p9_wire::*;
 use rustix::io::Errno;
 
 const P9PROXY: &str = env!("CARGO_BIN_EXE_p9proxy");
-
-struct Killed(Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")

@@ -1,6 +1,18 @@
 //! Helpers shared by the integration tests of the `p9proxy` binary.
 
 use std::collections::HashMap;
+use std::process::Child;
+
+/// A child process killed (and reaped) when dropped, also when a test panics.
+#[allow(dead_code)]
+pub struct Killed(pub Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
 
 /// Live (not zombie) descendants of `root` running our helper.
 #[allow(dead_code)]
