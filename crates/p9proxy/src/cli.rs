@@ -252,8 +252,9 @@ pub struct ServeArgs {
     #[arg(long = "helper-arg", value_name = "ARG", allow_hyphen_values = true)]
     pub helper_args: Vec<String>,
 
-    /// With --backend proxy: how many helper connections serve requests at once.
-    #[arg(long, value_name = "N", default_value_t = 2)]
+    /// With --backend proxy: how many helper connections serve requests at once (a
+    /// connection whose request finds every helper busy waits for one).
+    #[arg(long, value_name = "N", default_value_t = 8)]
     pub helpers: usize,
 
     /// Largest msize to grant, in bytes (K and M suffixes work)

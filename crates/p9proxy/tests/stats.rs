@@ -344,9 +344,11 @@ fn check(backend: &str) {
             assert_eq!(e.errno(), Some(Errno::IO));
             assert!(Instant::now() < deadline, "attach keeps failing");
         }
-        loop {
-            // Walks go to the helpers in turn: one reaches the dead one (EIO, or a retry).
-            let _ = c.walk(0, 1, &[b"hello"]).map(|_| c.clunk(1));
+        for n in 0.. {
+            // Creations go to the helpers in turn (walks and reads need none): one reaches
+            // the dead one (EIO, or a retry on the new one).
+            let name = format!("respawn-probe-{n}");
+            let _ = c.mkdir(0, name.as_bytes(), 0o755, 0);
             let j: serde_json::Value =
                 serde_json::from_str(&stats(&served.control, &["--json"])).unwrap();
             if j["helper_respawns"].as_u64().unwrap() >= 1 {
