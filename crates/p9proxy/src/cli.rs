@@ -107,7 +107,6 @@ Security models (--security-model, QEMU's security_model of -fsdev local):
 An export written under a mapped model by QEMU reads the same through p9proxy and the
 other way round; the metadata is never reachable by the client. --squash and
 --uid-map/--gid-map translate the client's ids (see their help).
->>>>>>> feat-identity
 
 The attach name (aname) may be empty or DIR.
 Statistics: --control serves them to `p9proxy stats` (a table, --prometheus, --json),
