@@ -219,18 +219,13 @@ impl Identity {
 }
 
 impl Backend for Identity {
-    fn root(&self) -> Result<Node, Errno> {
-        self.inner.root()
-    }
-    fn lookup(&self, path: &[u8]) -> Result<Node, Errno> {
-        self.inner.lookup(path)
-    }
-    fn walk(&self, dir: &Node, name: &[u8]) -> Result<Node, Errno> {
-        self.inner.walk(dir, name)
-    }
-    fn open(&self, node: &Node, flags: OFlags) -> Result<OwnedFd, Errno> {
-        self.inner.open(node, flags)
-    }
+    forward!(
+        inner;
+        root, lookup, walk, open, link, rename, unlink, chmod, truncate, utimens, getxattr,
+        getxattrs, listxattr, setxattr, removexattr, readlink, statfs, hidden_names,
+        dirent_types
+    );
+
     fn create(
         &self,
         dir: &Node,
@@ -271,55 +266,13 @@ impl Backend for Identity {
             .symlink(dir, name, target, self.map.creds(creds)?)?;
         Ok(self.show(a))
     }
-    fn link(&self, node: &Node, dir: &Node, name: &[u8]) -> Result<(), Errno> {
-        self.inner.link(node, dir, name)
-    }
-    fn rename(&self, od: &Node, on: &[u8], nd: &Node, nn: &[u8]) -> Result<(), Errno> {
-        self.inner.rename(od, on, nd, nn)
-    }
-    fn unlink(&self, dir: &Node, name: &[u8], remove_dir: bool) -> Result<(), Errno> {
-        self.inner.unlink(dir, name, remove_dir)
-    }
-    fn chmod(&self, node: &Node, mode: u32) -> Result<(), Errno> {
-        self.inner.chmod(node, mode)
-    }
     fn chown(&self, node: &Node, uid: Option<u32>, gid: Option<u32>) -> Result<(), Errno> {
         let uid = uid.map(|u| self.map.uid_to_host(u)).transpose()?;
         let gid = gid.map(|g| self.map.gid_to_host(g)).transpose()?;
         self.inner.chown(node, uid, gid)
     }
-    fn truncate(&self, node: &Node, size: u64) -> Result<(), Errno> {
-        self.inner.truncate(node, size)
-    }
-    fn utimens(&self, node: &Node, atime: SetTime, mtime: SetTime) -> Result<(), Errno> {
-        self.inner.utimens(node, atime, mtime)
-    }
-    fn getxattr(&self, node: &Node, name: &[u8]) -> Result<Vec<u8>, Errno> {
-        self.inner.getxattr(node, name)
-    }
-    fn listxattr(&self, node: &Node) -> Result<Vec<u8>, Errno> {
-        self.inner.listxattr(node)
-    }
-    fn setxattr(&self, node: &Node, name: &[u8], value: &[u8], f: XattrFlags) -> Result<(), Errno> {
-        self.inner.setxattr(node, name, value, f)
-    }
-    fn removexattr(&self, node: &Node, name: &[u8]) -> Result<(), Errno> {
-        self.inner.removexattr(node, name)
-    }
-    fn readlink(&self, node: &Node) -> Result<Vec<u8>, Errno> {
-        self.inner.readlink(node)
-    }
-    fn statfs(&self, node: &Node) -> Result<FsStats, Errno> {
-        self.inner.statfs(node)
-    }
     fn getattr(&self, node: &Node) -> Result<Attr, Errno> {
         Ok(self.show(self.inner.getattr(node)?))
-    }
-    fn hidden_names(&self) -> &'static [&'static [u8]] {
-        self.inner.hidden_names()
-    }
-    fn dirent_types(&self) -> bool {
-        self.inner.dirent_types()
     }
 }
 

@@ -160,6 +160,17 @@ pub struct Meta {
 }
 
 impl Meta {
+    /// What a creation by `creds` records: owner, group, `mode` (with the file type) and
+    /// the device number of a device.
+    fn created(creds: Credentials, mode: u32, rdev: Option<u64>) -> Meta {
+        Meta {
+            uid: Some(creds.uid),
+            gid: Some(creds.gid),
+            mode: Some(mode),
+            rdev,
+        }
+    }
+
     /// `other`'s values where it has them, ours elsewhere.
     fn merge(self, other: Meta) -> Meta {
         Meta {
@@ -380,6 +391,14 @@ impl Mapped {
         self.meta_file_in(&dir, name)
     }
 
+    /// The metadata directory of `dir` (mapped-file), made if it is not there.
+    fn meta_dir(&self, dir: &Node) -> Result<Node, Errno> {
+        match self.inner.mkdir(dir, META_DIR, DIR_MODE, AS_SERVER) {
+            Ok(_) | Err(Errno::EXIST) => self.inner.walk(dir, META_DIR),
+            Err(e) => Err(e),
+        }
+    }
+
     /// The metadata file of `name` in `dir`, if there is one.
     fn meta_file_in(&self, dir: &Node, name: &[u8]) -> Result<Option<Node>, Errno> {
         let Some(mdir) = ignore_missing(self.inner.walk(dir, META_DIR))? else {
@@ -413,13 +432,7 @@ impl Mapped {
             }
             MetaStore::File => {
                 let (mdir, fname) = match name {
-                    Some(n) => {
-                        match self.inner.mkdir(dir, META_DIR, DIR_MODE, AS_SERVER) {
-                            Ok(_) | Err(Errno::EXIST) => {}
-                            Err(e) => return Err(e),
-                        }
-                        (self.inner.walk(dir, META_DIR)?, n)
-                    }
+                    Some(n) => (self.meta_dir(dir)?, n),
                     None => (dir.clone(), META_ROOT_FILE),
                 };
                 let old = match ignore_missing(self.inner.walk(&mdir, fname))? {
@@ -541,6 +554,19 @@ impl HostName<'_> {
     }
 }
 
+/// A NUL-separated xattr name list with each name replaced by what `show` makes of it
+/// (`None`: left out).
+fn filter_names<'l>(list: &'l [u8], show: impl Fn(&'l [u8]) -> Option<&'l [u8]>) -> Vec<u8> {
+    let mut out = Vec::with_capacity(list.len());
+    for name in list.split(|&c| c == 0).filter(|n| !n.is_empty()) {
+        if let Some(shown) = show(name) {
+            out.extend_from_slice(shown);
+            out.push(0);
+        }
+    }
+    out
+}
+
 fn ignore_missing(r: Result<Node, Errno>) -> Result<Option<Node>, Errno> {
     match r {
         Ok(n) => Ok(Some(n)),
@@ -550,21 +576,14 @@ fn ignore_missing(r: Result<Node, Errno>) -> Result<Option<Node>, Errno> {
 }
 
 impl Backend for Mapped {
-    fn root(&self) -> Result<Node, Errno> {
-        self.inner.root()
-    }
-
-    fn lookup(&self, path: &[u8]) -> Result<Node, Errno> {
-        self.inner.lookup(path)
-    }
+    forward!(
+        inner;
+        root, lookup, open, truncate, utimens, statfs
+    );
 
     fn walk(&self, dir: &Node, name: &[u8]) -> Result<Node, Errno> {
         check_visible(name)?;
         self.inner.walk(dir, name)
-    }
-
-    fn open(&self, node: &Node, flags: OFlags) -> Result<OwnedFd, Errno> {
-        self.inner.open(node, flags)
     }
 
     fn create(
@@ -587,12 +606,7 @@ impl Backend for Mapped {
             }
             r => r?,
         };
-        let meta = Meta {
-            uid: Some(creds.uid),
-            gid: Some(creds.gid),
-            mode: Some((mode & 0o7777) | libc::S_IFREG),
-            rdev: None,
-        };
+        let meta = Meta::created(creds, (mode & 0o7777) | libc::S_IFREG, None);
         self.finish_create(dir, name, meta, false)?;
         Ok((node, fd))
     }
@@ -600,12 +614,7 @@ impl Backend for Mapped {
     fn mkdir(&self, dir: &Node, name: &[u8], mode: u32, creds: Credentials) -> Result<Attr, Errno> {
         check_visible(name)?;
         self.inner.mkdir(dir, name, DIR_MODE, AS_SERVER)?;
-        let meta = Meta {
-            uid: Some(creds.uid),
-            gid: Some(creds.gid),
-            mode: Some(mode | libc::S_IFDIR),
-            rdev: None,
-        };
+        let meta = Meta::created(creds, mode | libc::S_IFDIR, None);
         self.finish_create(dir, name, meta, true)
     }
 
@@ -626,12 +635,7 @@ impl Backend for Mapped {
         };
         self.inner
             .mknod(dir, name, libc::S_IFREG | FILE_MODE, 0, AS_SERVER)?;
-        let meta = Meta {
-            uid: Some(creds.uid),
-            gid: Some(creds.gid),
-            mode: Some(mode),
-            rdev: Some(rdev),
-        };
+        let meta = Meta::created(creds, mode, Some(rdev));
         self.finish_create(dir, name, meta, false)
     }
 
@@ -654,12 +658,7 @@ impl Backend for Mapped {
             return Err(e);
         }
         drop(fd);
-        let meta = Meta {
-            uid: Some(creds.uid),
-            gid: Some(creds.gid),
-            mode: Some(0o777 | libc::S_IFLNK),
-            rdev: None,
-        };
+        let meta = Meta::created(creds, 0o777 | libc::S_IFLNK, None);
         self.finish_create(dir, name, meta, false)
     }
 
@@ -671,12 +670,7 @@ impl Backend for Mapped {
                 let Some(meta) = self.meta_file_of(node)? else {
                     return Ok(());
                 };
-                match self.inner.mkdir(dir, META_DIR, DIR_MODE, AS_SERVER) {
-                    Ok(_) | Err(Errno::EXIST) => {}
-                    Err(e) => return Err(e),
-                }
-                let mdir = self.inner.walk(dir, META_DIR)?;
-                self.inner.link(&meta, &mdir, name)
+                self.inner.link(&meta, &self.meta_dir(dir)?, name)
             })();
             if let Err(e) = linked {
                 let _ = self.inner.unlink(dir, name, false);
@@ -702,12 +696,8 @@ impl Backend for Mapped {
         let moved = (|| {
             match self.meta_file_in(olddir, oldname)? {
                 Some(_) => {
-                    match self.inner.mkdir(newdir, META_DIR, DIR_MODE, AS_SERVER) {
-                        Ok(_) | Err(Errno::EXIST) => {}
-                        Err(e) => return Err(e),
-                    }
+                    let nmdir = self.meta_dir(newdir)?;
                     let omdir = self.inner.walk(olddir, META_DIR)?;
-                    let nmdir = self.inner.walk(newdir, META_DIR)?;
                     self.inner.rename(&omdir, oldname, &nmdir, newname)
                 }
                 // No metadata moves in: whatever the replaced file had goes.
@@ -761,14 +751,6 @@ impl Backend for Mapped {
         )
     }
 
-    fn truncate(&self, node: &Node, size: u64) -> Result<(), Errno> {
-        self.inner.truncate(node, size)
-    }
-
-    fn utimens(&self, node: &Node, atime: SetTime, mtime: SetTime) -> Result<(), Errno> {
-        self.inner.utimens(node, atime, mtime)
-    }
-
     fn getxattr(&self, node: &Node, name: &[u8]) -> Result<Vec<u8>, Errno> {
         let host = Self::host_xattr(name, Errno::NODATA)?;
         self.inner.getxattr(node, host.get())
@@ -776,18 +758,13 @@ impl Backend for Mapped {
 
     fn listxattr(&self, node: &Node) -> Result<Vec<u8>, Errno> {
         let list = self.inner.listxattr(node)?;
-        let mut out = Vec::with_capacity(list.len());
-        for name in list.split(|&c| c == 0).filter(|n| !n.is_empty()) {
-            let shown = match name.strip_prefix(XATTR_PREFIX) {
-                Some(rest) if ACL_NAMES.contains(&rest) => rest,
-                Some(_) => continue,
-                None if name.starts_with(b"user.") => name,
-                None => continue,
-            };
-            out.extend_from_slice(shown);
-            out.push(0);
-        }
-        Ok(out)
+        Ok(filter_names(&list, |name| {
+            match name.strip_prefix(XATTR_PREFIX) {
+                Some(rest) if ACL_NAMES.contains(&rest) => Some(rest),
+                Some(_) => None,
+                None => name.starts_with(b"user.").then_some(name),
+            }
+        }))
     }
 
     fn setxattr(
@@ -820,10 +797,6 @@ impl Backend for Mapped {
             return Err(Errno::INVAL);
         }
         read_small(&self.inner.open(node, OFlags::RDONLY)?)
-    }
-
-    fn statfs(&self, node: &Node) -> Result<FsStats, Errno> {
-        self.inner.statfs(node)
     }
 
     fn getattr(&self, node: &Node) -> Result<Attr, Errno> {
@@ -870,18 +843,12 @@ impl NoOwnership {
 }
 
 impl Backend for NoOwnership {
-    fn root(&self) -> Result<Node, Errno> {
-        self.0.root()
-    }
-    fn lookup(&self, path: &[u8]) -> Result<Node, Errno> {
-        self.0.lookup(path)
-    }
-    fn walk(&self, dir: &Node, name: &[u8]) -> Result<Node, Errno> {
-        self.0.walk(dir, name)
-    }
-    fn open(&self, node: &Node, flags: OFlags) -> Result<OwnedFd, Errno> {
-        self.0.open(node, flags)
-    }
+    forward!(
+        0;
+        root, lookup, walk, open, link, rename, unlink, chmod, chown, truncate, utimens,
+        readlink, statfs, getattr, hidden_names, dirent_types
+    );
+
     fn create(
         &self,
         dir: &Node,
@@ -922,41 +889,15 @@ impl Backend for NoOwnership {
         self.give(dir, name, creds);
         self.0.getattr(&self.0.walk(dir, name)?)
     }
-    fn link(&self, node: &Node, dir: &Node, name: &[u8]) -> Result<(), Errno> {
-        self.0.link(node, dir, name)
-    }
-    fn rename(&self, od: &Node, on: &[u8], nd: &Node, nn: &[u8]) -> Result<(), Errno> {
-        self.0.rename(od, on, nd, nn)
-    }
-    fn unlink(&self, dir: &Node, name: &[u8], remove_dir: bool) -> Result<(), Errno> {
-        self.0.unlink(dir, name, remove_dir)
-    }
-    fn chmod(&self, node: &Node, mode: u32) -> Result<(), Errno> {
-        self.0.chmod(node, mode)
-    }
-    fn chown(&self, node: &Node, uid: Option<u32>, gid: Option<u32>) -> Result<(), Errno> {
-        self.0.chown(node, uid, gid)
-    }
-    fn truncate(&self, node: &Node, size: u64) -> Result<(), Errno> {
-        self.0.truncate(node, size)
-    }
-    fn utimens(&self, node: &Node, atime: SetTime, mtime: SetTime) -> Result<(), Errno> {
-        self.0.utimens(node, atime, mtime)
-    }
     fn getxattr(&self, node: &Node, name: &[u8]) -> Result<Vec<u8>, Errno> {
         Self::no_acl(name)?;
         self.0.getxattr(node, name)
     }
     fn listxattr(&self, node: &Node) -> Result<Vec<u8>, Errno> {
         let list = self.0.listxattr(node)?;
-        let mut out = Vec::with_capacity(list.len());
-        for name in list.split(|&c| c == 0).filter(|n| !n.is_empty()) {
-            if Self::no_acl(name).is_ok() {
-                out.extend_from_slice(name);
-                out.push(0);
-            }
-        }
-        Ok(out)
+        Ok(filter_names(&list, |name| {
+            Self::no_acl(name).is_ok().then_some(name)
+        }))
     }
     fn setxattr(&self, node: &Node, name: &[u8], value: &[u8], f: XattrFlags) -> Result<(), Errno> {
         Self::no_acl(name)?;
@@ -965,21 +906,6 @@ impl Backend for NoOwnership {
     fn removexattr(&self, node: &Node, name: &[u8]) -> Result<(), Errno> {
         Self::no_acl(name)?;
         self.0.removexattr(node, name)
-    }
-    fn readlink(&self, node: &Node) -> Result<Vec<u8>, Errno> {
-        self.0.readlink(node)
-    }
-    fn statfs(&self, node: &Node) -> Result<FsStats, Errno> {
-        self.0.statfs(node)
-    }
-    fn getattr(&self, node: &Node) -> Result<Attr, Errno> {
-        self.0.getattr(node)
-    }
-    fn hidden_names(&self) -> &'static [&'static [u8]] {
-        self.0.hidden_names()
-    }
-    fn dirent_types(&self) -> bool {
-        self.0.dirent_types()
     }
 }
 

@@ -23,6 +23,103 @@
 //! walks it by looking up the parent *path* ([`Backend::lookup`]), and stays at the root
 //! at the root.
 
+/// Implements the listed [`Backend`] methods of a layer type by passing them to the
+/// backend it wraps (`self.$inner`), so that a layer writes only what it changes and no
+/// hook is forgotten in one of them: `forward!(inner; root, walk, getattr)` inside an
+/// `impl Backend for Layer`.
+macro_rules! forward {
+    ($inner:tt; $($method:ident),* $(,)?) => { $( forward!(@ $inner $method); )* };
+    (@ $i:tt root) => { fn root(&self) -> Result<Node, Errno> { self.$i.root() } };
+    (@ $i:tt lookup) => {
+        fn lookup(&self, path: &[u8]) -> Result<Node, Errno> { self.$i.lookup(path) }
+    };
+    (@ $i:tt walk) => {
+        fn walk(&self, dir: &Node, name: &[u8]) -> Result<Node, Errno> { self.$i.walk(dir, name) }
+    };
+    (@ $i:tt open) => {
+        fn open(&self, node: &Node, flags: OFlags) -> Result<OwnedFd, Errno> {
+            self.$i.open(node, flags)
+        }
+    };
+    (@ $i:tt link) => {
+        fn link(&self, node: &Node, dir: &Node, name: &[u8]) -> Result<(), Errno> {
+            self.$i.link(node, dir, name)
+        }
+    };
+    (@ $i:tt rename) => {
+        fn rename(&self, od: &Node, on: &[u8], nd: &Node, nn: &[u8]) -> Result<(), Errno> {
+            self.$i.rename(od, on, nd, nn)
+        }
+    };
+    (@ $i:tt unlink) => {
+        fn unlink(&self, dir: &Node, name: &[u8], remove_dir: bool) -> Result<(), Errno> {
+            self.$i.unlink(dir, name, remove_dir)
+        }
+    };
+    (@ $i:tt chmod) => {
+        fn chmod(&self, node: &Node, mode: u32) -> Result<(), Errno> { self.$i.chmod(node, mode) }
+    };
+    (@ $i:tt chown) => {
+        fn chown(&self, node: &Node, uid: Option<u32>, gid: Option<u32>) -> Result<(), Errno> {
+            self.$i.chown(node, uid, gid)
+        }
+    };
+    (@ $i:tt truncate) => {
+        fn truncate(&self, node: &Node, size: u64) -> Result<(), Errno> {
+            self.$i.truncate(node, size)
+        }
+    };
+    (@ $i:tt utimens) => {
+        fn utimens(&self, node: &Node, atime: SetTime, mtime: SetTime) -> Result<(), Errno> {
+            self.$i.utimens(node, atime, mtime)
+        }
+    };
+    (@ $i:tt getxattr) => {
+        fn getxattr(&self, node: &Node, name: &[u8]) -> Result<Vec<u8>, Errno> {
+            self.$i.getxattr(node, name)
+        }
+    };
+    (@ $i:tt getxattrs) => {
+        fn getxattrs(&self, node: &Node, names: &[&[u8]]) -> Vec<Result<Vec<u8>, Errno>> {
+            self.$i.getxattrs(node, names)
+        }
+    };
+    (@ $i:tt listxattr) => {
+        fn listxattr(&self, node: &Node) -> Result<Vec<u8>, Errno> { self.$i.listxattr(node) }
+    };
+    (@ $i:tt setxattr) => {
+        fn setxattr(
+            &self,
+            node: &Node,
+            name: &[u8],
+            value: &[u8],
+            flags: XattrFlags,
+        ) -> Result<(), Errno> {
+            self.$i.setxattr(node, name, value, flags)
+        }
+    };
+    (@ $i:tt removexattr) => {
+        fn removexattr(&self, node: &Node, name: &[u8]) -> Result<(), Errno> {
+            self.$i.removexattr(node, name)
+        }
+    };
+    (@ $i:tt readlink) => {
+        fn readlink(&self, node: &Node) -> Result<Vec<u8>, Errno> { self.$i.readlink(node) }
+    };
+    (@ $i:tt statfs) => {
+        fn statfs(&self, node: &Node) -> Result<FsStats, Errno> { self.$i.statfs(node) }
+    };
+    (@ $i:tt getattr) => {
+        fn getattr(&self, node: &Node) -> Result<Attr, Errno> { self.$i.getattr(node) }
+    };
+    (@ $i:tt hidden_names) => {
+        fn hidden_names(&self) -> &'static [&'static [u8]] { self.$i.hidden_names() }
+    };
+    (@ $i:tt dirent_types) => {
+        fn dirent_types(&self) -> bool { self.$i.dirent_types() }
+    };
+}
+
 pub mod idmap;
 pub mod local;
 pub mod mapped;

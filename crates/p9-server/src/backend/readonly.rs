@@ -27,15 +27,12 @@ const WRITE: OFlags = OFlags::WRONLY
     .union(OFlags::CREATE);
 
 impl Backend for ReadOnly {
-    fn root(&self) -> Result<Node, Errno> {
-        self.0.root()
-    }
-    fn lookup(&self, path: &[u8]) -> Result<Node, Errno> {
-        self.0.lookup(path)
-    }
-    fn walk(&self, dir: &Node, name: &[u8]) -> Result<Node, Errno> {
-        self.0.walk(dir, name)
-    }
+    forward!(
+        0;
+        root, lookup, walk, getxattr, getxattrs, listxattr, readlink, statfs, getattr,
+        hidden_names, dirent_types
+    );
+
     fn open(&self, node: &Node, flags: OFlags) -> Result<OwnedFd, Errno> {
         if flags.intersects(WRITE) {
             return Err(Errno::ROFS);
@@ -82,31 +79,10 @@ impl Backend for ReadOnly {
     fn utimens(&self, _: &Node, _: SetTime, _: SetTime) -> Result<(), Errno> {
         Err(Errno::ROFS)
     }
-    fn getxattr(&self, node: &Node, name: &[u8]) -> Result<Vec<u8>, Errno> {
-        self.0.getxattr(node, name)
-    }
-    fn listxattr(&self, node: &Node) -> Result<Vec<u8>, Errno> {
-        self.0.listxattr(node)
-    }
     fn setxattr(&self, _: &Node, _: &[u8], _: &[u8], _: XattrFlags) -> Result<(), Errno> {
         Err(Errno::ROFS)
     }
     fn removexattr(&self, _: &Node, _: &[u8]) -> Result<(), Errno> {
         Err(Errno::ROFS)
-    }
-    fn readlink(&self, node: &Node) -> Result<Vec<u8>, Errno> {
-        self.0.readlink(node)
-    }
-    fn statfs(&self, node: &Node) -> Result<FsStats, Errno> {
-        self.0.statfs(node)
-    }
-    fn getattr(&self, node: &Node) -> Result<Attr, Errno> {
-        self.0.getattr(node)
-    }
-    fn hidden_names(&self) -> &'static [&'static [u8]] {
-        self.0.hidden_names()
-    }
-    fn dirent_types(&self) -> bool {
-        self.0.dirent_types()
     }
 }
