@@ -4,7 +4,7 @@
 use std::fmt;
 use std::fs::File;
 use std::io;
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpListener;
 use std::os::fd::OwnedFd;
 use std::os::unix::fs::FileTypeExt;
 use std::os::unix::net::{UnixListener, UnixStream};
@@ -156,24 +156,59 @@ fn take_slot(active: &Arc<AtomicUsize>, max: usize) -> Option<Slot> {
     }
 }
 
-enum Stream {
-    Tcp(TcpStream),
-    Unix(UnixStream),
-}
-
-fn accept(l: &Listener) -> io::Result<(Stream, String)> {
+fn accept(l: &Listener) -> io::Result<(OwnedFd, ConnKind, String)> {
     match l {
         Listener::Tcp(l) => {
             let (s, peer) = l.accept()?;
             // Requests and replies are small and latency-bound.
             s.set_nodelay(true)?;
-            Ok((Stream::Tcp(s), peer.to_string()))
+            Ok((s.into(), ConnKind::Tcp, peer.to_string()))
         }
         Listener::Unix(l, p) => {
             let (s, _) = l.accept()?;
-            Ok((Stream::Unix(s), p.display().to_string()))
+            Ok((s.into(), ConnKind::Unix, p.display().to_string()))
         }
     }
+}
+
+/// Serves the connection `conn` on a thread of its own, if the connection limit lets
+/// it in (else closes it); its msize is capped by its transport. Both the listeners and
+/// a connection channel start connections here.
+fn start_connection(
+    server: &Arc<Server>,
+    conn: OwnedFd,
+    kind: ConnKind,
+    peer: String,
+    limits: Limits,
+    active: &Arc<AtomicUsize>,
+) -> Option<std::thread::JoinHandle<()>> {
+    let Some(slot) = take_slot(active, limits.max_connections) else {
+        tracing::warn!(
+            %peer,
+            max = limits.max_connections,
+            "connection limit reached; closing the new connection"
+        );
+        return None;
+    };
+    let msize = match kind {
+        ConnKind::Tcp => limits.msize_tcp,
+        ConnKind::Unix => limits.msize_unix,
+    };
+    let server = Arc::clone(server);
+    let spawned = std::thread::Builder::new()
+        .name("p9-conn".into())
+        .spawn(move || {
+            let _slot = slot;
+            let s = File::from(conn);
+            tracing::info!(%peer, "connection");
+            match server.serve_peer(&s, &s, msize, &peer) {
+                Ok(()) => tracing::info!(%peer, "connection closed"),
+                Err(e) => tracing::info!(%peer, error = %e, "connection ended"),
+            }
+        });
+    spawned
+        .map_err(|e| tracing::warn!(error = %e, "cannot start a connection thread"))
+        .ok()
 }
 
 fn accept_loop(
@@ -183,7 +218,7 @@ fn accept_loop(
     active: Arc<AtomicUsize>,
 ) -> io::Result<()> {
     loop {
-        let (stream, peer) = match accept(&l) {
+        let (conn, kind, peer) = match accept(&l) {
             Ok(s) => s,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(e)
@@ -201,33 +236,7 @@ fn accept_loop(
             }
             Err(e) => return Err(e),
         };
-        let Some(slot) = take_slot(&active, limits.max_connections) else {
-            tracing::warn!(
-                %peer,
-                max = limits.max_connections,
-                "connection limit reached; closing the new connection"
-            );
-            drop(stream);
-            continue;
-        };
-        let server = Arc::clone(&server);
-        let spawned = std::thread::Builder::new()
-            .name("p9-conn".into())
-            .spawn(move || {
-                let _slot = slot;
-                tracing::info!(%peer, "connection");
-                let r = match &stream {
-                    Stream::Tcp(s) => server.serve_peer(s, s, limits.msize_tcp, &peer),
-                    Stream::Unix(s) => server.serve_peer(s, s, limits.msize_unix, &peer),
-                };
-                match r {
-                    Ok(()) => tracing::info!(%peer, "connection closed"),
-                    Err(e) => tracing::info!(%peer, error = %e, "connection ended"),
-                }
-            });
-        if let Err(e) = spawned {
-            tracing::warn!(error = %e, "cannot start a connection thread");
-        }
+        start_connection(&server, conn, kind, peer, limits, &active);
     }
 }
 
@@ -364,34 +373,7 @@ pub fn serve_channel(server: Arc<Server>, channel: OwnedFd, limits: Limits) -> i
             Err(e) => break Err(e),
         };
         threads.retain(|t| !t.is_finished());
-        let Some(slot) = take_slot(&active, limits.max_connections) else {
-            tracing::warn!(
-                %peer,
-                max = limits.max_connections,
-                "connection limit reached; closing the new connection"
-            );
-            continue;
-        };
-        let server = Arc::clone(&server);
-        let msize = match kind {
-            ConnKind::Tcp => limits.msize_tcp,
-            ConnKind::Unix => limits.msize_unix,
-        };
-        let spawned = std::thread::Builder::new()
-            .name("p9-conn".into())
-            .spawn(move || {
-                let _slot = slot;
-                let s = File::from(fd);
-                tracing::info!(%peer, "connection");
-                match server.serve(&s, &s, msize) {
-                    Ok(()) => tracing::info!(%peer, "connection closed"),
-                    Err(e) => tracing::info!(%peer, error = %e, "connection ended"),
-                }
-            });
-        match spawned {
-            Ok(t) => threads.push(t),
-            Err(e) => tracing::warn!(error = %e, "cannot start a connection thread"),
-        }
+        threads.extend(start_connection(&server, fd, kind, peer, limits, &active));
     };
     if result.is_ok() {
         tracing::info!(
