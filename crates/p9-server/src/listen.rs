@@ -111,6 +111,40 @@ impl Listener {
             Listener::Unix(_, p) => Ok(ListenAddr::Unix(p.clone())),
         }
     }
+
+    /// Accepts one connection: its socket, its kind and a description of the peer (the
+    /// TCP address, or the listening socket's path). TCP connections get `TCP_NODELAY`
+    /// (requests and replies are small and latency-bound).
+    pub fn accept(&self) -> io::Result<(OwnedFd, ConnKind, String)> {
+        match self {
+            Listener::Tcp(l) => {
+                let (s, peer) = l.accept()?;
+                s.set_nodelay(true)?;
+                Ok((s.into(), ConnKind::Tcp, peer.to_string()))
+            }
+            Listener::Unix(l, p) => {
+                let (s, _) = l.accept()?;
+                Ok((s.into(), ConnKind::Unix, p.display().to_string()))
+            }
+        }
+    }
+
+    /// Makes `accept` return `WouldBlock` rather than wait (for a poll loop).
+    pub fn set_nonblocking(&self, on: bool) -> io::Result<()> {
+        match self {
+            Listener::Tcp(l) => l.set_nonblocking(on),
+            Listener::Unix(l, _) => l.set_nonblocking(on),
+        }
+    }
+}
+
+impl std::os::fd::AsFd for Listener {
+    fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        match self {
+            Listener::Tcp(l) => l.as_fd(),
+            Listener::Unix(l, _) => l.as_fd(),
+        }
+    }
 }
 
 /// Limits of the accept loops.
@@ -152,21 +186,6 @@ fn take_slot(active: &Arc<AtomicUsize>, max: usize) -> Option<Slot> {
         match active.compare_exchange(n, n + 1, Ordering::AcqRel, Ordering::Acquire) {
             Ok(_) => return Some(Slot(Arc::clone(active))),
             Err(now) => n = now,
-        }
-    }
-}
-
-fn accept(l: &Listener) -> io::Result<(OwnedFd, ConnKind, String)> {
-    match l {
-        Listener::Tcp(l) => {
-            let (s, peer) = l.accept()?;
-            // Requests and replies are small and latency-bound.
-            s.set_nodelay(true)?;
-            Ok((s.into(), ConnKind::Tcp, peer.to_string()))
-        }
-        Listener::Unix(l, p) => {
-            let (s, _) = l.accept()?;
-            Ok((s.into(), ConnKind::Unix, p.display().to_string()))
         }
     }
 }
@@ -218,7 +237,7 @@ fn accept_loop(
     active: Arc<AtomicUsize>,
 ) -> io::Result<()> {
     loop {
-        let (conn, kind, peer) = match accept(&l) {
+        let (conn, kind, peer) = match l.accept() {
             Ok(s) => s,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(e)

@@ -29,7 +29,7 @@ use std::time::{Duration, Instant};
 
 use nix::sys::signal::{SigSet, Signal as NixSignal};
 use nix::sys::signalfd::{SfdFlags, SignalFd};
-use p9_server::listen::{self, ConnKind, ListenAddr, Listener};
+use p9_server::listen::{self, ListenAddr, Listener};
 use p9_server::{DEFAULT_MSIZE_TCP, DEFAULT_MSIZE_UNIX};
 use rustix::event::{PollFd, PollFlags, Timespec};
 use rustix::process::{Pid, Signal, WaitOptions};
@@ -154,13 +154,6 @@ struct Ready {
     listeners: Vec<usize>,
 }
 
-fn listener_fd(l: &Listener) -> std::os::fd::BorrowedFd<'_> {
-    match l {
-        Listener::Tcp(t) => t.as_fd(),
-        Listener::Unix(u, _) => u.as_fd(),
-    }
-}
-
 /// Closes a listener (a Unix socket's path is removed).
 fn close(l: Listener) {
     if let Listener::Unix(sock, path) = l {
@@ -184,10 +177,7 @@ impl Supervisor {
         let mut fds = Vec::with_capacity(1 + self.listeners.len());
         fds.push(PollFd::new(signals, PollFlags::IN));
         for b in &self.listeners {
-            fds.push(PollFd::from_borrowed_fd(
-                listener_fd(&b.listener),
-                PollFlags::IN,
-            ));
+            fds.push(PollFd::from_borrowed_fd(b.listener.as_fd(), PollFlags::IN));
         }
         let ts = timeout.map(|d| Timespec {
             tv_sec: d.as_secs().try_into().unwrap_or(i64::MAX),
@@ -415,17 +405,7 @@ impl Supervisor {
             return;
         };
         loop {
-            let accepted = match &b.listener {
-                Listener::Tcp(l) => l.accept().and_then(|(s, peer)| {
-                    s.set_nodelay(true)?;
-                    s.set_nonblocking(false)?;
-                    Ok((OwnedFd::from(s), ConnKind::Tcp, peer.to_string()))
-                }),
-                Listener::Unix(l, p) => l.accept().and_then(|(s, _)| {
-                    s.set_nonblocking(false)?;
-                    Ok((OwnedFd::from(s), ConnKind::Unix, p.display().to_string()))
-                }),
-            };
+            let accepted = b.listener.accept();
             let (conn, kind, peer) = match accepted {
                 Ok(c) => c,
                 Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return,
@@ -496,10 +476,7 @@ impl Supervisor {
 
 fn bind(a: &ListenAddr) -> std::io::Result<Listener> {
     let l = a.bind()?;
-    match &l {
-        Listener::Tcp(t) => t.set_nonblocking(true)?,
-        Listener::Unix(u, _) => u.set_nonblocking(true)?,
-    }
+    l.set_nonblocking(true)?;
     Ok(l)
 }
 
