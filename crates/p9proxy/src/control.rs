@@ -13,15 +13,16 @@
 //! as long again to take the answer; then it is dropped, so a slow or malicious client
 //! delays the next one by a few seconds at most and cannot wedge the thread.
 
+use std::fs::File;
 use std::io::{self, Read, Write};
-use std::net::TcpStream;
-use std::os::unix::net::{UnixListener, UnixStream};
-use std::path::{Path, PathBuf};
+use std::os::unix::net::UnixStream;
+use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use p9_server::listen::{ListenAddr, Listener};
 use p9_server::stats::Stats;
+use rustix::net::sockopt::Timeout;
 
 use crate::cli::StatsArgs;
 
@@ -37,7 +38,7 @@ pub const CLIENT_TIMEOUT: Duration = Duration::from_secs(2);
 /// The bound statistics endpoints, served by [`spawn`] once the sandbox is up.
 #[derive(Debug, Default)]
 pub struct Endpoints {
-    control: Option<(UnixListener, PathBuf)>,
+    control: Option<Listener>,
     metrics: Option<Listener>,
 }
 
@@ -56,10 +57,7 @@ pub fn bind(control: Option<&Path>, metrics: Option<&ListenAddr>) -> Result<Endp
         let old = rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o177));
         let bound = ListenAddr::Unix(path.to_path_buf()).bind();
         rustix::process::umask(old);
-        match bound.map_err(|e| format!("--control {}: {e}", path.display()))? {
-            Listener::Unix(l, p) => ep.control = Some((l, p)),
-            Listener::Tcp(_) => return Err("--control: not a Unix socket".into()),
-        }
+        ep.control = Some(bound.map_err(|e| format!("--control {}: {e}", path.display()))?);
     }
     if let Some(addr) = metrics {
         ep.metrics = Some(
@@ -72,49 +70,59 @@ pub fn bind(control: Option<&Path>, metrics: Option<&ListenAddr>) -> Result<Endp
 
 /// Serves the endpoints, each on a thread of its own, reading `stats`.
 pub fn spawn(ep: Endpoints, stats: &Arc<Stats>) -> Result<(), String> {
-    if let Some((l, path)) = ep.control {
-        let stats = Arc::clone(stats);
-        tracing::info!(path = %path.display(), "control socket");
-        std::thread::Builder::new()
-            .name("p9-control".into())
-            .spawn(move || serve_control(&l, &stats))
-            .map_err(|e| format!("control thread: {e}"))?;
-    }
-    if let Some(l) = ep.metrics {
-        let stats = Arc::clone(stats);
+    let endpoints = [
+        (
+            ep.control,
+            "p9-control",
+            "control socket",
+            control_client as Handler,
+        ),
+        (
+            ep.metrics,
+            "p9-metrics",
+            "Prometheus metrics on GET /metrics",
+            http_client,
+        ),
+    ];
+    for (l, thread, what, handler) in endpoints {
+        let Some(l) = l else { continue };
         if let Ok(addr) = l.addr() {
-            tracing::info!(%addr, "Prometheus metrics on GET /metrics");
+            tracing::info!(%addr, "{what}");
         }
+        let stats = Arc::clone(stats);
         std::thread::Builder::new()
-            .name("p9-metrics".into())
-            .spawn(move || serve_metrics(&l, &stats))
-            .map_err(|e| format!("metrics thread: {e}"))?;
+            .name(thread.into())
+            .spawn(move || serve_clients(&l, &stats, handler))
+            .map_err(|e| format!("{thread} thread: {e}"))?;
     }
     Ok(())
 }
 
-/// A stream whose reads and writes can be given a timeout.
-trait Timed: Read + Write {
-    fn read_timeout(&self, d: Duration) -> io::Result<()>;
-    fn write_timeout(&self, d: Duration) -> io::Result<()>;
+/// Answers one client of an endpoint.
+type Handler = fn(&mut File, &Stats) -> io::Result<()>;
+
+/// Serves the clients of `l` one at a time with `handler`, for ever.
+fn serve_clients(l: &Listener, stats: &Stats, handler: Handler) {
+    loop {
+        let r = l
+            .accept()
+            .and_then(|(fd, _, _)| handler(&mut File::from(fd), stats));
+        match r {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => {
+                tracing::debug!(error = %e, "statistics client dropped");
+                if matches!(e.raw_os_error(), Some(libc::EMFILE | libc::ENFILE)) {
+                    std::thread::sleep(Duration::from_millis(100));
+                }
+            }
+        }
+    }
 }
 
-impl Timed for UnixStream {
-    fn read_timeout(&self, d: Duration) -> io::Result<()> {
-        self.set_read_timeout(Some(d))
-    }
-    fn write_timeout(&self, d: Duration) -> io::Result<()> {
-        self.set_write_timeout(Some(d))
-    }
-}
-
-impl Timed for TcpStream {
-    fn read_timeout(&self, d: Duration) -> io::Result<()> {
-        self.set_read_timeout(Some(d))
-    }
-    fn write_timeout(&self, d: Duration) -> io::Result<()> {
-        self.set_write_timeout(Some(d))
-    }
+/// Sets the receive or send timeout of the socket `s`.
+fn timeout(s: &File, which: Timeout, d: Duration) -> io::Result<()> {
+    rustix::net::sockopt::set_socket_timeout(s, which, Some(d)).map_err(Into::into)
 }
 
 fn remaining(deadline: Instant) -> io::Result<Duration> {
@@ -129,7 +137,7 @@ fn remaining(deadline: Instant) -> io::Result<Duration> {
 /// Reads until `done` says the bytes so far are a whole request, at most `max` bytes,
 /// before `deadline`.
 fn read_request(
-    s: &mut impl Timed,
+    s: &mut File,
     max: usize,
     deadline: Instant,
     done: impl Fn(&[u8]) -> bool,
@@ -146,7 +154,7 @@ fn read_request(
                 "request too long",
             ));
         }
-        s.read_timeout(remaining(deadline)?)?;
+        timeout(s, Timeout::Recv, remaining(deadline)?)?;
         let want = (max - buf.len()).min(chunk.len());
         match s.read(&mut chunk[..want]) {
             Ok(0) => return Ok(buf),
@@ -158,9 +166,9 @@ fn read_request(
 }
 
 /// Writes `data` whole before `deadline`, or gives up.
-fn write_answer(s: &mut impl Timed, mut data: &[u8], deadline: Instant) -> io::Result<()> {
+fn write_answer(s: &mut File, mut data: &[u8], deadline: Instant) -> io::Result<()> {
     while !data.is_empty() {
-        s.write_timeout(remaining(deadline)?)?;
+        timeout(s, Timeout::Send, remaining(deadline)?)?;
         match s.write(data) {
             Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
             Ok(n) => data = &data[n..],
@@ -181,24 +189,7 @@ pub fn answer(line: &str, stats: &Stats) -> String {
     }
 }
 
-fn serve_control(l: &UnixListener, stats: &Stats) {
-    loop {
-        match l.accept() {
-            Ok((mut s, _)) => {
-                if let Err(e) = control_client(&mut s, stats) {
-                    tracing::debug!(error = %e, "control client dropped");
-                }
-            }
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => {
-                tracing::warn!(error = %e, "control socket: accept failed");
-                std::thread::sleep(Duration::from_millis(100));
-            }
-        }
-    }
-}
-
-fn control_client(s: &mut UnixStream, stats: &Stats) -> io::Result<()> {
+fn control_client(s: &mut File, stats: &Stats) -> io::Result<()> {
     let start = Instant::now();
     let req = match read_request(s, MAX_REQUEST, start + CLIENT_TIMEOUT, |b| {
         b.contains(&b'\n')
@@ -213,25 +204,6 @@ fn control_client(s: &mut UnixStream, stats: &Stats) -> io::Result<()> {
     let line = req.split(|&b| b == b'\n').next().unwrap_or_default();
     let text = answer(&String::from_utf8_lossy(line), stats);
     write_answer(s, text.as_bytes(), Instant::now() + CLIENT_TIMEOUT)
-}
-
-fn serve_metrics(l: &Listener, stats: &Stats) {
-    loop {
-        let r = match l {
-            Listener::Tcp(l) => l.accept().and_then(|(mut s, _)| http_client(&mut s, stats)),
-            Listener::Unix(l, _) => l.accept().and_then(|(mut s, _)| http_client(&mut s, stats)),
-        };
-        match r {
-            Ok(()) => {}
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => {
-                tracing::debug!(error = %e, "metrics client dropped");
-                if matches!(e.raw_os_error(), Some(libc::EMFILE | libc::ENFILE)) {
-                    std::thread::sleep(Duration::from_millis(100));
-                }
-            }
-        }
-    }
 }
 
 /// The status line and body of the answer to an HTTP request head.
@@ -251,7 +223,7 @@ pub fn http_answer(head: &[u8], stats: &Stats) -> (&'static str, String) {
     }
 }
 
-fn http_client(s: &mut impl Timed, stats: &Stats) -> io::Result<()> {
+fn http_client(s: &mut File, stats: &Stats) -> io::Result<()> {
     let start = Instant::now();
     let head = match read_request(s, MAX_HTTP_HEAD, start + CLIENT_TIMEOUT, |b| {
         b.windows(4).any(|w| w == b"\r\n\r\n") || b.windows(2).any(|w| w == b"\n\n")
