@@ -32,6 +32,7 @@
 
 pub mod backend;
 pub mod error;
+mod fdpass;
 mod fid;
 mod io;
 pub mod listen;

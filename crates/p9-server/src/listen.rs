@@ -310,27 +310,19 @@ pub fn send_connection(
     kind: ConnKind,
     peer: &str,
 ) -> io::Result<()> {
-    use rustix::net::{SendAncillaryBuffer, SendAncillaryMessage, SendFlags};
     let mut msg = Vec::with_capacity(1 + peer.len().min(MAX_PEER));
     msg.push(match kind {
         ConnKind::Tcp => b'T',
         ConnKind::Unix => b'U',
     });
     msg.extend_from_slice(&peer.as_bytes()[..peer.len().min(MAX_PEER)]);
-    let iov = [io::IoSlice::new(&msg)];
-    let mut space = [std::mem::MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(1))];
-    let mut control = SendAncillaryBuffer::new(&mut space);
-    let fds = [conn];
-    if !control.push(SendAncillaryMessage::ScmRights(&fds)) {
-        return Err(io::Error::other("control buffer too small"));
-    }
-    rustix::net::sendmsg(
+    use rustix::net::SendFlags;
+    crate::fdpass::send(
         channel,
-        &iov,
-        &mut control,
+        &msg,
+        Some(conn),
         SendFlags::NOSIGNAL | SendFlags::DONTWAIT,
-    )?;
-    Ok(())
+    )
 }
 
 /// One handed-over connection: its kind, peer description and socket.
@@ -339,24 +331,10 @@ type Received = (ConnKind, String, OwnedFd);
 /// Receives one connection from a channel; `None` at end of file (the sender closed
 /// it). A message without a descriptor or with an unknown kind is skipped (logged).
 fn recv_connection(channel: &OwnedFd) -> io::Result<Option<Received>> {
-    use rustix::net::{RecvAncillaryBuffer, RecvAncillaryMessage, RecvFlags};
     loop {
         let mut buf = [0u8; 1 + MAX_PEER];
-        let mut space = [std::mem::MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(1))];
-        let mut anc = RecvAncillaryBuffer::new(&mut space);
-        let mut iov = [io::IoSliceMut::new(&mut buf)];
-        let got = match rustix::net::recvmsg(channel, &mut iov, &mut anc, RecvFlags::CMSG_CLOEXEC) {
-            Ok(g) => g,
-            Err(rustix::io::Errno::INTR) => continue,
-            Err(e) => return Err(e.into()),
-        };
-        let mut fds: Vec<OwnedFd> = Vec::new();
-        for msg in anc.drain() {
-            if let RecvAncillaryMessage::ScmRights(it) = msg {
-                fds.extend(it);
-            }
-        }
-        if got.bytes == 0 && fds.is_empty() {
+        let (bytes, mut fds) = crate::fdpass::recv(channel, &mut buf)?;
+        if bytes == 0 && fds.is_empty() {
             return Ok(None);
         }
         let kind = match buf[0] {
@@ -364,13 +342,13 @@ fn recv_connection(channel: &OwnedFd) -> io::Result<Option<Received>> {
             b'U' => Some(ConnKind::Unix),
             _ => None,
         };
-        match (kind, fds.pop(), got.bytes > 0) {
+        match (kind, fds.pop(), bytes > 0) {
             (Some(kind), Some(fd), true) if fds.is_empty() => {
-                let peer = String::from_utf8_lossy(&buf[1..got.bytes]).into_owned();
+                let peer = String::from_utf8_lossy(&buf[1..bytes]).into_owned();
                 return Ok(Some((kind, peer, fd)));
             }
             _ => tracing::warn!(
-                bytes = got.bytes,
+                bytes,
                 "malformed message on the connection channel; skipped"
             ),
         }

@@ -8,7 +8,6 @@
 
 use std::ffi::OsString;
 use std::io;
-use std::mem::MaybeUninit;
 use std::os::fd::{AsFd, OwnedFd};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -16,10 +15,7 @@ use std::sync::Mutex;
 
 use proxy_client::ProxyClient;
 use rustix::io::Errno;
-use rustix::net::{
-    self, RecvAncillaryBuffer, RecvAncillaryMessage, RecvFlags, SendAncillaryBuffer,
-    SendAncillaryMessage, SendFlags,
-};
+use rustix::net::{self, RecvFlags, SendFlags};
 
 /// What the spawner starts: `HELPER -p EXPORT -n ARGS... -f N`.
 #[derive(Debug, Clone)]
@@ -128,17 +124,7 @@ fn wait_event(sock: &OwnedFd, helpers: &[Helper]) -> io::Result<(bool, bool)> {
 }
 
 fn send_fd(sock: impl AsFd, fd: Option<&OwnedFd>) -> io::Result<()> {
-    let byte = [1u8];
-    let iov = [io::IoSlice::new(&byte)];
-    let mut space = [MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(1))];
-    let mut control = SendAncillaryBuffer::new(&mut space);
-    let fds;
-    if let Some(fd) = fd {
-        fds = [fd.as_fd()];
-        control.push(SendAncillaryMessage::ScmRights(&fds));
-    }
-    net::sendmsg(sock, &iov, &mut control, SendFlags::NOSIGNAL)?;
-    Ok(())
+    crate::fdpass::send(sock, &[1], fd.map(|f| f.as_fd()), SendFlags::NOSIGNAL)
 }
 
 /// The front end's end of a spawner.
@@ -171,22 +157,12 @@ impl Spawner {
 
 /// Receives the spawner's answer to one request on `sock`: the new helper's socket.
 pub fn receive_helper(sock: impl AsFd) -> io::Result<OwnedFd> {
-    let mut byte = [0u8; 1];
-    let mut space = [MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(1))];
-    let mut anc = RecvAncillaryBuffer::new(&mut space);
-    let mut iov = [io::IoSliceMut::new(&mut byte)];
-    let got = net::recvmsg(sock, &mut iov, &mut anc, RecvFlags::CMSG_CLOEXEC)?;
-    if got.bytes == 0 {
+    let (n, mut fds) = crate::fdpass::recv(sock, &mut [0u8; 1])?;
+    if n == 0 {
         return Err(io::Error::new(
             io::ErrorKind::UnexpectedEof,
             "the helper spawner exited",
         ));
-    }
-    let mut fds: Vec<OwnedFd> = Vec::new();
-    for msg in anc.drain() {
-        if let RecvAncillaryMessage::ScmRights(it) = msg {
-            fds.extend(it);
-        }
     }
     fds.pop()
         .ok_or_else(|| io::Error::other("the helper spawner could not start a helper"))
