@@ -14,7 +14,9 @@ use std::net::ToSocketAddrs;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
+use p9_server::backend::idmap::parse_id_pair;
 use p9_server::listen::ListenAddr;
+use p9_server::{IdRange, RangeMap, SecurityModel};
 use serde::Deserialize;
 use toml::Spanned;
 
@@ -267,14 +269,6 @@ struct Validator<'a> {
     controls_seen: HashMap<String, Diagnostic>,
 }
 
-fn ids(s: &str, n: usize) -> Option<Vec<u32>> {
-    let parts: Vec<&str> = s.split(':').collect();
-    if parts.len() != n {
-        return None;
-    }
-    parts.iter().map(|p| p.trim().parse::<u32>().ok()).collect()
-}
-
 impl Validator<'_> {
     fn err(&mut self, span: &Range<usize>, message: impl Into<String>) {
         let d = self.lines.at(span, message);
@@ -494,8 +488,10 @@ impl Validator<'_> {
                 flags.extend(["--security-model".into(), s.get_ref().clone()]);
             }
         }
+        // Checked with the parsers of the serve flags themselves, so a file that passes
+        // here never makes a server that refuses its flags at start.
         if let Some(s) = &o.squash {
-            if ids(s.get_ref(), 2).is_some() {
+            if parse_id_pair(s.get_ref()).is_ok() {
                 flags.extend(["--squash".into(), s.get_ref().clone()]);
             } else {
                 self.err(
@@ -504,14 +500,22 @@ impl Validator<'_> {
                 );
             }
         }
+        let mapped = o
+            .security_model
+            .as_ref()
+            .and_then(|m| m.get_ref().parse::<SecurityModel>().ok())
+            .is_some_and(SecurityModel::is_mapped);
         for (key, map) in [("uid_map", &o.uid_map), ("gid_map", &o.gid_map)] {
-            for s in map.iter().flat_map(|m| m.get_ref()) {
-                match ids(s.get_ref(), 3) {
-                    Some(v) if v[2] > 0 => {
+            let Some(map) = map else { continue };
+            let mut ranges = Vec::new();
+            for s in map.get_ref() {
+                match s.get_ref().parse::<IdRange>() {
+                    Ok(r) => {
+                        ranges.push(r);
                         flags.push(format!("--{}", key.replace('_', "-")));
                         flags.push(s.get_ref().clone());
                     }
-                    _ => self.err(
+                    Err(_) => self.err(
                         &s.span(),
                         format!(
                             "{key}: {:?}: expected \"CLIENT:HOST:COUNT\" (COUNT at least 1)",
@@ -519,6 +523,18 @@ impl Validator<'_> {
                         ),
                     ),
                 }
+            }
+            if let Err(e) = RangeMap::new(ranges) {
+                self.err(&map.span(), format!("{key}: {e}"));
+            }
+            if mapped && !map.get_ref().is_empty() {
+                self.err(
+                    &map.span(),
+                    format!(
+                        "{key}: not with a mapped security_model (the mapped models store the \
+                         client's own ids; use squash, or passthrough)"
+                    ),
+                );
             }
         }
         if let Some(c) = &o.control {
@@ -646,7 +662,7 @@ msize_max = "512K"
 path = "{p}"
 listen = ["tcp:127.0.0.1:5998"]
 backend = "proxy"
-security_model = "mapped-xattr"
+security_model = "none"
 uid_map = ["0:1000:1", "1:2000:10"]
 squash = "1000:1000"
 "#
@@ -678,7 +694,7 @@ squash = "1000:1000"
                 "--max-fids",
                 "100",
                 "--security-model",
-                "mapped-xattr",
+                "none",
                 "--squash",
                 "1000:1000",
                 "--uid-map",
@@ -739,5 +755,18 @@ squash = "1000:1000"
         assert_eq!((e[0].0, e[0].1), (2, 8), "{e:?}");
         // No export at all.
         assert_eq!(errs("# nothing\n")[0].2, "no [[export]]: nothing to serve");
+        // What the serve flags themselves refuse is refused here, at the map: maps with a
+        // mapped model, overlapping ranges, a range reaching -1.
+        let base = "[[export]]\npath = \"/\"\nlisten = [\"tcp:127.0.0.1:5999\"]\n";
+        let e = errs(&format!(
+            "{base}security_model = \"mapped-xattr\"\nuid_map = [\"0:1000:1\"]\n"
+        ));
+        assert_eq!((e.len(), e[0].0, e[0].1), (1, 5, 11), "{e:?}");
+        assert!(e[0].2.contains("not with a mapped security_model"), "{e:?}");
+        let e = errs(&format!("{base}gid_map = [\"0:1000:10\", \"5:3000:1\"]\n"));
+        assert_eq!((e.len(), e[0].0), (1, 4), "{e:?}");
+        assert!(e[0].2.contains("overlap"), "{e:?}");
+        let e = errs(&format!("{base}uid_map = [\"0:4294967290:10\"]\n"));
+        assert_eq!((e.len(), e[0].0, e[0].1), (1, 4, 12), "{e:?}");
     }
 }
