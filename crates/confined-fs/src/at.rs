@@ -313,14 +313,8 @@ impl Export {
     /// The value of the xattr `name` of `node`, whole (at most [`XATTR_SIZE_MAX`]
     /// bytes). Symlinks and special files have none here (`ENODATA`).
     pub fn getxattr_node(&self, node: BorrowedFd<'_>, name: &[u8]) -> Result<Vec<u8>, Errno> {
-        let name = CString::new(name).map_err(|_| Errno::INVAL)?;
-        let Some(fd) = self.xattr_fd_node(node)? else {
-            return Err(Errno::NODATA);
-        };
-        whole(
-            |buf| fs::fgetxattr(&fd, &name, buf),
-            || fs::fgetxattr_query(&fd, &name),
-        )
+        let mut values = self.getxattrs_node(node, &[name])?;
+        values.pop().unwrap_or(Err(Errno::NODATA))
     }
 
     /// The values of several xattrs of `node` (each whole, or its error), reopening the
@@ -331,7 +325,14 @@ impl Export {
         names: &[&[u8]],
     ) -> Result<Vec<Result<Vec<u8>, Errno>>, Errno> {
         let Some(fd) = self.xattr_fd_node(node)? else {
-            return Ok(names.iter().map(|_| Err(Errno::NODATA)).collect());
+            let none = |n: &&[u8]| {
+                Err(if n.contains(&0) {
+                    Errno::INVAL
+                } else {
+                    Errno::NODATA
+                })
+            };
+            return Ok(names.iter().map(none).collect());
         };
         Ok(names
             .iter()
