@@ -39,6 +39,7 @@ pub mod listen;
 mod lock;
 mod ops;
 pub mod path;
+pub mod poller;
 pub mod privsep;
 pub mod qid;
 mod readdir;
@@ -92,6 +93,9 @@ pub struct ServerConfig {
     pub lock_wait: std::time::Duration,
     /// Log every request and reply, decoded (at `TRACE` level; see [`trace`]).
     pub trace: bool,
+    /// How connection threads wait for requests (share it with the proxy backend's
+    /// helper connections; see [`poller`]). Default: never poll.
+    pub poller: Arc<poller::Poller>,
 }
 
 impl Default for ServerConfig {
@@ -102,6 +106,7 @@ impl Default for ServerConfig {
             default_uid: NOBODY_UID,
             lock_wait: DEFAULT_LOCK_WAIT,
             trace: false,
+            poller: Arc::new(poller::Poller::off()),
         }
     }
 }

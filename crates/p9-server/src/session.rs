@@ -27,6 +27,7 @@ use crate::error::Error;
 use crate::fid::{FidState, FidTable};
 use crate::io::FileSegment;
 use crate::lock::{self, Range};
+use crate::poller::RequestWait;
 use crate::stats::{op_index, ConnGuard};
 use crate::Server;
 
@@ -293,10 +294,20 @@ fn readable_within(fd: &impl AsFd, timeout: Duration) -> io::Result<bool> {
     }
 }
 
-fn read_retrying(r: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
+/// Reads what the client sent next, after polling for it as `wait` allows.
+fn read_next(
+    r: &mut (impl Read + AsFd),
+    buf: &mut [u8],
+    wait: &RequestWait<'_>,
+) -> io::Result<usize> {
+    wait.before_read(&*r);
     loop {
         match r.read(buf) {
             Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+            Ok(n) => {
+                wait.arrived();
+                return Ok(n);
+            }
             res => return res,
         }
     }
@@ -312,6 +323,7 @@ pub(crate) fn run(
     peer: &str,
 ) -> io::Result<()> {
     let mut s = Session::new(server, cap, peer);
+    let wait = RequestWait::new(&server.config().poller);
     // rbuf[start..end] holds bytes read and not yet processed; the whole of rbuf is
     // initialized (zeroed when it grows), so reads go straight into it.
     let mut rbuf = vec![0u8; INITIAL_READ];
@@ -396,7 +408,7 @@ pub(crate) fn run(
                 );
             }
         }
-        match read_retrying(&mut reader, &mut rbuf[end..]) {
+        match read_next(&mut reader, &mut rbuf[end..], &wait) {
             Ok(0) => break Ok(()),
             Ok(n) => end += n,
             Err(e) => break Err(e),

@@ -256,6 +256,13 @@ pub struct ServeArgs {
     #[arg(long, value_name = "N", default_value_t = 8)]
     pub helpers: usize,
 
+    /// Adaptive polling: while at most half the CPUs' worth of connections are busy, a
+    /// connection polls up to this many microseconds for its client's next request (and
+    /// for a helper's reply) before it sleeps; a sleeping CPU is slow to wake (0: always
+    /// sleep at once).
+    #[arg(long = "poll-us", value_name = "US", default_value_t = 50)]
+    pub poll_us: u64,
+
     /// Largest msize to grant, in bytes (K and M suffixes work)
     /// [default: 4M on Unix sockets and descriptors, 1M on TCP].
     #[arg(long, value_name = "BYTES", value_parser = parse_size)]

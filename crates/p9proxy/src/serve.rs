@@ -16,15 +16,18 @@ use std::net::SocketAddr;
 use std::os::fd::{AsFd, FromRawFd, OwnedFd, RawFd};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
 use p9_server::listen::{self, Limits, ListenAddr, Listener};
 use p9_server::{
     Backend, LocalBackend, Server, ServerConfig, DEFAULT_MSIZE_TCP, DEFAULT_MSIZE_UNIX,
 };
 
+use p9_server::poller::Poller;
 use p9_server::spawner::{self, SpawnConfig, Spawner};
 use p9_server::stats::Stats;
 use p9_server::{HelperPool, ProxyBackend};
+use proxy_client::SpinPolicy;
 
 use crate::cli::{BackendKind, ServeArgs, SpawnerArgs};
 
@@ -101,7 +104,11 @@ fn take_transport(args: &ServeArgs) -> Result<Transport, String> {
     Ok(Transport::Listeners(listeners))
 }
 
-fn open_backend(args: &ServeArgs, stats: &Arc<Stats>) -> Result<Arc<dyn Backend>, String> {
+fn open_backend(
+    args: &ServeArgs,
+    stats: &Arc<Stats>,
+    poller: &Arc<Poller>,
+) -> Result<Arc<dyn Backend>, String> {
     match args.backend {
         BackendKind::Local => {
             if args.user.is_some() || args.helper_socket.is_some() {
@@ -113,7 +120,7 @@ fn open_backend(args: &ServeArgs, stats: &Arc<Stats>) -> Result<Arc<dyn Backend>
                 .map_err(|e| format!("cannot open the export {}: {e}", args.dir.display()))?;
             Ok(Arc::new(b))
         }
-        BackendKind::Proxy => open_proxy_backend(args, stats),
+        BackendKind::Proxy => open_proxy_backend(args, stats, poller),
     }
 }
 
@@ -123,11 +130,18 @@ fn default_helper() -> Result<std::path::PathBuf, String> {
     Ok(exe.with_file_name("virtfs-proxy-helper"))
 }
 
-fn open_proxy_backend(args: &ServeArgs, stats: &Arc<Stats>) -> Result<Arc<dyn Backend>, String> {
+/// The proxy backend. Its helper connections poll for replies as `poller` allows.
+fn open_proxy_backend(
+    args: &ServeArgs,
+    stats: &Arc<Stats>,
+    poller: &Arc<Poller>,
+) -> Result<Arc<dyn Backend>, String> {
+    let policy: Arc<dyn SpinPolicy> = poller.clone();
     if let Some(sock) = &args.helper_socket {
         // One connection: QEMU's helper (and ours) serve one connection each.
         let client = proxy_client::ProxyClient::connect(sock)
-            .map_err(|e| format!("cannot connect to the helper at {}: {e}", sock.display()))?;
+            .map_err(|e| format!("cannot connect to the helper at {}: {e}", sock.display()))?
+            .with_spin_policy(policy);
         return Ok(Arc::new(ProxyBackend::new(HelperPool::fixed(vec![client]))));
     }
     if !rustix::process::geteuid().is_root() {
@@ -169,7 +183,7 @@ fn open_proxy_backend(args: &ServeArgs, stats: &Arc<Stats>) -> Result<Arc<dyn Ba
         if started.fetch_add(1, Ordering::Relaxed) >= initial {
             stats.helper_respawned();
         }
-        spawner.helper()
+        Ok(spawner.helper()?.with_spin_policy(Arc::clone(&policy)))
     };
     let pool = HelperPool::new(args.helpers, Box::new(connect))
         .map_err(|e| format!("cannot start the helpers: {e}"))?;
@@ -282,11 +296,12 @@ pub fn run(args: ServeArgs) -> Result<(), String> {
         (transport, endpoints)
     };
     let stats = Arc::new(Stats::new());
+    let poller = Arc::new(Poller::new(Duration::from_micros(args.poll_us)));
     // The client applies the user's umask; modes reach the file system exactly.
     rustix::process::umask(rustix::fs::Mode::empty());
     raise_fd_limit();
     // 2. The backend.
-    let mut backend = crate::identity::layer(&args, open_backend(&args, &stats)?)?;
+    let mut backend = crate::identity::layer(&args, open_backend(&args, &stats, &poller)?)?;
     if args.readonly {
         backend = Arc::new(p9_server::ReadOnly(backend));
     }
@@ -310,6 +325,7 @@ pub fn run(args: ServeArgs) -> Result<(), String> {
         anames,
         max_fids: args.max_fids,
         trace: args.trace,
+        poller,
         ..ServerConfig::default()
     };
     let server = Arc::new(

@@ -4,7 +4,7 @@ use std::io;
 use std::os::fd::OwnedFd;
 use std::os::unix::net::UnixStream;
 use std::path::Path;
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use proxy_protocol::{ReplyForm, Request, Stat, StatFs};
 use rustix::fs::{OFlags, XattrFlags};
@@ -14,6 +14,7 @@ use crate::error::{Error, Result};
 use crate::response::Response;
 use crate::timestamp::Timestamp;
 use crate::transport::Transport;
+use crate::wait::SpinPolicy;
 
 /// The `bufsize` sent with T_READLINK: `PATH_MAX`. It counts the terminating NUL, so up
 /// to 4095 bytes come back, the longest target Linux stores.
@@ -60,6 +61,15 @@ impl ProxyClient {
         let client = ProxyClient::connect(path.as_ref())?;
         std::fs::remove_file(path)?;
         Ok(client)
+    }
+
+    /// Polls for each reply for as long as `policy` allows before sleeping (by default a
+    /// client sleeps at once); see [`crate::wait`].
+    pub fn with_spin_policy(self, policy: Arc<dyn SpinPolicy>) -> ProxyClient {
+        if let Some(t) = self.lock().as_mut() {
+            t.set_spin_policy(policy);
+        }
+        self
     }
 
     /// Whether an earlier transport or protocol error closed the connection.

@@ -8,6 +8,8 @@
 //! - [`Error`]: the helper's errno ([`Error::Errno`]) apart from transport and protocol
 //!   failures, which close the connection for good.
 //! - [`spawn_helper`]: a helper on a fresh socketpair (`-f N`), for tests and benchmarks.
+//! - [`wait`]: adaptive polling for replies under a [`SpinPolicy`], shared with the 9P
+//!   server's connections.
 //!
 //! Wire encoding and decoding come from the `proxy-protocol` codec.
 //!
@@ -29,12 +31,14 @@ mod response;
 mod spawn;
 mod timestamp;
 mod transport;
+pub mod wait;
 
 pub use client::{ProxyClient, READLINK_BUFSIZE, UNCHANGED_ID};
 pub use error::{Error, Result};
 pub use response::Response;
 pub use spawn::{spawn_helper, spawn_helper_command, spawn_with_socket, SpawnedHelper};
 pub use timestamp::{Timestamp, UTIME_NOW, UTIME_OMIT};
+pub use wait::{spin_readable, SpinPolicy};
 
 pub use proxy_protocol::{ReplyForm, Request, Stat, StatFs};
 pub use rustix::fs::{OFlags, XattrFlags};

@@ -6,6 +6,7 @@
 
 use std::mem::MaybeUninit;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::sync::Arc;
 
 use proxy_protocol::{
     DecodeError, FdWord, Header, Reply, ReplyForm, Request, HEADER_SIZE, MAX_BODY_SIZE,
@@ -17,6 +18,7 @@ use rustix::net::{
 
 use crate::error::{Error, Result};
 use crate::response::Response;
+use crate::wait::{spin_readable, SpinPolicy};
 
 /// How many fds one fd-word message may carry before the kernel closes the rest for us
 /// (`MSG_CTRUNC`). The protocol sends exactly one; any others we do receive are closed.
@@ -28,6 +30,8 @@ pub(crate) struct Transport {
     fd: OwnedFd,
     out: Vec<u8>,
     input: Vec<u8>,
+    /// Whether to poll for a reply before sleeping (none: sleep at once).
+    spin: Option<Arc<dyn SpinPolicy>>,
 }
 
 impl Transport {
@@ -37,7 +41,13 @@ impl Transport {
             fd,
             out: Vec::with_capacity(512),
             input: Vec::with_capacity(512),
+            spin: None,
         }
+    }
+
+    /// Polls for replies as `policy` allows before sleeping.
+    pub(crate) fn set_spin_policy(&mut self, policy: Arc<dyn SpinPolicy>) {
+        self.spin = Some(policy);
     }
 
     /// Encodes `req`, sends it, and reads its reply.
@@ -55,6 +65,10 @@ impl Transport {
     }
 
     fn receive(&mut self, form: ReplyForm) -> Result<Response> {
+        // The helper is at work: poll for its reply first if the policy allows.
+        if let Some(policy) = &self.spin {
+            spin_readable(self.fd.as_fd(), policy.window());
+        }
         match form {
             ReplyForm::Fd => receive_fd(self.fd.as_fd()).map(Response::Fd),
             ReplyForm::Status | ReplyForm::Data(_) => self.receive_reply(form),
