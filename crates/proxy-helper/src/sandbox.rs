@@ -1,7 +1,9 @@
 //! Confinement, applied in a fixed order before the first request is read:
 //! 1. a private mount namespace in which the export is bind-mounted onto itself
 //!    `nodev,nosuid` (so no device node in it can ever be opened through us);
-//! 2. the export opened (root fd, `/proc/self/fd`), then `chroot` into it;
+//! 2. a detached copy of the export's mounts made (`open_tree(OPEN_TREE_CLONE)`: no
+//!    `..` above its root, for anyone holding an fd we hand out), its root opened (root
+//!    fd, `/proc/self/fd`), then `chroot` into it;
 //! 3. `umask(0)` (modes arrive exact), no supplementary groups;
 //! 4. capabilities cut to what file operations need, in every set and the bounding set.
 //!
@@ -11,8 +13,11 @@
 use std::path::Path;
 
 use confined_fs::{Export, ExportOptions};
-use rustix::fs::Mode;
+use std::os::fd::AsRawFd;
+
+use rustix::fs::{Mode, CWD};
 use rustix::io::Errno;
+use rustix::mount::{self, OpenTreeFlags};
 use rustix::process;
 use rustix::thread::{self, CapabilitySet, UnshareFlags};
 
@@ -57,9 +62,38 @@ pub fn confine(export: &Path) -> Result<Export, SandboxError> {
             false
         }
     };
-    let handle =
-        Export::new(export, ExportOptions { nodev, getversion }).map_err(at("open export"))?;
-    process::chroot(export).map_err(at("chroot"))?;
+    // Serve from a detached copy of the export's mounts (submounts included): it has no
+    // parent mount, so `..` from its root, or from any fd we hand out, stays there in
+    // every process that gets one. The 9P front end and QEMU resolve paths without
+    // RESOLVE_IN_ROOT: even compromised, they cannot climb out of the export with `..`.
+    let tree = match mount::open_tree(
+        CWD,
+        export,
+        OpenTreeFlags::OPEN_TREE_CLONE
+            | OpenTreeFlags::OPEN_TREE_CLOEXEC
+            | OpenTreeFlags::AT_RECURSIVE,
+    ) {
+        Ok(tree) => Some(tree),
+        Err(e) => {
+            tracing::warn!(errno = %e, "cannot detach a copy of the export's mounts; fds handed out have a parent");
+            None
+        }
+    };
+    let handle = match &tree {
+        Some(tree) => Export::new(
+            format!("/proc/self/fd/{}", tree.as_raw_fd()),
+            ExportOptions { nodev, getversion },
+        ),
+        None => Export::new(export, ExportOptions { nodev, getversion }),
+    }
+    .map_err(at("open export"))?;
+    match &tree {
+        Some(tree) => {
+            process::fchdir(tree).map_err(at("chdir into the export"))?;
+            process::chroot(".").map_err(at("chroot"))?;
+        }
+        None => process::chroot(export).map_err(at("chroot"))?,
+    }
     process::chdir("/").map_err(at("chdir /"))?;
     process::umask(Mode::empty());
     thread::set_thread_groups(&[]).map_err(at("setgroups"))?;

@@ -320,3 +320,58 @@ fn special_files_are_never_opened() {
     let (code, err) = h.finish();
     assert_eq!(code, Some(0), "{err}");
 }
+
+/// The fds the helper hands out are the front end's (or QEMU's) to use as they like,
+/// without RESOLVE_IN_ROOT: even `..` from them must not leave the export. The helper
+/// serves from a detached copy of the export's mounts, whose root has no parent.
+#[test]
+fn dotdot_from_handed_out_fds_stays_in_the_export() {
+    require_root!();
+    let (sandbox, export) = setup();
+    std::fs::create_dir_all(export.join("a/b")).unwrap();
+    std::fs::write(export.join("inside"), b"in").unwrap();
+    let mut h = Helper::start(&export, false);
+    let root_ino = std::fs::metadata(&export).unwrap().ino();
+    for (path, flags) in [
+        (&b"/"[..], libc::O_PATH),
+        (b"/a/b", libc::O_PATH),
+        (b"/a", libc::O_RDONLY | libc::O_DIRECTORY),
+    ] {
+        let fd = h.call_fd(&Request::Open { path, flags }).unwrap();
+        // Climbing far above the export ends at its root.
+        let up = rustix::fs::openat(
+            &fd,
+            "../../../../../../../..",
+            rustix::fs::OFlags::PATH | rustix::fs::OFlags::DIRECTORY,
+            rustix::fs::Mode::empty(),
+        )
+        .unwrap();
+        assert_eq!(
+            rustix::fs::fstat(&up).unwrap().st_ino,
+            root_ino,
+            "`..` from {:?} climbed above the export",
+            String::from_utf8_lossy(path)
+        );
+        // What lies beside the export cannot be named; what is inside still can.
+        let beside = rustix::fs::openat(
+            &fd,
+            "../../../../../../../../secret",
+            rustix::fs::OFlags::RDONLY,
+            rustix::fs::Mode::empty(),
+        );
+        assert_eq!(beside.unwrap_err(), rustix::io::Errno::NOENT);
+        let inside = rustix::fs::openat(
+            &fd,
+            "../../../../../../../../inside",
+            rustix::fs::OFlags::RDONLY,
+            rustix::fs::Mode::empty(),
+        );
+        assert!(inside.is_ok(), "the export's own files stay reachable");
+    }
+    assert_eq!(
+        std::fs::read(sandbox.path().join("secret")).unwrap(),
+        b"outside"
+    );
+    let (code, err) = h.finish();
+    assert_eq!(code, Some(0), "{err}");
+}
