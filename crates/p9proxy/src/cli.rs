@@ -260,7 +260,8 @@ pub struct ServeArgs {
     /// connection polls up to this many microseconds for its client's next request (and
     /// for a helper's reply) before it sleeps; a sleeping CPU is slow to wake (0: always
     /// sleep at once).
-    #[arg(long = "poll-us", value_name = "US", default_value_t = 50)]
+    #[arg(long = "poll-us", value_name = "US", default_value_t = 50,
+          value_parser = clap::value_parser!(u64).range(0..=MAX_POLL_US))]
     pub poll_us: u64,
 
     /// Largest msize to grant, in bytes (K and M suffixes work)
@@ -384,3 +385,6 @@ mod tests {
         Cli::command().debug_assert();
     }
 }
+
+/// The largest `--poll-us` (one second: polling longer than that is never useful).
+pub const MAX_POLL_US: u64 = 1_000_000;

@@ -55,6 +55,7 @@ struct RawOptions {
     backend: S<String>,
     user: S<String>,
     helpers: S<u64>,
+    poll_us: S<u64>,
     sandbox: S<String>,
     seccomp: S<String>,
     max_connections: S<u64>,
@@ -83,6 +84,7 @@ impl RawOptions {
             backend,
             user,
             helpers,
+            poll_us,
             sandbox,
             seccomp,
             max_connections,
@@ -451,6 +453,20 @@ impl Validator<'_> {
         if let Some(n) = &o.helpers {
             self.count("helpers", n, &mut flags);
         }
+        if let Some(n) = &o.poll_us {
+            if *n.get_ref() > crate::cli::MAX_POLL_US {
+                self.err(
+                    &n.span(),
+                    format!(
+                        "poll_us = {}: at most {} (0 turns polling off)",
+                        n.get_ref(),
+                        crate::cli::MAX_POLL_US
+                    ),
+                );
+            } else {
+                flags.extend(["--poll-us".into(), n.get_ref().to_string()]);
+            }
+        }
         if let Some(s) = &o.sandbox {
             if self.one_of("sandbox", s, &["namespace", "chroot", "none"]) {
                 flags.extend(["--sandbox".into(), s.get_ref().clone()]);
@@ -650,6 +666,7 @@ mod tests {
 [defaults]
 backend = "local"
 max_fids = 100
+poll_us = 0
 
 [[export]]
 name = "a"
@@ -678,6 +695,8 @@ squash = "1000:1000"
                 "--backend",
                 "local",
                 "--readonly",
+                "--poll-us",
+                "0",
                 "--max-fids",
                 "100",
                 "--msize-max",
@@ -691,6 +710,8 @@ squash = "1000:1000"
             [
                 "--backend",
                 "proxy",
+                "--poll-us",
+                "0",
                 "--max-fids",
                 "100",
                 "--security-model",
@@ -763,6 +784,9 @@ squash = "1000:1000"
         ));
         assert_eq!((e.len(), e[0].0, e[0].1), (1, 5, 11), "{e:?}");
         assert!(e[0].2.contains("not with a mapped security_model"), "{e:?}");
+        let e = errs(&format!("{base}poll_us = 2000000\n"));
+        assert_eq!((e.len(), e[0].0, e[0].1), (1, 4, 11), "{e:?}");
+        assert!(e[0].2.contains("at most 1000000"), "{e:?}");
         let e = errs(&format!("{base}gid_map = [\"0:1000:10\", \"5:3000:1\"]\n"));
         assert_eq!((e.len(), e[0].0), (1, 4), "{e:?}");
         assert!(e[0].2.contains("overlap"), "{e:?}");
