@@ -356,6 +356,9 @@ pub fn parse_size(s: &str) -> Result<u32, String> {
     Ok(v)
 }
 
+/// The largest `--poll-us` (one second: polling longer than that is never useful).
+pub const MAX_POLL_US: u64 = 1_000_000;
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -385,6 +388,3 @@ mod tests {
         Cli::command().debug_assert();
     }
 }
-
-/// The largest `--poll-us` (one second: polling longer than that is never useful).
-pub const MAX_POLL_US: u64 = 1_000_000;
