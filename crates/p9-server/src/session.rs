@@ -16,16 +16,17 @@ use std::mem::MaybeUninit;
 
 use p9_wire::{decode_tmessage, encode, msg_type_name, peek_header, Rmessage, HEADER_SIZE};
 
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, BorrowedFd};
 use std::time::{Duration, Instant};
 
-use p9_wire::{Rlock, P9_LOCK_BLOCKED, P9_LOCK_SUCCESS};
+use p9_wire::{Rlock, TwriteHeader, P9_LOCK_BLOCKED, P9_LOCK_SUCCESS, TWRITE_HEADER_SIZE};
 use rustix::event::{PollFd, PollFlags, Timespec};
+use rustix::fs::{FileType, OFlags};
 use rustix::io::Errno;
 
 use crate::error::Error;
 use crate::fid::{FidState, FidTable};
-use crate::io::FileSegment;
+use crate::io::{FileSegment, SpliceBuffer, Taken, Written, SPLICE_WRITE_MIN};
 use crate::lock::{self, Range};
 use crate::poller::RequestWait;
 use crate::stats::{op_index, ConnGuard};
@@ -57,6 +58,8 @@ pub(crate) struct Session<'s> {
     pub pending_locks: Vec<PendingLock>,
     /// File data to send right after the reply buffer (a large Rread's).
     pub deferred: Option<FileSegment>,
+    /// The pipes large Twrites are spliced through (made at the first one).
+    splice: SpliceBuffer,
     warned_fid_limit: bool,
     /// This connection's counters (see [`crate::stats`]).
     stats: ConnGuard<'s>,
@@ -94,6 +97,7 @@ impl<'s> Session<'s> {
             scratch: Vec::new(),
             pending_locks: Vec::new(),
             deferred: None,
+            splice: SpliceBuffer::default(),
             warned_fid_limit: false,
         }
     }
@@ -194,6 +198,99 @@ impl<'s> Session<'s> {
         if self.trace {
             self.trace_replies(&out[start..]);
         }
+    }
+
+    /// Answers a large Twrite whose data has not all arrived (`w`, then the first `data`
+    /// bytes, are in the read buffer): the rest of its data is taken from the transport
+    /// `from` into kernel pipes with `splice(2)` and, once the whole request is in, goes
+    /// from there to the file ([`SpliceBuffer`]). Returns false, with nothing consumed,
+    /// unless the fid is a file open for writing without O_APPEND: the frame is then read
+    /// whole and answered as usual, errors included. An `Err` is a transport error (the
+    /// connection ends; nothing of this request was written).
+    fn splice_write(
+        &mut self,
+        w: TwriteHeader,
+        data: &[u8],
+        from: BorrowedFd<'_>,
+        out: &mut Vec<u8>,
+    ) -> io::Result<bool> {
+        let Session { fids, splice, .. } = self;
+        let fd = match fids.get(w.fid).map(|f| &f.state) {
+            Ok(FidState::File { fd, flags })
+                if flags.intersects(OFlags::WRONLY | OFlags::RDWR)
+                    && !flags.contains(OFlags::APPEND) =>
+            {
+                fd.as_fd()
+            }
+            _ => return Ok(false),
+        };
+        let began = Instant::now();
+        let taken = splice.take(from, w.count as usize - data.len())?;
+        // The whole request is in: write it, the bytes read with the header first; an
+        // error or a short write stops the writing (the reply then says how much).
+        let stop = |written: &mut Written, r: Result<usize, Errno>, len: usize| match r {
+            Ok(n) => {
+                written.bytes += n;
+                if n < len {
+                    written.error = Some(Errno::NOSPC);
+                }
+            }
+            Err(e) => written.error = Some(e),
+        };
+        let mut written = Written {
+            bytes: 0,
+            error: None,
+        };
+        if !data.is_empty() {
+            stop(
+                &mut written,
+                rustix::io::pwrite(fd, data, w.offset),
+                data.len(),
+            );
+        }
+        let at = w.offset + data.len() as u64;
+        let written = match taken {
+            Taken::Held => splice.write_to(fd, at, written)?,
+            Taken::Spilled(rest) => {
+                if written.error.is_none() {
+                    stop(&mut written, rustix::io::pwrite(fd, &rest, at), rest.len());
+                }
+                written
+            }
+        };
+        let start = out.len();
+        if self.trace {
+            tracing::trace!(peer = %self.peer, conn = self.stats.id, "<- Twrite tag {} fid {} offset {} count {} (spliced)", w.tag, w.fid, w.offset, w.count);
+        }
+        let errno = match written.error {
+            Some(e) if written.bytes == 0 => {
+                tracing::debug!(request = "Twrite", tag = w.tag, errno = %e, "request failed");
+                self.reply_error(w.tag, &Error::from(e), out);
+                e.raw_os_error()
+            }
+            _ => {
+                // bytes <= count, a u32.
+                let count = written.bytes as u32;
+                if self
+                    .reply(w.tag, &Rmessage::Write(p9_wire::Rwrite { count }), out)
+                    .is_err()
+                {
+                    tracing::error!("cannot encode Rwrite");
+                }
+                0
+            }
+        };
+        let bytes = if errno == 0 { written.bytes as u64 } else { 0 };
+        self.stats.record(
+            op_index(p9_wire::P9_TWRITE),
+            elapsed_ns(began),
+            errno,
+            bytes,
+        );
+        if self.trace {
+            self.trace_replies(&out[start..]);
+        }
+        Ok(true)
     }
 
     /// Logs the replies in `replies` (complete frames, or the header of an Rread whose
@@ -324,6 +421,9 @@ pub(crate) fn run(
 ) -> io::Result<()> {
     let mut s = Session::new(server, cap, peer);
     let wait = RequestWait::new(&server.config().poller);
+    // Large Twrites are spliced from sockets (not from the pipes of `trans=fd`).
+    let splice_from = rustix::fs::fstat(&reader)
+        .is_ok_and(|st| FileType::from_raw_mode(st.st_mode) == FileType::Socket);
     // rbuf[start..end] holds bytes read and not yet processed; the whole of rbuf is
     // initialized (zeroed when it grows), so reads go straight into it.
     let mut rbuf = vec![0u8; INITIAL_READ];
@@ -368,6 +468,20 @@ pub(crate) fn run(
                     out.clear();
                 }
                 continue;
+            }
+            // A large Twrite still arriving: its data goes from the transport to the file.
+            if splice_from && size >= SPLICE_WRITE_MIN {
+                if let Some(w) = p9_wire::peek_twrite(avail) {
+                    let data = &rbuf[start + TWRITE_HEADER_SIZE..end];
+                    match s.splice_write(w, data, reader.as_fd(), &mut out) {
+                        Ok(true) => {
+                            start = end;
+                            continue;
+                        }
+                        Ok(false) => {}
+                        Err(e) => break Err(e),
+                    }
+                }
             }
             size
         } else {

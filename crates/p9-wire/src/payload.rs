@@ -212,3 +212,79 @@ mod tests {
         assert_eq!(max_readdir_count(8192), 8192 - 11);
     }
 }
+
+/// The fixed part of a Twrite, read before its data (see [`peek_twrite`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TwriteHeader {
+    /// The request's tag.
+    pub tag: u16,
+    /// The fid written to.
+    pub fid: u32,
+    /// Where in the file.
+    pub offset: u64,
+    /// How many data bytes follow the header.
+    pub count: u32,
+}
+
+/// Reads a Twrite's header from the first [`TWRITE_HEADER_SIZE`] bytes of its frame,
+/// before its data has arrived, so a server can move the data straight from the transport
+/// to a file. `None` unless `buf` starts with a Twrite header whose `count` is exactly the
+/// rest of the frame (any other frame goes through [`crate::decode_tmessage`], which says
+/// what is wrong with it).
+pub fn peek_twrite(buf: &[u8]) -> Option<TwriteHeader> {
+    let h = crate::peek_header(buf).ok()?;
+    if h.ty != P9_TWRITE {
+        return None;
+    }
+    let mut r = crate::wire::Reader::new(buf.get(HEADER_SIZE..TWRITE_HEADER_SIZE)?);
+    let (fid, offset, count) = (r.u32().ok()?, r.u64().ok()?, r.u32().ok()?);
+    let data_len = (h.size as usize).checked_sub(TWRITE_HEADER_SIZE)?;
+    (count as usize == data_len).then_some(TwriteHeader {
+        tag: h.tag,
+        fid,
+        offset,
+        count,
+    })
+}
+
+#[cfg(test)]
+mod peek_twrite_tests {
+    use super::*;
+
+    #[test]
+    fn reads_the_header_of_a_partial_frame() {
+        let mut buf = Vec::new();
+        let start = begin_twrite(7, 3, 1 << 40, &mut buf);
+        buf.extend_from_slice(&[9u8; 1000]);
+        finish_twrite(&mut buf, start, 1000).unwrap();
+        let want = TwriteHeader {
+            tag: 7,
+            fid: 3,
+            offset: 1 << 40,
+            count: 1000,
+        };
+        assert_eq!(peek_twrite(&buf), Some(want));
+        assert_eq!(peek_twrite(&buf[..TWRITE_HEADER_SIZE]), Some(want));
+        assert_eq!(peek_twrite(&buf[..TWRITE_HEADER_SIZE - 1]), None);
+    }
+
+    #[test]
+    fn refuses_what_is_not_a_consistent_twrite() {
+        let mut buf = Vec::new();
+        let start = begin_twrite(7, 3, 0, &mut buf);
+        buf.extend_from_slice(&[1u8; 10]);
+        finish_twrite(&mut buf, start, 10).unwrap();
+        // A count that disagrees with the frame size.
+        let mut bad = buf.clone();
+        bad[19..23].copy_from_slice(&11u32.to_le_bytes());
+        assert_eq!(peek_twrite(&bad), None);
+        // Another type.
+        let mut other = buf.clone();
+        other[4] = P9_TREAD;
+        assert_eq!(peek_twrite(&other), None);
+        // A size below the Twrite header.
+        let mut small = buf;
+        small[0..4].copy_from_slice(&20u32.to_le_bytes());
+        assert_eq!(peek_twrite(&small), None);
+    }
+}

@@ -125,6 +125,9 @@ pub const FRONT_END: &[Allow] = &[
     Allow::Any(libc::SYS_pwrite64),
     // Large reads go from the page cache to the socket with sendfile.
     Allow::Any(libc::SYS_sendfile),
+    // Large writes go from the socket to the file through a pipe with splice.
+    Allow::Any(libc::SYS_splice),
+    Allow::Any(libc::SYS_pipe2),
     Allow::Any(libc::SYS_preadv),
     Allow::Any(libc::SYS_pwritev),
     Allow::Any(libc::SYS_lseek),
