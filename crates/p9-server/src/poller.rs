@@ -11,6 +11,10 @@
 //! (their client sent a request within the last [`HOT_GAP`]) than half the CPUs, every
 //! wait sleeps at once and CPU time goes to requests, not to spinning.
 //!
+//! A connection whose polls keep missing (a client that needs the CPU we would spin on,
+//! such as a guest under emulation on the same host, answers later *because* we spin)
+//! stops polling for a while ([`proxy_client::SpinHistory`]).
+//!
 //! Each connection notes when its last request came in a slot of a small fixed table
 //! (connections past [`SLOTS`] share slots, which can only make polling more likely); a
 //! connection that goes quiet stops counting [`HOT_GAP`] later without doing anything.
@@ -19,7 +23,7 @@ use std::os::fd::AsFd;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use proxy_client::{spin_readable, SpinPolicy};
+use proxy_client::{SpinHistory, SpinPolicy};
 
 /// A connection whose client sent a request within this long counts as hot (busy).
 pub const HOT_GAP: Duration = Duration::from_millis(1);
@@ -108,18 +112,23 @@ impl SpinPolicy for Poller {
 pub(crate) struct RequestWait<'p> {
     poller: &'p Poller,
     slot: usize,
+    spins: SpinHistory,
 }
 
 impl<'p> RequestWait<'p> {
     pub(crate) fn new(poller: &'p Poller) -> Self {
         let slot = poller.next_slot.fetch_add(1, Ordering::Relaxed) % SLOTS;
-        RequestWait { poller, slot }
+        RequestWait {
+            poller,
+            slot,
+            spins: SpinHistory::default(),
+        }
     }
 
     /// Before a blocking read of the next request: polls `fd` for the window the policy
-    /// allows now.
-    pub(crate) fn before_read(&self, fd: impl AsFd) {
-        spin_readable(fd, self.poller.window());
+    /// allows now, unless this connection's recent polls missed ([`SpinHistory`]).
+    pub(crate) fn before_read(&mut self, fd: impl AsFd) {
+        self.spins.spin(fd, self.poller.window());
     }
 
     /// A request came in: the connection is hot.

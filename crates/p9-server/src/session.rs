@@ -395,7 +395,7 @@ fn readable_within(fd: &impl AsFd, timeout: Duration) -> io::Result<bool> {
 fn read_next(
     r: &mut (impl Read + AsFd),
     buf: &mut [u8],
-    wait: &RequestWait<'_>,
+    wait: &mut RequestWait<'_>,
 ) -> io::Result<usize> {
     wait.before_read(&*r);
     loop {
@@ -420,7 +420,7 @@ pub(crate) fn run(
     peer: &str,
 ) -> io::Result<()> {
     let mut s = Session::new(server, cap, peer);
-    let wait = RequestWait::new(&server.config().poller);
+    let mut wait = RequestWait::new(&server.config().poller);
     // Large Twrites are spliced from sockets (not from the pipes of `trans=fd`).
     let splice_from = rustix::fs::fstat(&reader)
         .is_ok_and(|st| FileType::from_raw_mode(st.st_mode) == FileType::Socket);
@@ -522,7 +522,7 @@ pub(crate) fn run(
                 );
             }
         }
-        match read_next(&mut reader, &mut rbuf[end..], &wait) {
+        match read_next(&mut reader, &mut rbuf[end..], &mut wait) {
             Ok(0) => break Ok(()),
             Ok(n) => end += n,
             Err(e) => break Err(e),

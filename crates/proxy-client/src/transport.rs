@@ -18,7 +18,7 @@ use rustix::net::{
 
 use crate::error::{Error, Result};
 use crate::response::Response;
-use crate::wait::{spin_readable, SpinPolicy};
+use crate::wait::{SpinHistory, SpinPolicy};
 
 /// How many fds one fd-word message may carry before the kernel closes the rest for us
 /// (`MSG_CTRUNC`). The protocol sends exactly one; any others we do receive are closed.
@@ -32,6 +32,8 @@ pub(crate) struct Transport {
     input: Vec<u8>,
     /// Whether to poll for a reply before sleeping (none: sleep at once).
     spin: Option<Arc<dyn SpinPolicy>>,
+    /// How those polls went.
+    spins: SpinHistory,
 }
 
 impl Transport {
@@ -42,6 +44,7 @@ impl Transport {
             out: Vec::with_capacity(512),
             input: Vec::with_capacity(512),
             spin: None,
+            spins: SpinHistory::default(),
         }
     }
 
@@ -67,7 +70,7 @@ impl Transport {
     fn receive(&mut self, form: ReplyForm) -> Result<Response> {
         // The helper is at work: poll for its reply first if the policy allows.
         if let Some(policy) = &self.spin {
-            spin_readable(self.fd.as_fd(), policy.window());
+            self.spins.spin(self.fd.as_fd(), policy.window());
         }
         match form {
             ReplyForm::Fd => receive_fd(self.fd.as_fd()).map(Response::Fd),

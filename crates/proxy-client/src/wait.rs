@@ -18,6 +18,44 @@ pub trait SpinPolicy: Send + Sync + std::fmt::Debug {
     fn window(&self) -> Duration;
 }
 
+/// One waiter's record of how its polls went, so that it stops polling where polling
+/// does not catch anything: a peer that needs the CPU we would spin on (a guest under
+/// emulation, say) answers later *because* we spin. Each poll that times out doubles how
+/// many of the following waits sleep at once (up to 64); each poll that catches its bytes
+/// halves it.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct SpinHistory {
+    /// Waits left that sleep at once.
+    skip: u32,
+    /// How many waits the next miss skips.
+    penalty: u32,
+}
+
+/// Most waits one missed poll makes sleep at once.
+const MAX_PENALTY: u32 = 64;
+
+impl SpinHistory {
+    /// Polls `fd` for up to `window` unless recent polls missed; records how it went.
+    /// Returns whether `fd` became readable while polling.
+    pub fn spin(&mut self, fd: impl AsFd, window: Duration) -> bool {
+        if window.is_zero() {
+            return false;
+        }
+        if self.skip > 0 {
+            self.skip -= 1;
+            return false;
+        }
+        let caught = spin_readable(fd, window);
+        if caught {
+            self.penalty /= 2;
+        } else {
+            self.penalty = (self.penalty * 2 + 1).min(MAX_PENALTY);
+            self.skip = self.penalty;
+        }
+        caught
+    }
+}
+
 /// Polls `fd` (`poll(2)` with a zero timeout) until it is readable or hung up, for up to
 /// `window`. Returns whether it became so; errors count as "no" (the caller's read will
 /// report them).
@@ -74,6 +112,39 @@ mod tests {
         let (a, b) = UnixStream::pair().unwrap();
         drop(a);
         assert!(spin_readable(&b, Duration::from_micros(10)));
+    }
+
+    #[test]
+    fn misses_make_later_waits_sleep_at_once() {
+        let (mut a, b) = UnixStream::pair().unwrap();
+        let mut h = SpinHistory::default();
+        let w = Duration::from_micros(20);
+        // A miss: the next wait skips polling, the one after polls again.
+        assert!(!h.spin(&b, w));
+        let t = Instant::now();
+        assert!(!h.spin(&b, Duration::from_secs(10)), "skipped, at once");
+        assert!(t.elapsed() < Duration::from_secs(1));
+        assert!(!h.spin(&b, w));
+        // Two misses in a row: three waits skip.
+        for _ in 0..3 {
+            assert!(!h.spin(&b, Duration::from_secs(10)));
+        }
+        // Misses pile up to the cap.
+        for _ in 0..20 {
+            while h.skip > 0 {
+                h.spin(&b, w);
+            }
+            h.spin(&b, w);
+        }
+        assert_eq!(h.penalty, MAX_PENALTY);
+        // Catches bring polling back.
+        a.write_all(b"x").unwrap();
+        while h.skip > 0 {
+            h.spin(&b, w);
+        }
+        assert!(h.spin(&b, w));
+        assert_eq!(h.penalty, MAX_PENALTY / 2);
+        assert!(h.spin(&b, w), "a catch skips nothing");
     }
 
     #[test]
