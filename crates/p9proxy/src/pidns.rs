@@ -64,6 +64,7 @@ pub fn enter<T>(keep: T) -> Result<T, String> {
     match fork()? {
         ForkResult::Child => {
             rearm_parent_death_signal()?;
+            own_proc();
             set.thread_unblock()
                 .map_err(|e| format!("sigprocmask: {e}"))?;
             tracing::info!("front end is PID 1 of a new PID namespace");
@@ -74,6 +75,42 @@ pub fn enter<T>(keep: T) -> Result<T, String> {
             parent(child, &set)
         }
     }
+}
+
+/// Mounts a procfs of the new PID namespace over `/proc`, in a mount namespace of our own
+/// (the host's `/proc` is untouched). Everything opened from `/proc` from here on (the
+/// proxy backend's and the helpers' `/proc/self/fd`, which they reopen their fds
+/// through) shows this namespace only: the server, its spawner and its helpers, not the
+/// host's processes, whose `/proc/PID/root` a compromised front end could otherwise try
+/// to enter (as any other process of its user). `subset=pid` leaves out everything but
+/// the processes. Best effort: where a fresh procfs cannot be mounted (a container that
+/// masks parts of `/proc`), a warning, and the host's `/proc` as before.
+fn own_proc() {
+    use rustix::mount::{mount, mount_change, MountFlags, MountPropagationFlags};
+    let result = unshare_mount()
+        .and_then(|()| {
+            mount_change(
+                "/",
+                MountPropagationFlags::REC | MountPropagationFlags::PRIVATE,
+            )
+            .map_err(|e| format!("make mounts private: {e}"))
+        })
+        .and_then(|()| {
+            let flags = MountFlags::NOSUID | MountFlags::NODEV | MountFlags::NOEXEC;
+            mount("proc", "/proc", "proc", flags, c"subset=pid")
+                .map_err(|e| format!("mount proc: {e}"))
+        });
+    if let Err(e) = result {
+        tracing::warn!(error = %e, "no procfs of our own PID namespace; /proc shows the host's processes");
+    }
+}
+
+#[allow(unsafe_code)]
+fn unshare_mount() -> Result<(), String> {
+    // SAFETY: CLONE_NEWNS shares neither memory nor the fd table differently (what makes
+    // unshare unsafe); it only gives this process a copy of the mount table.
+    unsafe { rustix::thread::unshare_unsafe(UnshareFlags::NEWNS) }
+        .map_err(|e| format!("unshare(CLONE_NEWNS): {e}"))
 }
 
 #[allow(unsafe_code)]

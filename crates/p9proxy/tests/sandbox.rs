@@ -278,6 +278,36 @@ fn pid_namespace_parent_waits_and_takes_everything_down() {
         let below = descendants(parent);
         assert!(below.len() >= 4, "front end, spawner, helpers: {below:?}");
         assert!(below.iter().all(|&p| common::ns_pid(p) != Some(p)));
+        // The namespace has a procfs of its own: the front end (PID 1 there) reopens its
+        // fds through it, and no host process is in it.
+        let front = *below
+            .iter()
+            .find(|&&p| common::ns_pid(p) == Some(1))
+            .expect("a PID 1 below the parent");
+        let links: Vec<String> = std::fs::read_dir(format!("/proc/{front}/fd"))
+            .unwrap()
+            .filter_map(|e| std::fs::read_link(e.unwrap().path()).ok())
+            .map(|l| l.display().to_string())
+            .collect();
+        assert!(
+            links.iter().any(|l| l == "/proc/1/fd"),
+            "the front end's /proc/self/fd is its namespace's: {links:?}"
+        );
+        let spawner = *below
+            .iter()
+            .find(|&&p| {
+                common::ns_pid(p) != Some(1)
+                    && std::fs::read_to_string(format!("/proc/{p}/comm")).unwrap_or_default()
+                        == "p9proxy\n"
+            })
+            .expect("the spawner");
+        let mounts = std::fs::read_to_string(format!("/proc/{spawner}/mountinfo")).unwrap();
+        assert!(
+            mounts
+                .lines()
+                .any(|l| l.contains(" /proc ") && l.ends_with("subset=pid")),
+            "{mounts}"
+        );
         // SAFETY: kill(2) of our own child with a valid signal number.
         assert_eq!(unsafe { libc::kill(parent as i32, sig) }, 0);
         let st = child.wait().unwrap();
