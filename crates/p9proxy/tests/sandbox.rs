@@ -99,11 +99,11 @@ fn proxy_front_end_is_unprivileged_and_confined() {
     }
     let (dir, export) = temp_export();
     let sock = dir.path().join("s");
-    let mut child = serve(&export, &sock, &[], &[]);
+    let mut child = common::Killed(serve(&export, &sock, &[], &[]));
     poke(&sock);
-    let pid = common::front_end(child.id());
+    let pid = common::front_end(child.0.id());
     // PID 1 of a PID namespace of its own, below the process that was started.
-    assert_ne!(pid, child.id());
+    assert_ne!(pid, child.0.id());
     assert_eq!(common::ns_pid(pid), Some(1));
     assert_eq!(
         field(pid, "Uid").split_whitespace().collect::<Vec<_>>(),
@@ -122,8 +122,8 @@ fn proxy_front_end_is_unprivileged_and_confined() {
         std::fs::read_link(format!("/proc/{pid}/ns/net")).unwrap(),
         std::fs::read_link("/proc/self/ns/net").unwrap()
     );
-    child.kill().unwrap();
-    let _ = child.wait();
+    child.0.kill().unwrap();
+    let _ = child.0.wait();
 }
 
 #[test]
@@ -136,11 +136,11 @@ fn local_front_end_is_chrooted_with_seven_capabilities() {
     let export = std::fs::canonicalize(dir.path()).unwrap().join("export");
     std::fs::create_dir(&export).unwrap();
     let sock = dir.path().join("s");
-    let mut child = serve(&export, &sock, &["--backend", "local"], &[]);
+    let mut child = common::Killed(serve(&export, &sock, &["--backend", "local"], &[]));
     poke(&sock);
-    let pid = common::front_end(child.id());
+    let pid = common::front_end(child.0.id());
     // PID 1 of a PID namespace of its own, below the process that was started.
-    assert_ne!(pid, child.id());
+    assert_ne!(pid, child.0.id());
     assert_eq!(common::ns_pid(pid), Some(1));
     let kept = (1u64 << 0) | (1 << 1) | (1 << 3) | (1 << 4) | (1 << 6) | (1 << 7) | (1 << 27);
     assert_eq!(
@@ -156,8 +156,8 @@ fn local_front_end_is_chrooted_with_seven_capabilities() {
         std::fs::read_link(format!("/proc/{pid}/root")).unwrap(),
         export
     );
-    child.kill().unwrap();
-    let _ = child.wait();
+    child.0.kill().unwrap();
+    let _ = child.0.wait();
 }
 
 fn forbidden_syscall_kills_the_front_end_with(selftest: &str, says: &str) {
@@ -270,9 +270,10 @@ fn pid_namespace_parent_waits_and_takes_everything_down() {
     for sig in [libc::SIGTERM, libc::SIGKILL] {
         let (dir, export) = temp_export();
         let sock = dir.path().join("s");
-        let mut child = serve(&export, &sock, &[], &[]);
+        // Killed: a failed assertion below still takes the server down.
+        let mut child = common::Killed(serve(&export, &sock, &[], &[]));
         poke(&sock);
-        let parent = child.id();
+        let parent = child.0.id();
         assert_eq!(field(parent, "CapEff"), format!("{:016x}", 1u64 << 5));
         assert_eq!(field(parent, "Seccomp"), "2");
         let below = descendants(parent);
@@ -310,7 +311,7 @@ fn pid_namespace_parent_waits_and_takes_everything_down() {
         );
         // SAFETY: kill(2) of our own child with a valid signal number.
         assert_eq!(unsafe { libc::kill(parent as i32, sig) }, 0);
-        let st = child.wait().unwrap();
+        let st = child.0.wait().unwrap();
         assert_eq!(st.signal(), Some(sig), "{st:?}");
         let deadline = Instant::now() + Duration::from_secs(20);
         while !gone(&below) {
