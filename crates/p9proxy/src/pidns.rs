@@ -86,15 +86,9 @@ pub fn enter<T>(keep: T) -> Result<T, String> {
 /// the processes. Best effort: where a fresh procfs cannot be mounted (a container that
 /// masks parts of `/proc`), a warning, and the host's `/proc` as before.
 fn own_proc() {
-    use rustix::mount::{mount, mount_change, MountFlags, MountPropagationFlags};
-    let result = unshare_mount()
-        .and_then(|()| {
-            mount_change(
-                "/",
-                MountPropagationFlags::REC | MountPropagationFlags::PRIVATE,
-            )
-            .map_err(|e| format!("make mounts private: {e}"))
-        })
+    use rustix::mount::{mount, MountFlags};
+    let result = sandbox::mounts::private_namespace(UnshareFlags::empty())
+        .map_err(|e| e.to_string())
         .and_then(|()| {
             let flags = MountFlags::NOSUID | MountFlags::NODEV | MountFlags::NOEXEC;
             mount("proc", "/proc", "proc", flags, c"subset=pid")
@@ -103,14 +97,6 @@ fn own_proc() {
     if let Err(e) = result {
         tracing::warn!(error = %e, "no procfs of our own PID namespace; /proc shows the host's processes");
     }
-}
-
-#[allow(unsafe_code)]
-fn unshare_mount() -> Result<(), String> {
-    // SAFETY: CLONE_NEWNS shares neither memory nor the fd table differently (what makes
-    // unshare unsafe); it only gives this process a copy of the mount table.
-    unsafe { rustix::thread::unshare_unsafe(UnshareFlags::NEWNS) }
-        .map_err(|e| format!("unshare(CLONE_NEWNS): {e}"))
 }
 
 #[allow(unsafe_code)]
