@@ -163,6 +163,21 @@ impl<'s> Session<'s> {
         }
         let ty = msg.msg_type();
         let result = crate::ops::dispatch(self, tag, &msg, out);
+        self.finish(ty, tag, began, start, result, out);
+    }
+
+    /// Completes the answer to request `ty`/`tag` begun at `out[start..]` at `began`:
+    /// counts it, turns an error into an Rlerror (logged at debug level, the fid limit
+    /// warned about once), and traces the reply.
+    fn finish(
+        &mut self,
+        ty: u8,
+        tag: u16,
+        began: Instant,
+        start: usize,
+        result: crate::error::Result<()>,
+        out: &mut Vec<u8>,
+    ) {
         let errno = match &result {
             Ok(()) => 0,
             Err(e) => e.errno().raw_os_error(),
@@ -188,7 +203,7 @@ impl<'s> Session<'s> {
                 );
             }
             tracing::debug!(
-                request = msg_type_name(msg.msg_type()).unwrap_or("?"),
+                request = msg_type_name(ty).unwrap_or("?"),
                 tag,
                 errno = %e.errno(),
                 "request failed"
@@ -262,34 +277,15 @@ impl<'s> Session<'s> {
         if self.trace {
             tracing::trace!(peer = %self.peer, conn = self.stats.id, "<- Twrite tag {} fid {} offset {} count {} (spliced)", w.tag, w.fid, w.offset, w.count);
         }
-        let errno = match written.error {
-            Some(e) if written.bytes == 0 => {
-                tracing::debug!(request = "Twrite", tag = w.tag, errno = %e, "request failed");
-                self.reply_error(w.tag, &Error::from(e), out);
-                e.raw_os_error()
-            }
+        let result = match written.error {
+            Some(e) if written.bytes == 0 => Err(Error::from(e)),
+            // bytes <= count, a u32.
             _ => {
-                // bytes <= count, a u32.
                 let count = written.bytes as u32;
-                if self
-                    .reply(w.tag, &Rmessage::Write(p9_wire::Rwrite { count }), out)
-                    .is_err()
-                {
-                    tracing::error!("cannot encode Rwrite");
-                }
-                0
+                self.reply(w.tag, &Rmessage::Write(p9_wire::Rwrite { count }), out)
             }
         };
-        let bytes = if errno == 0 { written.bytes as u64 } else { 0 };
-        self.stats.record(
-            op_index(p9_wire::P9_TWRITE),
-            elapsed_ns(began),
-            errno,
-            bytes,
-        );
-        if self.trace {
-            self.trace_replies(&out[start..]);
-        }
+        self.finish(p9_wire::P9_TWRITE, w.tag, began, start, result, out);
         Ok(true)
     }
 
