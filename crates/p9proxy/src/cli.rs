@@ -227,6 +227,28 @@ pub struct ServeArgs {
     #[command(flatten)]
     pub identity: crate::identity::IdentityArgs,
 
+    /// Trust this user's connections (a name or uid; repeatable): they may attach as any
+    /// user, as a VM monitor or a root mount needs. Every other local peer, identified by
+    /// the kernel (SO_PEERCRED on Unix sockets, the socket's owner for loopback TCP),
+    /// acts as itself whatever it claims [default: root when run as root, else the
+    /// server's own user].
+    #[arg(long = "allow-user", value_name = "NAME|UID")]
+    pub allow_users: Vec<String>,
+
+    /// Serve peers the kernel cannot identify (TCP from other hosts) as trusted: they
+    /// may attach as any user. Only for listeners that trusted machines alone can reach;
+    /// without it such peers are refused (EACCES to their Tattach).
+    #[arg(long)]
+    pub trust_network: bool,
+
+    /// Mode of Unix listening sockets (octal) [default: 0600: the starting user only].
+    #[arg(long, value_name = "OCTAL", value_parser = parse_socket_mode)]
+    pub socket_mode: Option<u32>,
+
+    /// Group of Unix listening sockets (a name or gid) [default: the starting user's].
+    #[arg(long, value_name = "GROUP")]
+    pub socket_group: Option<String>,
+
     /// Export read-only: every change answers EROFS (opens for writing too).
     #[arg(long)]
     pub readonly: bool,
@@ -386,5 +408,15 @@ mod tests {
     fn cli_is_consistent() {
         use clap::CommandFactory;
         Cli::command().debug_assert();
+    }
+}
+
+/// Parses an octal socket mode (`660`, `0660`): permission bits only.
+pub fn parse_socket_mode(s: &str) -> Result<u32, String> {
+    match u32::from_str_radix(s.trim_start_matches("0o"), 8) {
+        Ok(m) if m <= 0o777 => Ok(m),
+        _ => Err(format!(
+            "{s:?} is not an octal mode of permission bits (e.g. 0660)"
+        )),
     }
 }

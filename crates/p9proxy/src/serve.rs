@@ -99,7 +99,10 @@ fn take_transport(args: &ServeArgs) -> Result<Transport, String> {
     };
     let mut listeners = Vec::new();
     for a in &addrs {
-        listeners.push(a.bind().map_err(|e| format!("cannot listen on {a}: {e}"))?);
+        listeners.push(
+            a.bind_with(&crate::trust::socket_perms(args)?)
+                .map_err(|e| format!("cannot listen on {a}: {e}"))?,
+        );
     }
     Ok(Transport::Listeners(listeners))
 }
@@ -309,6 +312,23 @@ pub fn run(args: ServeArgs) -> Result<(), String> {
     let export = std::fs::canonicalize(&args.dir)
         .map_err(|e| format!("export {}: {e}", args.dir.display()))?;
     let target = target_user(&args)?;
+    // The export as given and in canonical form (computed before the chroot); who may
+    // act as whom (the user database and the netlink socket, before the sandbox).
+    let anames = vec![
+        args.dir.as_os_str().as_encoded_bytes().to_vec(),
+        export.as_os_str().as_encoded_bytes().to_vec(),
+    ];
+    let policy = crate::trust::policy(&args)?;
+    let trust_line = crate::trust::describe(&policy);
+    let config = ServerConfig {
+        anames,
+        max_fids: args.max_fids,
+        trace: args.trace,
+        poller,
+        policy,
+        sock_diag: p9_server::peer::SockDiag::open().ok().map(Arc::new),
+        ..ServerConfig::default()
+    };
     crate::sandbox::confine(sandbox_mode, args.backend, &export)?;
     drop_privileges(&args, target)?;
     if sandbox_mode == crate::sandbox::SandboxMode::Namespace {
@@ -316,18 +336,6 @@ pub fn run(args: ServeArgs) -> Result<(), String> {
     }
     crate::sandbox::seccomp(args.seccomp, args.backend)?;
 
-    // The export as given and in canonical form (computed before the chroot).
-    let anames = vec![
-        args.dir.as_os_str().as_encoded_bytes().to_vec(),
-        export.as_os_str().as_encoded_bytes().to_vec(),
-    ];
-    let config = ServerConfig {
-        anames,
-        max_fids: args.max_fids,
-        trace: args.trace,
-        poller,
-        ..ServerConfig::default()
-    };
     let server = Arc::new(
         Server::with_stats(backend, config, Arc::clone(&stats))
             .map_err(|e| format!("cannot serve {}: {e}", args.dir.display()))?,
@@ -363,6 +371,7 @@ pub fn run(args: ServeArgs) -> Result<(), String> {
                     args.dir.display()
                 );
                 println!("  {}", mount_hint(&addr, msize));
+                println!("  {trust_line}");
             }
             listen::serve(server, listeners, limits).map_err(|e| format!("serving: {e}"))
         }
