@@ -146,7 +146,10 @@ impl Policy {
         match peer {
             PeerIdentity::Unknown if self.trust_network => Authority::Anyone,
             PeerIdentity::Unknown => Authority::Refused("the kernel cannot say who the peer is"),
-            PeerIdentity::Local(p) if self.trusted.contains(&p.uid) => Authority::Anyone,
+            // Root could become any user anyway: refusing it would protect nothing.
+            PeerIdentity::Local(p) if p.uid == 0 || self.trusted.contains(&p.uid) => {
+                Authority::Anyone
+            }
             PeerIdentity::Local(p) if !self.can_switch && p.uid != self.own_uid => {
                 Authority::Refused("this server cannot act as that user (it does not run as root)")
             }

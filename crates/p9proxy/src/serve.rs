@@ -141,11 +141,13 @@ fn open_proxy_backend(
 ) -> Result<Arc<dyn Backend>, String> {
     let policy: Arc<dyn SpinPolicy> = poller.clone();
     if let Some(sock) = &args.helper_socket {
-        // One connection: QEMU's helper (and ours) serve one connection each.
+        // One connection: QEMU's helper (and ours) serve one connection each. It may be
+        // QEMU's C helper, which knows no identities (T_AS): only root is served there.
         let client = proxy_client::ProxyClient::connect(sock)
             .map_err(|e| format!("cannot connect to the helper at {}: {e}", sock.display()))?
             .with_spin_policy(policy);
-        return Ok(Arc::new(ProxyBackend::new(HelperPool::fixed(vec![client]))));
+        let backend = ProxyBackend::new(HelperPool::fixed(vec![client])).without_identities();
+        return Ok(Arc::new(backend));
     }
     if !rustix::process::geteuid().is_root() {
         return Err(
@@ -318,7 +320,12 @@ pub fn run(args: ServeArgs) -> Result<(), String> {
         args.dir.as_os_str().as_encoded_bytes().to_vec(),
         export.as_os_str().as_encoded_bytes().to_vec(),
     ];
-    let policy = crate::trust::policy(&args)?;
+    let mut policy = crate::trust::policy(&args)?;
+    if args.helper_socket.is_some() {
+        // A helper we did not start may be QEMU's C one, which takes no identities:
+        // serve trusted peers only.
+        policy.can_switch = false;
+    }
     let trust_line = crate::trust::describe(&policy);
     let config = ServerConfig {
         anames,

@@ -16,6 +16,7 @@ use proxy_protocol::{encode_groups, EncodeError, Request};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Identity {
     message: Arc<[u8]>,
+    root: bool,
 }
 
 impl Identity {
@@ -32,7 +33,14 @@ impl Identity {
         .encode(&mut message)?;
         Ok(Identity {
             message: message.into(),
+            root: uid == 0 && gid == 0 && groups.is_empty(),
         })
+    }
+
+    /// Whether this is root with no groups: what a helper that was never sent a `T_AS`
+    /// acts as (QEMU's model), so none is needed for it there.
+    pub fn is_root(&self) -> bool {
+        self.root
     }
 
     /// The encoded `T_AS` request.

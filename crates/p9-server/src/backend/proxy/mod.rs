@@ -42,6 +42,8 @@ pub struct ProxyBackend {
     /// `/proc/self/fd`, opened at start (before any chroot): reopening our own `O_PATH`
     /// fds there needs no lookup and no helper.
     proc_fd: Option<OwnedFd>,
+    /// Whether the helpers take identities (`T_AS`: ours do, QEMU's C helper does not).
+    identities: bool,
 }
 
 fn timestamp(t: SetTime) -> Timestamp {
@@ -77,7 +79,19 @@ impl ProxyBackend {
             rustix::fs::Mode::empty(),
         )
         .ok();
-        ProxyBackend { pool, proc_fd }
+        ProxyBackend {
+            pool,
+            proc_fd,
+            identities: true,
+        }
+    }
+
+    /// For helpers that know no identities (QEMU's C helper): every operation runs in
+    /// QEMU's model (root, the client's ids for creations), so the server must serve
+    /// trusted peers only (`Policy::can_switch` false).
+    pub fn without_identities(mut self) -> ProxyBackend {
+        self.identities = false;
+        self
     }
 
     /// Opens what the unprivileged front end may open itself, saving a helper round trip:
@@ -124,6 +138,10 @@ impl Backend for ProxyBackend {
                 return Ok(());
             }
             let id = Identity::new(who.uid, who.gid, &who.groups).map_err(|_| Errno::INVAL)?;
+            if !self.identities {
+                // QEMU's model for every fid; the policy serves trusted peers only.
+                return Ok(());
+            }
             // Sent to a helper connection with the next request that reaches it as
             // someone else (proxy_client::acting).
             set_thread_identity(Some(id.clone()));
