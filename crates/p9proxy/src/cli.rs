@@ -137,7 +137,9 @@ The file: an optional [defaults] table, whose keys every export inherits, and on
 
 Other keys, each passed as the `serve` flag of the same name when set: backend, user,
 helpers, sandbox, seccomp, max_connections, max_fids, msize_max, security_model, squash
-(\"UID:GID\"), uid_map and gid_map (arrays of \"CLIENT:HOST:COUNT\"), control.";
+(\"UID:GID\"), uid_map and gid_map (arrays of \"CLIENT:HOST:COUNT\"), control,
+allow_users (an array of names or uids), trust_network, socket_mode (\"0660\") and
+socket_group (the supervisor binds Unix listeners with them).";
 const STATS_ABOUT: &str = "\
 Show a running server's statistics, read from its control socket (p9proxy serve
 --control PATH): per 9P request type the requests answered, the errors (Rlerror), the
@@ -381,6 +383,16 @@ pub fn parse_size(s: &str) -> Result<u32, String> {
 /// The largest `--poll-us` (one second: polling longer than that is never useful).
 pub const MAX_POLL_US: u64 = 1_000_000;
 
+/// Parses an octal socket mode (`660`, `0660`): permission bits only.
+pub fn parse_socket_mode(s: &str) -> Result<u32, String> {
+    match u32::from_str_radix(s.trim_start_matches("0o"), 8) {
+        Ok(m) if m <= 0o777 => Ok(m),
+        _ => Err(format!(
+            "{s:?} is not an octal mode of permission bits (e.g. 0660)"
+        )),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -408,15 +420,5 @@ mod tests {
     fn cli_is_consistent() {
         use clap::CommandFactory;
         Cli::command().debug_assert();
-    }
-}
-
-/// Parses an octal socket mode (`660`, `0660`): permission bits only.
-pub fn parse_socket_mode(s: &str) -> Result<u32, String> {
-    match u32::from_str_radix(s.trim_start_matches("0o"), 8) {
-        Ok(m) if m <= 0o777 => Ok(m),
-        _ => Err(format!(
-            "{s:?} is not an octal mode of permission bits (e.g. 0660)"
-        )),
     }
 }

@@ -28,18 +28,23 @@ pub fn policy(args: &ServeArgs) -> Result<Policy, String> {
     Ok(policy)
 }
 
+/// A group given as a name or a gid.
+pub fn group_id(g: &str) -> Result<u32, String> {
+    match g.parse::<u32>() {
+        Ok(gid) => Ok(gid),
+        Err(_) => nix::unistd::Group::from_name(g)
+            .ok()
+            .flatten()
+            .map(|gr| gr.gid.as_raw())
+            .ok_or_else(|| format!("{g}: no such group")),
+    }
+}
+
 /// The permissions of the Unix listeners.
 pub fn socket_perms(args: &ServeArgs) -> Result<SocketPerms, String> {
     let gid = match &args.socket_group {
         None => None,
-        Some(g) => Some(match g.parse::<u32>() {
-            Ok(gid) => gid,
-            Err(_) => nix::unistd::Group::from_name(g)
-                .ok()
-                .flatten()
-                .map(|gr| gr.gid.as_raw())
-                .ok_or_else(|| format!("--socket-group {g}: no such group"))?,
-        }),
+        Some(g) => Some(group_id(g).map_err(|e| format!("--socket-group {e}"))?),
     };
     Ok(SocketPerms {
         mode: args.socket_mode.unwrap_or(SocketPerms::default().mode),

@@ -149,7 +149,7 @@ pub fn encode_groups(groups: &[u32]) -> Vec<u8> {
 /// The groups of a [`Request::As`] from its `groups` bytes (`None`: not a whole number
 /// of u32s).
 pub fn decode_groups(bytes: &[u8]) -> Option<Vec<u32>> {
-    if bytes.len() % 4 != 0 {
+    if !bytes.chunks_exact(4).remainder().is_empty() {
         return None;
     }
     Some(

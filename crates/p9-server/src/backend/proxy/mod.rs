@@ -32,7 +32,7 @@ thread_local! {
 /// whatever its unprivileged user may. Any other identity may be refused where the front
 /// end's user is not (a named-user ACL, a group), so its every lookup goes to a helper.
 fn acting_as_root() -> bool {
-    ACTING.with(|a| a.borrow().as_ref().is_none_or(|(who, _)| who.uid == 0))
+    ACTING.with(|a| !a.borrow().as_ref().is_some_and(|(who, _)| who.uid != 0))
 }
 
 /// The proxy backend: every operation is a request to a helper, by path.
