@@ -31,6 +31,7 @@
 #![deny(unsafe_code)]
 
 pub mod backend;
+pub mod budget;
 pub mod error;
 mod fdpass;
 mod fid;
@@ -96,6 +97,9 @@ pub struct ServerConfig {
     /// How connection threads wait for requests (share it with the proxy backend's
     /// helper connections; see [`poller`]). Default: never poll.
     pub poller: Arc<poller::Poller>,
+    /// The process-wide budgets of fds, fid memory and xattr buffers, shared fairly
+    /// between connections (see [`budget`]).
+    pub budgets: budget::Budgets,
 }
 
 impl Default for ServerConfig {
@@ -107,6 +111,7 @@ impl Default for ServerConfig {
             lock_wait: DEFAULT_LOCK_WAIT,
             trace: false,
             poller: Arc::new(poller::Poller::off()),
+            budgets: budget::Budgets::default(),
         }
     }
 }
@@ -117,6 +122,7 @@ pub struct Server {
     qids: QidMap,
     config: ServerConfig,
     stats: Arc<Stats>,
+    pools: budget::Pools,
 }
 
 impl std::fmt::Debug for Server {
@@ -142,11 +148,19 @@ impl Server {
     ) -> Result<Server, Errno> {
         let root = backend.root()?;
         let dev = Attr::of(root.fd())?.dev;
+        let pools = budget::Pools::new(&config.budgets);
+        tracing::debug!(
+            fds = pools.fds.limit(),
+            fid_memory = pools.fid_memory.limit(),
+            xattr = pools.xattr.limit(),
+            "budgets"
+        );
         Ok(Server {
             backend,
             qids: QidMap::new(dev),
             config,
             stats,
+            pools,
         })
     }
 
@@ -158,6 +172,11 @@ impl Server {
     /// The backend.
     pub fn backend(&self) -> &dyn Backend {
         &*self.backend
+    }
+
+    /// The budgets connections draw on.
+    pub(crate) fn pools(&self) -> &budget::Pools {
+        &self.pools
     }
 
     /// The qid map.

@@ -93,7 +93,7 @@ impl<'s> Session<'s> {
             server,
             msize: 0,
             cap,
-            fids: FidTable::new(server.config().max_fids),
+            fids: FidTable::new(server.config().max_fids, server.pools()),
             scratch: Vec::new(),
             pending_locks: Vec::new(),
             deferred: None,
@@ -195,11 +195,16 @@ impl<'s> Session<'s> {
         self.stats.set_fids(self.fids.len());
         if let Err(e) = result {
             out.truncate(start);
-            if matches!(e.errno(), Errno::MFILE) && !self.warned_fid_limit {
+            if matches!(e.errno(), Errno::MFILE | Errno::NFILE | Errno::NOMEM)
+                && !self.warned_fid_limit
+            {
                 self.warned_fid_limit = true;
                 tracing::warn!(
                     max_fids = self.server.config().max_fids,
-                    "fid limit reached on this connection; further new fids get EMFILE"
+                    fids = self.fids.len(),
+                    errno = %e.errno(),
+                    "this connection reached a bound (its fids, or its share of the fd, fid \
+                     memory or xattr budget); requests for more get this errno"
                 );
             }
             tracing::debug!(
@@ -321,7 +326,7 @@ impl<'s> Session<'s> {
                 Ok(status) => {
                     if status == P9_LOCK_SUCCESS {
                         if let Ok(f) = self.fids.get_mut(p.fid) {
-                            f.locked = true;
+                            *f.locked = true;
                         }
                     }
                     let r = Rmessage::Lock(Rlock { status });

@@ -249,6 +249,8 @@ const ENV_SOCK: &str = "P9_FAULTS_SERVER_SOCK";
 const ENV_BACKEND: &str = "P9_FAULTS_SERVER_BACKEND";
 /// A soft limit of open files for the server process, if set.
 const ENV_NOFILE: &str = "P9_FAULTS_SERVER_NOFILE";
+/// The server process's fid memory budget, if set (bytes).
+const ENV_FID_MEMORY: &str = "P9_FAULTS_SERVER_FID_MEMORY";
 
 /// Not a test: the server process of [`ServerProc`] (does nothing unless started by it).
 /// Serves its export on a Unix socket until its stdin closes.
@@ -279,7 +281,14 @@ fn server_process() {
     } else {
         Arc::new(LocalBackend::new(&export).unwrap())
     };
-    let server = Arc::new(Server::new(b, ServerConfig::default()).unwrap());
+    let mut config = ServerConfig::default();
+    if let Some(n) = std::env::var(ENV_FID_MEMORY)
+        .ok()
+        .and_then(|n| n.parse().ok())
+    {
+        config.budgets.fid_memory = n;
+    }
+    let server = Arc::new(Server::new(b, config).unwrap());
     let l = ListenAddr::Unix(PathBuf::from(sock)).bind().unwrap();
     let limits = Limits {
         // Connections that vanish are noticed shortly, not at once: leave room.
@@ -1489,12 +1498,12 @@ fn xattr_buffers_are_bounded_per_connection() {
     sp.finish();
 }
 
-/// Every fid holds an fd, so one connection with enough fids exhausts the process's
-/// open-file limit (here lowered to 256): it gets EMFILE, other clients' new fids fail
-/// meanwhile too (a known limit: fids are bounded per connection, fds are not), but the
-/// server survives, and once that connection goes everything works again.
+/// Every fid holds an fd, and fds are a process-wide budget (3/4 of the open-file
+/// limit, here lowered to 256) shared fairly: one connection walking fids until it is
+/// refused (`EMFILE`: past its share) leaves enough for the others, which still walk,
+/// attach and open meanwhile; once it goes, its fds are all closed.
 #[test]
-fn a_connection_exhausting_fds_is_survived() {
+fn one_connection_cannot_take_every_fd() {
     let sp = ServerProc::start_with(Kind::Local, &[(ENV_NOFILE, "256")]);
     std::fs::write(sp.export().join("f"), b"data").unwrap();
     let mut other = sp.client();
@@ -1510,21 +1519,168 @@ fn a_connection_exhausting_fds_is_survived() {
         }
         assert!(held < 10_000, "no limit reached");
     };
-    assert!([Errno::MFILE, Errno::NFILE].contains(&refused), "{refused}");
-    // The other client: open fids go on; new ones share the exhaustion.
+    assert_eq!(refused, Errno::MFILE);
+    // The hog's connection goes on: what it holds still works, and it gets fds back
+    // as it clunks.
+    hog.getattr(100).unwrap();
+    hog.clunk(100).unwrap();
+    hog.walk(ROOT, 100, &[b"f"]).unwrap();
+    // The other client: open fids go on, new ones too, and a new client attaches,
+    // walks and opens.
     assert_eq!(other.read(1, 0, 10).unwrap(), b"data");
-    let meanwhile = outcome(other.walk(ROOT, 2, &[b"f"]));
-    let _ = other.clunk(2);
+    other.walk(ROOT, 2, &[b"f"]).unwrap();
+    other.lopen(2, P9_DOTL_RDONLY).unwrap();
+    assert_eq!(other.read(2, 0, 10).unwrap(), b"data");
+    other.clunk(2).unwrap();
+    let mut again = sp.client();
+    again.walk(ROOT, 1, &[b"f"]).unwrap();
+    again.lopen(1, P9_DOTL_RDONLY).unwrap();
+    assert_eq!(again.read(1, 0, 10).unwrap(), b"data");
+    drop(again);
     drop(hog);
     let after = sp.settle_fds(baseline);
     assert_eq!(after, baseline);
-    other.walk(ROOT, 2, &[b"f"]).unwrap();
-    let mut again = sp.client();
-    again.walk(ROOT, 1, &[b"f"]).unwrap();
+    eprintln!("fd budget: one connection held {held} fids, then {refused}; others served");
+    drop(other);
+    sp.finish();
+}
+
+/// In the server process's export, a chain of directories `depth` deep, each named
+/// with 250 bytes (longer than any path the kernel resolves at once). Returns the name.
+fn deep_chain(export: &Path, depth: usize) -> Vec<u8> {
+    use rustix::fs::{mkdirat, openat, Mode, OFlags};
+    let name = vec![b'd'; 250];
+    let mut dir = openat(
+        rustix::fs::CWD,
+        export,
+        OFlags::PATH | OFlags::DIRECTORY,
+        Mode::empty(),
+    )
+    .unwrap();
+    for _ in 0..depth {
+        mkdirat(&dir, &name[..], Mode::from_raw_mode(0o755)).unwrap();
+        dir = openat(
+            &dir,
+            &name[..],
+            OFlags::PATH | OFlags::DIRECTORY,
+            Mode::empty(),
+        )
+        .unwrap();
+    }
+    name
+}
+
+/// Sends `n` clones (`Twalk` with no names) of `fid` to new fids from `first` on,
+/// pipelined; returns how many were made and the errnos of those refused.
+fn clone_flood(c: &mut Client<UnixStream>, fid: u32, first: u32, n: u32) -> (u32, Vec<Errno>) {
+    let (mut held, mut refused) = (0u32, Vec::new());
+    for chunk in (0..n).collect::<Vec<_>>().chunks(500) {
+        let batch: Vec<u8> = chunk
+            .iter()
+            .flat_map(|&i| {
+                frame(
+                    (i % 500) as u16,
+                    &Tmessage::Walk(Twalk {
+                        fid,
+                        newfid: first + i,
+                        wnames: Default::default(),
+                    }),
+                )
+            })
+            .collect();
+        c.send_raw(&batch).unwrap();
+        for _ in chunk {
+            match c.recv().unwrap().decode().unwrap().1 {
+                Rmessage::Walk(_) => held += 1,
+                Rmessage::Lerror(e) => refused.push(Errno::from_raw_os_error(e.ecode as i32)),
+                m => panic!("{m:?}"),
+            }
+        }
+    }
+    (held, refused)
+}
+
+/// A fid's path is shared with its clones (a clone costs the same for any path) and
+/// capped at PATH_MAX: a client that walks a fid down a deep chain and clones it over
+/// and over with 17-byte requests makes the server hold little, the walk past PATH_MAX
+/// is `ENAMETOOLONG`, and another client keeps working.
+#[test]
+fn deep_path_clone_flood_is_bounded() {
+    let sp = ServerProc::start(Kind::Local);
+    let name = deep_chain(&sp.export(), 20);
+    std::fs::write(sp.export().join("f"), b"data").unwrap();
+    let mut hog = sp.client();
+    // 16 levels: a path of 4,016 bytes.
+    hog.walk(ROOT, 1, &vec![&name[..]; 16]).unwrap();
+    let rss0 = sp.status_kib("VmRSS");
+    // 60,000 clones: 240 MB if each kept its own copy of the path.
+    let (held, refused) = clone_flood(&mut hog, 1, 100, 60_000);
+    let rss1 = sp.status_kib("VmRSS");
     eprintln!(
-        "fd exhaustion: one connection held {held} fids, then {refused}; another \
-         connection's walk meanwhile: errno {meanwhile}; all well after it left"
+        "deep clones: {held} held, {} refused ({:?}); server VmRSS {rss0} -> {rss1} KiB",
+        refused.len(),
+        refused.first()
     );
+    assert!(held > 0);
+    assert!(
+        refused
+            .iter()
+            .all(|e| [Errno::MFILE, Errno::NFILE, Errno::NOMEM].contains(e)),
+        "{refused:?}"
+    );
+    // Well under a KiB a clone (the path alone is 4 KiB), and bounded whatever the count.
+    assert!(
+        rss1 < rss0 + 16 * 1024 + u64::from(held) / 2,
+        "{rss0} -> {rss1} KiB for {held} clones"
+    );
+    // One level more is past PATH_MAX.
+    assert_eq!(errno(hog.walk(1, 2, &[&name[..]])), Errno::NAMETOOLONG);
+    let mut other = sp.client();
+    other.walk(ROOT, 1, &[b"f"]).unwrap();
+    other.lopen(1, P9_DOTL_RDONLY).unwrap();
+    assert_eq!(other.read(1, 0, 10).unwrap(), b"data");
+    drop((hog, other));
+    sp.finish();
+}
+
+/// Fid memory is a process-wide budget with a fair share per connection (here 4 MiB in
+/// all): a connection cloning deep fids gets `ENOMEM` past its share, another one still
+/// makes its own, and everything held is given back when a connection ends.
+#[test]
+fn fid_memory_is_a_shared_budget() {
+    let sp = ServerProc::start_with(Kind::Local, &[(ENV_FID_MEMORY, "4194304")]);
+    let name = deep_chain(&sp.export(), 16);
+    let deep = vec![&name[..]; 16];
+    let mut hog = sp.client();
+    hog.walk(ROOT, 1, &deep).unwrap();
+    let (held, refused) = clone_flood(&mut hog, 1, 100, 2_000);
+    eprintln!(
+        "fid memory: {held} deep clones held, then {:?}",
+        refused.first()
+    );
+    // Alone, half of 4 MiB: some 480 fids of 4,272 bytes (path and overhead).
+    assert!((400..600).contains(&held), "{held}");
+    assert!(refused.iter().all(|&e| e == Errno::NOMEM), "{refused:?}");
+    let mut other = sp.client();
+    other.walk(ROOT, 1, &deep).unwrap();
+    let (other_held, _) = clone_flood(&mut other, 1, 100, 200);
+    assert_eq!(other_held, 200);
+    drop(hog);
+    // Once the hog is gone (its thread notices shortly), its share is free again.
+    let mut again = sp.client();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let again_held = loop {
+        again.walk(ROOT, 1, &deep).unwrap();
+        let (n, _) = clone_flood(&mut again, 1, 100, 300);
+        if n == 300 || Instant::now() > deadline {
+            break n;
+        }
+        for i in 0..n {
+            again.clunk(100 + i).unwrap();
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert_eq!(again_held, 300);
     drop((other, again));
     sp.finish();
 }

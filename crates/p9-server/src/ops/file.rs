@@ -45,7 +45,7 @@ pub(super) fn lopen(s: &mut Session<'_>, tag: u16, t: &Tlopen, out: &mut Vec<u8>
     } else {
         FidState::File { fd, flags }
     };
-    s.fids.get_mut(t.fid)?.state = state;
+    s.fids.set_state(t.fid, None, state)?;
     s.reply(tag, &Rmessage::Lopen(Rlopen { qid, iounit: 0 }), out)
 }
 
@@ -60,6 +60,7 @@ pub(super) fn lcreate(
         return Err(Errno::BADF.into());
     }
     let name = check_name(t.name)?;
+    crate::path::check_join(f.node.path(), name)?;
     let flags = open_flags(t.flags)
         | (OFlags::from_bits_retain(dotl_to_host_oflags(t.flags) as u32) & OFlags::EXCL);
     let creds = Credentials {
@@ -72,9 +73,8 @@ pub(super) fn lcreate(
         .create(&f.node, name, flags, t.mode, creds)?;
     let a = Attr::of(fd.as_fd())?;
     let qid = s.server.qids().qid(&a);
-    let f = s.fids.get_mut(t.fid)?;
-    f.node = node;
-    f.state = FidState::File { fd, flags };
+    s.fids
+        .set_state(t.fid, Some(node), FidState::File { fd, flags })?;
     s.reply(tag, &Rmessage::Lcreate(Rlcreate { qid, iounit: 0 }), out)
 }
 
@@ -124,7 +124,7 @@ pub(super) fn write(
     out: &mut Vec<u8>,
 ) -> Result<()> {
     let f = s.fids.get_mut(t.fid)?;
-    let n = match &mut f.state {
+    let n = match f.state {
         FidState::File { fd, .. } => rustix::io::pwrite(fd.as_fd(), t.data, t.offset)?,
         FidState::XattrWrite(w) => w.write(t.offset, t.data)?,
         FidState::Dir { .. } => return Err(Errno::ISDIR.into()),
@@ -187,7 +187,7 @@ pub(super) fn fsync(s: &mut Session<'_>, tag: u16, t: &Tfsync, out: &mut Vec<u8>
 
 pub(super) fn lock(s: &mut Session<'_>, tag: u16, t: &Tlock<'_>, out: &mut Vec<u8>) -> Result<()> {
     if t.ty != p9_wire::P9_LOCK_TYPE_UNLCK {
-        s.fids.get_mut(t.fid)?.locked = true;
+        *s.fids.get_mut(t.fid)?.locked = true;
     }
     let fd = open_fd(s, t.fid)?;
     let range = Range {

@@ -82,6 +82,7 @@ fn step(s: &Session<'_>, node: &Node, name: &[u8]) -> Result<Node> {
         return Ok(backend.lookup(path::parent(node.path()))?);
     }
     let name = check_name(name)?;
+    path::check_join(node.path(), name)?;
     Ok(backend.walk(node, name)?)
 }
 
