@@ -50,6 +50,15 @@ impl Default for Budgets {
 }
 
 impl Budgets {
+    /// These budgets with [`Budgets::fds`] set (to [`Budgets::fd_limit`]): for a
+    /// server made after a seccomp filter that allows no `getrlimit`.
+    pub fn resolved(self) -> Budgets {
+        Budgets {
+            fds: Some(self.fd_limit()),
+            ..self
+        }
+    }
+
     /// The fd limit: [`Budgets::fds`], or 3/4 of the soft `RLIMIT_NOFILE` now.
     pub fn fd_limit(&self) -> usize {
         self.fds.unwrap_or_else(|| {

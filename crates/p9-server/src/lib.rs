@@ -209,6 +209,26 @@ impl Server {
         msize_cap: u32,
         peer: &str,
     ) -> std::io::Result<()> {
-        session::run(self, reader, writer, msize_cap.max(MIN_MSIZE), peer)
+        session::run(self, reader, writer, msize_cap.max(MIN_MSIZE), peer, None)
+    }
+
+    /// [`Server::serve_peer`], closing the connection if it has not completed its
+    /// handshake (a Tversion, then a Tattach answered) within `handshake`.
+    pub fn serve_connection(
+        &self,
+        reader: impl Read + AsFd,
+        writer: impl Write + AsFd,
+        msize_cap: u32,
+        peer: &str,
+        handshake: Option<std::time::Duration>,
+    ) -> std::io::Result<()> {
+        session::run(
+            self,
+            reader,
+            writer,
+            msize_cap.max(MIN_MSIZE),
+            peer,
+            handshake,
+        )
     }
 }

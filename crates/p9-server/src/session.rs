@@ -67,6 +67,8 @@ pub(crate) struct Session<'s> {
     trace: bool,
     /// Who is at the other end, for the trace.
     peer: String,
+    /// Whether a Tattach has succeeded (the handshake is complete).
+    pub attached: bool,
 }
 
 /// A blocking Tlock on a lock someone else holds: retried while the connection goes on
@@ -99,6 +101,7 @@ impl<'s> Session<'s> {
             deferred: None,
             splice: SpliceBuffer::default(),
             warned_fid_limit: false,
+            attached: false,
         }
     }
 
@@ -412,15 +415,19 @@ fn read_next(
 }
 
 /// Serves one connection until the client closes it or a transport error happens.
-/// `cap` is the largest msize to grant on this transport.
+/// `cap` is the largest msize to grant on this transport. With a `handshake` time, a
+/// connection that has not had a Tattach answered (after its Tversion) by then is
+/// closed: clients that connect and say nothing do not hold a connection slot.
 pub(crate) fn run(
     server: &Server,
     mut reader: impl Read + AsFd,
     mut writer: impl Write + AsFd,
     cap: u32,
     peer: &str,
+    handshake: Option<Duration>,
 ) -> io::Result<()> {
     let mut s = Session::new(server, cap, peer);
+    let handshake_by = handshake.map(|t| Instant::now() + t);
     let mut wait = RequestWait::new(&server.config().poller);
     // Large Twrites are spliced from sockets (not from the pipes of `trans=fd`).
     let splice_from = rustix::fs::fstat(&reader)
@@ -507,6 +514,22 @@ pub(crate) fn run(
             match readable_within(&reader, LOCK_RETRY) {
                 Ok(true) => {}
                 Ok(false) => continue,
+                Err(e) => break Err(e),
+            }
+        }
+        if let Some(by) = handshake_by.filter(|_| !s.attached) {
+            let left = by.saturating_duration_since(Instant::now());
+            match readable_within(&reader, left) {
+                Ok(true) => {}
+                Ok(false) if Instant::now() < by => continue,
+                Ok(false) => {
+                    tracing::warn!(
+                        peer,
+                        timeout_s = handshake.unwrap_or_default().as_secs_f64(),
+                        "no Tversion and Tattach in time; closing the connection"
+                    );
+                    break Ok(());
+                }
                 Err(e) => break Err(e),
             }
         }

@@ -136,7 +136,8 @@ The file: an optional [defaults] table, whose keys every export inherits, and on
     readonly = true
 
 Other keys, each passed as the `serve` flag of the same name when set: backend, user,
-helpers, sandbox, seccomp, max_connections, max_fids, msize_max, security_model, squash
+helpers, sandbox, seccomp, max_connections, handshake_timeout, max_fids, msize_max,
+security_model, squash
 (\"UID:GID\"), uid_map and gid_map (arrays of \"CLIENT:HOST:COUNT\"), control.";
 const STATS_ABOUT: &str = "\
 Show a running server's statistics, read from its control socket (p9proxy serve
@@ -272,6 +273,12 @@ pub struct ServeArgs {
     /// Most clients served at once; more are closed as soon as they connect.
     #[arg(long, value_name = "N", default_value_t = 256)]
     pub max_connections: usize,
+
+    /// Seconds a new connection has to complete its handshake (Tversion, then Tattach)
+    /// before it is closed, so that clients that connect and say nothing cannot hold
+    /// every connection slot (0: no limit).
+    #[arg(long, value_name = "SECS", default_value_t = p9_server::listen::DEFAULT_HANDSHAKE_TIMEOUT.as_secs())]
+    pub handshake_timeout: u64,
 
     /// Most fids per connection; past it, requests making new fids fail with EMFILE.
     #[arg(long, value_name = "N", default_value_t = p9_server::DEFAULT_MAX_FIDS)]

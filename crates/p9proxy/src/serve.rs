@@ -300,6 +300,9 @@ pub fn run(args: ServeArgs) -> Result<(), String> {
     // The client applies the user's umask; modes reach the file system exactly.
     rustix::process::umask(rustix::fs::Mode::empty());
     raise_fd_limit();
+    // The fd budget is a share of that limit, read now (the seccomp filter allows no
+    // getrlimit later).
+    let budgets = p9_server::budget::Budgets::default().resolved();
     // 2. The backend.
     let mut backend = crate::identity::layer(&args, open_backend(&args, &stats, &poller)?)?;
     if args.readonly {
@@ -326,6 +329,7 @@ pub fn run(args: ServeArgs) -> Result<(), String> {
         max_fids: args.max_fids,
         trace: args.trace,
         poller,
+        budgets,
         ..ServerConfig::default()
     };
     let server = Arc::new(
@@ -334,6 +338,8 @@ pub fn run(args: ServeArgs) -> Result<(), String> {
     );
     let limits = Limits {
         max_connections: args.max_connections,
+        handshake_timeout: (args.handshake_timeout > 0)
+            .then(|| Duration::from_secs(args.handshake_timeout)),
         msize_tcp: args.msize_max.unwrap_or(DEFAULT_MSIZE_TCP),
         msize_unix: args.msize_max.unwrap_or(DEFAULT_MSIZE_UNIX),
     };

@@ -58,6 +58,7 @@ pub(super) fn attach(
         t.n_uname
     };
     s.fids.insert_new(t.fid, Fid::walked(root, uid))?;
+    s.attached = true;
     s.reply(tag, &Rmessage::Attach(Rattach { qid }), out)
 }
 
