@@ -17,6 +17,8 @@ use rustix::io::Errno;
 
 /// Default [`Budgets::fid_memory`]: 256 MiB.
 pub const DEFAULT_FID_MEMORY: usize = 256 << 20;
+/// Default [`Budgets::lock_ranges`]: 65,536 (a kernel lock entry is some 200 bytes).
+pub const DEFAULT_LOCK_RANGES: usize = 1 << 16;
 /// Default [`Budgets::xattr`]: 32 MiB (alone, a connection may hold 16 MiB).
 pub const DEFAULT_XATTR: usize = 32 << 20;
 /// The share of `RLIMIT_NOFILE` (its soft limit when the server starts) that fids may
@@ -37,6 +39,8 @@ pub struct Budgets {
     /// Most bytes of extended attribute values held by fids (read by Txattrwalk,
     /// buffers of Txattrcreate).
     pub xattr: usize,
+    /// Most byte ranges all fids may hold locked (as the kernel counts them).
+    pub lock_ranges: usize,
 }
 
 impl Default for Budgets {
@@ -45,6 +49,7 @@ impl Default for Budgets {
             fds: None,
             fid_memory: DEFAULT_FID_MEMORY,
             xattr: DEFAULT_XATTR,
+            lock_ranges: DEFAULT_LOCK_RANGES,
         }
     }
 }
@@ -181,6 +186,7 @@ pub(crate) struct Pools {
     pub fds: Arc<Budget>,
     pub fid_memory: Arc<Budget>,
     pub xattr: Arc<Budget>,
+    pub locks: Arc<Budget>,
 }
 
 impl Pools {
@@ -189,6 +195,7 @@ impl Pools {
             fds: Arc::new(Budget::new(b.fd_limit())),
             fid_memory: Arc::new(Budget::new(b.fid_memory)),
             xattr: Arc::new(Budget::new(b.xattr)),
+            locks: Arc::new(Budget::new(b.lock_ranges)),
         }
     }
 }

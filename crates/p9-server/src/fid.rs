@@ -11,8 +11,10 @@ use std::sync::Arc;
 
 use crate::backend::Node;
 use crate::budget::{fd_errno, Over, Pools, Share, FID_OVERHEAD};
+use crate::lock::{self, Range, MAX_RANGES_PER_FID};
 use crate::path;
 use crate::xattr::XattrWrite;
+use p9_wire::{P9_LOCK_SUCCESS, P9_LOCK_TYPE_UNLCK};
 
 /// One fid.
 #[derive(Debug)]
@@ -27,6 +29,8 @@ pub struct Fid {
     /// goes, even if another reference to its open file description lives on (an fd a
     /// proxy helper has not closed yet).
     pub locked: bool,
+    /// The ranges it holds locked (counted against the lock budget).
+    ranges: crate::lock::Held,
 }
 
 /// What a fid is doing.
@@ -67,6 +71,7 @@ impl Fid {
             uid,
             state,
             locked: false,
+            ranges: crate::lock::Held::default(),
         }
     }
 
@@ -96,6 +101,8 @@ struct Cost {
     memory: usize,
     /// Bytes of xattr value it holds.
     xattr: usize,
+    /// Byte ranges it holds locked.
+    locks: usize,
 }
 
 impl Cost {
@@ -110,6 +117,7 @@ impl Cost {
             fds: 1 + open,
             memory: FID_OVERHEAD + f.node.path().len(),
             xattr,
+            locks: f.ranges.len(),
         }
     }
 }
@@ -122,6 +130,9 @@ pub struct FidTable {
     fds: Share,
     memory: Share,
     xattr: Share,
+    locks: Share,
+    /// Whether locks were released since [`FidTable::take_released`] (for waiters).
+    released: bool,
 }
 
 impl FidTable {
@@ -133,6 +144,8 @@ impl FidTable {
             fds: Share::new(&pools.fds),
             memory: Share::new(&pools.fid_memory),
             xattr: Share::new(&pools.xattr),
+            locks: Share::new(&pools.locks),
+            released: false,
         }
     }
 
@@ -146,14 +159,10 @@ impl FidTable {
         self.fids.get(&fid).ok_or(Errno::BADF)
     }
 
-    /// The fid `fid`, to change its lock flag or write to its xattr buffer
-    /// (`EBADF` if unknown); its node and state change only through the table.
-    pub fn get_mut(&mut self, fid: u32) -> Result<FidMut<'_>, Errno> {
-        let f = self.fids.get_mut(&fid).ok_or(Errno::BADF)?;
-        Ok(FidMut {
-            locked: &mut f.locked,
-            state: &mut f.state,
-        })
+    /// The state of `fid`, to write into its xattr buffer (never to replace it: that
+    /// goes through [`FidTable::set_state`]); `EBADF` if unknown.
+    pub fn state_mut(&mut self, fid: u32) -> Result<&mut FidState, Errno> {
+        Ok(&mut self.fids.get_mut(&fid).ok_or(Errno::BADF)?.state)
     }
 
     /// Checks that `fid` could be added: `EEXIST` if it is in use, `EMFILE` past the
@@ -172,9 +181,12 @@ impl FidTable {
     }
 
     /// Moves this connection's shares from what `old` costs to what `new` does:
-    /// `EMFILE`/`ENFILE` past the fd budget, `ENOMEM` past the memory or xattr ones
-    /// (nothing changed then).
+    /// `EMFILE`/`ENFILE` past the fd budget, `ENOMEM` past the memory or xattr ones,
+    /// `ENOLCK` past the lock one (nothing changed then).
     fn charge(&mut self, old: Cost, new: Cost) -> Result<(), Errno> {
+        if old.locks > new.locks {
+            self.released = true;
+        }
         fn step(s: &mut Share, old: usize, new: usize) -> Result<(), Over> {
             if new > old {
                 s.take(new - old)
@@ -193,7 +205,57 @@ impl FidTable {
             step(&mut self.fds, new.fds, old.fds).ok();
             return Err(Errno::NOMEM);
         }
+        if step(&mut self.locks, old.locks, new.locks).is_err() {
+            step(&mut self.xattr, new.xattr, old.xattr).ok();
+            step(&mut self.memory, new.memory, old.memory).ok();
+            step(&mut self.fds, new.fds, old.fds).ok();
+            return Err(Errno::NOLCK);
+        }
         Ok(())
+    }
+
+    /// Tlock `r` on `fid`'s open file: `P9_LOCK_SUCCESS` or `P9_LOCK_BLOCKED`;
+    /// `ENOLCK` if the fid would hold more than [`MAX_RANGES_PER_FID`] ranges or the
+    /// connection more than its share of the lock budget (then nothing is asked of the
+    /// kernel).
+    pub fn lock(&mut self, fid: u32, r: &Range) -> Result<u8, Errno> {
+        let f = self.fids.get_mut(&fid).ok_or(Errno::BADF)?;
+        if !matches!(f.state, FidState::File { .. } | FidState::Dir { .. }) {
+            return Err(Errno::BADF);
+        }
+        if r.ty != P9_LOCK_TYPE_UNLCK {
+            f.locked = true;
+        }
+        let was_released = self.released;
+        let old = Cost::of(f);
+        let undo = f.ranges.apply(r);
+        let new = Cost::of(f);
+        let fits = if new.locks > MAX_RANGES_PER_FID && new.locks > old.locks {
+            Err(Errno::NOLCK)
+        } else {
+            self.charge(old, new)
+        };
+        let f = self.fids.get_mut(&fid).ok_or(Errno::BADF)?;
+        let status = fits.and_then(|()| match &f.state {
+            FidState::File { fd, .. } | FidState::Dir { fd, .. } => lock::lock(fd.as_fd(), r),
+            _ => Err(Errno::BADF),
+        });
+        if status != Ok(P9_LOCK_SUCCESS) {
+            f.ranges.undo(undo);
+            if fits.is_ok() {
+                // Back to what it held (gives back, so it cannot fail).
+                let back = Cost::of(f);
+                let _ = self.charge(new, back);
+                self.released = was_released;
+            }
+        }
+        status
+    }
+
+    /// Whether any locks were released (unlocked, or their fids gone) since the last
+    /// call.
+    pub fn take_released(&mut self) -> bool {
+        std::mem::take(&mut self.released)
     }
 
     /// Adds a new fid (see [`FidTable::check_new`]; and the budgets).
@@ -263,6 +325,9 @@ impl FidTable {
         self.fds.give(fds);
         self.memory.give(memory);
         self.xattr.give(xattr);
+        let locks = self.locks.held();
+        self.released |= locks > 0;
+        self.locks.give(locks);
         self.fids.drain().map(|(_, f)| f).collect()
     }
 
@@ -295,12 +360,4 @@ impl FidTable {
         self.memory.force(grew);
         self.memory.give(shrank);
     }
-}
-
-/// What may change in a fid outside the table's accounting.
-pub struct FidMut<'a> {
-    /// [`Fid::locked`].
-    pub locked: &'a mut bool,
-    /// [`Fid::state`], for writing into its xattr buffer (never to replace it).
-    pub state: &'a mut FidState,
 }

@@ -123,6 +123,7 @@ pub struct Server {
     config: ServerConfig,
     stats: Arc<Stats>,
     pools: budget::Pools,
+    lock_waiters: lock::Waiters,
 }
 
 impl std::fmt::Debug for Server {
@@ -161,6 +162,7 @@ impl Server {
             config,
             stats,
             pools,
+            lock_waiters: lock::Waiters::default(),
         })
     }
 
@@ -172,6 +174,11 @@ impl Server {
     /// The backend.
     pub fn backend(&self) -> &dyn Backend {
         &*self.backend
+    }
+
+    /// The connections waiting for locks.
+    pub(crate) fn lock_waiters(&self) -> &lock::Waiters {
+        &self.lock_waiters
     }
 
     /// The budgets connections draw on.

@@ -1684,3 +1684,110 @@ fn fid_memory_is_a_shared_budget() {
     drop((other, again));
     sp.finish();
 }
+
+/// CPU time (user + system) the process `pid` has used, in clock ticks.
+fn cpu_ticks(pid: u32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    let rest = stat.rsplit_once(')').unwrap().1;
+    // After "pid (comm)": state is field 3; utime and stime are fields 14 and 15.
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    f[11].parse::<u64>().unwrap() + f[12].parse::<u64>().unwrap()
+}
+
+/// Locks are bounded: a fid holds at most 1,024 locked ranges (`ENOLCK` past it, the
+/// connection goes on, another connection still locks), and blocking locks that wait
+/// (4 connections x 1,024) cost little CPU while they wait (retried with a growing delay,
+/// and at once when a lock is released in the server), and are granted once released.
+#[test]
+fn lock_floods_are_bounded() {
+    let sp = ServerProc::start(Kind::Local);
+    std::fs::write(sp.export().join("f"), b"").unwrap();
+    let open = |c: &mut Client<UnixStream>, fid: u32| {
+        c.walk(ROOT, fid, &[b"f"]).unwrap();
+        c.lopen(fid, P9_DOTL_RDWR).unwrap();
+    };
+    let mut hog = sp.client();
+    open(&mut hog, 1);
+    let mut held = 0u64;
+    let refused = loop {
+        match hog.lock(1, P9_LOCK_TYPE_WRLCK, 2 * held, 1, 1) {
+            Ok(s) => {
+                assert_eq!(s, P9_LOCK_SUCCESS);
+                held += 1;
+            }
+            Err(e) => break e.errno().expect("an Rlerror"),
+        }
+        assert!(held < 20_000, "no limit on locked ranges");
+    };
+    assert_eq!((held, refused), (1024, Errno::NOLCK));
+    // Merging into a held range needs no new one; the connection goes on.
+    assert_eq!(
+        hog.lock(1, P9_LOCK_TYPE_WRLCK, 0, 2, 1).unwrap(),
+        P9_LOCK_SUCCESS
+    );
+    hog.getattr(1).unwrap();
+    // Unlocking all gives them back.
+    assert_eq!(
+        hog.lock(1, P9_LOCK_TYPE_UNLCK, 0, 0, 1).unwrap(),
+        P9_LOCK_SUCCESS
+    );
+    assert_eq!(
+        hog.lock(1, P9_LOCK_TYPE_WRLCK, 0, 0, 1).unwrap(),
+        P9_LOCK_SUCCESS
+    );
+    // The whole file is now write-locked through the hog's fid: four connections queue
+    // 1,024 blocking locks each.
+    let mut waiters: Vec<Client<UnixStream>> = (0..4).map(|_| sp.client()).collect();
+    for (i, w) in (0u64..).zip(&mut waiters) {
+        open(w, 1);
+        let batch: Vec<u8> = (0..1024u16)
+            .flat_map(|tag| {
+                frame(
+                    tag,
+                    &Tmessage::Lock(Tlock {
+                        fid: 1,
+                        ty: P9_LOCK_TYPE_WRLCK,
+                        flags: P9_LOCK_FLAGS_BLOCK,
+                        start: 4096 * i + 2 * u64::from(tag),
+                        length: 1,
+                        proc_id: 2,
+                        client_id: b"w",
+                    }),
+                )
+            })
+            .collect();
+        w.send_raw(&batch).unwrap();
+    }
+    // Let them wait 3 s (none is answered: the lock is held), then measure 2 s more.
+    std::thread::sleep(Duration::from_secs(3));
+    let t0 = cpu_ticks(sp.pid());
+    std::thread::sleep(Duration::from_secs(2));
+    let used = cpu_ticks(sp.pid()) - t0;
+    let hz = rustix::param::clock_ticks_per_second();
+    eprintln!("4 x 1,024 waiting locks: the server used {used} ticks of CPU in 2 s ({hz} Hz)");
+    // Polling all of them every 10 ms took 58 ticks here (2 with the delays and
+    // wake-ups); a tenth of a CPU is generous.
+    assert!(used < hz / 5, "{used} ticks in 2 s");
+    // Another client is served meanwhile.
+    let mut other = sp.client();
+    other.getattr(ROOT).unwrap();
+    // Released: every waiting lock is granted (they are disjoint), long before they
+    // would time out (30 s).
+    assert_eq!(
+        hog.lock(1, P9_LOCK_TYPE_UNLCK, 0, 0, 1).unwrap(),
+        P9_LOCK_SUCCESS
+    );
+    for w in &mut waiters {
+        w.stream()
+            .set_read_timeout(Some(Duration::from_secs(30)))
+            .unwrap();
+        for _ in 0..1024 {
+            match w.recv().unwrap().decode().unwrap().1 {
+                Rmessage::Lock(r) => assert_eq!(r.status, P9_LOCK_SUCCESS),
+                m => panic!("{m:?}"),
+            }
+        }
+    }
+    drop((hog, waiters, other));
+    sp.finish();
+}

@@ -2,7 +2,6 @@
 //! work on the open fds its backend handed out.
 
 use std::os::fd::{AsFd, BorrowedFd};
-use std::time::Instant;
 
 use confined_fs::{check_name, Credentials};
 use p9_wire::{
@@ -123,8 +122,7 @@ pub(super) fn write(
     t: &Twrite<'_>,
     out: &mut Vec<u8>,
 ) -> Result<()> {
-    let f = s.fids.get_mut(t.fid)?;
-    let n = match f.state {
+    let n = match s.fids.state_mut(t.fid)? {
         FidState::File { fd, .. } => rustix::io::pwrite(fd.as_fd(), t.data, t.offset)?,
         FidState::XattrWrite(w) => w.write(t.offset, t.data)?,
         FidState::Dir { .. } => return Err(Errno::ISDIR.into()),
@@ -186,17 +184,13 @@ pub(super) fn fsync(s: &mut Session<'_>, tag: u16, t: &Tfsync, out: &mut Vec<u8>
 }
 
 pub(super) fn lock(s: &mut Session<'_>, tag: u16, t: &Tlock<'_>, out: &mut Vec<u8>) -> Result<()> {
-    if t.ty != p9_wire::P9_LOCK_TYPE_UNLCK {
-        *s.fids.get_mut(t.fid)?.locked = true;
-    }
-    let fd = open_fd(s, t.fid)?;
     let range = Range {
         ty: t.ty,
         start: t.start,
         length: t.length,
         proc_id: t.proc_id,
     };
-    let status = lock::lock(fd, &range)?;
+    let status = s.fids.lock(t.fid, &range)?;
     let wait = s.server.config().lock_wait;
     if status == p9_wire::P9_LOCK_BLOCKED
         && t.flags & p9_wire::P9_LOCK_FLAGS_BLOCK != 0
@@ -204,12 +198,8 @@ pub(super) fn lock(s: &mut Session<'_>, tag: u16, t: &Tlock<'_>, out: &mut Vec<u
         && s.pending_locks.len() < MAX_PENDING_LOCKS
     {
         // Answered when granted (or at the deadline); the connection goes on meanwhile.
-        s.pending_locks.push(PendingLock {
-            tag,
-            fid: t.fid,
-            range,
-            deadline: Instant::now() + wait,
-        });
+        s.pending_locks
+            .push(PendingLock::new(tag, t.fid, range, wait));
         return Ok(());
     }
     s.reply(tag, &Rmessage::Lock(Rlock { status }), out)
