@@ -1437,47 +1437,12 @@ fn xattr_buffers_are_bounded_per_connection() {
     std::fs::write(sp.export().join("a"), b"").unwrap();
     let mut c = sp.client();
     c.walk(ROOT, 1, &[b"a"]).unwrap();
-    // A 4000-byte value (ext4 keeps up to a block per inode), set through the server.
-    let value = vec![b'v'; 4000];
-    c.walk(1, 2, &[]).unwrap();
-    c.xattrcreate(2, b"user.big", value.len() as u64, 0)
-        .unwrap();
-    assert_eq!(c.write(2, 0, &value).unwrap(), 4000);
-    c.clunk(2).unwrap();
+    let value = set_big_xattr(&mut c, 1, 2);
     let rss0 = sp.status_kib("VmRSS");
     // 20,000 fids each holding the value: 80 MB if nothing bounded them.
-    const N: u32 = 20_000;
-    let mut held = 0u32;
-    let mut refused = 0u32;
-    for chunk in (0..N).collect::<Vec<_>>().chunks(500) {
-        let batch: Vec<u8> = chunk
-            .iter()
-            .flat_map(|&i| {
-                frame(
-                    (i % 500) as u16,
-                    &Tmessage::Xattrwalk(Txattrwalk {
-                        fid: 1,
-                        newfid: 100 + i,
-                        name: b"user.big",
-                    }),
-                )
-            })
-            .collect();
-        c.send_raw(&batch).unwrap();
-        for _ in chunk {
-            match c.recv().unwrap().decode().unwrap().1 {
-                Rmessage::Xattrwalk(r) => {
-                    assert_eq!(r.size, 4000);
-                    held += 1;
-                }
-                Rmessage::Lerror(e) => {
-                    assert_eq!(e.ecode, libc::ENOMEM as u32);
-                    refused += 1;
-                }
-                m => panic!("{m:?}"),
-            }
-        }
-    }
+    let (held, refused) = xattr_flood(&mut c, 1, 100, 20_000);
+    assert!(refused.iter().all(|&e| e == Errno::NOMEM), "{refused:?}");
+    let refused = refused.len();
     // Buffers for writing count too.
     c.walk(ROOT, 50, &[b"a"]).unwrap();
     assert_eq!(
@@ -1570,34 +1535,91 @@ fn deep_chain(export: &Path, depth: usize) -> Vec<u8> {
     name
 }
 
-/// Sends `n` clones (`Twalk` with no names) of `fid` to new fids from `first` on,
-/// pipelined; returns how many were made and the errnos of those refused.
-fn clone_flood(c: &mut Client<UnixStream>, fid: u32, first: u32, n: u32) -> (u32, Vec<Errno>) {
+/// Sends the `n` requests `make(0..n)` pipelined (500 at a time); returns how many
+/// succeeded and the errnos of those refused.
+fn flood<'m>(
+    c: &mut Client<UnixStream>,
+    n: u32,
+    make: impl Fn(u32) -> Tmessage<'m>,
+) -> (u32, Vec<Errno>) {
     let (mut held, mut refused) = (0u32, Vec::new());
     for chunk in (0..n).collect::<Vec<_>>().chunks(500) {
         let batch: Vec<u8> = chunk
             .iter()
-            .flat_map(|&i| {
-                frame(
-                    (i % 500) as u16,
-                    &Tmessage::Walk(Twalk {
-                        fid,
-                        newfid: first + i,
-                        wnames: Default::default(),
-                    }),
-                )
-            })
+            .flat_map(|&i| frame((i % 500) as u16, &make(i)))
             .collect();
         c.send_raw(&batch).unwrap();
         for _ in chunk {
             match c.recv().unwrap().decode().unwrap().1 {
-                Rmessage::Walk(_) => held += 1,
                 Rmessage::Lerror(e) => refused.push(Errno::from_raw_os_error(e.ecode as i32)),
-                m => panic!("{m:?}"),
+                _ => held += 1,
             }
         }
     }
     (held, refused)
+}
+
+/// Sends `n` clones (`Twalk` with no names) of `fid` to new fids from `first` on,
+/// pipelined; returns how many were made and the errnos of those refused.
+fn clone_flood(c: &mut Client<UnixStream>, fid: u32, first: u32, n: u32) -> (u32, Vec<Errno>) {
+    flood(c, n, |i| {
+        Tmessage::Walk(Twalk {
+            fid,
+            newfid: first + i,
+            wnames: Default::default(),
+        })
+    })
+}
+
+/// Sends `n` Txattrwalks of `user.big` from `fid` to new fids from `first` on.
+fn xattr_flood(c: &mut Client<UnixStream>, fid: u32, first: u32, n: u32) -> (u32, Vec<Errno>) {
+    flood(c, n, |i| {
+        Tmessage::Xattrwalk(Txattrwalk {
+            fid,
+            newfid: first + i,
+            name: b"user.big",
+        })
+    })
+}
+
+/// Sets `user.big` on fid's file to 4,000 bytes through the server (ext4 keeps up to a
+/// block per inode); returns the value.
+fn set_big_xattr(c: &mut Client<UnixStream>, fid: u32, tmp: u32) -> Vec<u8> {
+    let value = vec![b'v'; 4000];
+    c.walk(fid, tmp, &[]).unwrap();
+    c.xattrcreate(tmp, b"user.big", value.len() as u64, 0)
+        .unwrap();
+    assert_eq!(c.write(tmp, 0, &value).unwrap(), 4000);
+    c.clunk(tmp).unwrap();
+    value
+}
+
+/// Xattr buffers are one budget for the server (32 MiB), shared fairly: four
+/// connections flooding Txattrwalks hold at most that much together (each as much as
+/// it could alone before: 64 MiB), each gets some, and each is refused with `ENOMEM`.
+#[test]
+fn xattr_buffers_are_a_global_budget() {
+    let sp = ServerProc::start(Kind::Local);
+    std::fs::write(sp.export().join("a"), b"").unwrap();
+    let mut clients: Vec<Client<UnixStream>> = (0..4).map(|_| sp.client()).collect();
+    for c in &mut clients {
+        c.walk(ROOT, 1, &[b"a"]).unwrap();
+    }
+    set_big_xattr(&mut clients[0], 1, 2);
+    let mut total = 0u64;
+    for c in &mut clients {
+        let (held, refused) = xattr_flood(c, 1, 100, 6_000);
+        eprintln!(
+            "xattr flood: {held} values held, then {:?}",
+            refused.first()
+        );
+        assert!(held > 1000, "{held}");
+        assert!(!refused.is_empty() && refused.iter().all(|&e| e == Errno::NOMEM));
+        total += u64::from(held) * 4000;
+    }
+    assert!(total <= 32 << 20, "{total} bytes of xattr values held");
+    drop(clients);
+    sp.finish();
 }
 
 /// A fid's path is shared with its clones (a clone costs the same for any path) and
