@@ -742,3 +742,41 @@ fn flush_and_unknown_types() {
     }
     c.getattr(ROOT).unwrap();
 }
+
+/// Tlcreate over an existing symlink never follows it (`ELOOP`; `EEXIST` with
+/// `O_EXCL`), and over an existing special file never opens it (`ENXIO`): with both
+/// backends (the proxy backend's helper creates the name exclusively, without following,
+/// and looks at what exists before opening it).
+#[test]
+fn lcreate_over_a_symlink_or_special_file() {
+    let h = Harness::new();
+    std::fs::write(h.path("target"), b"keep").unwrap();
+    std::os::unix::fs::symlink("target", h.path("link")).unwrap();
+    rustix::fs::mknodat(
+        rustix::fs::CWD,
+        h.path("fifo"),
+        rustix::fs::FileType::Fifo,
+        rustix::fs::Mode::from_raw_mode(0o666),
+        0,
+    )
+    .unwrap();
+    let mut c = h.client();
+    c.walk(ROOT, 1, &[]).unwrap();
+    assert_eq!(
+        errno(c.lcreate(1, b"link", P9_DOTL_RDWR | P9_DOTL_TRUNC, 0o644, 0)),
+        Errno::LOOP
+    );
+    assert_eq!(
+        errno(c.lcreate(1, b"link", P9_DOTL_RDWR | P9_DOTL_EXCL, 0o644, 0)),
+        Errno::EXIST
+    );
+    assert_eq!(
+        errno(c.lcreate(1, b"fifo", P9_DOTL_RDWR, 0o644, 0)),
+        Errno::NXIO
+    );
+    assert_eq!(std::fs::read(h.path("target")).unwrap(), b"keep");
+    // An existing regular file is opened (and truncated when asked).
+    c.lcreate(1, b"target", P9_DOTL_RDWR | P9_DOTL_TRUNC, 0o644, 0)
+        .unwrap();
+    assert_eq!(std::fs::read(h.path("target")).unwrap(), b"");
+}
