@@ -191,9 +191,17 @@ fn open_proxy_backend(
     Ok(Arc::new(ProxyBackend::new(pool)))
 }
 
-/// Runs `p9proxy __helper-spawner` (root, started by `serve`).
+/// Runs `p9proxy __helper-spawner` (root, started by `serve`). It keeps only the
+/// capabilities a helper needs (bounding set included: a helper it starts gets no more)
+/// and sets `no_new_privs`.
 pub fn run_spawner(args: SpawnerArgs) -> Result<(), String> {
     let sock = inherited_fd(args.fd)?;
+    if rustix::process::geteuid().is_root() {
+        sandbox::caps::keep_only(sandbox::caps::HELPER_START_CAPS)
+            .map_err(|e| format!("helper spawner: capabilities: {e}"))?;
+    }
+    rustix::thread::set_no_new_privs(true)
+        .map_err(|e| format!("helper spawner: no_new_privs: {e}"))?;
     let cfg = SpawnConfig {
         helper: args.helper,
         export: args.export,
@@ -228,6 +236,9 @@ fn drop_privileges(args: &ServeArgs, target: Option<(String, u32, u32)>) -> Resu
             Ok(())
         }
         (BackendKind::Proxy, Some((user, uid, gid))) => {
+            // Nothing an execve could grant either (the spawner was started before).
+            sandbox::caps::trim_bounding_set(rustix::thread::CapabilitySet::empty())
+                .map_err(|e| format!("capability bounding set: {e}"))?;
             p9_server::privsep::drop_to(uid, gid)
                 .map_err(|e| format!("cannot drop privileges to {user}: {e}"))?;
             tracing::info!(

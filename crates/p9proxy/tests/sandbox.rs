@@ -320,3 +320,46 @@ fn pid_namespace_parent_waits_and_takes_everything_down() {
         }
     }
 }
+
+/// Every process of `serve --backend proxy` has a trimmed bounding set: the front end
+/// none (as nobody), the helper spawner only what a helper needs to confine itself
+/// (the file server's seven, SYS_ADMIN, SYS_CHROOT, SETPCAP), effective and bounding
+/// alike, with `no_new_privs`; the helpers it starts the file server's seven.
+#[test]
+fn every_process_keeps_only_the_capabilities_it_needs() {
+    if !is_root() || !helper_next_to_p9proxy() {
+        eprintln!("SKIPPED: needs root and the helper built next to p9proxy");
+        return;
+    }
+    let (dir, export) = temp_export();
+    let sock = dir.path().join("s");
+    let child = common::Killed(serve(&export, &sock, &[], &[]));
+    poke(&sock);
+    let front = common::front_end(child.0.id());
+    let caps = |pid: u32, set: &str| u64::from_str_radix(&field(pid, set), 16).unwrap();
+    let bits = |s: rustix::thread::CapabilitySet| s.bits();
+    assert_eq!(caps(front, "CapBnd"), 0, "front end");
+    let cmdline = |p: u32| std::fs::read(format!("/proc/{p}/cmdline")).unwrap_or_default();
+    let spawner = descendants(front)
+        .into_iter()
+        .find(|&p| {
+            cmdline(p)
+                .split(|&b| b == 0)
+                .any(|a| a == b"__helper-spawner")
+        })
+        .expect("a helper spawner below the front end");
+    let spawner_caps = bits(sandbox::caps::HELPER_START_CAPS);
+    assert_eq!(caps(spawner, "CapBnd"), spawner_caps, "spawner");
+    assert_eq!(caps(spawner, "CapEff"), spawner_caps, "spawner");
+    assert_eq!(caps(spawner, "CapPrm"), spawner_caps, "spawner");
+    assert_eq!(field(spawner, "NoNewPrivs"), "1", "spawner");
+    let helpers = common::helpers_of(front);
+    assert!(!helpers.is_empty());
+    for h in helpers {
+        let file_server = bits(sandbox::caps::FILE_SERVER_CAPS);
+        assert_eq!(caps(h, "CapBnd"), file_server, "helper");
+        assert_eq!(caps(h, "CapEff"), file_server, "helper");
+        assert_eq!(field(h, "NoNewPrivs"), "1", "helper");
+    }
+    drop(child);
+}
