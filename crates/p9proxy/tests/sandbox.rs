@@ -363,3 +363,63 @@ fn every_process_keeps_only_the_capabilities_it_needs() {
     }
     drop(child);
 }
+
+/// A mount inside the export (here a tmpfs at `sub`) is `nodev,nosuid` for the helpers
+/// too, not just the export's own mount: the fd the front end holds for a fid on it
+/// (from the helpers' detached copy of the export's mounts) is on a nodev, nosuid mount.
+#[test]
+fn submounts_are_nodev_nosuid() {
+    if !is_root() || !helper_next_to_p9proxy() {
+        eprintln!("SKIPPED: needs root and the helper built next to p9proxy");
+        return;
+    }
+    struct Unmount(PathBuf);
+    impl Drop for Unmount {
+        fn drop(&mut self) {
+            let _ = rustix::mount::unmount(&self.0, rustix::mount::UnmountFlags::DETACH);
+        }
+    }
+    let (dir, export) = temp_export();
+    let sub = export.join("sub");
+    std::fs::create_dir(&sub).unwrap();
+    rustix::mount::mount(
+        "tmpfs",
+        &sub,
+        "tmpfs",
+        rustix::mount::MountFlags::empty(),
+        Some(c"size=1m"),
+    )
+    .unwrap();
+    let _unmount = Unmount(sub.clone());
+    std::fs::write(sub.join("marker"), b"").unwrap();
+    let sock = dir.path().join("s");
+    let child = common::Killed(serve(&export, &sock, &[], &[]));
+    poke(&sock);
+    let front = common::front_end(child.0.id());
+    let mut c =
+        p9_server::testclient::Client::new(std::os::unix::net::UnixStream::connect(&sock).unwrap());
+    c.version(65536).unwrap();
+    c.attach(0, 0).unwrap();
+    c.walk(0, 1, &[b"sub", b"marker"]).unwrap();
+    // The front end's fds of files on the tmpfs (its magic links reach them).
+    let dev = std::os::unix::fs::MetadataExt::dev(&std::fs::metadata(&sub).unwrap());
+    let on_sub: Vec<rustix::fs::StatVfs> = std::fs::read_dir(format!("/proc/{front}/fd"))
+        .unwrap()
+        .flatten()
+        .filter(|e| {
+            std::fs::metadata(e.path())
+                .is_ok_and(|m| std::os::unix::fs::MetadataExt::dev(&m) == dev)
+        })
+        .map(|e| rustix::fs::statvfs(e.path()).unwrap())
+        .collect();
+    assert!(
+        !on_sub.is_empty(),
+        "no fd of the front end is on the submount"
+    );
+    for st in on_sub {
+        use rustix::fs::StatVfsMountFlags as V;
+        assert!(st.f_flag.contains(V::NODEV | V::NOSUID), "{:?}", st.f_flag);
+    }
+    drop(c);
+    drop(child);
+}
