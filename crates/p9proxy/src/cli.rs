@@ -73,7 +73,7 @@ listeners on loopback or trusted networks, and Unix sockets in private directori
 
 Backends:
   proxy  (default) privileged virtfs-proxy-helper processes do the file system work,
-         and the server drops to --user (nobody) with no_new_privs before it reads a
+         and the server drops to --user (p9proxy) with no_new_privs before it reads a
          single client byte. Started as root it spawns its own helpers (and replaces
          one that dies); --helper-socket uses a helper someone else started (ours or
          QEMU's C one), then root is not needed.
@@ -233,7 +233,8 @@ pub struct ServeArgs {
     pub readonly: bool,
 
     /// With --backend proxy: the user the server drops to once the helper runs
-    /// [default: nobody].
+    /// [default: p9proxy, the system user the Debian package creates; nobody, with a
+    /// warning, where there is none].
     #[arg(long, value_name = "NAME")]
     pub user: Option<String>,
 

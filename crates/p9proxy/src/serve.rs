@@ -210,13 +210,29 @@ pub fn run_spawner(args: SpawnerArgs) -> Result<(), String> {
     spawner::serve(sock, &cfg).map_err(|e| format!("helper spawner: {e}"))
 }
 
+/// The dedicated system user the proxy backend's front end becomes by default.
+pub const SERVER_USER: &str = "p9proxy";
+
 /// The user the proxy backend's front end becomes, looked up while /etc/passwd is still
 /// reachable (before the sandbox's chroot).
 fn target_user(args: &ServeArgs) -> Result<Option<(String, u32, u32)>, String> {
     if args.backend != BackendKind::Proxy || !rustix::process::geteuid().is_root() {
         return Ok(None);
     }
-    let user = args.user.clone().unwrap_or_else(|| "nobody".to_string());
+    let user = match &args.user {
+        Some(u) => u.clone(),
+        None => match p9_server::privsep::lookup(SERVER_USER) {
+            Ok((uid, gid)) => return Ok(Some((SERVER_USER.to_string(), uid, gid))),
+            Err(_) => {
+                tracing::warn!(
+                    "no user {SERVER_USER} (the Debian package creates it; or `adduser \
+                     --system --group p9proxy`): dropping to nobody, whose other processes \
+                     could signal the server"
+                );
+                "nobody".to_string()
+            }
+        },
+    };
     let (uid, gid) =
         p9_server::privsep::lookup(&user).map_err(|e| format!("--user {user}: {e}"))?;
     Ok(Some((user, uid, gid)))
