@@ -2,7 +2,8 @@
 # The Debian package: build it (scripts/build-deb.sh), install it with dpkg -i on this
 # machine, check its files, serve an export with the installed /usr/bin/p9proxy (local
 # and proxy backends: the proxy one finds /usr/bin/virtfs-proxy-helper next to itself)
-# on a loopback port, read a file with Debian's diodcat, then dpkg -r it.
+# on a loopback port, read a file with Debian's diodcat, then dpkg -r and -P it (the
+# package's postinst creates the front end's system user p9proxy, postrm --purge removes it).
 # Needs root (dpkg). Prints "deb: N passed, M failed" last.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -28,7 +29,7 @@ WORK=$(mktemp -d "${TMPDIR:-/tmp}/p9proxy-deb.XXXXXX")
 spid=
 cleanup() {
   [[ -z "$spid" ]] || { kill -TERM -- "-$spid" 2>/dev/null || true; wait "$spid" 2>/dev/null || true; }
-  dpkg -r p9proxy >/dev/null 2>&1 || true
+  dpkg -P p9proxy >/dev/null 2>&1 || true
   rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -54,6 +55,8 @@ else
   log "SKIP systemd-analyze verify: systemd-analyze missing"
 fi
 if /usr/bin/p9proxy --version | grep -q '^p9proxy '; then ok "p9proxy --version"; else bad "p9proxy --version"; fi
+# The front end's own system user (postinst), removed again by dpkg -P (postrm).
+if getent passwd p9proxy >/dev/null; then ok "system user p9proxy"; else bad "no system user p9proxy"; fi
 if /usr/bin/virtfs-proxy-helper --help >/dev/null 2>&1; then ok "virtfs-proxy-helper --help"; else bad "virtfs-proxy-helper --help"; fi
 
 mkdir -p "$WORK/export"; chmod 0755 "$WORK" "$WORK/export"
@@ -67,12 +70,19 @@ for backend in local proxy; do
   got=$(timeout 20 diodcat -s "127.0.0.1:$port" -a "$WORK/export" hello.txt 2>&1 || true)
   if [[ "$got" == "hello from the package $$" ]]; then ok "diodcat via the installed p9proxy ($backend backend)"
   else bad "diodcat ($backend backend): got '$got'"; cat "$WORK/server.err" >&2; fi
+  if [[ $backend == proxy ]]; then
+    if grep -q "no user p9proxy" "$WORK/server.err"; then bad "the installed server fell back to nobody"
+    else ok "the installed server drops to p9proxy (no fallback to nobody)"; fi
+  fi
   kill -TERM -- "-$spid" 2>/dev/null || true; wait "$spid" 2>/dev/null || true; spid=
 done
 
 if dpkg -r p9proxy >"$WORK/dpkg.log" 2>&1 && [[ ! -e /usr/bin/p9proxy && ! -e /lib/systemd/system/p9proxy@.service ]]; then
   ok "dpkg -r"
 else cat "$WORK/dpkg.log" >&2; bad "dpkg -r"; fi
+if dpkg -P p9proxy >"$WORK/dpkg.log" 2>&1 && ! getent passwd p9proxy >/dev/null; then
+  ok "dpkg -P removes the system user p9proxy"
+else cat "$WORK/dpkg.log" >&2; bad "dpkg -P"; fi
 
 echo "deb: $passed passed, $failed failed"
 [[ $failed -eq 0 ]]

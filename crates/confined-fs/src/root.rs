@@ -231,7 +231,10 @@ impl Export {
         Ok(fd)
     }
 
-    /// Creates (or opens, without `O_EXCL`) the regular file `path` as `creds`.
+    /// Creates (or opens, without `O_EXCL`) the regular file `path` as `creds`: its
+    /// parent is resolved, then [`Export::create_at`] creates the name exclusively and
+    /// never following a symlink; an existing regular file is opened (without
+    /// `O_EXCL`), an existing symlink is `ELOOP`, a special file `ENXIO` (never opened).
     pub fn create(
         &self,
         path: &[u8],
@@ -240,19 +243,8 @@ impl Export {
         creds: Credentials,
     ) -> Result<OwnedFd, Errno> {
         let flags = OFlags::from_bits_retain(flags as u32);
-        if flags.intersects(OFlags::PATH | OFlags::DIRECTORY) {
-            return Err(Errno::INVAL);
-        }
-        let mode = Mode::from_raw_mode(mode & 0o7777);
-        let fd = {
-            let _as_client = creds.switch()?;
-            self.resolve(
-                path,
-                flags | OFlags::CREATE | OFlags::NONBLOCK | OFlags::NOCTTY,
-                mode,
-            )?
-        };
-        Self::finish_open(fd, flags)
+        let (dir, name) = self.parent_plain(path, Errno::ISDIR)?;
+        self.create_at(dir.as_fd(), name, flags, mode, creds)
     }
 
     /// `mknod(path, mode, rdev)` as `creds`: devices, FIFOs, sockets, regular files.

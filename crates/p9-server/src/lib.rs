@@ -31,6 +31,7 @@
 #![deny(unsafe_code)]
 
 pub mod backend;
+pub mod budget;
 pub mod error;
 mod fdpass;
 mod fid;
@@ -102,6 +103,9 @@ pub struct ServerConfig {
     /// Finds the owners of loopback TCP peers (opened before any sandbox); without it
     /// TCP peers have no identity.
     pub sock_diag: Option<Arc<peer::SockDiag>>,
+    /// The process-wide budgets of fds, fid memory and xattr buffers, shared fairly
+    /// between connections (see [`budget`]).
+    pub budgets: budget::Budgets,
 }
 
 impl Default for ServerConfig {
@@ -115,6 +119,7 @@ impl Default for ServerConfig {
             poller: Arc::new(poller::Poller::off()),
             policy: peer::Policy::for_this_process(),
             sock_diag: peer::SockDiag::open().ok().map(Arc::new),
+            budgets: budget::Budgets::default(),
         }
     }
 }
@@ -125,6 +130,8 @@ pub struct Server {
     qids: QidMap,
     config: ServerConfig,
     stats: Arc<Stats>,
+    pools: budget::Pools,
+    lock_waiters: lock::Waiters,
 }
 
 impl std::fmt::Debug for Server {
@@ -150,11 +157,20 @@ impl Server {
     ) -> Result<Server, Errno> {
         let root = backend.root()?;
         let dev = Attr::of(root.fd())?.dev;
+        let pools = budget::Pools::new(&config.budgets);
+        tracing::debug!(
+            fds = pools.fds.limit(),
+            fid_memory = pools.fid_memory.limit(),
+            xattr = pools.xattr.limit(),
+            "budgets"
+        );
         Ok(Server {
             backend,
             qids: QidMap::new(dev),
             config,
             stats,
+            pools,
+            lock_waiters: lock::Waiters::default(),
         })
     }
 
@@ -166,6 +182,16 @@ impl Server {
     /// The backend.
     pub fn backend(&self) -> &dyn Backend {
         &*self.backend
+    }
+
+    /// The connections waiting for locks.
+    pub(crate) fn lock_waiters(&self) -> &lock::Waiters {
+        &self.lock_waiters
+    }
+
+    /// The budgets connections draw on.
+    pub(crate) fn pools(&self) -> &budget::Pools {
+        &self.pools
     }
 
     /// The qid map.
@@ -198,6 +224,26 @@ impl Server {
         msize_cap: u32,
         peer: &str,
     ) -> std::io::Result<()> {
-        session::run(self, reader, writer, msize_cap.max(MIN_MSIZE), peer)
+        session::run(self, reader, writer, msize_cap.max(MIN_MSIZE), peer, None)
+    }
+
+    /// [`Server::serve_peer`], closing the connection if it has not completed its
+    /// handshake (a Tversion, then a Tattach answered) within `handshake`.
+    pub fn serve_connection(
+        &self,
+        reader: impl Read + AsFd,
+        writer: impl Write + AsFd,
+        msize_cap: u32,
+        peer: &str,
+        handshake: Option<std::time::Duration>,
+    ) -> std::io::Result<()> {
+        session::run(
+            self,
+            reader,
+            writer,
+            msize_cap.max(MIN_MSIZE),
+            peer,
+            handshake,
+        )
     }
 }

@@ -189,7 +189,13 @@ pub struct Limits {
     pub msize_tcp: u32,
     /// Largest msize granted on Unix sockets and inherited descriptors.
     pub msize_unix: u32,
+    /// How long an accepted connection has to complete its handshake (Tversion, then an
+    /// answered Tattach) before it is closed; `None`: forever.
+    pub handshake_timeout: Option<Duration>,
 }
+
+/// Default [`Limits::handshake_timeout`]: 5 s (a kernel client attaches at once).
+pub const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
 
 impl Default for Limits {
     fn default() -> Self {
@@ -197,6 +203,7 @@ impl Default for Limits {
             max_connections: 256,
             msize_tcp: DEFAULT_MSIZE_TCP,
             msize_unix: DEFAULT_MSIZE_UNIX,
+            handshake_timeout: Some(DEFAULT_HANDSHAKE_TIMEOUT),
         }
     }
 }
@@ -253,7 +260,7 @@ fn start_connection(
             let _slot = slot;
             let s = File::from(conn);
             tracing::info!(%peer, "connection");
-            match server.serve_peer(&s, &s, msize, &peer) {
+            match server.serve_connection(&s, &s, msize, &peer, limits.handshake_timeout) {
                 Ok(()) => tracing::info!(%peer, "connection closed"),
                 Err(e) => tracing::info!(%peer, error = %e, "connection ended"),
             }

@@ -4,7 +4,9 @@
 //! clunking a fid releases its locks. The connection never blocks: a lock held by
 //! someone else answers `P9_LOCK_BLOCKED`, and the client retries.
 
-use std::os::fd::{AsRawFd, BorrowedFd};
+use std::collections::BTreeMap;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use std::sync::{Arc, Mutex};
 
 use p9_wire::{
     P9_LOCK_BLOCKED, P9_LOCK_SUCCESS, P9_LOCK_TYPE_RDLCK, P9_LOCK_TYPE_UNLCK, P9_LOCK_TYPE_WRLCK,
@@ -67,6 +69,162 @@ pub fn lock(fd: BorrowedFd<'_>, r: &Range) -> Result<u8, Errno> {
         Ok(()) => Ok(P9_LOCK_SUCCESS),
         Err(Errno::AGAIN) | Err(Errno::ACCESS) => Ok(P9_LOCK_BLOCKED),
         Err(e) => Err(e),
+    }
+}
+
+/// Most ranges one fid may hold locked (as the kernel counts them: adjacent or
+/// overlapping ranges of one type merge); past it, Tlock is `ENOLCK`.
+pub const MAX_RANGES_PER_FID: usize = 1024;
+
+/// The ranges one open file description holds locked, kept as the kernel keeps them (a
+/// lock replaces what it overlaps, merges with adjacent ranges of its type; an unlock
+/// may split a range in two), to bound how many there are before the kernel is asked.
+#[derive(Debug, Default)]
+pub struct Held {
+    /// Start -> (end, exclusive; `u64::MAX` for "to the end of the file"), type.
+    map: BTreeMap<u64, (u64, u8)>,
+}
+
+/// What [`Held::apply`] changed, to take it back.
+#[derive(Debug)]
+pub struct Undo {
+    removed: Vec<(u64, (u64, u8))>,
+    inserted: Vec<u64>,
+}
+
+impl Held {
+    /// How many ranges are held.
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    /// Records `r` (a lock or an unlock) as the kernel would apply it.
+    pub fn apply(&mut self, r: &Range) -> Undo {
+        let start = r.start;
+        let end = if r.length == 0 {
+            u64::MAX
+        } else {
+            r.start.saturating_add(r.length)
+        };
+        let mut undo = Undo {
+            removed: Vec::new(),
+            inserted: Vec::new(),
+        };
+        // Every range overlapping [start, end), or touching it (to merge).
+        let first = self
+            .map
+            .range(..start)
+            .next_back()
+            .filter(|(_, &(e, _))| e >= start)
+            .map(|(&s, _)| s)
+            .unwrap_or(start);
+        let hit: Vec<(u64, (u64, u8))> =
+            self.map.range(first..=end).map(|(&s, &v)| (s, v)).collect();
+        let (mut lo, mut hi) = (start, end);
+        let mut pieces = Vec::new();
+        for &(s, (e, ty)) in &hit {
+            self.map.remove(&s);
+            undo.removed.push((s, (e, ty)));
+            if r.ty != P9_LOCK_TYPE_UNLCK && ty == r.ty {
+                // Same type, overlapping or adjacent: merged into the new range.
+                lo = lo.min(s);
+                hi = hi.max(e);
+                continue;
+            }
+            if s < start {
+                pieces.push((s, (start.min(e), ty)));
+            }
+            if e > end {
+                pieces.push((end.max(s), (e, ty)));
+            }
+        }
+        if r.ty != P9_LOCK_TYPE_UNLCK {
+            pieces.push((lo, (hi, r.ty)));
+        }
+        for (s, v) in pieces {
+            if s < v.0 {
+                self.map.insert(s, v);
+                undo.inserted.push(s);
+            }
+        }
+        undo
+    }
+
+    /// Takes back what [`Held::apply`] did.
+    pub fn undo(&mut self, undo: Undo) {
+        for s in undo.inserted {
+            self.map.remove(&s);
+        }
+        self.map.extend(undo.removed);
+    }
+}
+
+/// The connections with blocking locks waiting, woken when any connection releases a
+/// lock (they then try theirs again at once, instead of every few milliseconds).
+#[derive(Debug, Default)]
+pub struct Waiters {
+    /// The write end of each waiting connection's wake-up pipe.
+    list: Mutex<Vec<Arc<OwnedFd>>>,
+}
+
+impl Waiters {
+    fn list(&self) -> std::sync::MutexGuard<'_, Vec<Arc<OwnedFd>>> {
+        self.list.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Wakes every waiting connection.
+    pub fn wake_all(&self) {
+        for w in self.list().iter() {
+            // Full (already woken) is as good.
+            let _ = rustix::io::write(w.as_fd(), &[1]);
+        }
+    }
+}
+
+/// One connection's wake-up pipe, registered with [`Waiters`] while it has blocking
+/// locks waiting.
+#[derive(Debug)]
+pub struct Wake {
+    read: OwnedFd,
+    write: Arc<OwnedFd>,
+    registered: bool,
+}
+
+impl Wake {
+    /// A new (unregistered) pipe.
+    pub fn new() -> Result<Wake, Errno> {
+        let flags = rustix::pipe::PipeFlags::CLOEXEC | rustix::pipe::PipeFlags::NONBLOCK;
+        let (read, write) = rustix::pipe::pipe_with(flags)?;
+        Ok(Wake {
+            read,
+            write: Arc::new(write),
+            registered: false,
+        })
+    }
+
+    /// What becomes readable when woken.
+    pub fn fd(&self) -> BorrowedFd<'_> {
+        self.read.as_fd()
+    }
+
+    /// Registers (`on`) or unregisters this pipe with `waiters`.
+    pub fn register(&mut self, waiters: &Waiters, on: bool) {
+        if self.registered == on {
+            return;
+        }
+        let mut list = waiters.list();
+        if on {
+            list.push(Arc::clone(&self.write));
+        } else {
+            list.retain(|w| !Arc::ptr_eq(w, &self.write));
+        }
+        self.registered = on;
+    }
+
+    /// Empties the pipe (after a wake-up).
+    pub fn drain(&self) {
+        let mut b = [0u8; 64];
+        while matches!(rustix::io::read(&self.read, &mut b), Ok(n) if n > 0) {}
     }
 }
 
@@ -173,6 +331,35 @@ mod tests {
             lock(a.as_fd(), &range(P9_LOCK_TYPE_WRLCK, u64::MAX, 0)),
             Err(Errno::INVAL)
         );
+    }
+
+    #[test]
+    fn held_ranges_merge_and_split_as_the_kernel_does() {
+        let mut h = Held::default();
+        let w = |s, l| range(P9_LOCK_TYPE_WRLCK, s, l);
+        let r = |s, l| range(P9_LOCK_TYPE_RDLCK, s, l);
+        let u = |s, l| range(P9_LOCK_TYPE_UNLCK, s, l);
+        h.apply(&w(0, 10));
+        h.apply(&w(10, 10)); // adjacent, same type: merged
+        assert_eq!(h.len(), 1);
+        h.apply(&r(5, 2)); // splits the write lock in two around it
+        assert_eq!(h.len(), 3);
+        let undo = h.apply(&u(0, 0)); // everything
+        assert_eq!(h.len(), 0);
+        h.undo(undo);
+        assert_eq!(h.len(), 3);
+        h.apply(&u(8, 4)); // [0,5) and [5,7) stay, [7,8) and [12,20) of the write lock
+        assert_eq!(h.len(), 4);
+        for i in 0..100 {
+            h.apply(&w(1000 + 2 * i, 1));
+        }
+        assert_eq!(h.len(), 104);
+        h.apply(&w(1000, 200)); // covers them all
+        assert_eq!(h.len(), 5);
+        let undo = h.apply(&r(0, 0));
+        assert_eq!(h.len(), 1);
+        h.undo(undo);
+        assert_eq!(h.len(), 5);
     }
 
     #[test]

@@ -6,6 +6,19 @@
 /// The export root's path.
 pub const ROOT: &[u8] = b"/";
 
+/// The longest path a fid may have (`PATH_MAX` less its NUL): fids are walked and
+/// created only up to it, so a fid's path costs at most this much (a rename above it may
+/// make it longer later, by at most as much again).
+pub const PATH_MAX: usize = libc::PATH_MAX as usize - 1;
+
+/// Checks that `parent/name` ([`join`]) fits in [`PATH_MAX`] (`ENAMETOOLONG` if not).
+pub fn check_join(parent: &[u8], name: &[u8]) -> Result<(), rustix::io::Errno> {
+    if parent.len() + 1 + name.len() > PATH_MAX {
+        return Err(rustix::io::Errno::NAMETOOLONG);
+    }
+    Ok(())
+}
+
 /// `parent/name`.
 pub fn join(parent: &[u8], name: &[u8]) -> Vec<u8> {
     let mut p = Vec::with_capacity(parent.len() + 1 + name.len());

@@ -19,7 +19,7 @@ use p9_wire::{decode_tmessage, encode, msg_type_name, peek_header, Rmessage, HEA
 use std::os::fd::{AsFd, BorrowedFd};
 use std::time::{Duration, Instant};
 
-use p9_wire::{Rlock, TwriteHeader, P9_LOCK_BLOCKED, P9_LOCK_SUCCESS, TWRITE_HEADER_SIZE};
+use p9_wire::{Rlock, TwriteHeader, P9_LOCK_BLOCKED, TWRITE_HEADER_SIZE};
 use rustix::event::{PollFd, PollFlags, Timespec};
 use rustix::fs::{FileType, OFlags};
 use rustix::io::Errno;
@@ -36,8 +36,12 @@ use crate::Server;
 /// Bytes of replies buffered before they are written even though complete requests
 /// remain to be processed.
 const FLUSH_AT: usize = 256 * 1024;
-/// How often pending blocking locks are tried again.
+/// How soon a pending blocking lock is first tried again (besides whenever a lock is
+/// released in this server); the delay doubles after each try, up to
+/// [`LOCK_RETRY_MAX`] (for locks held outside the server, which cannot wake it).
 const LOCK_RETRY: Duration = Duration::from_millis(10);
+/// The longest delay between two tries of a pending blocking lock.
+const LOCK_RETRY_MAX: Duration = Duration::from_secs(1);
 /// The largest frame accepted before a version is agreed.
 const PRE_VERSION_FRAME: u32 = 8192;
 /// The read buffer's initial size.
@@ -57,6 +61,11 @@ pub(crate) struct Session<'s> {
     pub scratch: Vec<MaybeUninit<u8>>,
     /// Blocking Tlocks waiting for their lock, oldest first.
     pub pending_locks: Vec<PendingLock>,
+    /// The pipe that wakes this connection when a lock is released (made at its first
+    /// pending lock).
+    wake: Option<lock::Wake>,
+    /// Whether a lock was released since the pending ones were last tried.
+    woken: bool,
     /// File data to send right after the reply buffer (a large Rread's).
     pub deferred: Option<FileSegment>,
     /// The pipes large Twrites are spliced through (made at the first one).
@@ -72,6 +81,8 @@ pub(crate) struct Session<'s> {
     pub authority: Authority,
     /// Close the connection once the replies so far are sent (a refused attach).
     pub close_after_reply: bool,
+    /// Whether a Tattach has succeeded (the handshake is complete).
+    pub attached: bool,
 }
 
 /// A blocking Tlock on a lock someone else holds: retried while the connection goes on
@@ -87,6 +98,25 @@ pub(crate) struct PendingLock {
     pub range: Range,
     /// When to give up and answer `BLOCKED`.
     pub deadline: Instant,
+    /// When to try again, unless a release wakes it first.
+    pub next: Instant,
+    /// The delay before the try after that.
+    pub delay: Duration,
+}
+
+impl PendingLock {
+    /// A blocking lock just refused, waiting up to `wait`.
+    pub fn new(tag: u16, fid: u32, range: Range, wait: Duration) -> PendingLock {
+        let now = Instant::now();
+        PendingLock {
+            tag,
+            fid,
+            range,
+            deadline: now + wait,
+            next: now + LOCK_RETRY,
+            delay: LOCK_RETRY,
+        }
+    }
 }
 
 impl<'s> Session<'s> {
@@ -100,12 +130,15 @@ impl<'s> Session<'s> {
             server,
             msize: 0,
             cap,
-            fids: FidTable::new(server.config().max_fids),
+            fids: FidTable::new(server.config().max_fids, server.pools()),
             scratch: Vec::new(),
             pending_locks: Vec::new(),
+            wake: None,
+            woken: false,
             deferred: None,
             splice: SpliceBuffer::default(),
             warned_fid_limit: false,
+            attached: false,
         }
     }
 
@@ -202,11 +235,16 @@ impl<'s> Session<'s> {
         self.stats.set_fids(self.fids.len());
         if let Err(e) = result {
             out.truncate(start);
-            if matches!(e.errno(), Errno::MFILE) && !self.warned_fid_limit {
+            if matches!(e.errno(), Errno::MFILE | Errno::NFILE | Errno::NOMEM)
+                && !self.warned_fid_limit
+            {
                 self.warned_fid_limit = true;
                 tracing::warn!(
                     max_fids = self.server.config().max_fids,
-                    "fid limit reached on this connection; further new fids get EMFILE"
+                    fids = self.fids.len(),
+                    errno = %e.errno(),
+                    "this connection reached a bound (its fids, or its share of the fd, fid \
+                     memory or xattr budget); requests for more get this errno"
                 );
             }
             tracing::debug!(
@@ -306,31 +344,31 @@ impl<'s> Session<'s> {
         }
     }
 
-    /// Retries the pending blocking locks, answering those granted, failed or expired.
+    /// Retries the pending blocking locks that are due (all of them after a release),
+    /// answering those granted, failed or expired.
     fn retry_locks(&mut self, out: &mut Vec<u8>) {
         let first = out.len();
         let now = Instant::now();
+        let woken = std::mem::take(&mut self.woken);
         let mut i = 0;
         while i < self.pending_locks.len() {
             let p = &self.pending_locks[i];
-            let result = match self.fids.get(p.fid).map(|f| &f.state) {
-                Ok(FidState::File { fd, .. } | FidState::Dir { fd, .. }) => {
-                    lock::lock(fd.as_fd(), &p.range)
-                }
-                Ok(_) | Err(_) => Err(Errno::BADF),
-            };
+            if !woken && now < p.next && now < p.deadline {
+                i += 1;
+                continue;
+            }
+            let (fid, range) = (p.fid, p.range);
+            let result = self.fids.lock(fid, &range);
+            let p = &mut self.pending_locks[i];
             if matches!(result, Ok(P9_LOCK_BLOCKED)) && now < p.deadline {
+                p.delay = (p.delay * 2).min(LOCK_RETRY_MAX);
+                p.next = now + p.delay;
                 i += 1;
                 continue;
             }
             let p = self.pending_locks.remove(i);
             match result {
                 Ok(status) => {
-                    if status == P9_LOCK_SUCCESS {
-                        if let Ok(f) = self.fids.get_mut(p.fid) {
-                            f.locked = true;
-                        }
-                    }
                     let r = Rmessage::Lock(Rlock { status });
                     if self.reply(p.tag, &r, out).is_err() {
                         tracing::error!("cannot encode Rlock");
@@ -344,6 +382,70 @@ impl<'s> Session<'s> {
         }
         if self.trace {
             self.trace_replies(&out[first..]);
+        }
+    }
+
+    /// Wakes the connections waiting for locks if this one released any.
+    fn wake_lock_waiters(&mut self) {
+        if self.fids.take_released() {
+            self.server.lock_waiters().wake_all();
+        }
+    }
+
+    /// Until the next pending lock is due, or `None` if none waits.
+    fn next_lock_retry(&self) -> Option<Duration> {
+        let due = self
+            .pending_locks
+            .iter()
+            .map(|p| p.next.min(p.deadline))
+            .min()?;
+        Some(due.saturating_duration_since(Instant::now()))
+    }
+
+    /// Waits until the client sends something (true), a lock is released or the next
+    /// pending lock is due (false), with pending locks; registers this connection as a
+    /// waiter while it has some.
+    fn wait_for_locks(&mut self, reader: BorrowedFd<'_>) -> io::Result<bool> {
+        let Some(timeout) = self.next_lock_retry() else {
+            if let Some(w) = &mut self.wake {
+                w.register(self.server.lock_waiters(), false);
+            }
+            return Ok(true);
+        };
+        if self.wake.is_none() {
+            // Without a pipe (fds exhausted) the delays alone drive the retries.
+            self.wake = lock::Wake::new()
+                .map_err(|e| tracing::warn!(errno = %e, "no lock wake-up pipe"))
+                .ok();
+        }
+        let ts = Timespec::try_from(timeout).unwrap_or(Timespec {
+            tv_sec: 0,
+            tv_nsec: 10_000_000,
+        });
+        let n = match &mut self.wake {
+            Some(w) => {
+                w.register(self.server.lock_waiters(), true);
+                let wfd = w.fd();
+                let mut fds = [
+                    PollFd::new(&reader, PollFlags::IN),
+                    PollFd::new(&wfd, PollFlags::IN),
+                ];
+                let n = rustix::event::poll(&mut fds, Some(&ts));
+                if !fds[1].revents().is_empty() {
+                    w.drain();
+                    self.woken = true;
+                }
+                n.map(|_| !fds[0].revents().is_empty())
+            }
+            None => {
+                let mut fds = [PollFd::new(&reader, PollFlags::IN)];
+                rustix::event::poll(&mut fds, Some(&ts)).map(|n| n > 0)
+            }
+        };
+        match n {
+            Ok(ready) => Ok(ready),
+            Err(Errno::INTR) => Ok(false),
+            Err(e) => Err(e.into()),
         }
     }
 
@@ -414,13 +516,16 @@ fn read_next(
 }
 
 /// Serves one connection until the client closes it or a transport error happens.
-/// `cap` is the largest msize to grant on this transport.
+/// `cap` is the largest msize to grant on this transport. With a `handshake` time, a
+/// connection that has not had a Tattach answered (after its Tversion) by then is
+/// closed: clients that connect and say nothing do not hold a connection slot.
 pub(crate) fn run(
     server: &Server,
     mut reader: impl Read + AsFd,
     mut writer: impl Write + AsFd,
     cap: u32,
     peer: &str,
+    handshake: Option<Duration>,
 ) -> io::Result<()> {
     let config = server.config();
     let who = identify(
@@ -436,6 +541,7 @@ pub(crate) fn run(
         a => tracing::info!(%peer, who = %who.describe(), "peer {}", a.describe()),
     }
     let mut s = Session::new(server, cap, peer, authority);
+    let handshake_by = handshake.map(|t| Instant::now() + t);
     let mut wait = RequestWait::new(&server.config().poller);
     // Large Twrites are spliced from sockets (not from the pipes of `trans=fd`).
     let splice_from = rustix::fs::fstat(&reader)
@@ -470,6 +576,7 @@ pub(crate) fn run(
             let size = h.size as usize;
             if avail.len() >= size {
                 s.handle(&rbuf[start..start + size], &mut out);
+                s.wake_lock_waiters();
                 start += size;
                 if s.close_after_reply {
                     let _ = writer.write_all(&out).and_then(|()| writer.flush());
@@ -521,11 +628,26 @@ pub(crate) fn run(
                 out = Vec::with_capacity(INITIAL_READ);
             }
         }
-        // Blocking locks still wait: look at them again soon, reading what comes meanwhile.
-        if !s.pending_locks.is_empty() {
-            match readable_within(&reader, LOCK_RETRY) {
+        // Blocking locks still wait: look at them again when a lock is released or they
+        // are due, reading what comes meanwhile.
+        match s.wait_for_locks(reader.as_fd()) {
+            Ok(true) => {}
+            Ok(false) => continue,
+            Err(e) => break Err(e),
+        }
+        if let Some(by) = handshake_by.filter(|_| !s.attached) {
+            let left = by.saturating_duration_since(Instant::now());
+            match readable_within(&reader, left) {
                 Ok(true) => {}
-                Ok(false) => continue,
+                Ok(false) if Instant::now() < by => continue,
+                Ok(false) => {
+                    tracing::warn!(
+                        peer,
+                        timeout_s = handshake.unwrap_or_default().as_secs_f64(),
+                        "no Tversion and Tattach in time; closing the connection"
+                    );
+                    break Ok(());
+                }
                 Err(e) => break Err(e),
             }
         }
@@ -550,6 +672,10 @@ pub(crate) fn run(
     };
     // Fids (and their open files, locks, unset xattrs) go with the connection.
     drop(s.fids.clear());
+    s.wake_lock_waiters();
+    if let Some(w) = &mut s.wake {
+        w.register(server.lock_waiters(), false);
+    }
     match result {
         Err(e) if matches!(e.kind(), ErrorKind::ConnectionReset | ErrorKind::BrokenPipe) => Ok(()),
         r => r,

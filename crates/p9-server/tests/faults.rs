@@ -249,6 +249,8 @@ const ENV_SOCK: &str = "P9_FAULTS_SERVER_SOCK";
 const ENV_BACKEND: &str = "P9_FAULTS_SERVER_BACKEND";
 /// A soft limit of open files for the server process, if set.
 const ENV_NOFILE: &str = "P9_FAULTS_SERVER_NOFILE";
+/// The server process's fid memory budget, if set (bytes).
+const ENV_FID_MEMORY: &str = "P9_FAULTS_SERVER_FID_MEMORY";
 
 /// Not a test: the server process of [`ServerProc`] (does nothing unless started by it).
 /// Serves its export on a Unix socket until its stdin closes.
@@ -279,7 +281,14 @@ fn server_process() {
     } else {
         Arc::new(LocalBackend::new(&export).unwrap())
     };
-    let server = Arc::new(Server::new(b, ServerConfig::default()).unwrap());
+    let mut config = ServerConfig::default();
+    if let Some(n) = std::env::var(ENV_FID_MEMORY)
+        .ok()
+        .and_then(|n| n.parse().ok())
+    {
+        config.budgets.fid_memory = n;
+    }
+    let server = Arc::new(Server::new(b, config).unwrap());
     let l = ListenAddr::Unix(PathBuf::from(sock)).bind().unwrap();
     let limits = Limits {
         // Connections that vanish are noticed shortly, not at once: leave room.
@@ -1428,47 +1437,12 @@ fn xattr_buffers_are_bounded_per_connection() {
     std::fs::write(sp.export().join("a"), b"").unwrap();
     let mut c = sp.client();
     c.walk(ROOT, 1, &[b"a"]).unwrap();
-    // A 4000-byte value (ext4 keeps up to a block per inode), set through the server.
-    let value = vec![b'v'; 4000];
-    c.walk(1, 2, &[]).unwrap();
-    c.xattrcreate(2, b"user.big", value.len() as u64, 0)
-        .unwrap();
-    assert_eq!(c.write(2, 0, &value).unwrap(), 4000);
-    c.clunk(2).unwrap();
+    let value = set_big_xattr(&mut c, 1, 2);
     let rss0 = sp.status_kib("VmRSS");
     // 20,000 fids each holding the value: 80 MB if nothing bounded them.
-    const N: u32 = 20_000;
-    let mut held = 0u32;
-    let mut refused = 0u32;
-    for chunk in (0..N).collect::<Vec<_>>().chunks(500) {
-        let batch: Vec<u8> = chunk
-            .iter()
-            .flat_map(|&i| {
-                frame(
-                    (i % 500) as u16,
-                    &Tmessage::Xattrwalk(Txattrwalk {
-                        fid: 1,
-                        newfid: 100 + i,
-                        name: b"user.big",
-                    }),
-                )
-            })
-            .collect();
-        c.send_raw(&batch).unwrap();
-        for _ in chunk {
-            match c.recv().unwrap().decode().unwrap().1 {
-                Rmessage::Xattrwalk(r) => {
-                    assert_eq!(r.size, 4000);
-                    held += 1;
-                }
-                Rmessage::Lerror(e) => {
-                    assert_eq!(e.ecode, libc::ENOMEM as u32);
-                    refused += 1;
-                }
-                m => panic!("{m:?}"),
-            }
-        }
-    }
+    let (held, refused) = xattr_flood(&mut c, 1, 100, 20_000);
+    assert!(refused.iter().all(|&e| e == Errno::NOMEM), "{refused:?}");
+    let refused = refused.len();
     // Buffers for writing count too.
     c.walk(ROOT, 50, &[b"a"]).unwrap();
     assert_eq!(
@@ -1489,12 +1463,12 @@ fn xattr_buffers_are_bounded_per_connection() {
     sp.finish();
 }
 
-/// Every fid holds an fd, so one connection with enough fids exhausts the process's
-/// open-file limit (here lowered to 256): it gets EMFILE, other clients' new fids fail
-/// meanwhile too (a known limit: fids are bounded per connection, fds are not), but the
-/// server survives, and once that connection goes everything works again.
+/// Every fid holds an fd, and fds are a process-wide budget (3/4 of the open-file
+/// limit, here lowered to 256) shared fairly: one connection walking fids until it is
+/// refused (`EMFILE`: past its share) leaves enough for the others, which still walk,
+/// attach and open meanwhile; once it goes, its fds are all closed.
 #[test]
-fn a_connection_exhausting_fds_is_survived() {
+fn one_connection_cannot_take_every_fd() {
     let sp = ServerProc::start_with(Kind::Local, &[(ENV_NOFILE, "256")]);
     std::fs::write(sp.export().join("f"), b"data").unwrap();
     let mut other = sp.client();
@@ -1510,21 +1484,332 @@ fn a_connection_exhausting_fds_is_survived() {
         }
         assert!(held < 10_000, "no limit reached");
     };
-    assert!([Errno::MFILE, Errno::NFILE].contains(&refused), "{refused}");
-    // The other client: open fids go on; new ones share the exhaustion.
+    assert_eq!(refused, Errno::MFILE);
+    // The hog's connection goes on: what it holds still works, and it gets fds back
+    // as it clunks.
+    hog.getattr(100).unwrap();
+    hog.clunk(100).unwrap();
+    hog.walk(ROOT, 100, &[b"f"]).unwrap();
+    // The other client: open fids go on, new ones too, and a new client attaches,
+    // walks and opens.
     assert_eq!(other.read(1, 0, 10).unwrap(), b"data");
-    let meanwhile = outcome(other.walk(ROOT, 2, &[b"f"]));
-    let _ = other.clunk(2);
+    other.walk(ROOT, 2, &[b"f"]).unwrap();
+    other.lopen(2, P9_DOTL_RDONLY).unwrap();
+    assert_eq!(other.read(2, 0, 10).unwrap(), b"data");
+    other.clunk(2).unwrap();
+    let mut again = sp.client();
+    again.walk(ROOT, 1, &[b"f"]).unwrap();
+    again.lopen(1, P9_DOTL_RDONLY).unwrap();
+    assert_eq!(again.read(1, 0, 10).unwrap(), b"data");
+    drop(again);
     drop(hog);
     let after = sp.settle_fds(baseline);
     assert_eq!(after, baseline);
-    other.walk(ROOT, 2, &[b"f"]).unwrap();
-    let mut again = sp.client();
-    again.walk(ROOT, 1, &[b"f"]).unwrap();
+    eprintln!("fd budget: one connection held {held} fids, then {refused}; others served");
+    drop(other);
+    sp.finish();
+}
+
+/// In the server process's export, a chain of directories `depth` deep, each named
+/// with 250 bytes (longer than any path the kernel resolves at once). Returns the name.
+fn deep_chain(export: &Path, depth: usize) -> Vec<u8> {
+    use rustix::fs::{mkdirat, openat, Mode, OFlags};
+    let name = vec![b'd'; 250];
+    let mut dir = openat(
+        rustix::fs::CWD,
+        export,
+        OFlags::PATH | OFlags::DIRECTORY,
+        Mode::empty(),
+    )
+    .unwrap();
+    for _ in 0..depth {
+        mkdirat(&dir, &name[..], Mode::from_raw_mode(0o755)).unwrap();
+        dir = openat(
+            &dir,
+            &name[..],
+            OFlags::PATH | OFlags::DIRECTORY,
+            Mode::empty(),
+        )
+        .unwrap();
+    }
+    name
+}
+
+/// Sends the `n` requests `make(0..n)` pipelined (500 at a time); returns how many
+/// succeeded and the errnos of those refused.
+fn flood<'m>(
+    c: &mut Client<UnixStream>,
+    n: u32,
+    make: impl Fn(u32) -> Tmessage<'m>,
+) -> (u32, Vec<Errno>) {
+    let (mut held, mut refused) = (0u32, Vec::new());
+    for chunk in (0..n).collect::<Vec<_>>().chunks(500) {
+        let batch: Vec<u8> = chunk
+            .iter()
+            .flat_map(|&i| frame((i % 500) as u16, &make(i)))
+            .collect();
+        c.send_raw(&batch).unwrap();
+        for _ in chunk {
+            match c.recv().unwrap().decode().unwrap().1 {
+                Rmessage::Lerror(e) => refused.push(Errno::from_raw_os_error(e.ecode as i32)),
+                _ => held += 1,
+            }
+        }
+    }
+    (held, refused)
+}
+
+/// Sends `n` clones (`Twalk` with no names) of `fid` to new fids from `first` on,
+/// pipelined; returns how many were made and the errnos of those refused.
+fn clone_flood(c: &mut Client<UnixStream>, fid: u32, first: u32, n: u32) -> (u32, Vec<Errno>) {
+    flood(c, n, |i| {
+        Tmessage::Walk(Twalk {
+            fid,
+            newfid: first + i,
+            wnames: Default::default(),
+        })
+    })
+}
+
+/// Sends `n` Txattrwalks of `user.big` from `fid` to new fids from `first` on.
+fn xattr_flood(c: &mut Client<UnixStream>, fid: u32, first: u32, n: u32) -> (u32, Vec<Errno>) {
+    flood(c, n, |i| {
+        Tmessage::Xattrwalk(Txattrwalk {
+            fid,
+            newfid: first + i,
+            name: b"user.big",
+        })
+    })
+}
+
+/// Sets `user.big` on fid's file to 4,000 bytes through the server (ext4 keeps up to a
+/// block per inode); returns the value.
+fn set_big_xattr(c: &mut Client<UnixStream>, fid: u32, tmp: u32) -> Vec<u8> {
+    let value = vec![b'v'; 4000];
+    c.walk(fid, tmp, &[]).unwrap();
+    c.xattrcreate(tmp, b"user.big", value.len() as u64, 0)
+        .unwrap();
+    assert_eq!(c.write(tmp, 0, &value).unwrap(), 4000);
+    c.clunk(tmp).unwrap();
+    value
+}
+
+/// Xattr buffers are one budget for the server (32 MiB), shared fairly: four
+/// connections flooding Txattrwalks hold at most that much together (each as much as
+/// it could alone before: 64 MiB), each gets some, and each is refused with `ENOMEM`.
+#[test]
+fn xattr_buffers_are_a_global_budget() {
+    let sp = ServerProc::start(Kind::Local);
+    std::fs::write(sp.export().join("a"), b"").unwrap();
+    let mut clients: Vec<Client<UnixStream>> = (0..4).map(|_| sp.client()).collect();
+    for c in &mut clients {
+        c.walk(ROOT, 1, &[b"a"]).unwrap();
+    }
+    set_big_xattr(&mut clients[0], 1, 2);
+    let mut total = 0u64;
+    for c in &mut clients {
+        let (held, refused) = xattr_flood(c, 1, 100, 6_000);
+        eprintln!(
+            "xattr flood: {held} values held, then {:?}",
+            refused.first()
+        );
+        assert!(held > 1000, "{held}");
+        assert!(!refused.is_empty() && refused.iter().all(|&e| e == Errno::NOMEM));
+        total += u64::from(held) * 4000;
+    }
+    assert!(total <= 32 << 20, "{total} bytes of xattr values held");
+    drop(clients);
+    sp.finish();
+}
+
+/// A fid's path is shared with its clones (a clone costs the same for any path) and
+/// capped at PATH_MAX: a client that walks a fid down a deep chain and clones it over
+/// and over with 17-byte requests makes the server hold little, the walk past PATH_MAX
+/// is `ENAMETOOLONG`, and another client keeps working.
+#[test]
+fn deep_path_clone_flood_is_bounded() {
+    let sp = ServerProc::start(Kind::Local);
+    let name = deep_chain(&sp.export(), 20);
+    std::fs::write(sp.export().join("f"), b"data").unwrap();
+    let mut hog = sp.client();
+    // 16 levels: a path of 4,016 bytes.
+    hog.walk(ROOT, 1, &vec![&name[..]; 16]).unwrap();
+    let rss0 = sp.status_kib("VmRSS");
+    // 60,000 clones: 240 MB if each kept its own copy of the path.
+    let (held, refused) = clone_flood(&mut hog, 1, 100, 60_000);
+    let rss1 = sp.status_kib("VmRSS");
     eprintln!(
-        "fd exhaustion: one connection held {held} fids, then {refused}; another \
-         connection's walk meanwhile: errno {meanwhile}; all well after it left"
+        "deep clones: {held} held, {} refused ({:?}); server VmRSS {rss0} -> {rss1} KiB",
+        refused.len(),
+        refused.first()
     );
+    assert!(held > 0);
+    assert!(
+        refused
+            .iter()
+            .all(|e| [Errno::MFILE, Errno::NFILE, Errno::NOMEM].contains(e)),
+        "{refused:?}"
+    );
+    // Well under a KiB a clone (the path alone is 4 KiB), and bounded whatever the count.
+    assert!(
+        rss1 < rss0 + 16 * 1024 + u64::from(held) / 2,
+        "{rss0} -> {rss1} KiB for {held} clones"
+    );
+    // One level more is past PATH_MAX.
+    assert_eq!(errno(hog.walk(1, 2, &[&name[..]])), Errno::NAMETOOLONG);
+    let mut other = sp.client();
+    other.walk(ROOT, 1, &[b"f"]).unwrap();
+    other.lopen(1, P9_DOTL_RDONLY).unwrap();
+    assert_eq!(other.read(1, 0, 10).unwrap(), b"data");
+    drop((hog, other));
+    sp.finish();
+}
+
+/// Fid memory is a process-wide budget with a fair share per connection (here 4 MiB in
+/// all): a connection cloning deep fids gets `ENOMEM` past its share, another one still
+/// makes its own, and everything held is given back when a connection ends.
+#[test]
+fn fid_memory_is_a_shared_budget() {
+    let sp = ServerProc::start_with(Kind::Local, &[(ENV_FID_MEMORY, "4194304")]);
+    let name = deep_chain(&sp.export(), 16);
+    let deep = vec![&name[..]; 16];
+    let mut hog = sp.client();
+    hog.walk(ROOT, 1, &deep).unwrap();
+    let (held, refused) = clone_flood(&mut hog, 1, 100, 2_000);
+    eprintln!(
+        "fid memory: {held} deep clones held, then {:?}",
+        refused.first()
+    );
+    // Alone, half of 4 MiB: some 480 fids of 4,272 bytes (path and overhead).
+    assert!((400..600).contains(&held), "{held}");
+    assert!(refused.iter().all(|&e| e == Errno::NOMEM), "{refused:?}");
+    let mut other = sp.client();
+    other.walk(ROOT, 1, &deep).unwrap();
+    let (other_held, _) = clone_flood(&mut other, 1, 100, 200);
+    assert_eq!(other_held, 200);
+    drop(hog);
+    // Once the hog is gone (its thread notices shortly), its share is free again.
+    let mut again = sp.client();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let again_held = loop {
+        again.walk(ROOT, 1, &deep).unwrap();
+        let (n, _) = clone_flood(&mut again, 1, 100, 300);
+        if n == 300 || Instant::now() > deadline {
+            break n;
+        }
+        for i in 0..n {
+            again.clunk(100 + i).unwrap();
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert_eq!(again_held, 300);
     drop((other, again));
+    sp.finish();
+}
+
+/// CPU time (user + system) the process `pid` has used, in clock ticks.
+fn cpu_ticks(pid: u32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    let rest = stat.rsplit_once(')').unwrap().1;
+    // After "pid (comm)": state is field 3; utime and stime are fields 14 and 15.
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    f[11].parse::<u64>().unwrap() + f[12].parse::<u64>().unwrap()
+}
+
+/// Locks are bounded: a fid holds at most 1,024 locked ranges (`ENOLCK` past it, the
+/// connection goes on, another connection still locks), and blocking locks that wait
+/// (4 connections x 1,024) cost little CPU while they wait (retried with a growing delay,
+/// and at once when a lock is released in the server), and are granted once released.
+#[test]
+fn lock_floods_are_bounded() {
+    let sp = ServerProc::start(Kind::Local);
+    std::fs::write(sp.export().join("f"), b"").unwrap();
+    let open = |c: &mut Client<UnixStream>, fid: u32| {
+        c.walk(ROOT, fid, &[b"f"]).unwrap();
+        c.lopen(fid, P9_DOTL_RDWR).unwrap();
+    };
+    let mut hog = sp.client();
+    open(&mut hog, 1);
+    let mut held = 0u64;
+    let refused = loop {
+        match hog.lock(1, P9_LOCK_TYPE_WRLCK, 2 * held, 1, 1) {
+            Ok(s) => {
+                assert_eq!(s, P9_LOCK_SUCCESS);
+                held += 1;
+            }
+            Err(e) => break e.errno().expect("an Rlerror"),
+        }
+        assert!(held < 20_000, "no limit on locked ranges");
+    };
+    assert_eq!((held, refused), (1024, Errno::NOLCK));
+    // Merging into a held range needs no new one; the connection goes on.
+    assert_eq!(
+        hog.lock(1, P9_LOCK_TYPE_WRLCK, 0, 2, 1).unwrap(),
+        P9_LOCK_SUCCESS
+    );
+    hog.getattr(1).unwrap();
+    // Unlocking all gives them back.
+    assert_eq!(
+        hog.lock(1, P9_LOCK_TYPE_UNLCK, 0, 0, 1).unwrap(),
+        P9_LOCK_SUCCESS
+    );
+    assert_eq!(
+        hog.lock(1, P9_LOCK_TYPE_WRLCK, 0, 0, 1).unwrap(),
+        P9_LOCK_SUCCESS
+    );
+    // The whole file is now write-locked through the hog's fid: four connections queue
+    // 1,024 blocking locks each.
+    let mut waiters: Vec<Client<UnixStream>> = (0..4).map(|_| sp.client()).collect();
+    for (i, w) in (0u64..).zip(&mut waiters) {
+        open(w, 1);
+        let batch: Vec<u8> = (0..1024u16)
+            .flat_map(|tag| {
+                frame(
+                    tag,
+                    &Tmessage::Lock(Tlock {
+                        fid: 1,
+                        ty: P9_LOCK_TYPE_WRLCK,
+                        flags: P9_LOCK_FLAGS_BLOCK,
+                        start: 4096 * i + 2 * u64::from(tag),
+                        length: 1,
+                        proc_id: 2,
+                        client_id: b"w",
+                    }),
+                )
+            })
+            .collect();
+        w.send_raw(&batch).unwrap();
+    }
+    // Let them wait 3 s (none is answered: the lock is held), then measure 2 s more.
+    std::thread::sleep(Duration::from_secs(3));
+    let t0 = cpu_ticks(sp.pid());
+    std::thread::sleep(Duration::from_secs(2));
+    let used = cpu_ticks(sp.pid()) - t0;
+    let hz = rustix::param::clock_ticks_per_second();
+    eprintln!("4 x 1,024 waiting locks: the server used {used} ticks of CPU in 2 s ({hz} Hz)");
+    // Polling all of them every 10 ms took 58 ticks here (2 with the delays and
+    // wake-ups); a tenth of a CPU is generous.
+    assert!(used < hz / 5, "{used} ticks in 2 s");
+    // Another client is served meanwhile.
+    let mut other = sp.client();
+    other.getattr(ROOT).unwrap();
+    // Released: every waiting lock is granted (they are disjoint), long before they
+    // would time out (30 s).
+    assert_eq!(
+        hog.lock(1, P9_LOCK_TYPE_UNLCK, 0, 0, 1).unwrap(),
+        P9_LOCK_SUCCESS
+    );
+    for w in &mut waiters {
+        w.stream()
+            .set_read_timeout(Some(Duration::from_secs(30)))
+            .unwrap();
+        for _ in 0..1024 {
+            match w.recv().unwrap().decode().unwrap().1 {
+                Rmessage::Lock(r) => assert_eq!(r.status, P9_LOCK_SUCCESS),
+                m => panic!("{m:?}"),
+            }
+        }
+    }
+    drop((hog, waiters, other));
     sp.finish();
 }

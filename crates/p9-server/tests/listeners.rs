@@ -30,6 +30,7 @@ fn tcp_and_unix_listeners() {
         max_connections: 2,
         msize_tcp: 1 << 20,
         msize_unix: 4 << 20,
+        handshake_timeout: None,
     };
     let server = Arc::clone(&h.server);
     std::thread::spawn(move || listen::serve(server, vec![tcp, unix], limits));
@@ -62,6 +63,63 @@ fn tcp_and_unix_listeners() {
     std::fs::write(h.outside().join("file"), b"").unwrap();
     assert!(ListenAddr::Unix(h.outside().join("file")).bind().is_err());
     assert!(h.outside().join("file").exists());
+}
+
+/// Connections that never complete their handshake are closed after the handshake
+/// timeout: 256 idle connections (one that sent only a Tversion) hold every slot for
+/// a moment, then a new client is served; a client that attached and then idles for
+/// longer is not affected.
+#[test]
+fn idle_connections_do_not_hold_every_slot() {
+    use std::io::Write;
+    use std::time::{Duration, Instant};
+    let h = Harness::new();
+    let sock = h.outside().join("p9.sock");
+    let unix = ListenAddr::Unix(sock.clone()).bind().unwrap();
+    let limits = Limits {
+        max_connections: 256,
+        handshake_timeout: Some(Duration::from_secs(1)),
+        ..Limits::default()
+    };
+    let server = Arc::clone(&h.server);
+    std::thread::spawn(move || listen::serve(server, vec![unix], limits));
+    let mut early = Client::new(UnixStream::connect(&sock).unwrap());
+    early.version(8192).unwrap();
+    early.attach(ROOT, 0).unwrap();
+    let mut idle: Vec<UnixStream> = (0..255)
+        .map(|_| UnixStream::connect(&sock).unwrap())
+        .collect();
+    // One sends its Tversion (and reads the answer), never a Tattach.
+    let mut half = Client::new(idle.pop().unwrap());
+    half.version(8192).unwrap();
+    idle.push(half.stream().try_clone().unwrap());
+    drop(half);
+    // Every slot is held: a newcomer is closed at once.
+    let mut refused = UnixStream::connect(&sock).unwrap();
+    let mut b = [0u8; 1];
+    assert!(matches!(refused.read(&mut b), Ok(0) | Err(_)));
+    // The idle ones are closed by the server (a generous bound: never before the
+    // timeout, surely within 30 s).
+    for s in &mut idle {
+        s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+        let r = s.read(&mut b);
+        assert!(matches!(r, Ok(0)), "{r:?}");
+    }
+    // The server notices the slots free shortly after.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut c = loop {
+        let mut c = Client::new(UnixStream::connect(&sock).unwrap());
+        if c.version(8192).is_ok() {
+            break c;
+        }
+        assert!(Instant::now() < deadline, "never served");
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    c.attach(ROOT, 0).unwrap();
+    c.getattr(ROOT).unwrap();
+    // The early client idled past the timeout, attached: still served.
+    early.getattr(ROOT).unwrap();
+    early.stream().flush().unwrap();
 }
 
 /// Unix listeners: what may and may not be at the path, and paths near sun_path's limit.
@@ -114,6 +172,7 @@ fn connections_over_a_channel() {
         max_connections: 8,
         msize_tcp: 1 << 20,
         msize_unix: 4 << 20,
+        handshake_timeout: None,
     };
     let server = Arc::clone(&h.server);
     let served = std::thread::spawn(move || listen::serve_channel(server, theirs, limits));

@@ -742,3 +742,112 @@ fn flush_and_unknown_types() {
     }
     c.getattr(ROOT).unwrap();
 }
+
+/// Tlcreate over an existing symlink never follows it (`ELOOP`; `EEXIST` with
+/// `O_EXCL`), and over an existing special file never opens it (`ENXIO`): with both
+/// backends (the proxy backend's helper creates the name exclusively, without following,
+/// and looks at what exists before opening it).
+#[test]
+fn lcreate_over_a_symlink_or_special_file() {
+    let h = Harness::new();
+    std::fs::write(h.path("target"), b"keep").unwrap();
+    std::os::unix::fs::symlink("target", h.path("link")).unwrap();
+    rustix::fs::mknodat(
+        rustix::fs::CWD,
+        h.path("fifo"),
+        rustix::fs::FileType::Fifo,
+        rustix::fs::Mode::from_raw_mode(0o666),
+        0,
+    )
+    .unwrap();
+    let mut c = h.client();
+    c.walk(ROOT, 1, &[]).unwrap();
+    assert_eq!(
+        errno(c.lcreate(1, b"link", P9_DOTL_RDWR | P9_DOTL_TRUNC, 0o644, 0)),
+        Errno::LOOP
+    );
+    assert_eq!(
+        errno(c.lcreate(1, b"link", P9_DOTL_RDWR | P9_DOTL_EXCL, 0o644, 0)),
+        Errno::EXIST
+    );
+    assert_eq!(
+        errno(c.lcreate(1, b"fifo", P9_DOTL_RDWR, 0o644, 0)),
+        Errno::NXIO
+    );
+    assert_eq!(std::fs::read(h.path("target")).unwrap(), b"keep");
+    // An existing regular file is opened (and truncated when asked).
+    c.lcreate(1, b"target", P9_DOTL_RDWR | P9_DOTL_TRUNC, 0o644, 0)
+        .unwrap();
+    assert_eq!(std::fs::read(h.path("target")).unwrap(), b"");
+}
+
+/// A fid acts on its own file, whatever its path names now: client A holds `d/f`;
+/// client B renames it to `d/moved` and creates a new `d/f`; A's truncate, chmod and
+/// setxattr hit A's file (the local backend acts on the fid's fd) or fail (`ESTALE`:
+/// the proxy backend, which acts by path, finds the path names another inode), and
+/// never change B's new file.
+#[test]
+fn operations_on_a_renamed_fid_never_hit_the_new_file() {
+    let h = Harness::new();
+    std::fs::create_dir(h.path("d")).unwrap();
+    std::fs::write(h.path("d/f"), b"A's file").unwrap();
+    let mut a = h.client();
+    a.walk(ROOT, 1, &[b"d", b"f"]).unwrap();
+    let mut b = h.client();
+    b.walk(ROOT, 1, &[b"d"]).unwrap();
+    b.renameat(1, b"f", 1, b"moved").unwrap();
+    b.walk(1, 2, &[]).unwrap();
+    b.lcreate(2, b"f", P9_DOTL_RDWR, 0o644, 0).unwrap();
+    assert_eq!(b.write(2, 0, b"B's new file").unwrap(), 12);
+    let none = Tsetattr {
+        fid: 1,
+        valid: 0,
+        mode: 0,
+        uid: 0,
+        gid: 0,
+        size: 0,
+        atime_sec: 0,
+        atime_nsec: 0,
+        mtime_sec: 0,
+        mtime_nsec: 0,
+    };
+    let truncated = a.setattr(Tsetattr {
+        valid: P9_SETATTR_SIZE,
+        size: 1,
+        ..none
+    });
+    let chmodded = a.setattr(Tsetattr {
+        valid: P9_SETATTR_MODE,
+        mode: 0o100600,
+        ..none
+    });
+    a.walk(1, 3, &[]).unwrap();
+    let xattr = a
+        .xattrcreate(3, b"user.a", 1, 0)
+        .and_then(|()| a.write(3, 0, b"a"))
+        .and_then(|_| a.clunk(3));
+    // B's file is untouched.
+    assert_eq!(std::fs::read(h.path("d/f")).unwrap(), b"B's new file");
+    assert_eq!(
+        std::fs::metadata(h.path("d/f")).unwrap().mode() & 0o7777,
+        0o644
+    );
+    let mut buf = [0u8; 8];
+    assert_eq!(
+        rustix::fs::getxattr(h.path("d/f"), "user.a", &mut buf[..]),
+        Err(Errno::NODATA)
+    );
+    // A's file changed, or A was told its path is stale.
+    let moved = h.path("d/moved");
+    match truncated {
+        Ok(()) => assert_eq!(std::fs::read(&moved).unwrap(), b"A"),
+        Err(e) => assert_eq!(e.errno(), Some(Errno::STALE)),
+    }
+    match chmodded {
+        Ok(()) => assert_eq!(std::fs::metadata(&moved).unwrap().mode() & 0o7777, 0o600),
+        Err(e) => assert_eq!(e.errno(), Some(Errno::STALE)),
+    }
+    if let Err(e) = xattr {
+        assert_eq!(e.errno(), Some(Errno::STALE));
+    }
+}

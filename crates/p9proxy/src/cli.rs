@@ -73,7 +73,7 @@ listeners on loopback or trusted networks, and Unix sockets in private directori
 
 Backends:
   proxy  (default) privileged virtfs-proxy-helper processes do the file system work,
-         and the server drops to --user (nobody) with no_new_privs before it reads a
+         and the server drops to --user (p9proxy) with no_new_privs before it reads a
          single client byte. Started as root it spawns its own helpers (and replaces
          one that dies); --helper-socket uses a helper someone else started (ours or
          QEMU's C one), then root is not needed.
@@ -136,10 +136,10 @@ The file: an optional [defaults] table, whose keys every export inherits, and on
     readonly = true
 
 Other keys, each passed as the `serve` flag of the same name when set: backend, user,
-helpers, sandbox, seccomp, max_connections, max_fids, msize_max, security_model, squash
-(\"UID:GID\"), uid_map and gid_map (arrays of \"CLIENT:HOST:COUNT\"), control,
-allow_users (an array of names or uids), trust_network, socket_mode (\"0660\") and
-socket_group (the supervisor binds Unix listeners with them).";
+helpers, sandbox, seccomp, max_connections, handshake_timeout, max_fids, msize_max,
+security_model, squash (\"UID:GID\"), uid_map and gid_map (arrays of
+\"CLIENT:HOST:COUNT\"), control, allow_users (an array of names or uids), trust_network,
+socket_mode (\"0660\") and socket_group (the supervisor binds Unix listeners with them).";
 const STATS_ABOUT: &str = "\
 Show a running server's statistics, read from its control socket (p9proxy serve
 --control PATH): per 9P request type the requests answered, the errors (Rlerror), the
@@ -256,7 +256,8 @@ pub struct ServeArgs {
     pub readonly: bool,
 
     /// With --backend proxy: the user the server drops to once the helper runs
-    /// [default: nobody].
+    /// [default: p9proxy, the system user the Debian package creates; nobody, with a
+    /// warning, where there is none].
     #[arg(long, value_name = "NAME")]
     pub user: Option<String>,
 
@@ -296,6 +297,12 @@ pub struct ServeArgs {
     /// Most clients served at once; more are closed as soon as they connect.
     #[arg(long, value_name = "N", default_value_t = 256)]
     pub max_connections: usize,
+
+    /// Seconds a new connection has to complete its handshake (Tversion, then Tattach)
+    /// before it is closed, so that clients that connect and say nothing cannot hold
+    /// every connection slot (0: no limit).
+    #[arg(long, value_name = "SECS", default_value_t = p9_server::listen::DEFAULT_HANDSHAKE_TIMEOUT.as_secs())]
+    pub handshake_timeout: u64,
 
     /// Most fids per connection; past it, requests making new fids fail with EMFILE.
     #[arg(long, value_name = "N", default_value_t = p9_server::DEFAULT_MAX_FIDS)]

@@ -59,6 +59,7 @@ struct RawOptions {
     sandbox: S<String>,
     seccomp: S<String>,
     max_connections: S<u64>,
+    handshake_timeout: S<u64>,
     max_fids: S<u64>,
     msize_max: S<RawSize>,
     security_model: S<String>,
@@ -92,6 +93,7 @@ impl RawOptions {
             sandbox,
             seccomp,
             max_connections,
+            handshake_timeout,
             max_fids,
             msize_max,
             security_model,
@@ -491,6 +493,9 @@ impl Validator<'_> {
         if let Some(n) = &o.max_connections {
             self.count("max_connections", n, &mut flags);
         }
+        if let Some(n) = &o.handshake_timeout {
+            flags.extend(["--handshake-timeout".into(), n.get_ref().to_string()]);
+        }
         if let Some(n) = &o.max_fids {
             self.count("max_fids", n, &mut flags);
         }
@@ -709,6 +714,7 @@ mod tests {
 backend = "local"
 max_fids = 100
 poll_us = 0
+handshake_timeout = 0
 
 [[export]]
 name = "a"
@@ -739,6 +745,8 @@ squash = "1000:1000"
                 "--readonly",
                 "--poll-us",
                 "0",
+                "--handshake-timeout",
+                "0",
                 "--max-fids",
                 "100",
                 "--msize-max",
@@ -753,6 +761,8 @@ squash = "1000:1000"
                 "--backend",
                 "proxy",
                 "--poll-us",
+                "0",
+                "--handshake-timeout",
                 "0",
                 "--max-fids",
                 "100",

@@ -196,9 +196,17 @@ fn open_proxy_backend(
     Ok(Arc::new(ProxyBackend::new(pool)))
 }
 
-/// Runs `p9proxy __helper-spawner` (root, started by `serve`).
+/// Runs `p9proxy __helper-spawner` (root, started by `serve`). It keeps only the
+/// capabilities a helper needs (bounding set included: a helper it starts gets no more)
+/// and sets `no_new_privs`.
 pub fn run_spawner(args: SpawnerArgs) -> Result<(), String> {
     let sock = inherited_fd(args.fd)?;
+    if rustix::process::geteuid().is_root() {
+        sandbox::caps::keep_only(sandbox::caps::HELPER_START_CAPS)
+            .map_err(|e| format!("helper spawner: capabilities: {e}"))?;
+    }
+    rustix::thread::set_no_new_privs(true)
+        .map_err(|e| format!("helper spawner: no_new_privs: {e}"))?;
     let cfg = SpawnConfig {
         helper: args.helper,
         export: args.export,
@@ -207,13 +215,29 @@ pub fn run_spawner(args: SpawnerArgs) -> Result<(), String> {
     spawner::serve(sock, &cfg).map_err(|e| format!("helper spawner: {e}"))
 }
 
+/// The dedicated system user the proxy backend's front end becomes by default.
+pub const SERVER_USER: &str = "p9proxy";
+
 /// The user the proxy backend's front end becomes, looked up while /etc/passwd is still
 /// reachable (before the sandbox's chroot).
 fn target_user(args: &ServeArgs) -> Result<Option<(String, u32, u32)>, String> {
     if args.backend != BackendKind::Proxy || !rustix::process::geteuid().is_root() {
         return Ok(None);
     }
-    let user = args.user.clone().unwrap_or_else(|| "nobody".to_string());
+    let user = match &args.user {
+        Some(u) => u.clone(),
+        None => match p9_server::privsep::lookup(SERVER_USER) {
+            Ok((uid, gid)) => return Ok(Some((SERVER_USER.to_string(), uid, gid))),
+            Err(_) => {
+                tracing::warn!(
+                    "no user {SERVER_USER} (the Debian package creates it; or `adduser \
+                     --system --group p9proxy`): dropping to nobody, whose other processes \
+                     could signal the server"
+                );
+                "nobody".to_string()
+            }
+        },
+    };
     let (uid, gid) =
         p9_server::privsep::lookup(&user).map_err(|e| format!("--user {user}: {e}"))?;
     Ok(Some((user, uid, gid)))
@@ -233,6 +257,9 @@ fn drop_privileges(args: &ServeArgs, target: Option<(String, u32, u32)>) -> Resu
             Ok(())
         }
         (BackendKind::Proxy, Some((user, uid, gid))) => {
+            // Nothing an execve could grant either (the spawner was started before).
+            sandbox::caps::trim_bounding_set(rustix::thread::CapabilitySet::empty())
+                .map_err(|e| format!("capability bounding set: {e}"))?;
             p9_server::privsep::drop_to(uid, gid)
                 .map_err(|e| format!("cannot drop privileges to {user}: {e}"))?;
             tracing::info!(
@@ -305,6 +332,9 @@ pub fn run(args: ServeArgs) -> Result<(), String> {
     // The client applies the user's umask; modes reach the file system exactly.
     rustix::process::umask(rustix::fs::Mode::empty());
     raise_fd_limit();
+    // The fd budget is a share of that limit, read now (the seccomp filter allows no
+    // getrlimit later).
+    let budgets = p9_server::budget::Budgets::default().resolved();
     // 2. The backend.
     let mut backend = crate::identity::layer(&args, open_backend(&args, &stats, &poller)?)?;
     if args.readonly {
@@ -332,6 +362,7 @@ pub fn run(args: ServeArgs) -> Result<(), String> {
         max_fids: args.max_fids,
         trace: args.trace,
         poller,
+        budgets,
         policy,
         sock_diag: p9_server::peer::SockDiag::open().ok().map(Arc::new),
         ..ServerConfig::default()
@@ -349,6 +380,8 @@ pub fn run(args: ServeArgs) -> Result<(), String> {
     );
     let limits = Limits {
         max_connections: args.max_connections,
+        handshake_timeout: (args.handshake_timeout > 0)
+            .then(|| Duration::from_secs(args.handshake_timeout)),
         msize_tcp: args.msize_max.unwrap_or(DEFAULT_MSIZE_TCP),
         msize_unix: args.msize_max.unwrap_or(DEFAULT_MSIZE_UNIX),
     };

@@ -105,9 +105,12 @@ fn proxy_front_end_is_unprivileged_and_confined() {
     // PID 1 of a PID namespace of its own, below the process that was started.
     assert_ne!(pid, child.0.id());
     assert_eq!(common::ns_pid(pid), Some(1));
+    // The dedicated user p9proxy where it exists (the Debian package makes it), else
+    // nobody.
+    let uid = p9_server::privsep::lookup("p9proxy").map_or(65534, |(uid, _)| uid);
     assert_eq!(
         field(pid, "Uid").split_whitespace().collect::<Vec<_>>(),
-        ["65534"; 4]
+        [uid.to_string().as_str(); 4]
     );
     assert_eq!(u64::from_str_radix(&field(pid, "CapEff"), 16).unwrap(), 0);
     assert_eq!(u64::from_str_radix(&field(pid, "CapPrm"), 16).unwrap(), 0);
@@ -319,4 +322,107 @@ fn pid_namespace_parent_waits_and_takes_everything_down() {
             std::thread::sleep(Duration::from_millis(20));
         }
     }
+}
+
+/// Every process of `serve --backend proxy` has a trimmed bounding set: the front end
+/// none (as nobody), the helper spawner only what a helper needs to confine itself
+/// (the file server's seven, SYS_ADMIN, SYS_CHROOT, SETPCAP), effective and bounding
+/// alike, with `no_new_privs`; the helpers it starts the file server's seven.
+#[test]
+fn every_process_keeps_only_the_capabilities_it_needs() {
+    if !is_root() || !helper_next_to_p9proxy() {
+        eprintln!("SKIPPED: needs root and the helper built next to p9proxy");
+        return;
+    }
+    let (dir, export) = temp_export();
+    let sock = dir.path().join("s");
+    let child = common::Killed(serve(&export, &sock, &[], &[]));
+    poke(&sock);
+    let front = common::front_end(child.0.id());
+    let caps = |pid: u32, set: &str| u64::from_str_radix(&field(pid, set), 16).unwrap();
+    let bits = |s: rustix::thread::CapabilitySet| s.bits();
+    assert_eq!(caps(front, "CapBnd"), 0, "front end");
+    let cmdline = |p: u32| std::fs::read(format!("/proc/{p}/cmdline")).unwrap_or_default();
+    let spawner = descendants(front)
+        .into_iter()
+        .find(|&p| {
+            cmdline(p)
+                .split(|&b| b == 0)
+                .any(|a| a == b"__helper-spawner")
+        })
+        .expect("a helper spawner below the front end");
+    let spawner_caps = bits(sandbox::caps::HELPER_START_CAPS);
+    assert_eq!(caps(spawner, "CapBnd"), spawner_caps, "spawner");
+    assert_eq!(caps(spawner, "CapEff"), spawner_caps, "spawner");
+    assert_eq!(caps(spawner, "CapPrm"), spawner_caps, "spawner");
+    assert_eq!(field(spawner, "NoNewPrivs"), "1", "spawner");
+    let helpers = common::helpers_of(front);
+    assert!(!helpers.is_empty());
+    for h in helpers {
+        let file_server = bits(sandbox::caps::FILE_SERVER_CAPS);
+        assert_eq!(caps(h, "CapBnd"), file_server, "helper");
+        assert_eq!(caps(h, "CapEff"), file_server, "helper");
+        assert_eq!(field(h, "NoNewPrivs"), "1", "helper");
+    }
+    drop(child);
+}
+
+/// A mount inside the export (here a tmpfs at `sub`) is `nodev,nosuid` for the helpers
+/// too, not just the export's own mount: the fd the front end holds for a fid on it
+/// (from the helpers' detached copy of the export's mounts) is on a nodev, nosuid mount.
+#[test]
+fn submounts_are_nodev_nosuid() {
+    if !is_root() || !helper_next_to_p9proxy() {
+        eprintln!("SKIPPED: needs root and the helper built next to p9proxy");
+        return;
+    }
+    struct Unmount(PathBuf);
+    impl Drop for Unmount {
+        fn drop(&mut self) {
+            let _ = rustix::mount::unmount(&self.0, rustix::mount::UnmountFlags::DETACH);
+        }
+    }
+    let (dir, export) = temp_export();
+    let sub = export.join("sub");
+    std::fs::create_dir(&sub).unwrap();
+    rustix::mount::mount(
+        "tmpfs",
+        &sub,
+        "tmpfs",
+        rustix::mount::MountFlags::empty(),
+        Some(c"size=1m"),
+    )
+    .unwrap();
+    let _unmount = Unmount(sub.clone());
+    std::fs::write(sub.join("marker"), b"").unwrap();
+    let sock = dir.path().join("s");
+    let child = common::Killed(serve(&export, &sock, &[], &[]));
+    poke(&sock);
+    let front = common::front_end(child.0.id());
+    let mut c =
+        p9_server::testclient::Client::new(std::os::unix::net::UnixStream::connect(&sock).unwrap());
+    c.version(65536).unwrap();
+    c.attach(0, 0).unwrap();
+    c.walk(0, 1, &[b"sub", b"marker"]).unwrap();
+    // The front end's fds of files on the tmpfs (its magic links reach them).
+    let dev = std::os::unix::fs::MetadataExt::dev(&std::fs::metadata(&sub).unwrap());
+    let on_sub: Vec<rustix::fs::StatVfs> = std::fs::read_dir(format!("/proc/{front}/fd"))
+        .unwrap()
+        .flatten()
+        .filter(|e| {
+            std::fs::metadata(e.path())
+                .is_ok_and(|m| std::os::unix::fs::MetadataExt::dev(&m) == dev)
+        })
+        .map(|e| rustix::fs::statvfs(e.path()).unwrap())
+        .collect();
+    assert!(
+        !on_sub.is_empty(),
+        "no fd of the front end is on the submount"
+    );
+    for st in on_sub {
+        use rustix::fs::StatVfsMountFlags as V;
+        assert!(st.f_flag.contains(V::NODEV | V::NOSUID), "{:?}", st.f_flag);
+    }
+    drop(c);
+    drop(child);
 }

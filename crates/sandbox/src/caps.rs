@@ -13,9 +13,18 @@ pub const FILE_SERVER_CAPS: CapabilitySet = CapabilitySet::CHOWN
     .union(CapabilitySet::SETUID)
     .union(CapabilitySet::MKNOD);
 
-/// Keeps `keep`, permitted and effective; nothing inheritable or ambient; everything
-/// else out of the bounding set too.
-pub fn keep_only(keep: CapabilitySet) -> Result<(), Errno> {
+/// What the helper spawner keeps (and so what a helper it starts can have): the file
+/// server's seven, and what a helper needs to confine itself before it drops to those
+/// (`SYS_ADMIN`: a private mount namespace, the nodev bind mount, `open_tree`;
+/// `SYS_CHROOT`; `SETPCAP`: trimming its own bounding set).
+pub const HELPER_START_CAPS: CapabilitySet = FILE_SERVER_CAPS
+    .union(CapabilitySet::SYS_ADMIN)
+    .union(CapabilitySet::SYS_CHROOT)
+    .union(CapabilitySet::SETPCAP);
+
+/// Removes everything but `keep` from the bounding set (what an `execve` can grant),
+/// leaving the current sets as they are.
+pub fn trim_bounding_set(keep: CapabilitySet) -> Result<(), Errno> {
     for bit in 0..64 {
         let cap = CapabilitySet::from_bits_retain(1 << bit);
         if keep.contains(cap) {
@@ -26,6 +35,13 @@ pub fn keep_only(keep: CapabilitySet) -> Result<(), Errno> {
             Err(e) => return Err(e),
         }
     }
+    Ok(())
+}
+
+/// Keeps `keep`, permitted and effective; nothing inheritable or ambient; everything
+/// else out of the bounding set too.
+pub fn keep_only(keep: CapabilitySet) -> Result<(), Errno> {
+    trim_bounding_set(keep)?;
     let _ = thread::clear_ambient_capability_set();
     thread::set_capabilities(
         None,

@@ -33,11 +33,49 @@ pub fn private_namespace(more: UnshareFlags) -> Result<(), MountError> {
     .map_err(at("make mounts private"))
 }
 
+/// `mount_setattr(AT_FDCWD, dir, AT_RECURSIVE, {attr_set: nodev|nosuid})`: the mount at
+/// `dir` and every mount below it become `nodev,nosuid`, their other flags unchanged.
+/// `ENOSYS` before Linux 5.12.
+#[allow(unsafe_code)]
+fn set_nodev_nosuid_recursive(dir: &Path) -> Result<(), Errno> {
+    use std::os::unix::ffi::OsStrExt;
+    let path = std::ffi::CString::new(dir.as_os_str().as_bytes()).map_err(|_| Errno::INVAL)?;
+    let attr = libc::mount_attr {
+        attr_set: libc::MOUNT_ATTR_NODEV | libc::MOUNT_ATTR_NOSUID,
+        attr_clr: 0,
+        propagation: 0,
+        userns_fd: 0,
+    };
+    // SAFETY: `path` is a NUL-terminated string and `attr` one `struct mount_attr` of the
+    // size passed, both live for the call; the kernel only reads them.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_mount_setattr,
+            libc::AT_FDCWD,
+            path.as_ptr(),
+            libc::AT_RECURSIVE as libc::c_uint,
+            &attr as *const libc::mount_attr,
+            std::mem::size_of::<libc::mount_attr>(),
+        )
+    };
+    if r == -1 {
+        return Err(Errno::from_io_error(&std::io::Error::last_os_error()).unwrap_or(Errno::IO));
+    }
+    Ok(())
+}
+
 /// In a private mount namespace (see [`private_namespace`]): bind-mounts `dir` onto
-/// itself `nodev,nosuid`, keeping the flags a bind remount must keep (read-only,
-/// noexec...), so that no device node under it can be opened through this process.
+/// itself `nodev,nosuid`, submounts included (`mount_setattr` with `AT_RECURSIVE`; on
+/// kernels without it, `dir`'s own mount only, keeping the flags a bind remount must
+/// keep: read-only, noexec...), so that no device node under it can be opened through
+/// this process.
 pub fn bind_nodev(dir: &Path) -> Result<(), MountError> {
     mount::mount_bind_recursive(dir, dir).map_err(at("bind-mount export"))?;
+    match set_nodev_nosuid_recursive(dir) {
+        Ok(()) => return Ok(()),
+        Err(Errno::NOSYS) => {}
+        Err(e) => return Err(at("mount_setattr export nodev,nosuid")(e)),
+    }
     let keep = match rustix::fs::statvfs(dir) {
         Ok(st) => {
             use rustix::fs::StatVfsMountFlags as V;

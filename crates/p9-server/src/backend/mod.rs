@@ -149,10 +149,11 @@ use rustix::io::Errno;
 use crate::path;
 
 /// A file of the export as a fid holds it: its path relative to the export and an
-/// `O_PATH` fd of its inode (shared between clones of the fid).
+/// `O_PATH` fd of its inode, both shared between clones of the fid (a clone costs the
+/// same whatever the path's length).
 #[derive(Debug, Clone)]
 pub struct Node {
-    path: Vec<u8>,
+    path: Arc<[u8]>,
     fd: Arc<OwnedFd>,
 }
 
@@ -161,7 +162,7 @@ impl Node {
     /// (an `O_PATH` fd, or any fd of that inode).
     pub fn new(path: Vec<u8>, fd: OwnedFd) -> Node {
         Node {
-            path,
+            path: path.into(),
             fd: Arc::new(fd),
         }
     }
@@ -171,6 +172,11 @@ impl Node {
         &self.path
     }
 
+    /// The path, shared.
+    pub(crate) fn shared_path(&self) -> Arc<[u8]> {
+        Arc::clone(&self.path)
+    }
+
     /// The fd of the inode.
     pub fn fd(&self) -> BorrowedFd<'_> {
         self.fd.as_fd()
@@ -178,11 +184,11 @@ impl Node {
 
     /// Whether this is the export root.
     pub fn is_root(&self) -> bool {
-        self.path == path::ROOT
+        *self.path == *path::ROOT
     }
 
     /// Renames the node (after a rename of it or of a directory above it).
-    pub(crate) fn set_path(&mut self, path: Vec<u8>) {
+    pub(crate) fn set_path(&mut self, path: Arc<[u8]>) {
         self.path = path;
     }
 
@@ -190,7 +196,7 @@ impl Node {
     /// the root).
     pub(crate) fn with_path(&self, path: Vec<u8>) -> Node {
         Node {
-            path,
+            path: path.into(),
             fd: Arc::clone(&self.fd),
         }
     }

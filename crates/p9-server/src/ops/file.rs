@@ -2,7 +2,6 @@
 //! work on the open fds its backend handed out.
 
 use std::os::fd::{AsFd, BorrowedFd};
-use std::time::Instant;
 
 use confined_fs::check_name;
 use p9_wire::{
@@ -45,7 +44,7 @@ pub(super) fn lopen(s: &mut Session<'_>, tag: u16, t: &Tlopen, out: &mut Vec<u8>
     } else {
         FidState::File { fd, flags }
     };
-    s.fids.get_mut(t.fid)?.state = state;
+    s.fids.set_state(t.fid, None, state)?;
     s.reply(tag, &Rmessage::Lopen(Rlopen { qid, iounit: 0 }), out)
 }
 
@@ -60,6 +59,7 @@ pub(super) fn lcreate(
         return Err(Errno::BADF.into());
     }
     let name = check_name(t.name)?;
+    crate::path::check_join(f.node.path(), name)?;
     let flags = open_flags(t.flags)
         | (OFlags::from_bits_retain(dotl_to_host_oflags(t.flags) as u32) & OFlags::EXCL);
     let creds = f.acting.creds(t.gid);
@@ -69,9 +69,8 @@ pub(super) fn lcreate(
         .create(&f.node, name, flags, t.mode, creds)?;
     let a = Attr::of(fd.as_fd())?;
     let qid = s.server.qids().qid(&a);
-    let f = s.fids.get_mut(t.fid)?;
-    f.node = node;
-    f.state = FidState::File { fd, flags };
+    s.fids
+        .set_state(t.fid, Some(node), FidState::File { fd, flags })?;
     s.reply(tag, &Rmessage::Lcreate(Rlcreate { qid, iounit: 0 }), out)
 }
 
@@ -120,8 +119,7 @@ pub(super) fn write(
     t: &Twrite<'_>,
     out: &mut Vec<u8>,
 ) -> Result<()> {
-    let f = s.fids.get_mut(t.fid)?;
-    let n = match &mut f.state {
+    let n = match s.fids.state_mut(t.fid)? {
         FidState::File { fd, .. } => rustix::io::pwrite(fd.as_fd(), t.data, t.offset)?,
         FidState::XattrWrite(w) => w.write(t.offset, t.data)?,
         FidState::Dir { .. } => return Err(Errno::ISDIR.into()),
@@ -183,17 +181,13 @@ pub(super) fn fsync(s: &mut Session<'_>, tag: u16, t: &Tfsync, out: &mut Vec<u8>
 }
 
 pub(super) fn lock(s: &mut Session<'_>, tag: u16, t: &Tlock<'_>, out: &mut Vec<u8>) -> Result<()> {
-    if t.ty != p9_wire::P9_LOCK_TYPE_UNLCK {
-        s.fids.get_mut(t.fid)?.locked = true;
-    }
-    let fd = open_fd(s, t.fid)?;
     let range = Range {
         ty: t.ty,
         start: t.start,
         length: t.length,
         proc_id: t.proc_id,
     };
-    let status = lock::lock(fd, &range)?;
+    let status = s.fids.lock(t.fid, &range)?;
     let wait = s.server.config().lock_wait;
     if status == p9_wire::P9_LOCK_BLOCKED
         && t.flags & p9_wire::P9_LOCK_FLAGS_BLOCK != 0
@@ -201,12 +195,8 @@ pub(super) fn lock(s: &mut Session<'_>, tag: u16, t: &Tlock<'_>, out: &mut Vec<u
         && s.pending_locks.len() < MAX_PENDING_LOCKS
     {
         // Answered when granted (or at the deadline); the connection goes on meanwhile.
-        s.pending_locks.push(PendingLock {
-            tag,
-            fid: t.fid,
-            range,
-            deadline: Instant::now() + wait,
-        });
+        s.pending_locks
+            .push(PendingLock::new(tag, t.fid, range, wait));
         return Ok(());
     }
     s.reply(tag, &Rmessage::Lock(Rlock { status }), out)

@@ -159,6 +159,6 @@ pub(super) fn xattrcreate(
     }
     let w = XattrWrite::new(t.name, t.attr_size, t.flags)?;
     s.fids.check_xattr_budget(w.size())?;
-    s.fids.set_state(t.fid, FidState::XattrWrite(w))?;
+    s.fids.set_state(t.fid, None, FidState::XattrWrite(w))?;
     s.reply(tag, &Rmessage::Xattrcreate, out)
 }

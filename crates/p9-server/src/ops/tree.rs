@@ -78,6 +78,7 @@ pub(super) fn attach(
     let root = backend.root()?;
     let (qid, _) = node_qid(s, &root)?;
     s.fids.insert_new(t.fid, Fid::walked(root, acting))?;
+    s.attached = true;
     s.reply(tag, &Rmessage::Attach(Rattach { qid }), out)
 }
 
@@ -102,6 +103,7 @@ fn step(s: &Session<'_>, node: &Node, name: &[u8]) -> Result<Node> {
         return Ok(backend.lookup(path::parent(node.path()))?);
     }
     let name = check_name(name)?;
+    path::check_join(node.path(), name)?;
     Ok(backend.walk(node, name)?)
 }
 

@@ -123,6 +123,19 @@ impl ProxyBackend {
         Ok(Node::new(path, fd))
     }
 
+    /// Checks that `node`'s path still names `node`'s inode (`ESTALE` if not: renamed
+    /// away and replaced, by another client or on the host), before a request that acts
+    /// by path changes it. The proxy protocol names files by path only, so a window
+    /// remains between this check and the request.
+    fn check_inode(&self, node: &Node) -> Result<(), Errno> {
+        let now = self.pool.call(|c| c.open(node.path(), OPATH))?;
+        if !same_inode(&now, node.fd())? {
+            tracing::debug!("the fid's path names another file now");
+            return Err(Errno::STALE);
+        }
+        Ok(())
+    }
+
     fn lstat(&self, path: &[u8]) -> Result<Attr, Errno> {
         self.pool.call(|c| c.lstat(path))
     }
@@ -258,6 +271,7 @@ impl Backend for ProxyBackend {
     fn link(&self, node: &Node, dir: &Node, name: &[u8]) -> Result<(), Errno> {
         confined_fs::check_name(name)?;
         let p = path::join(dir.path(), name);
+        self.check_inode(node)?;
         self.pool.call(|c| c.link(node.path(), &p))
     }
 
@@ -299,23 +313,29 @@ impl Backend for ProxyBackend {
         if file_type(node.fd())? == FileType::Symlink {
             return Err(Errno::OPNOTSUPP);
         }
+        self.check_inode(node)?;
         self.pool.call(|c| c.chmod(node.path(), mode & 0o7777))
     }
 
     fn chown(&self, node: &Node, uid: Option<u32>, gid: Option<u32>) -> Result<(), Errno> {
         let (uid, gid) = (uid.unwrap_or(u32::MAX), gid.unwrap_or(u32::MAX));
+        self.check_inode(node)?;
         self.pool.call(|c| c.chown(node.path(), uid, gid))
     }
 
     fn truncate(&self, node: &Node, size: u64) -> Result<(), Errno> {
         match file_type(node.fd())? {
-            FileType::RegularFile => self.pool.call(|c| c.truncate(node.path(), size)),
+            FileType::RegularFile => {
+                self.check_inode(node)?;
+                self.pool.call(|c| c.truncate(node.path(), size))
+            }
             FileType::Directory => Err(Errno::ISDIR),
             _ => Err(Errno::INVAL),
         }
     }
 
     fn utimens(&self, node: &Node, atime: SetTime, mtime: SetTime) -> Result<(), Errno> {
+        self.check_inode(node)?;
         self.pool
             .call(|c| c.utimensat(node.path(), timestamp(atime), timestamp(mtime)))
     }
@@ -335,11 +355,13 @@ impl Backend for ProxyBackend {
         value: &[u8],
         flags: XattrFlags,
     ) -> Result<(), Errno> {
+        self.check_inode(node)?;
         self.pool
             .call(|c| c.setxattr(node.path(), name, value, flags))
     }
 
     fn removexattr(&self, node: &Node, name: &[u8]) -> Result<(), Errno> {
+        self.check_inode(node)?;
         self.pool.call(|c| c.removexattr(node.path(), name))
     }
 }
