@@ -132,6 +132,7 @@ pub struct Server {
     stats: Arc<Stats>,
     pools: budget::Pools,
     lock_waiters: lock::Waiters,
+    peer_slots: peer::PeerSlots,
 }
 
 impl std::fmt::Debug for Server {
@@ -171,7 +172,13 @@ impl Server {
             stats,
             pools,
             lock_waiters: lock::Waiters::default(),
+            peer_slots: peer::PeerSlots::default(),
         })
+    }
+
+    /// The connections each untrusted user holds.
+    pub(crate) fn peer_slots(&self) -> &peer::PeerSlots {
+        &self.peer_slots
     }
 
     /// The per-operation counters and histograms.

@@ -125,7 +125,13 @@ pub struct Policy {
     pub can_switch: bool,
     /// The server's own uid.
     pub own_uid: u32,
+    /// Most connections one untrusted user may hold at once (trusted peers are bounded
+    /// by the server's connection limit only): one local user cannot take every slot.
+    pub max_connections_per_user: usize,
 }
+
+/// Default [`Policy::max_connections_per_user`].
+pub const DEFAULT_MAX_CONNECTIONS_PER_USER: usize = 16;
 
 impl Policy {
     /// The default policy of a server running as the current user: root trusts root; an
@@ -138,6 +144,7 @@ impl Policy {
             users: Arc::new(Users::load()),
             can_switch: own_uid == 0,
             own_uid,
+            max_connections_per_user: DEFAULT_MAX_CONNECTIONS_PER_USER,
         }
     }
 
@@ -162,6 +169,42 @@ impl Policy {
                     actor.gid = p.gid;
                 }
                 Authority::Itself(Arc::new(actor))
+            }
+        }
+    }
+}
+
+/// The connections each untrusted user holds ([`Policy::max_connections_per_user`]).
+#[derive(Debug, Default)]
+pub struct PeerSlots(Mutex<HashMap<u32, usize>>);
+
+/// One connection counted against its user; given back when dropped.
+#[derive(Debug)]
+pub struct PeerSlot<'a> {
+    slots: &'a PeerSlots,
+    uid: u32,
+}
+
+impl PeerSlots {
+    /// Counts a connection of `uid`, unless it already holds `max`.
+    pub fn take(&self, uid: u32, max: usize) -> Option<PeerSlot<'_>> {
+        let mut held = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        let n = held.entry(uid).or_insert(0);
+        if *n >= max {
+            return None;
+        }
+        *n += 1;
+        Some(PeerSlot { slots: self, uid })
+    }
+}
+
+impl Drop for PeerSlot<'_> {
+    fn drop(&mut self) {
+        let mut held = self.slots.0.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(n) = held.get_mut(&self.uid) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                held.remove(&self.uid);
             }
         }
     }
@@ -429,6 +472,7 @@ mod tests {
             users: users.clone(),
             can_switch: true,
             own_uid: 0,
+            max_connections_per_user: 2,
         };
         let local = |uid, gid| {
             PeerIdentity::Local(Peer {
@@ -472,5 +516,16 @@ mod tests {
         let a = p.authority(&local(1001, 10));
         let Authority::Itself(a) = a else { panic!() };
         assert_eq!((a.gid, a.groups.clone()), (10, vec![100]));
+    }
+
+    #[test]
+    fn each_user_holds_at_most_its_connections() {
+        let slots = PeerSlots::default();
+        let a = slots.take(1000, 2).unwrap();
+        let _b = slots.take(1000, 2).unwrap();
+        assert!(slots.take(1000, 2).is_none());
+        assert!(slots.take(1001, 2).is_some());
+        drop(a);
+        assert!(slots.take(1000, 2).is_some());
     }
 }

@@ -28,7 +28,7 @@ use crate::error::Error;
 use crate::fid::{FidState, FidTable};
 use crate::io::{FileSegment, SpliceBuffer, Taken, Written, SPLICE_WRITE_MIN};
 use crate::lock::{self, Range};
-use crate::peer::{identify, Authority};
+use crate::peer::{identify, Authority, PeerIdentity};
 use crate::poller::RequestWait;
 use crate::stats::{op_index, ConnGuard};
 use crate::Server;
@@ -540,6 +540,20 @@ pub(crate) fn run(
         }
         a => tracing::info!(%peer, who = %who.describe(), "peer {}", a.describe()),
     }
+    // An untrusted user's connections count against its own limit.
+    let _slot = match (&authority, &who) {
+        (Authority::Itself(_), PeerIdentity::Local(p)) => {
+            let max = config.policy.max_connections_per_user;
+            match server.peer_slots().take(p.uid, max) {
+                Some(slot) => Some(slot),
+                None => {
+                    tracing::warn!(%peer, uid = p.uid, max, "this user's connection limit is reached; closing");
+                    return Ok(());
+                }
+            }
+        }
+        _ => None,
+    };
     let mut s = Session::new(server, cap, peer, authority);
     let handshake_by = handshake.map(|t| Instant::now() + t);
     let mut wait = RequestWait::new(&server.config().poller);

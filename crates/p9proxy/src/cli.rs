@@ -136,7 +136,8 @@ The file: an optional [defaults] table, whose keys every export inherits, and on
     readonly = true
 
 Other keys, each passed as the `serve` flag of the same name when set: backend, user,
-helpers, sandbox, seccomp, max_connections, handshake_timeout, max_fids, msize_max,
+helpers, sandbox, seccomp, max_connections, max_connections_per_user, handshake_timeout,
+max_fids, msize_max,
 security_model, squash (\"UID:GID\"), uid_map and gid_map (arrays of
 \"CLIENT:HOST:COUNT\"), control, allow_users (an array of names or uids), trust_network,
 socket_mode (\"0660\") and socket_group (the supervisor binds Unix listeners with them).";
@@ -297,6 +298,12 @@ pub struct ServeArgs {
     /// Most clients served at once; more are closed as soon as they connect.
     #[arg(long, value_name = "N", default_value_t = 256)]
     pub max_connections: usize,
+
+    /// Most connections one untrusted local user (a peer that acts as itself) holds at
+    /// once; more of its connections are closed as soon as they connect.
+    #[arg(long, value_name = "N", default_value_t = p9_server::peer::DEFAULT_MAX_CONNECTIONS_PER_USER,
+          value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
+    pub max_connections_per_user: usize,
 
     /// Seconds a new connection has to complete its handshake (Tversion, then Tattach)
     /// before it is closed, so that clients that connect and say nothing cannot hold

@@ -59,6 +59,7 @@ struct RawOptions {
     sandbox: S<String>,
     seccomp: S<String>,
     max_connections: S<u64>,
+    max_connections_per_user: S<u64>,
     handshake_timeout: S<u64>,
     max_fids: S<u64>,
     msize_max: S<RawSize>,
@@ -93,6 +94,7 @@ impl RawOptions {
             sandbox,
             seccomp,
             max_connections,
+            max_connections_per_user,
             handshake_timeout,
             max_fids,
             msize_max,
@@ -492,6 +494,9 @@ impl Validator<'_> {
         }
         if let Some(n) = &o.max_connections {
             self.count("max_connections", n, &mut flags);
+        }
+        if let Some(n) = &o.max_connections_per_user {
+            self.count("max_connections_per_user", n, &mut flags);
         }
         if let Some(n) = &o.handshake_timeout {
             flags.extend(["--handshake-timeout".into(), n.get_ref().to_string()]);

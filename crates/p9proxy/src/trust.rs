@@ -25,6 +25,7 @@ pub fn policy(args: &ServeArgs) -> Result<Policy, String> {
         }
     }
     policy.trust_network = args.trust_network;
+    policy.max_connections_per_user = args.max_connections_per_user;
     Ok(policy)
 }
 

@@ -354,3 +354,63 @@ fn a_trusted_peer_acts_as_whom_it_attaches_as() {
         );
     }
 }
+
+/// One untrusted local user cannot take every connection slot: past
+/// `--max-connections-per-user` its connections are closed at once; root is still served.
+#[test]
+fn an_untrusted_user_holds_at_most_its_connections() {
+    if !is_root() {
+        return;
+    }
+    let (t, export) = export();
+    let args = [
+        "--backend",
+        "local",
+        "--socket-mode",
+        "0666",
+        "--max-connections-per-user",
+        "2",
+    ];
+    let (_server, mut root) = serve_unix(t.path(), &export, &args);
+    let sock = t.path().join("9p.sock");
+    // Three connections of uid 65534 held open at once, each saying Tversion.
+    let script = format!(
+        "import socket, struct\n\
+         socks = []\n\
+         for i in range(3):\n\
+         \x20   s = socket.socket(socket.AF_UNIX); s.connect({:?}); socks.append(s)\n\
+         for s in socks:\n\
+         \x20   v = b'9P2000.L'\n\
+         \x20   body = struct.pack('<I', 8192) + struct.pack('<H', len(v)) + v\n\
+         \x20   try:\n\
+         \x20       s.sendall(struct.pack('<IBH', 7 + len(body), 100, 0xffff) + body)\n\
+         \x20       print('served' if s.recv(64) else 'closed')\n\
+         \x20   except OSError:\n\
+         \x20       print('closed')\n",
+        sock.display().to_string()
+    );
+    let out = Command::new("setpriv")
+        .args([
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            PYTHON,
+            "-c",
+        ])
+        .arg(script)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    // Whichever connection's thread counts third is the one closed.
+    let mut got: Vec<&str> = text.lines().collect();
+    got.sort_unstable();
+    assert_eq!(
+        got,
+        ["closed", "served", "served"],
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Root (trusted) is still served.
+    root.attach(0, 0).unwrap();
+    root.getattr(0).unwrap();
+}
