@@ -640,3 +640,79 @@ fn passthrough_maps_and_squash() {
     );
     assert_eq!(attrs(&mut c, "d"), (1234, 4321, libc::S_IFDIR | 0o755, 0));
 }
+
+/// Under the mapped models the server's user does the work on the host, so the acting
+/// identity decides what the metadata may become, as the guest kernel would: only root
+/// gives files away or sets times on another's file, only the owner chmods, and a
+/// setgid bit on a file of a group the changer is not in is dropped.
+#[test]
+fn mapped_metadata_changes_follow_the_acting_identity() {
+    for model in [SecurityModel::MappedXattr, SecurityModel::MappedFile] {
+        let (mut c, _export, _t) = serve(model, IdMapping::default(), true);
+        c.attach(0, 0).unwrap();
+        c.attach(10, 1000).unwrap();
+        c.attach(20, 2000).unwrap();
+        c.walk(20, 21, &[]).unwrap();
+        c.lcreate(21, b"f2000", P9_DOTL_RDWR, 0o644, 2000).unwrap();
+        c.walk(10, 11, &[]).unwrap();
+        c.lcreate(11, b"f1000", P9_DOTL_RDWR, 0o644, 1000).unwrap();
+        c.walk(10, 12, &[]).unwrap();
+        c.lcreate(12, b"f1000g", P9_DOTL_RDWR, 0o644, 3000).unwrap();
+        let set = |fid, valid, mode, uid, gid| Tsetattr {
+            fid,
+            valid,
+            mode,
+            uid,
+            gid,
+            size: 0,
+            atime_sec: 5,
+            atime_nsec: 0,
+            mtime_sec: 5,
+            mtime_nsec: 0,
+        };
+        // uid 1000 on 2000's file: no chmod, no chown, no explicit times.
+        c.walk_path(10, 13, "f2000").unwrap();
+        let label = format!("{model}");
+        assert_eq!(
+            errno(c.setattr(set(13, P9_SETATTR_MODE, 0o777, 0, 0))),
+            Errno::PERM,
+            "{label}"
+        );
+        assert_eq!(
+            errno(c.setattr(set(13, P9_SETATTR_UID, 0, 1000, 0))),
+            Errno::PERM,
+            "{label}"
+        );
+        let times =
+            P9_SETATTR_ATIME | P9_SETATTR_ATIME_SET | P9_SETATTR_MTIME | P9_SETATTR_MTIME_SET;
+        assert_eq!(
+            errno(c.setattr(set(13, times, 0, 0, 0))),
+            Errno::PERM,
+            "{label}"
+        );
+        // On its own file: no giving it away, no group it is not in; chmod works, and a
+        // setgid bit on a group it is not in is dropped.
+        c.walk_path(10, 14, "f1000").unwrap();
+        assert_eq!(
+            errno(c.setattr(set(14, P9_SETATTR_UID, 0, 0, 0))),
+            Errno::PERM,
+            "{label}"
+        );
+        assert_eq!(
+            errno(c.setattr(set(14, P9_SETATTR_GID, 0, 0, 50))),
+            Errno::PERM,
+            "{label}"
+        );
+        c.setattr(set(14, P9_SETATTR_MODE, 0o2755, 0, 0)).unwrap();
+        assert_eq!(attrs(&mut c, "f1000").2 & 0o7777, 0o2755, "{label}");
+        c.setattr(set(14, times, 0, 0, 0)).unwrap();
+        c.walk_path(10, 15, "f1000g").unwrap();
+        c.setattr(set(15, P9_SETATTR_MODE, 0o2755, 0, 0)).unwrap();
+        assert_eq!(attrs(&mut c, "f1000g").2 & 0o7777, 0o755, "{label}");
+        // Root may do all of it.
+        c.walk_path(0, 1, "f1000").unwrap();
+        c.setattr(set(1, P9_SETATTR_UID | P9_SETATTR_GID, 0, 2000, 50))
+            .unwrap();
+        assert_eq!(attrs(&mut c, "f1000").0, 2000, "{label}");
+    }
+}
