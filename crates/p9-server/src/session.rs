@@ -527,6 +527,18 @@ pub(crate) fn run(
     peer: &str,
     handshake: Option<Duration>,
 ) -> io::Result<()> {
+    // The local backend switches the calling thread's file-system identity lazily: give
+    // the thread back its own when the connection ends, however it ends.
+    struct ActAsSelfAtEnd;
+    impl Drop for ActAsSelfAtEnd {
+        fn drop(&mut self) {
+            if confined_fs::act_as(None).is_err() {
+                tracing::error!("cannot restore the thread's own credentials; aborting");
+                std::process::abort();
+            }
+        }
+    }
+    let _restore = ActAsSelfAtEnd;
     let config = server.config();
     let who = identify(
         reader.as_fd(),
