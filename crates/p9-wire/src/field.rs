@@ -64,11 +64,11 @@ pub trait Field<'a>: Sized {
 macro_rules! number_fields {
     ($($t:ident => $v:ident),*) => {$(
         impl Field<'_> for $t {
-            #[inline]
+            #[inline(always)]
             fn read(r: &mut Reader<'_>, _: Form) -> Result<Self, WireError> {
                 r.$t()
             }
-            #[inline]
+            #[inline(always)]
             fn write(&self, w: &mut Writer<'_>, _: Form) -> Result<(), WireError> {
                 w.$t(*self);
                 Ok(())
@@ -83,14 +83,14 @@ macro_rules! number_fields {
 number_fields!(u8 => U8, u16 => U16, u32 => U32, u64 => U64);
 
 impl<'a> Field<'a> for &'a [u8] {
-    #[inline]
+    #[inline(always)]
     fn read(r: &mut Reader<'a>, form: Form) -> Result<Self, WireError> {
         match form {
             Form::Data => r.data(),
             _ => r.string(),
         }
     }
-    #[inline]
+    #[inline(always)]
     fn write(&self, w: &mut Writer<'_>, form: Form) -> Result<(), WireError> {
         match form {
             Form::Data => w.data(self),
@@ -106,11 +106,11 @@ impl<'a> Field<'a> for &'a [u8] {
 }
 
 impl Field<'_> for Qid {
-    #[inline]
+    #[inline(always)]
     fn read(r: &mut Reader<'_>, _: Form) -> Result<Self, WireError> {
         r.qid()
     }
-    #[inline]
+    #[inline(always)]
     fn write(&self, w: &mut Writer<'_>, _: Form) -> Result<(), WireError> {
         w.qid(self);
         Ok(())
@@ -121,6 +121,7 @@ impl Field<'_> for Qid {
 }
 
 /// `n[2]` then `n` elements, `n` at most 16 (checked before any element is read).
+#[inline(always)]
 fn read_walk<'a, T: Field<'a> + Copy + Default>(
     r: &mut Reader<'a>,
 ) -> Result<WalkVec<T>, WireError> {
@@ -135,6 +136,7 @@ fn read_walk<'a, T: Field<'a> + Copy + Default>(
     Ok(v)
 }
 
+#[inline(always)]
 fn write_walk<'a, T: Field<'a> + Copy + Default>(
     v: &WalkVec<T>,
     w: &mut Writer<'_>,
@@ -148,9 +150,11 @@ fn write_walk<'a, T: Field<'a> + Copy + Default>(
 }
 
 impl<'a> Field<'a> for WalkVec<&'a [u8]> {
+    #[inline(always)]
     fn read(r: &mut Reader<'a>, _: Form) -> Result<Self, WireError> {
         read_walk(r)
     }
+    #[inline(always)]
     fn write(&self, w: &mut Writer<'_>, _: Form) -> Result<(), WireError> {
         write_walk(self, w)
     }
@@ -160,9 +164,11 @@ impl<'a> Field<'a> for WalkVec<&'a [u8]> {
 }
 
 impl Field<'_> for WalkVec<Qid> {
+    #[inline(always)]
     fn read(r: &mut Reader<'_>, _: Form) -> Result<Self, WireError> {
         read_walk(r)
     }
+    #[inline(always)]
     fn write(&self, w: &mut Writer<'_>, _: Form) -> Result<(), WireError> {
         write_walk(self, w)
     }

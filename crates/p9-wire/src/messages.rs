@@ -30,6 +30,7 @@ pub struct WalkVec<T: Copy + Default> {
 
 impl<T: Copy + Default> WalkVec<T> {
     /// An empty list.
+    #[inline]
     pub fn new() -> Self {
         WalkVec {
             items: [T::default(); MAXWELEM],
@@ -51,6 +52,7 @@ impl<T: Copy + Default> WalkVec<T> {
     }
 
     /// Appends an element; fails if the list already holds 16.
+    #[inline]
     pub fn push(&mut self, item: T) -> Result<(), WireError> {
         let len = usize::from(self.len);
         match self.items.get_mut(len) {
@@ -64,6 +66,7 @@ impl<T: Copy + Default> WalkVec<T> {
     }
 
     /// The elements as a slice.
+    #[inline]
     pub fn as_slice(&self) -> &[T] {
         &self.items[..usize::from(self.len)]
     }
