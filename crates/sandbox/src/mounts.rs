@@ -33,9 +33,12 @@ pub fn private_namespace(more: UnshareFlags) -> Result<(), MountError> {
     .map_err(at("make mounts private"))
 }
 
-/// In a private mount namespace (see [`private_namespace`]): bind-mounts `dir` onto
-/// itself `nodev,nosuid`, keeping the flags a bind remount must keep (read-only,
-/// noexec...), so that no device node under it can be opened through this process.
+/// In a private mount namespace (see [`private_namespace`]): bind-mounts `dir` (and,
+/// recursively, the mounts below it) onto itself, then remounts the top bind
+/// `nodev,nosuid`, carrying over its read-only, noexec, noatime and nodiratime flags
+/// (which a bind remount would otherwise clear). The kernel then refuses to open device
+/// nodes on `dir`'s own file system; mounts below `dir` keep their own flags, so callers
+/// still check what they open (confined-fs's `finish_open`).
 pub fn bind_nodev(dir: &Path) -> Result<(), MountError> {
     mount::mount_bind_recursive(dir, dir).map_err(at("bind-mount export"))?;
     let keep = match rustix::fs::statvfs(dir) {
