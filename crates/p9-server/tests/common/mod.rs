@@ -140,6 +140,31 @@ pub fn helper_binary() -> PathBuf {
     helper
 }
 
+/// The names every operation that takes one (walk, lcreate, mkdir, symlink, mknod, link,
+/// rename, renameat, unlinkat) must refuse with EINVAL: empty, the dot entries (walk
+/// alone gives them a meaning), separators, NUL, relative and absolute paths out of the
+/// export, and the absolute path of `outside/outdir`, a directory that exists outside.
+pub fn hostile_names(outside: &Path) -> Vec<Vec<u8>> {
+    let mut names: Vec<Vec<u8>> = [
+        &b""[..],
+        b".",
+        b"..",
+        b"/",
+        b"a/b",
+        b"d/",
+        b"/d",
+        b"../secret",
+        b"x\0y",
+        b"\0",
+        b"/etc/passwd",
+    ]
+    .iter()
+    .map(|n| n.to_vec())
+    .collect();
+    names.push(outside.join("outdir").into_os_string().into_encoded_bytes());
+    names
+}
+
 /// The errno of a failed call.
 pub fn errno<T: std::fmt::Debug>(r: p9_server::testclient::Result<T>) -> Errno {
     match r {
