@@ -22,10 +22,9 @@ fn plant_secrets(h: &Harness) {
 }
 
 /// Every operation that takes a name refuses every hostile name with EINVAL and changes
-/// nothing, inside the export or out of it.
-#[test]
-fn bad_names_are_refused() {
-    let h = Harness::new();
+/// nothing, inside the export or out of it, over either backend.
+fn bad_names_are_refused(kind: Kind) {
+    let h = Harness::over(kind, ServerConfig::default());
     plant_secrets(&h);
     std::fs::create_dir(h.path("d")).unwrap();
     std::fs::write(h.path("f"), b"f").unwrap();
@@ -85,6 +84,8 @@ fn bad_names_are_refused() {
     assert_eq!(c.walk(ROOT, 1, &[b".", b".", b"."]).unwrap(), [root; 3]);
     assert_eq!(c.walk(ROOT, 4, &[b"f", b"."]).unwrap().len(), 1);
 }
+
+over_both_backends!(bad_names_are_refused);
 
 #[test]
 fn dotdot_stays_inside() {
