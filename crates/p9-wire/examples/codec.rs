@@ -77,14 +77,20 @@ fn main() {
         });
         println!("decode {name:17} {ns:>8.1}");
     }
+    // Every field set, as the server answers a stat(2).
     let getattr = Rmessage::Getattr(Rgetattr {
-        valid: P9_GETATTR_BASIC,
+        valid: P9_GETATTR_ALL,
         qid,
-        mode: 0o100644,
-        nlink: 1,
-        size: 4096,
+        mode: 0o100600,
+        uid: 1000,
+        gid: 100,
+        nlink: 2,
+        size: 1 << 20,
         blksize: 4096,
-        blocks: 8,
+        blocks: 2048,
+        atime_sec: 1_700_000_000,
+        mtime_sec: 1_700_000_001,
+        ctime_sec: 1_700_000_002,
         ..Rgetattr::default()
     });
     let walk = Rmessage::Walk(Rwalk {

@@ -120,59 +120,37 @@ impl Field<'_> for Qid {
     }
 }
 
-/// `n[2]` then `n` elements, `n` at most 16 (checked before any element is read).
-#[inline(always)]
-fn read_walk<'a, T: Field<'a> + Copy + Default>(
-    r: &mut Reader<'a>,
-) -> Result<WalkVec<T>, WireError> {
-    let n = usize::from(r.u16()?);
-    if n > crate::constants::MAXWELEM {
-        return Err(WireError::TooManyWalkElements { count: n });
-    }
-    let mut v = WalkVec::new();
-    for _ in 0..n {
-        v.push(T::read(r, Form::Plain)?)?;
-    }
-    Ok(v)
+/// A walk list: `n[2]` then `n` elements, `n` at most 16 (checked before any element
+/// is read).
+macro_rules! walk_fields {
+    ($($item:ty => $value:ident),*) => {$(
+        impl<'a> Field<'a> for WalkVec<$item> {
+            #[inline(always)]
+            fn read(r: &mut Reader<'a>, _: Form) -> Result<Self, WireError> {
+                let n = usize::from(r.u16()?);
+                if n > crate::constants::MAXWELEM {
+                    return Err(WireError::TooManyWalkElements { count: n });
+                }
+                let mut v = WalkVec::new();
+                for _ in 0..n {
+                    v.push(Field::read(r, Form::Plain)?)?;
+                }
+                Ok(v)
+            }
+            #[inline(always)]
+            fn write(&self, w: &mut Writer<'_>, _: Form) -> Result<(), WireError> {
+                // At most 16 by construction of WalkVec.
+                w.u16(self.len() as u16);
+                for item in self.iter() {
+                    item.write(w, Form::Plain)?;
+                }
+                Ok(())
+            }
+            fn value(&self, _: Form) -> Value<'_> {
+                Value::$value(self.as_slice())
+            }
+        }
+    )*};
 }
 
-#[inline(always)]
-fn write_walk<'a, T: Field<'a> + Copy + Default>(
-    v: &WalkVec<T>,
-    w: &mut Writer<'_>,
-) -> Result<(), WireError> {
-    // At most 16 by construction of WalkVec.
-    w.u16(v.len() as u16);
-    for item in v.iter() {
-        item.write(w, Form::Plain)?;
-    }
-    Ok(())
-}
-
-impl<'a> Field<'a> for WalkVec<&'a [u8]> {
-    #[inline(always)]
-    fn read(r: &mut Reader<'a>, _: Form) -> Result<Self, WireError> {
-        read_walk(r)
-    }
-    #[inline(always)]
-    fn write(&self, w: &mut Writer<'_>, _: Form) -> Result<(), WireError> {
-        write_walk(self, w)
-    }
-    fn value(&self, _: Form) -> Value<'_> {
-        Value::Names(self.as_slice())
-    }
-}
-
-impl Field<'_> for WalkVec<Qid> {
-    #[inline(always)]
-    fn read(r: &mut Reader<'_>, _: Form) -> Result<Self, WireError> {
-        read_walk(r)
-    }
-    #[inline(always)]
-    fn write(&self, w: &mut Writer<'_>, _: Form) -> Result<(), WireError> {
-        write_walk(self, w)
-    }
-    fn value(&self, _: Form) -> Value<'_> {
-        Value::Qids(self.as_slice())
-    }
-}
+walk_fields!(&'a [u8] => Names, Qid => Qids);
