@@ -1,5 +1,8 @@
-//! Reading file data straight into a reply buffer's spare capacity (no zeroing, no
-//! copy).
+//! File data between files and the transport, with as few copies as the kernel allows:
+//! small reads straight into a reply buffer's spare capacity ([`pread_append`], no
+//! zeroing), large reads sent from the page cache after their Rread header
+//! ([`FileSegment`], [`send_file`]), and large writes moved from the socket to the file
+//! through pipes ([`SpliceBuffer`], `splice(2)`).
 
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 

@@ -17,7 +17,7 @@ use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
 
-use p9_wire::constants::*;
+use p9_wire::Tmessage;
 use serde::Serialize;
 
 /// Finite histogram buckets: upper bounds 2^0 … 2^24 µs.
@@ -25,72 +25,32 @@ pub const FINITE_BUCKETS: usize = 25;
 /// Histogram slots: the finite buckets and the overflow (`+Inf`) one.
 pub const SLOTS: usize = FINITE_BUCKETS + 1;
 
-/// The 9P2000.L requests counted, by name (as in `Twalk` without the `T`), in order of
-/// their index; the last one, `unknown`, counts frames that could not be decoded.
-pub const OP_NAMES: [&str; OPS] = [
-    "version",
-    "auth",
-    "attach",
-    "flush",
-    "walk",
-    "lopen",
-    "lcreate",
-    "read",
-    "write",
-    "clunk",
-    "remove",
-    "getattr",
-    "setattr",
-    "readdir",
-    "statfs",
-    "fsync",
-    "mkdir",
-    "symlink",
-    "mknod",
-    "link",
-    "rename",
-    "renameat",
-    "unlinkat",
-    "readlink",
-    "xattrwalk",
-    "xattrcreate",
-    "lock",
-    "getlock",
-    "unknown",
-];
-const OP_TYPES: [u8; OPS - 1] = [
-    P9_TVERSION,
-    P9_TAUTH,
-    P9_TATTACH,
-    P9_TFLUSH,
-    P9_TWALK,
-    P9_TLOPEN,
-    P9_TLCREATE,
-    P9_TREAD,
-    P9_TWRITE,
-    P9_TCLUNK,
-    P9_TREMOVE,
-    P9_TGETATTR,
-    P9_TSETATTR,
-    P9_TREADDIR,
-    P9_TSTATFS,
-    P9_TFSYNC,
-    P9_TMKDIR,
-    P9_TSYMLINK,
-    P9_TMKNOD,
-    P9_TLINK,
-    P9_TRENAME,
-    P9_TRENAMEAT,
-    P9_TUNLINKAT,
-    P9_TREADLINK,
-    P9_TXATTRWALK,
-    P9_TXATTRCREATE,
-    P9_TLOCK,
-    P9_TGETLOCK,
-];
+/// The 9P2000.L requests counted, by name (as in `Twalk` without the `T`), in the order
+/// [`p9_wire::messages`] declares them; the last one, `unknown`, counts frames that could
+/// not be decoded.
+pub const OP_NAMES: [&str; OPS] = {
+    let mut names = ["unknown"; OPS];
+    let mut i = 0;
+    while i < UNKNOWN {
+        names[i] = op_name(Tmessage::NAMES[i]);
+        i += 1;
+    }
+    names
+};
 /// Number of operations counted (including `unknown`).
-pub const OPS: usize = 29;
+pub const OPS: usize = Tmessage::TYPES.len() + 1;
 const UNKNOWN: usize = OPS - 1;
+
+/// `"Twalk"` -> `"walk"`.
+const fn op_name(message: &'static str) -> &'static str {
+    match message.as_bytes() {
+        [_, rest @ ..] => match std::str::from_utf8(rest) {
+            Ok(name) => name,
+            Err(_) => panic!("message names are ASCII"),
+        },
+        [] => panic!("message names are not empty"),
+    }
+}
 /// Errnos counted one by one; larger ones are counted as `other`.
 const ERRNOS: usize = 134;
 
@@ -98,8 +58,8 @@ const ERRNOS: usize = 134;
 static OP_INDEX: [u8; 256] = {
     let mut t = [UNKNOWN as u8; 256];
     let mut i = 0;
-    while i < OP_TYPES.len() {
-        t[OP_TYPES[i] as usize] = i as u8;
+    while i < UNKNOWN {
+        t[Tmessage::TYPES[i] as usize] = i as u8;
         i += 1;
     }
     t
@@ -740,6 +700,7 @@ fn fmt_us(us: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use p9_wire::{P9_RWALK, P9_TGETATTR, P9_TGETLOCK, P9_TLOPEN, P9_TREAD, P9_TVERSION, P9_TWALK};
 
     #[test]
     fn buckets() {
@@ -774,7 +735,7 @@ mod tests {
         assert_eq!(OP_NAMES[op_index(0)], "unknown");
         assert_eq!(OP_NAMES[op_index(P9_RWALK)], "unknown");
         assert_eq!(OP_NAMES[op_index(255)], "unknown");
-        for (i, &t) in OP_TYPES.iter().enumerate() {
+        for (i, &t) in Tmessage::TYPES.iter().enumerate() {
             let name = p9_wire::msg_type_name(t).unwrap();
             assert_eq!(name[1..].to_ascii_lowercase(), OP_NAMES[i], "{name}");
         }

@@ -1,5 +1,6 @@
 //! `--trace`: one line per decoded request and per reply, in the style of diod's debug
-//! output (`Twalk tag 1 fid 0 newfid 1 nwname 2 'a' 'b'`, `Rwalk tag 1 nwqid 2 (…)`).
+//! output (`Twalk tag 1 fid 0 newfid 1 nwname 2 'a' 'b'`, `Rwalk tag 1 nwqid 2 (…)`):
+//! every field the message declares (in `p9_wire::messages`), by name, in wire order.
 //! Data payloads (Twrite, Rread, Rreaddir) are summarized by their byte count; strings
 //! are quoted with non-printable bytes escaped and cut at [`MAX_STR`] bytes.
 //!
@@ -8,7 +9,7 @@
 
 use std::fmt::{self, Write as _};
 
-use p9_wire::{decode_rmessage, msg_type_name, peek_header, Qid, Rmessage, Tmessage};
+use p9_wire::{decode_rmessage, msg_type_name, peek_header, Form, Qid, Tmessage, Value};
 
 /// Longest string shown whole; longer ones end with `...`.
 pub const MAX_STR: usize = 128;
@@ -62,162 +63,9 @@ impl fmt::Display for QidFmt<'_> {
 /// The line for request `msg` with `tag`.
 pub fn request(tag: u16, msg: &Tmessage<'_>) -> String {
     let mut s = String::with_capacity(96);
-    let _ = write_request(&mut s, tag, msg);
+    let _ = write!(s, "{} tag {tag}", msg.name());
+    msg.visit_fields(&mut |name, form, value| write_field(&mut s, name, form, value));
     s
-}
-
-fn write_request(s: &mut String, tag: u16, msg: &Tmessage<'_>) -> fmt::Result {
-    let name = msg_type_name(msg.msg_type()).unwrap_or("T?");
-    write!(s, "{name} tag {tag}")?;
-    match msg {
-        Tmessage::Version(t) => write!(s, " msize {} version {}", t.msize, Q(t.version)),
-        Tmessage::Auth(t) => write!(
-            s,
-            " afid {} uname {} aname {} n_uname {}",
-            t.afid,
-            Q(t.uname),
-            Q(t.aname),
-            t.n_uname
-        ),
-        Tmessage::Attach(t) => write!(
-            s,
-            " fid {} afid {} uname {} aname {} n_uname {}",
-            t.fid,
-            t.afid as i32,
-            Q(t.uname),
-            Q(t.aname),
-            t.n_uname
-        ),
-        Tmessage::Flush(t) => write!(s, " oldtag {}", t.oldtag),
-        Tmessage::Walk(t) => {
-            let names = t.wnames.as_slice();
-            write!(
-                s,
-                " fid {} newfid {} nwname {}",
-                t.fid,
-                t.newfid,
-                names.len()
-            )?;
-            for n in names {
-                write!(s, " {}", Q(n))?;
-            }
-            Ok(())
-        }
-        Tmessage::Lopen(t) => write!(s, " fid {} flags 0{:o}", t.fid, t.flags),
-        Tmessage::Lcreate(t) => write!(
-            s,
-            " fid {} name {} flags 0{:o} mode 0{:o} gid {}",
-            t.fid,
-            Q(t.name),
-            t.flags,
-            t.mode,
-            t.gid
-        ),
-        Tmessage::Read(t) => write!(s, " fid {} offset {} count {}", t.fid, t.offset, t.count),
-        Tmessage::Write(t) => write!(
-            s,
-            " fid {} offset {} count {}",
-            t.fid,
-            t.offset,
-            t.data.len()
-        ),
-        Tmessage::Clunk(t) => write!(s, " fid {}", t.fid),
-        Tmessage::Remove(t) => write!(s, " fid {}", t.fid),
-        Tmessage::Getattr(t) => write!(s, " fid {} request_mask 0x{:x}", t.fid, t.request_mask),
-        Tmessage::Setattr(t) => write!(
-            s,
-            " fid {} valid 0x{:x} mode 0{:o} uid {} gid {} size {} atime {}.{:09} mtime {}.{:09}",
-            t.fid,
-            t.valid,
-            t.mode,
-            t.uid as i32,
-            t.gid as i32,
-            t.size,
-            t.atime_sec,
-            t.atime_nsec,
-            t.mtime_sec,
-            t.mtime_nsec
-        ),
-        Tmessage::Readdir(t) => write!(s, " fid {} offset {} count {}", t.fid, t.offset, t.count),
-        Tmessage::Statfs(t) => write!(s, " fid {}", t.fid),
-        Tmessage::Fsync(t) => write!(s, " fid {} datasync {}", t.fid, t.datasync),
-        Tmessage::Mkdir(t) => write!(
-            s,
-            " dfid {} name {} mode 0{:o} gid {}",
-            t.dfid,
-            Q(t.name),
-            t.mode,
-            t.gid
-        ),
-        Tmessage::Symlink(t) => write!(
-            s,
-            " dfid {} name {} symtgt {} gid {}",
-            t.dfid,
-            Q(t.name),
-            Q(t.symtgt),
-            t.gid
-        ),
-        Tmessage::Mknod(t) => write!(
-            s,
-            " dfid {} name {} mode 0{:o} major {} minor {} gid {}",
-            t.dfid,
-            Q(t.name),
-            t.mode,
-            t.major,
-            t.minor,
-            t.gid
-        ),
-        Tmessage::Link(t) => write!(s, " dfid {} fid {} name {}", t.dfid, t.fid, Q(t.name)),
-        Tmessage::Rename(t) => write!(s, " fid {} dfid {} name {}", t.fid, t.dfid, Q(t.name)),
-        Tmessage::Renameat(t) => write!(
-            s,
-            " olddirfid {} oldname {} newdirfid {} newname {}",
-            t.olddirfid,
-            Q(t.oldname),
-            t.newdirfid,
-            Q(t.newname)
-        ),
-        Tmessage::Unlinkat(t) => write!(
-            s,
-            " dirfid {} name {} flags 0x{:x}",
-            t.dirfid,
-            Q(t.name),
-            t.flags
-        ),
-        Tmessage::Readlink(t) => write!(s, " fid {}", t.fid),
-        Tmessage::Xattrwalk(t) => {
-            write!(s, " fid {} newfid {} name {}", t.fid, t.newfid, Q(t.name))
-        }
-        Tmessage::Xattrcreate(t) => write!(
-            s,
-            " fid {} name {} size {} flags {}",
-            t.fid,
-            Q(t.name),
-            t.attr_size,
-            t.flags
-        ),
-        Tmessage::Lock(t) => write!(
-            s,
-            " fid {} type {} flags {} start {} length {} proc_id {} client_id {}",
-            t.fid,
-            t.ty,
-            t.flags,
-            t.start,
-            t.length,
-            t.proc_id,
-            Q(t.client_id)
-        ),
-        Tmessage::Getlock(t) => write!(
-            s,
-            " fid {} type {} start {} length {} proc_id {} client_id {}",
-            t.fid,
-            t.ty,
-            t.start,
-            t.length,
-            t.proc_id,
-            Q(t.client_id)
-        ),
-    }
 }
 
 /// The line for the reply frame `frame` (as encoded by the server). An Rread whose data
@@ -226,7 +74,8 @@ pub fn reply(frame: &[u8]) -> String {
     let mut s = String::with_capacity(96);
     match decode_rmessage(frame) {
         Ok((tag, msg)) => {
-            let _ = write_reply(&mut s, tag, &msg);
+            let _ = write!(s, "{} tag {tag}", msg.name());
+            msg.visit_fields(&mut |name, form, value| write_field(&mut s, name, form, value));
         }
         Err(_) => match peek_header(frame) {
             Ok(h) if h.ty == p9_wire::P9_RREAD => {
@@ -247,83 +96,37 @@ pub fn reply(frame: &[u8]) -> String {
     s
 }
 
-fn write_reply(s: &mut String, tag: u16, msg: &Rmessage<'_>) -> fmt::Result {
-    let name = msg_type_name(msg.msg_type()).unwrap_or("R?");
-    write!(s, "{name} tag {tag}")?;
-    match msg {
-        Rmessage::Version(r) => write!(s, " msize {} version {}", r.msize, Q(r.version)),
-        Rmessage::Auth(r) => write!(s, " aqid {}", QidFmt(&r.aqid)),
-        Rmessage::Attach(r) => write!(s, " qid {}", QidFmt(&r.qid)),
-        Rmessage::Walk(r) => {
-            let q = r.wqids.as_slice();
-            write!(s, " nwqid {}", q.len())?;
-            for q in q {
-                write!(s, " {}", QidFmt(q))?;
-            }
-            Ok(())
+/// Appends ` name value` for one field, as declared in [`p9_wire::messages`]: numbers in
+/// their declared form, strings quoted, data and walk lists by their count (named as
+/// the protocol names the count: `count`, `nwname`, `nwqid`).
+fn write_field(s: &mut String, name: &str, form: Form, value: Value<'_>) {
+    let name = if name == "ty" { "type" } else { name };
+    let _ = match value {
+        Value::U8(v) => write_number(s, name, form, v.into()),
+        Value::U16(v) => write_number(s, name, form, v.into()),
+        Value::U32(v) => write_number(s, name, form, v.into()),
+        Value::U64(v) => write_number(s, name, form, v),
+        Value::Str(v) => write!(s, " {name} {}", Q(v)),
+        Value::Data(v) => write!(s, " count {}", v.len()),
+        Value::Qid(q) => write!(s, " {name} {}", QidFmt(&q)),
+        Value::Names(names) => {
+            let _ = write!(s, " nwname {}", names.len());
+            names.iter().try_for_each(|n| write!(s, " {}", Q(n)))
         }
-        Rmessage::Lopen(r) => write!(s, " qid {} iounit {}", QidFmt(&r.qid), r.iounit),
-        Rmessage::Lcreate(r) => write!(s, " qid {} iounit {}", QidFmt(&r.qid), r.iounit),
-        Rmessage::Read(r) => write!(s, " count {}", r.data.len()),
-        Rmessage::Write(r) => write!(s, " count {}", r.count),
-        Rmessage::Getattr(r) => write!(
-            s,
-            " valid 0x{:x} qid {} mode 0{:o} uid {} gid {} nlink {} rdev {} size {} \
-             blksize {} blocks {} atime {}.{:09} mtime {}.{:09} ctime {}.{:09}",
-            r.valid,
-            QidFmt(&r.qid),
-            r.mode,
-            r.uid,
-            r.gid,
-            r.nlink,
-            r.rdev,
-            r.size,
-            r.blksize,
-            r.blocks,
-            r.atime_sec,
-            r.atime_nsec,
-            r.mtime_sec,
-            r.mtime_nsec,
-            r.ctime_sec,
-            r.ctime_nsec
-        ),
-        Rmessage::Readdir(r) => write!(s, " count {}", r.data.len()),
-        Rmessage::Statfs(r) => write!(
-            s,
-            " type 0x{:x} bsize {} blocks {} bfree {} bavail {} files {} ffree {} fsid {} namelen {}",
-            r.ty, r.bsize, r.blocks, r.bfree, r.bavail, r.files, r.ffree, r.fsid, r.namelen
-        ),
-        Rmessage::Mkdir(r) => write!(s, " qid {}", QidFmt(&r.qid)),
-        Rmessage::Symlink(r) => write!(s, " qid {}", QidFmt(&r.qid)),
-        Rmessage::Mknod(r) => write!(s, " qid {}", QidFmt(&r.qid)),
-        Rmessage::Readlink(r) => write!(s, " target {}", Q(r.target)),
-        Rmessage::Xattrwalk(r) => write!(s, " size {}", r.size),
-        Rmessage::Lock(r) => write!(s, " status {}", r.status),
-        Rmessage::Getlock(r) => write!(
-            s,
-            " type {} start {} length {} proc_id {} client_id {}",
-            r.ty,
-            r.start,
-            r.length,
-            r.proc_id,
-            Q(r.client_id)
-        ),
-        Rmessage::Lerror(r) => write!(
-            s,
-            " ecode {} ({})",
-            r.ecode,
-            crate::stats::errno_name(r.ecode as i32)
-        ),
-        Rmessage::Flush
-        | Rmessage::Clunk
-        | Rmessage::Remove
-        | Rmessage::Setattr
-        | Rmessage::Fsync
-        | Rmessage::Link
-        | Rmessage::Rename
-        | Rmessage::Renameat
-        | Rmessage::Unlinkat
-        | Rmessage::Xattrcreate => Ok(()),
+        Value::Qids(qids) => {
+            let _ = write!(s, " nwqid {}", qids.len());
+            qids.iter().try_for_each(|q| write!(s, " {}", QidFmt(q)))
+        }
+    };
+}
+
+fn write_number(s: &mut String, name: &str, form: Form, v: u64) -> fmt::Result {
+    match form {
+        Form::Oct => write!(s, " {name} 0{v:o}"),
+        Form::Hex => write!(s, " {name} 0x{v:x}"),
+        Form::Signed => write!(s, " {name} {}", v as u32 as i32),
+        Form::Errno => write!(s, " {name} {v} ({})", crate::stats::errno_name(v as i32)),
+        Form::Plain | Form::Data => write!(s, " {name} {v}"),
     }
 }
 

@@ -25,22 +25,7 @@ use common::*;
 use p9_server::backend::proxy::Connector;
 use p9_server::listen::{self, Limits, ListenAddr};
 use p9_server::testclient::Client;
-use p9_server::{Backend, HelperPool, LocalBackend, ProxyBackend, Server, ServerConfig};
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Kind {
-    Local,
-    Proxy,
-}
-
-impl Kind {
-    fn name(self) -> &'static str {
-        match self {
-            Kind::Local => "local",
-            Kind::Proxy => "proxy",
-        }
-    }
-}
+use p9_server::{Backend, HelperPool, ProxyBackend, Server, ServerConfig};
 
 // ---------------------------------------------------------------------------------------
 // Helpers we start ourselves.
@@ -148,7 +133,7 @@ impl Drop for Helpers {
 /// A backend for `export`: local, or proxy with two helpers we start (and can kill).
 fn backend(export: &Path, kind: Kind) -> (Arc<dyn Backend>, Option<Arc<Helpers>>) {
     match kind {
-        Kind::Local => (Arc::new(LocalBackend::new(export).unwrap()), None),
+        Kind::Local => (Kind::Local.backend(export), None),
         Kind::Proxy => {
             let helpers = Arc::new(Helpers::default());
             let pool = HelperPool::new(2, helpers.connector(export.to_path_buf())).unwrap();
@@ -270,17 +255,7 @@ fn server_process() {
         lim.current = Some(n);
         rustix::process::setrlimit(rustix::process::Resource::Nofile, lim).unwrap();
     }
-    let b: Arc<dyn Backend> = if kind == "proxy" {
-        let cfg = p9_server::spawner::SpawnConfig {
-            helper: helper_binary(),
-            export: PathBuf::from(&export),
-            args: Vec::new(),
-        };
-        let pool = HelperPool::new(2, Box::new(move || cfg.start_helper())).unwrap();
-        Arc::new(ProxyBackend::new(pool))
-    } else {
-        Arc::new(LocalBackend::new(&export).unwrap())
-    };
+    let b = Kind::named(&kind).backend(Path::new(&export));
     let mut config = ServerConfig::default();
     if let Some(n) = std::env::var(ENV_FID_MEMORY)
         .ok()
@@ -691,16 +666,7 @@ fn connections_that_never_clunk(kind: Kind) {
     sp.finish();
 }
 
-#[test]
-fn connections_that_never_clunk_local() {
-    connections_that_never_clunk(Kind::Local);
-}
-
-#[test]
-fn connections_that_never_clunk_proxy() {
-    require_root!();
-    connections_that_never_clunk(Kind::Proxy);
-}
+over_both_backends!(connections_that_never_clunk);
 
 /// Clients that go away mid-frame (after part of a header, part of a large Twrite),
 /// mid-request (before reading a large reply, or many), after a frame over msize, or
@@ -1105,6 +1071,7 @@ impl Drop for Tmpfs {
 /// write), what was acknowledged is there, every other request is still answered, and
 /// once space is freed writes work again.
 fn disk_full(kind: Kind) {
+    require_root!();
     in_private_mount_namespace(move || {
         rustix::process::umask(rustix::fs::Mode::empty());
         let tmp = tempfile::tempdir().unwrap();
@@ -1174,17 +1141,7 @@ fn disk_full(kind: Kind) {
     });
 }
 
-#[test]
-fn disk_full_local() {
-    require_root!();
-    disk_full(Kind::Local);
-}
-
-#[test]
-fn disk_full_proxy() {
-    require_root!();
-    disk_full(Kind::Proxy);
-}
+over_both_backends!(disk_full);
 
 /// The result of a request as an errno (0 for success), for tables of outcomes.
 fn outcome<T>(r: p9_server::testclient::Result<T>) -> i32 {
@@ -1319,16 +1276,7 @@ fn export_removed_then_replaced(kind: Kind) {
     assert_eq!(e.read(1, 0, 10).unwrap(), b"x");
 }
 
-#[test]
-fn export_removed_then_replaced_local() {
-    export_removed_then_replaced(Kind::Local);
-}
-
-#[test]
-fn export_removed_then_replaced_proxy() {
-    require_root!();
-    export_removed_then_replaced(Kind::Proxy);
-}
+over_both_backends!(export_removed_then_replaced);
 
 /// Requests pipelined ahead of a frame that ends the connection (one larger than msize,
 /// or one too short to delimit) were carried out: their replies come before the close.
@@ -1376,6 +1324,7 @@ fn replies_before_a_bad_frame_are_sent() {
 /// release build a file created in root's group) is EINVAL; nothing is created. In
 /// Tsetattr, -1 leaves an id as it is, as for chown(2).
 fn ids_of_minus_one(kind: Kind) {
+    require_root!();
     let f = Fixture::new(kind);
     std::fs::write(f.path("a"), b"").unwrap();
     std::os::unix::fs::chown(f.path("a"), Some(1000), Some(1000)).unwrap();
@@ -1416,17 +1365,7 @@ fn ids_of_minus_one(kind: Kind) {
     assert_eq!((a.uid, a.gid), (1000, 1000));
 }
 
-#[test]
-fn ids_of_minus_one_local() {
-    require_root!();
-    ids_of_minus_one(Kind::Local);
-}
-
-#[test]
-fn ids_of_minus_one_proxy() {
-    require_root!();
-    ids_of_minus_one(Kind::Proxy);
-}
+over_both_backends!(ids_of_minus_one);
 
 /// Extended attribute values held by fids (Txattrwalk reads a value into its fid;
 /// Txattrcreate makes a buffer of the declared size) count against a per-connection

@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 use common::*;
 use p9_server::listen::{self, Limits, ListenAddr};
 use p9_server::testclient::{Client, Result};
-use p9_server::{Backend, HelperPool, LocalBackend, ProxyBackend, Server, ServerConfig};
+use p9_server::{Server, ServerConfig};
 
 const CONNECTIONS: usize = 64;
 /// Each connection's region of `shared/log`.
@@ -681,17 +681,7 @@ fn soak_server_process() {
         return;
     };
     rustix::process::umask(rustix::fs::Mode::empty());
-    let backend: Arc<dyn Backend> = if kind == "proxy" {
-        let cfg = p9_server::spawner::SpawnConfig {
-            helper: helper_binary(),
-            export: export.into(),
-            args: Vec::new(),
-        };
-        let pool = HelperPool::new(2, Box::new(move || cfg.start_helper())).unwrap();
-        Arc::new(ProxyBackend::new(pool))
-    } else {
-        Arc::new(LocalBackend::new(&export).unwrap())
-    };
+    let backend = Kind::named(&kind).backend(std::path::Path::new(&export));
     let server = Arc::new(Server::new(backend, ServerConfig::default()).unwrap());
     let l = ListenAddr::Unix(sock.into()).bind().unwrap();
     std::thread::spawn(move || listen::serve(server, vec![l], Limits::default()));
@@ -766,8 +756,8 @@ impl Drop for ServerProc {
     }
 }
 
-fn soak(proxy: bool) {
-    let name = if proxy { "proxy" } else { "local" };
+fn soak(kind: Kind) {
+    let name = kind.name();
     rustix::process::umask(rustix::fs::Mode::empty());
     let tmp = tempfile::tempdir().unwrap();
     let export = tmp.path().join("export");
@@ -884,7 +874,7 @@ fn soak(proxy: bool) {
         percentile(&lat, 0.99),
         lat.last().copied().unwrap_or(0),
         peak / 1024,
-        if proxy {
+        if kind == Kind::Proxy {
             format!(
                 " (server process; largest helper {} MiB)",
                 helper_peak / 1024
@@ -901,13 +891,4 @@ fn soak(proxy: bool) {
     drop(server);
 }
 
-#[test]
-fn soak_local() {
-    soak(false);
-}
-
-#[test]
-fn soak_proxy() {
-    require_root!();
-    soak(true);
-}
+over_both_backends!(soak);

@@ -8,6 +8,8 @@
 //!   decoding never panics, never allocates, and rejects anything malformed.
 //! * [`encode()`] appends a complete frame for any message to a `Vec<u8>`,
 //!   enforcing the negotiated msize.
+//! * Each message is declared once, in [`messages`]: numbers, names, structs,
+//!   codec and the field visitor all come from that table.
 //! * [`begin_rread`]/[`finish_rread`], [`begin_rreaddir`]/[`finish_rreaddir`]
 //!   and [`begin_twrite`]/[`finish_twrite`] let payloads be produced directly
 //!   in the output buffer; [`DirEntryWriter`] packs directory entries under
@@ -36,11 +38,15 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+#[macro_use]
+mod declare;
+
 pub mod constants;
 pub mod decode;
 pub mod dirent;
 pub mod encode;
 pub mod error;
+pub mod field;
 pub mod flags;
 pub mod fuzz;
 pub mod messages;
@@ -53,6 +59,7 @@ pub use decode::{decode_rmessage, decode_tmessage, peek_header, Header};
 pub use dirent::*;
 pub use encode::{encode, Encode};
 pub use error::WireError;
+pub use field::{Field, Form, Value};
 pub use flags::*;
 pub use fuzz::fuzz_decode;
 pub use messages::*;

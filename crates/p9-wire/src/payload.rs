@@ -27,6 +27,7 @@
 use crate::constants::*;
 use crate::encode::{begin_frame, patch_size};
 use crate::error::WireError;
+use crate::messages::{P9_RREAD, P9_RREADDIR, P9_TWRITE};
 use crate::wire::Writer;
 
 /// The largest data payload the Linux client asks for in one Tread/Twrite,
@@ -250,6 +251,7 @@ pub fn peek_twrite(buf: &[u8]) -> Option<TwriteHeader> {
 #[cfg(test)]
 mod peek_twrite_tests {
     use super::*;
+    use crate::P9_TREAD;
 
     #[test]
     fn reads_the_header_of_a_partial_frame() {

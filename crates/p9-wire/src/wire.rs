@@ -45,6 +45,7 @@ impl<'a> Reader<'a> {
     }
 
     /// Consumes exactly `n` bytes.
+    #[inline]
     pub fn bytes(&mut self, n: usize) -> Result<&'a [u8], WireError> {
         let rest = self.rest();
         if n > rest.len() {
@@ -58,6 +59,7 @@ impl<'a> Reader<'a> {
         Ok(&rest[..n])
     }
 
+    #[inline]
     fn array<const N: usize>(&mut self) -> Result<[u8; N], WireError> {
         let rest = self.rest();
         match rest.first_chunk::<N>() {
@@ -74,32 +76,38 @@ impl<'a> Reader<'a> {
     }
 
     /// Reads a `u8`.
+    #[inline]
     pub fn u8(&mut self) -> Result<u8, WireError> {
         Ok(self.array::<1>()?[0])
     }
 
     /// Reads a little-endian `u16`.
+    #[inline]
     pub fn u16(&mut self) -> Result<u16, WireError> {
         self.array().map(u16::from_le_bytes)
     }
 
     /// Reads a little-endian `u32`.
+    #[inline]
     pub fn u32(&mut self) -> Result<u32, WireError> {
         self.array().map(u32::from_le_bytes)
     }
 
     /// Reads a little-endian `u64`.
+    #[inline]
     pub fn u64(&mut self) -> Result<u64, WireError> {
         self.array().map(u64::from_le_bytes)
     }
 
     /// Reads a 9P string: `len[2] bytes[len]`, borrowed.
+    #[inline]
     pub fn string(&mut self) -> Result<&'a [u8], WireError> {
         let n = self.u16()?;
         self.bytes(usize::from(n))
     }
 
     /// Reads counted data: `count[4] bytes[count]`, borrowed.
+    #[inline]
     pub fn data(&mut self) -> Result<&'a [u8], WireError> {
         let n = self.u32()?;
         // On 16-bit targets a u32 may not fit in usize; saturate so the
@@ -108,6 +116,7 @@ impl<'a> Reader<'a> {
     }
 
     /// Reads a 13-byte qid.
+    #[inline]
     pub fn qid(&mut self) -> Result<Qid, WireError> {
         Ok(Qid {
             ty: self.u8()?,
@@ -140,31 +149,37 @@ impl<'b> Writer<'b> {
     }
 
     /// Appends a `u8`.
+    #[inline]
     pub fn u8(&mut self, v: u8) {
         self.buf.push(v);
     }
 
     /// Appends a little-endian `u16`.
+    #[inline]
     pub fn u16(&mut self, v: u16) {
         self.buf.extend_from_slice(&v.to_le_bytes());
     }
 
     /// Appends a little-endian `u32`.
+    #[inline]
     pub fn u32(&mut self, v: u32) {
         self.buf.extend_from_slice(&v.to_le_bytes());
     }
 
     /// Appends a little-endian `u64`.
+    #[inline]
     pub fn u64(&mut self, v: u64) {
         self.buf.extend_from_slice(&v.to_le_bytes());
     }
 
     /// Appends raw bytes with no length prefix.
+    #[inline]
     pub fn raw(&mut self, v: &[u8]) {
         self.buf.extend_from_slice(v);
     }
 
     /// Appends a 9P string (`len[2] bytes`); fails if longer than `u16::MAX`.
+    #[inline]
     pub fn string(&mut self, s: &[u8]) -> Result<(), WireError> {
         let n = u16::try_from(s.len()).map_err(|_| WireError::StringTooLong { len: s.len() })?;
         self.u16(n);
@@ -173,6 +188,7 @@ impl<'b> Writer<'b> {
     }
 
     /// Appends counted data (`count[4] bytes`); fails if longer than `u32::MAX`.
+    #[inline]
     pub fn data(&mut self, d: &[u8]) -> Result<(), WireError> {
         let n = u32::try_from(d.len()).map_err(|_| WireError::FrameTooLarge {
             size: d.len(),
@@ -184,6 +200,7 @@ impl<'b> Writer<'b> {
     }
 
     /// Appends a 13-byte qid.
+    #[inline]
     pub fn qid(&mut self, q: &Qid) {
         self.u8(q.ty);
         self.u32(q.version);

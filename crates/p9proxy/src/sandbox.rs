@@ -7,8 +7,8 @@
 //!    be connected to); with the proxy backend the root becomes an empty read-only
 //!    tmpfs (the front end needs no file system: its fds come from the helpers); with
 //!    the local backend the export, bind-mounted `nodev,nosuid`;
-//!    `--sandbox chroot`: the same roots without namespaces (an empty directory removed
-//!    after the chroot, or the export); `none`: nothing;
+//!    `--sandbox chroot`: the same roots without namespaces (an empty directory, removed
+//!    before the chroot into it, or the export); `none`: nothing;
 //! 2. privileges dropped (proxy backend, see `serve`);
 //! 3. the seccomp allowlist (`--seccomp`, default kill): only the syscalls of the
 //!    backend in use.
@@ -55,19 +55,27 @@ pub fn confine(mode: SandboxMode, backend: BackendKind, export: &Path) -> Result
             export.to_path_buf()
         }
         (SandboxMode::Chroot, BackendKind::Proxy) => {
+            // An empty directory, removed while it is our working directory: the chroot
+            // into "." below makes the root an unlinked, empty directory in which
+            // nothing can be created, and nothing is left behind in the temp dir.
             let dir = std::env::temp_dir().join(format!("p9proxy-empty.{}", std::process::id()));
             std::fs::create_dir(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+            let entered = rustix::process::chdir(&dir);
+            let removed = std::fs::remove_dir(&dir);
+            entered.map_err(|e| format!("chdir {}: {e}", dir.display()))?;
+            removed.map_err(|e| format!("rmdir {}: {e}", dir.display()))?;
             dir
         }
         (SandboxMode::Chroot, BackendKind::Local) => export.to_path_buf(),
         (SandboxMode::None, _) => unreachable!("handled above"),
     };
-    rustix::process::chroot(&root).map_err(|e| format!("chroot {}: {e}", root.display()))?;
+    // The removed directory can only be reached as the working directory.
+    let target = match (mode, backend) {
+        (SandboxMode::Chroot, BackendKind::Proxy) => Path::new("."),
+        _ => root.as_path(),
+    };
+    rustix::process::chroot(target).map_err(|e| format!("chroot {}: {e}", root.display()))?;
     rustix::process::chdir("/").map_err(|e| format!("chdir /: {e}"))?;
-    if mode == SandboxMode::Chroot && backend == BackendKind::Proxy {
-        // Remove the empty directory: the root is now an unlinked, empty directory.
-        let _ = rustix::fs::rmdir("/");
-    }
     tracing::info!(sandbox = ?mode, root = %root.display(), "front end confined");
     Ok(())
 }

@@ -163,6 +163,45 @@ fn local_front_end_is_chrooted_with_seven_capabilities() {
     let _ = child.0.wait();
 }
 
+/// `--sandbox chroot` with the proxy backend: the front end's root is an empty directory
+/// already removed (nothing can be created in it), and no `p9proxy-empty.PID` directory
+/// is left in the temp dir, while the server runs or after.
+#[test]
+fn chroot_sandbox_root_is_removed_and_nothing_is_left_behind() {
+    if !is_root() || !helper_next_to_p9proxy() {
+        eprintln!("SKIPPED: needs root and the helper built next to p9proxy");
+        return;
+    }
+    let (dir, export) = temp_export();
+    let tmp = dir.path().join("tmp");
+    std::fs::create_dir(&tmp).unwrap();
+    let sock = dir.path().join("s");
+    let mut child = common::Killed(serve(
+        &export,
+        &sock,
+        &["--sandbox", "chroot"],
+        &[("TMPDIR", tmp.to_str().unwrap())],
+    ));
+    poke(&sock);
+    let pid = common::front_end(child.0.id());
+    let root = std::fs::read_link(format!("/proc/{pid}/root")).unwrap();
+    assert!(
+        root.to_string_lossy().ends_with(" (deleted)"),
+        "{}",
+        root.display()
+    );
+    let left = || -> Vec<_> {
+        std::fs::read_dir(&tmp)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect()
+    };
+    assert_eq!(left(), Vec::<std::ffi::OsString>::new());
+    child.0.kill().unwrap();
+    let _ = child.0.wait();
+    assert_eq!(left(), Vec::<std::ffi::OsString>::new());
+}
+
 fn forbidden_syscall_kills_the_front_end_with(selftest: &str, says: &str) {
     if !is_root() {
         eprintln!("SKIPPED: needs root");

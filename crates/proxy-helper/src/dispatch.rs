@@ -69,7 +69,7 @@ pub fn proxy_statfs(st: &rustix::fs::StatFs, fsid: [i32; 2]) -> StatFs {
 /// QEMU sends most paths with their C string's terminating NUL counted in the length
 /// (those it keeps on record: `V9fsPath`), and names it builds on the fly without one.
 /// One trailing NUL is dropped; any other NUL makes the path invalid downstream.
-fn z(s: &[u8]) -> &[u8] {
+fn without_trailing_nul(s: &[u8]) -> &[u8] {
     s.strip_suffix(b"\0").unwrap_or(s)
 }
 
@@ -122,7 +122,9 @@ pub fn dispatch(
     }
     authority.enter()?;
     match *req {
-        Request::Open { path, flags } => export.open(z(path), flags).map(Answer::Fd),
+        Request::Open { path, flags } => export
+            .open(without_trailing_nul(path), flags)
+            .map(Answer::Fd),
         Request::Create {
             path,
             flags,
@@ -130,7 +132,7 @@ pub fn dispatch(
             uid,
             gid,
         } => export
-            .create(z(path), flags, mode, creds(uid, gid))
+            .create(without_trailing_nul(path), flags, mode, creds(uid, gid))
             .map(Answer::Fd),
         Request::Mknod {
             uid,
@@ -138,22 +140,28 @@ pub fn dispatch(
             path,
             mode,
             rdev,
-        } => ok(export.mknod(z(path), mode, rdev, creds(uid, gid))),
+        } => ok(export.mknod(without_trailing_nul(path), mode, rdev, creds(uid, gid))),
         Request::Mkdir {
             uid,
             gid,
             path,
             mode,
-        } => ok(export.mkdir(z(path), mode, creds(uid, gid))),
+        } => ok(export.mkdir(without_trailing_nul(path), mode, creds(uid, gid))),
         Request::Symlink {
             uid,
             gid,
             target,
             path,
-        } => ok(export.symlink(z(target), z(path), creds(uid, gid))),
-        Request::Link { oldpath, newpath } => ok(export.link(z(oldpath), z(newpath))),
+        } => ok(export.symlink(
+            without_trailing_nul(target),
+            without_trailing_nul(path),
+            creds(uid, gid),
+        )),
+        Request::Link { oldpath, newpath } => {
+            ok(export.link(without_trailing_nul(oldpath), without_trailing_nul(newpath)))
+        }
         Request::Lstat { path } => export
-            .lstat(z(path))
+            .lstat(without_trailing_nul(path))
             .map(|st| Answer::Stat(Stat::from(&st))),
         Request::Readlink { path, bufsize } => {
             // The size counts the NUL: at most size - 1 bytes come back.
@@ -162,30 +170,38 @@ pub fn dispatch(
             if room == 0 {
                 return Err(Errno::INVAL);
             }
-            let mut target = export.readlink(z(path))?;
+            let mut target = export.readlink(without_trailing_nul(path))?;
             target.truncate(room.min(MAX_REPLY_STRING));
             Ok(Answer::Bytes(target))
         }
         Request::Statfs { path } => export
-            .statfs(z(path))
+            .statfs(without_trailing_nul(path))
             .map(|(st, fsid)| Answer::StatFs(proxy_statfs(&st, fsid))),
-        Request::Chmod { path, mode } => ok(export.chmod(z(path), mode)),
-        Request::Chown { path, uid, gid } => ok(export.chown(z(path), uid, gid)),
-        Request::Truncate { path, size } => ok(export.truncate(z(path), size)),
+        Request::Chmod { path, mode } => ok(export.chmod(without_trailing_nul(path), mode)),
+        Request::Chown { path, uid, gid } => ok(export.chown(without_trailing_nul(path), uid, gid)),
+        Request::Truncate { path, size } => ok(export.truncate(without_trailing_nul(path), size)),
         Request::Utime {
             path,
             atime_sec,
             atime_nsec,
             mtime_sec,
             mtime_nsec,
-        } => ok(export.utimens(z(path), (atime_sec, atime_nsec), (mtime_sec, mtime_nsec))),
-        Request::Rename { oldpath, newpath } => ok(export.rename(z(oldpath), z(newpath))),
-        Request::Remove { path } => ok(export.remove(z(path))),
-        Request::Lgetxattr { size, path, name } => {
-            xattr_answer(export.getxattr(z(path), z(name), wire_size(size)?)?)
+        } => ok(export.utimens(
+            without_trailing_nul(path),
+            (atime_sec, atime_nsec),
+            (mtime_sec, mtime_nsec),
+        )),
+        Request::Rename { oldpath, newpath } => {
+            ok(export.rename(without_trailing_nul(oldpath), without_trailing_nul(newpath)))
         }
+        Request::Remove { path } => ok(export.remove(without_trailing_nul(path))),
+        Request::Lgetxattr { size, path, name } => xattr_answer(export.getxattr(
+            without_trailing_nul(path),
+            without_trailing_nul(name),
+            wire_size(size)?,
+        )?),
         Request::Llistxattr { size, path } => {
-            xattr_answer(export.listxattr(z(path), wire_size(size)?)?)
+            xattr_answer(export.listxattr(without_trailing_nul(path), wire_size(size)?)?)
         }
         Request::Lsetxattr {
             path,
@@ -197,10 +213,19 @@ pub fn dispatch(
             // The size must describe the value sent (QEMU's helper reads past it).
             let size = wire_size(size)?;
             let value = value.get(..size).ok_or(Errno::INVAL)?;
-            ok(export.setxattr(z(path), z(name), value, flags))
+            ok(export.setxattr(
+                without_trailing_nul(path),
+                without_trailing_nul(name),
+                value,
+                flags,
+            ))
         }
-        Request::Lremovexattr { path, name } => ok(export.removexattr(z(path), z(name))),
-        Request::Getversion { path } => export.getversion(z(path)).map(Answer::Version),
+        Request::Lremovexattr { path, name } => {
+            ok(export.removexattr(without_trailing_nul(path), without_trailing_nul(name)))
+        }
+        Request::Getversion { path } => export
+            .getversion(without_trailing_nul(path))
+            .map(Answer::Version),
         // Taken above, before the connection's authority is entered.
         Request::As { .. } => Err(Errno::INVAL),
     }

@@ -99,11 +99,13 @@ pub struct Stat {
 #[cfg(feature = "rustix")]
 impl From<&rustix::fs::Stat> for Stat {
     /// The kernel's stat as the protocol carries it (QEMU's helper's `stat_to_prstat`).
+    // `st_nlink` is a u64 on x86_64 but a u32 on aarch64: the cast is needed there.
+    #[allow(clippy::unnecessary_cast)]
     fn from(st: &rustix::fs::Stat) -> Stat {
         Stat {
             dev: st.st_dev,
             ino: st.st_ino,
-            nlink: st.st_nlink,
+            nlink: st.st_nlink as u64,
             mode: st.st_mode,
             uid: st.st_uid,
             gid: st.st_gid,

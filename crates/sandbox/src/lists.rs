@@ -1,11 +1,17 @@
 //! The allowlists, as data. Each process applies the lists it needs:
 //! - the proxy helper: [`PROXY_CONNECTION`] + [`FILE_OPS`] + [`CREDENTIALS`];
-//! - the 9P front end with the proxy backend: [`FRONT_END`] (it does no path operation
-//!   at all: fds come from the helpers);
+//! - the 9P front end with the proxy backend: [`FRONT_END`] (its handles come from the
+//!   helpers; by name it only looks up and stats one validated name at a time relative
+//!   to a handle, reads links through handles and reopens them through
+//!   `/proc/self/fd`: it creates, changes and removes nothing);
 //! - the 9P front end with the local backend: [`FRONT_END`] + [`FILE_OPS`] +
 //!   [`CREDENTIALS`].
 //!
 //! [`crate::RUNTIME`] is always added.
+//!
+//! The numbers are `libc::SYS_*` of the target. Syscalls that only some architectures
+//! have (x86_64's `renameat`, `poll`) are listed under `#[cfg(target_arch)]`, beside the
+//! generic form every architecture has, so an aarch64 build gets its own list.
 
 use crate::Allow;
 
@@ -49,6 +55,8 @@ pub const FILE_OPS: &[Allow] = &[
     Allow::Any(libc::SYS_mknodat),
     Allow::Any(libc::SYS_symlinkat),
     Allow::Any(libc::SYS_linkat),
+    // x86_64 only: aarch64 has renameat2 alone (listed too).
+    #[cfg(target_arch = "x86_64")]
     Allow::Any(libc::SYS_renameat),
     Allow::Any(libc::SYS_renameat2),
     Allow::Any(libc::SYS_unlinkat),
@@ -100,6 +108,8 @@ pub const FRONT_END: &[Allow] = &[
     Allow::Any(libc::SYS_sendmsg),
     Allow::Any(libc::SYS_read),
     Allow::Any(libc::SYS_readv),
+    // x86_64 only: aarch64 has ppoll alone (listed too).
+    #[cfg(target_arch = "x86_64")]
     Allow::Any(libc::SYS_poll),
     Allow::Any(libc::SYS_ppoll),
     // Threads, and only threads: `clone` with exactly glibc's pthread_create flags (no

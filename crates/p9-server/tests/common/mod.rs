@@ -43,7 +43,12 @@ impl Harness {
         Self::with_config(ServerConfig::default())
     }
 
-    pub fn with_config(mut config: ServerConfig) -> Harness {
+    pub fn with_config(config: ServerConfig) -> Harness {
+        Self::over(Kind::of_this_binary(), config)
+    }
+
+    /// An empty export served by a backend of `kind`.
+    pub fn over(kind: Kind, mut config: ServerConfig) -> Harness {
         // Modes are exact, as in the server binary: the client applies its umask.
         rustix::process::umask(rustix::fs::Mode::empty());
         let tmp = tempfile::tempdir().unwrap();
@@ -52,7 +57,7 @@ impl Harness {
         config
             .anames
             .push(export.as_os_str().as_encoded_bytes().to_vec());
-        let server = Arc::new(Server::new(backend_for(&export), config).unwrap());
+        let server = Arc::new(Server::new(kind.backend(&export), config).unwrap());
         Harness {
             tmp,
             server,
@@ -106,22 +111,85 @@ impl Harness {
     }
 }
 
-/// The backend under test. The same test sources are built twice (`messages_proxy.rs` is
-/// a symlink to `messages.rs`): as `messages` with the local backend and as
-/// `messages_proxy` with the proxy backend,
-/// whose helpers are our `virtfs-proxy-helper` (a sibling of the test binary's directory).
-pub fn backend_for(export: &Path) -> Arc<dyn p9_server::Backend> {
-    if !env!("CARGO_CRATE_NAME").ends_with("_proxy") {
-        return Arc::new(LocalBackend::new(export).unwrap());
+/// The backends a test runs over. One way to run a test over both:
+/// [`over_both_backends!`] for single tests; for a whole file, a symlink to it named
+/// `*_proxy.rs` (`messages_proxy.rs` -> `messages.rs`), whose [`Harness`] then serves with
+/// [`Kind::of_this_binary`]; a server process of its own is told `Kind::name`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// `LocalBackend`: the server does the file system work itself.
+    Local,
+    /// `ProxyBackend`, with two of our `virtfs-proxy-helper`s.
+    Proxy,
+}
+
+impl Kind {
+    /// `local` or `proxy`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Local => "local",
+            Kind::Proxy => "proxy",
+        }
     }
-    let helper = helper_binary();
-    let cfg = p9_server::spawner::SpawnConfig {
-        helper,
-        export: export.to_path_buf(),
-        args: Vec::new(),
-    };
-    let pool = p9_server::HelperPool::new(2, Box::new(move || cfg.start_helper())).unwrap();
-    Arc::new(p9_server::ProxyBackend::new(pool))
+
+    /// The kind named `name` (as [`Kind::name`] gives it); local for anything else.
+    pub fn named(name: &str) -> Kind {
+        if name == Kind::Proxy.name() {
+            Kind::Proxy
+        } else {
+            Kind::Local
+        }
+    }
+
+    /// The backend this test binary serves with: proxy when it is built from a
+    /// `*_proxy.rs` symlink, local otherwise.
+    pub fn of_this_binary() -> Kind {
+        if env!("CARGO_CRATE_NAME").ends_with("_proxy") {
+            Kind::Proxy
+        } else {
+            Kind::Local
+        }
+    }
+
+    /// A backend of this kind on `export`.
+    pub fn backend(self, export: &Path) -> Arc<dyn p9_server::Backend> {
+        match self {
+            Kind::Local => Arc::new(LocalBackend::new(export).unwrap()),
+            Kind::Proxy => {
+                let cfg = p9_server::spawner::SpawnConfig {
+                    helper: helper_binary(),
+                    export: export.to_path_buf(),
+                    args: Vec::new(),
+                };
+                let pool =
+                    p9_server::HelperPool::new(2, Box::new(move || cfg.start_helper())).unwrap();
+                Arc::new(p9_server::ProxyBackend::new(pool))
+            }
+        }
+    }
+}
+
+/// For each `test(kind: Kind)` named, the tests `test::local` and `test::proxy` (as root:
+/// helpers switch credentials), each running it over its backend.
+#[macro_export]
+macro_rules! over_both_backends {
+    ($($test:ident),* $(,)?) => {$(
+        mod $test {
+            #[test]
+            fn local() {
+                super::$test($crate::common::Kind::Local);
+            }
+
+            #[test]
+            fn proxy() {
+                if !$crate::common::is_root() {
+                    eprintln!("SKIPPED: needs root (CI runs as root)");
+                    return;
+                }
+                super::$test($crate::common::Kind::Proxy);
+            }
+        }
+    )*};
 }
 
 /// `target/<profile>/virtfs-proxy-helper`, next to the `deps/` directory of this test.
@@ -138,6 +206,31 @@ pub fn helper_binary() -> PathBuf {
         helper.display()
     );
     helper
+}
+
+/// The names every operation that takes one (walk, lcreate, mkdir, symlink, mknod, link,
+/// rename, renameat, unlinkat) must refuse with EINVAL: empty, the dot entries (walk
+/// alone gives them a meaning), separators, NUL, relative and absolute paths out of the
+/// export, and the absolute path of `outside/outdir`, a directory that exists outside.
+pub fn hostile_names(outside: &Path) -> Vec<Vec<u8>> {
+    let mut names: Vec<Vec<u8>> = [
+        &b""[..],
+        b".",
+        b"..",
+        b"/",
+        b"a/b",
+        b"d/",
+        b"/d",
+        b"../secret",
+        b"x\0y",
+        b"\0",
+        b"/etc/passwd",
+    ]
+    .iter()
+    .map(|n| n.to_vec())
+    .collect();
+    names.push(outside.join("outdir").into_os_string().into_encoded_bytes());
+    names
 }
 
 /// The errno of a failed call.
