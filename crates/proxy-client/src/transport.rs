@@ -7,6 +7,7 @@
 use std::mem::MaybeUninit;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::sync::Arc;
+use std::time::Instant;
 
 use proxy_protocol::{
     DecodeError, FdWord, Header, Reply, ReplyForm, Request, HEADER_SIZE, MAX_BODY_SIZE,
@@ -57,20 +58,23 @@ impl Transport {
     pub(crate) fn call(&mut self, req: &Request<'_>) -> Result<Response> {
         self.out.clear();
         req.encode(&mut self.out).map_err(Error::Encode)?;
+        let sent = Instant::now();
         send_all(self.fd.as_fd(), &self.out)?;
-        self.receive(req.reply_form())
+        self.receive(req.reply_form(), sent)
     }
 
     /// Sends `message` exactly as given and reads a reply of the given form.
     pub(crate) fn call_raw(&mut self, message: &[u8], form: ReplyForm) -> Result<Response> {
+        let sent = Instant::now();
         send_all(self.fd.as_fd(), message)?;
-        self.receive(form)
+        self.receive(form, sent)
     }
 
-    fn receive(&mut self, form: ReplyForm) -> Result<Response> {
+    /// Reads the reply to a request whose send started at `sent`.
+    fn receive(&mut self, form: ReplyForm, sent: Instant) -> Result<Response> {
         // The helper is at work: poll for its reply first if the policy allows.
         if let Some(policy) = &self.spin {
-            self.spins.spin(self.fd.as_fd(), policy.window());
+            self.spins.spin(self.fd.as_fd(), policy.window(), sent);
         }
         match form {
             ReplyForm::Fd => receive_fd(self.fd.as_fd()).map(Response::Fd),
