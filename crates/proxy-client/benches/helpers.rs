@@ -5,7 +5,10 @@
 //! helper runs on its own socketpair with its own fresh export. For each operation the
 //! sides take turns in short rounds (the side that goes first rotates), so drift in the
 //! machine's load hits all alike; a ratio is printed both from the totals and as the
-//! median of the rounds' ratios. The floor is the same client against a thread that
+//! median of the rounds' ratios. Next to wall time, the CPU time the client and the
+//! helper spent per op (from `/proc/PID/task/*/schedstat`): on a busy machine wall time
+//! is noisy, while CPU time per op is what a helper costs a host that has no CPU to spare.
+//! The floor is the same client against a thread that
 //! answers every request with a 12-byte status reply: the cost of the client, the socket
 //! and the context switches, with no helper work at all.
 //!
@@ -20,7 +23,7 @@
 //! - `P9PROXY_HELPER`: our helper (default `<workspace>/target/release/virtfs-proxy-helper`);
 //! - `P9PROXY_C_HELPER`: QEMU's (default `/usr/lib/qemu/virtfs-proxy-helper`);
 //! - `P9PROXY_BENCH_VARIANTS`: more runs of our helper with extra flags, `;`-separated
-//!   (default `--poll-us 0`: ours without polling; empty: none);
+//!   `NAME=FLAGS` (default `no-poll=--poll-us 0`: ours without polling; empty: none);
 //! - `P9PROXY_BENCH_PLACEMENTS`: `floating,pinned` (default), or either;
 //! - `P9PROXY_BENCH_CPU`: the CPU of the pinned placement (default: the last one allowed);
 //! - `P9PROXY_BENCH_SECS`: seconds per row per side (default 2);
@@ -112,6 +115,17 @@ struct Side {
     helper: Option<SpawnedHelper>,
 }
 
+/// CPU nanoseconds spent so far by every thread of process `pid` (`self` or a number).
+fn cpu_ns(pid: &str) -> u64 {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return 0;
+    };
+    tasks
+        .filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("schedstat")).ok())
+        .filter_map(|s| s.split_whitespace().next()?.parse::<u64>().ok())
+        .sum()
+}
+
 impl Side {
     fn start(program: &Program) -> std::io::Result<Side> {
         let export = tempfile::tempdir()?;
@@ -134,6 +148,11 @@ impl Side {
 
     fn client(&self) -> &ProxyClient {
         &self.helper.as_ref().expect("helper").client
+    }
+
+    /// The helper's process id, for its CPU time.
+    fn pid(&self) -> String {
+        self.helper.as_ref().expect("helper").child.id().to_string()
     }
 
     /// Ends the connection and reaps the helper.
@@ -163,20 +182,45 @@ impl Side {
     }
 }
 
-/// Ops done and time taken.
+/// Ops done, wall time taken and CPU time spent (client and helper).
 #[derive(Default, Clone, Copy)]
 struct Tally {
     ops: u64,
     secs: f64,
+    cpu_ns: u64,
 }
 
 impl Tally {
     fn micros_per_op(self) -> f64 {
         self.secs * 1e6 / self.ops as f64
     }
+    fn cpu_micros_per_op(self) -> f64 {
+        self.cpu_ns as f64 / 1e3 / self.ops as f64
+    }
     fn add(&mut self, t: Tally) {
         self.ops += t.ops;
         self.secs += t.secs;
+        self.cpu_ns += t.cpu_ns;
+    }
+}
+
+/// A client to drive and the helper process behind it (none: in this process).
+struct Target<'a> {
+    client: &'a ProxyClient,
+    pid: Option<String>,
+}
+
+impl Target<'_> {
+    fn cpu_ns(&self) -> u64 {
+        cpu_ns("self") + self.pid.as_deref().map_or(0, cpu_ns)
+    }
+
+    /// Runs `op` for about `dur`, with the CPU time it took.
+    fn run_for(&self, op: Op, dur: Duration) -> Tally {
+        let before = self.cpu_ns();
+        let mut t = run_for(self.client, op, dur);
+        t.cpu_ns = self.cpu_ns().saturating_sub(before);
+        t
     }
 }
 
@@ -194,6 +238,7 @@ fn run_for(client: &ProxyClient, op: Op, dur: Duration) -> Tally {
             return Tally {
                 ops,
                 secs: elapsed.as_secs_f64(),
+                cpu_ns: 0,
             };
         }
     }
@@ -202,7 +247,7 @@ fn run_for(client: &ProxyClient, op: Op, dur: Duration) -> Tally {
 /// Runs `op` on every client in `rounds` rounds of `slice`, the first side rotating.
 /// Returns each side's total and, per round, each side's µs/op.
 fn interleave(
-    clients: &[&ProxyClient],
+    clients: &[Target<'_>],
     op: Op,
     rounds: u32,
     slice: Duration,
@@ -210,7 +255,7 @@ fn interleave(
     let n = clients.len();
     for c in clients {
         // Warm-up: caches, the first credential switch, page faults.
-        run_for(c, op, Duration::from_millis(50));
+        run_for(c.client, op, Duration::from_millis(50));
     }
     let mut totals = vec![Tally::default(); n];
     let mut per_round = Vec::new();
@@ -218,7 +263,7 @@ fn interleave(
         let mut us = vec![0.0; n];
         for k in 0..n {
             let i = (round + k) % n;
-            let t = run_for(clients[i], op, slice);
+            let t = clients[i].run_for(op, slice);
             totals[i].add(t);
             us[i] = t.micros_per_op();
         }
@@ -344,32 +389,52 @@ fn run_placement(
             .map_err(|e| format!("{} does not answer: {e}", side.name))?;
     }
     println!("== {}", placement.describe());
-    let mut head = format!("{:<20} {:>9}", "op (µs/op)", "C");
+    let mut head = format!("{:<18} {:>7}", "wall µs/op", "C");
     for p in &programs[1..] {
-        head += &format!(" {:>9} {:>12}", short(&p.name), "/C (median)");
+        head += &format!(" {:>8} {:>11}", short(&p.name), "/C (median)");
     }
-    head += &format!(" {:>7}", "target");
+    head += &format!(" {:>6} | {:<10}", "target", "CPU µs/op");
+    for p in programs {
+        head += &format!(" {:>8}", short(&p.name));
+    }
     println!("{head}");
-    let clients: Vec<&ProxyClient> = sides.iter().map(Side::client).collect();
+    let targets: Vec<Target<'_>> = sides
+        .iter()
+        .map(|s| Target {
+            client: s.client(),
+            pid: Some(s.pid()),
+        })
+        .collect();
     for row in ROWS {
-        let (totals, per_round) = interleave(&clients, row.op, rounds, slice);
+        let (totals, per_round) = interleave(&targets, row.op, rounds, slice);
         let c = totals[0].micros_per_op();
-        let mut line = format!("{:<20} {:>9.2}", row.name, c);
+        let mut line = format!("{:<18} {:>7.2}", row.name, c);
         for i in 1..sides.len() {
             let t = totals[i].micros_per_op();
             let med = median(per_round.iter().map(|r| r[0] / r[i]).collect());
-            line += &format!(" {:>9.2} {:>5.2} ({:>4.2})", t, c / t, med);
+            line += &format!(" {:>8.2} {:>5.2} ({:>4.2})", t, c / t, med);
         }
-        line += &format!(" {:>6.2}x", row.target[placement.index()]);
+        line += &format!(" {:>5.2}x | {:<10}", row.target[placement.index()], "");
+        for t in &totals {
+            line += &format!(" {:>8.2}", t.cpu_micros_per_op());
+        }
         println!("{line}");
     }
     let floor_client = ProxyClient::from_fd(echo_floor());
     let chmod: Op = |c| c.chmod("/bench-file", 0o644).expect("echo");
-    let (floor, _) = interleave(&[&floor_client], chmod, rounds, slice);
+    let floor_target = Target {
+        client: &floor_client,
+        pid: None,
+    };
+    let (floor, _) = interleave(&[floor_target], chmod, rounds, slice);
     println!(
-        "{:<20} {:>9.2}",
-        "floor (echo thread)",
-        floor[0].micros_per_op()
+        "{:<18} {:>7.2} {:>w$} | {:<10} {:>8.2}",
+        "floor (echo)",
+        floor[0].micros_per_op(),
+        "",
+        "",
+        floor[0].cpu_micros_per_op(),
+        w = 27 * (programs.len() - 1) + 6,
     );
     println!();
     for side in sides {
@@ -378,9 +443,9 @@ fn run_placement(
     Ok(())
 }
 
-/// A column heading of at most 9 characters.
+/// A column heading of at most 8 characters.
 fn short(name: &str) -> String {
-    name.chars().take(9).collect()
+    name.chars().take(8).collect()
 }
 
 fn main() -> ExitCode {
@@ -394,7 +459,7 @@ fn main() -> ExitCode {
         });
     let secs = env_f64("P9PROXY_BENCH_SECS", 2.0);
     let rounds = env_f64("P9PROXY_BENCH_ROUNDS", 8.0).round().max(1.0) as u32;
-    let variants = std::env::var("P9PROXY_BENCH_VARIANTS").unwrap_or("--poll-us 0".into());
+    let variants = std::env::var("P9PROXY_BENCH_VARIANTS").unwrap_or("no-poll=--poll-us 0".into());
     let placements = std::env::var("P9PROXY_BENCH_PLACEMENTS").unwrap_or("floating,pinned".into());
 
     if !rustix::process::geteuid().is_root() {
@@ -433,10 +498,11 @@ fn main() -> ExitCode {
         },
     ];
     for v in variants.split(';').map(str::trim).filter(|v| !v.is_empty()) {
+        let (name, flags) = v.split_once('=').unwrap_or((v, v));
         programs.push(Program {
-            name: format!("ours {v}"),
+            name: name.trim().into(),
             path: ours.clone(),
-            args: v.split_whitespace().map(String::from).collect(),
+            args: flags.split_whitespace().map(String::from).collect(),
         });
     }
 
@@ -460,7 +526,7 @@ fn main() -> ExitCode {
     println!("ours:     {}", ours.display());
     for p in &programs[2..] {
         println!(
-            "{:<9} the same with {}",
+            "{:<9} ours with {}",
             format!("{}:", short(&p.name)),
             p.args.join(" ")
         );
