@@ -66,6 +66,13 @@ const ROWS: &[Row] = &[
         target: [1.5, 1.25],
     },
     Row {
+        name: "T_LSTAT d/f",
+        op: |c| {
+            c.lstat("/bench-dir-kept/bench-file").expect("lstat");
+        },
+        target: [1.5, 1.25],
+    },
+    Row {
         name: "T_OPEN+close",
         op: |c| {
             drop(c.open("/bench-file", OFlags::RDONLY).expect("open"));
@@ -130,6 +137,11 @@ impl Side {
     fn start(program: &Program) -> std::io::Result<Side> {
         let export = tempfile::tempdir()?;
         std::fs::write(export.path().join("bench-file"), b"benchmark file\n")?;
+        std::fs::create_dir(export.path().join("bench-dir-kept"))?;
+        std::fs::write(
+            export.path().join("bench-dir-kept/bench-file"),
+            b"benchmark file\n",
+        )?;
         let mut cmd = Command::new(&program.path);
         cmd.args(&program.args)
             .arg("-p")
