@@ -7,6 +7,10 @@
 #   tcp-local       our 9P server (`p9proxy serve --backend local`) over TCP with the server
 #                   workload (guest/server-workload.sh, access=user, msize 1 MiB)
 #   tcp-proxy       the same with `--backend proxy` (privilege-separated)
+#   tcp-qemu-trusted    QEMU run as an unprivileged user (uid 64000) that the server trusts
+#                   (--allow-user): the proxy workload (chown, mknod, modes as root) passes
+#   tcp-qemu-untrusted  the same user, not trusted: the guest's root acts as that user on
+#                   the host (guest/identity-workload.sh: its chown, mknod... are refused)
 #   diodcli-local   Debian's diodls/diodcat against our server (tests/diod/run.sh), no VM
 #   diodcli-proxy   the same with the proxy backend
 #   mapped-xattr    one export written and read in turn by our unprivileged server
@@ -34,7 +38,7 @@ set -uo pipefail
 
 # The scenarios of a plain run. Our 9P server's scenarios (tcp-local tcp-proxy diodcli-local
 # diodcli-proxy) join them once `p9proxy serve` passes them.
-DEFAULT_MODES="socket fd tcp-local tcp-proxy diodcli-local diodcli-proxy mapped-xattr"
+DEFAULT_MODES="socket fd tcp-local tcp-proxy diodcli-local diodcli-proxy mapped-xattr tcp-qemu-trusted tcp-qemu-untrusted"
 MODES=${P9PROXY_VM_MODES:-$DEFAULT_MODES}
 JOBS=${P9PROXY_VM_JOBS:-$(( $(nproc) >= 2 ? 2 : 1 ))}
 SRV_TIMEOUT=$(( ${P9PROXY_VM_TIMEOUT:-120} > 300 ? ${P9PROXY_VM_TIMEOUT:-120} : 300 ))
@@ -63,7 +67,7 @@ if wants 'proxy-socket|proxy-fd'; then
   fi
 fi
 SERVER_BIN=${P9PROXY_SERVER:-}
-if wants 'tcp-local|tcp-proxy|diodcli-local|diodcli-proxy|mapped-xattr'; then
+if wants 'tcp-local|tcp-proxy|diodcli-local|diodcli-proxy|mapped-xattr|tcp-qemu-trusted|tcp-qemu-untrusted'; then
   if [[ -z "$SERVER_BIN" ]]; then
     SERVER_BIN=$REPO_ROOT/target/release/p9proxy
     if [[ ! -x "$SERVER_BIN" ]] && command -v cargo >/dev/null; then
@@ -88,6 +92,8 @@ extra=()
 [[ -n "${P9PROXY_VM_XFAIL:-}" ]] && extra+=(--xfail "$P9PROXY_VM_XFAIL")
 [[ -n "${P9PROXY_VM_KEEP:-}" ]] && extra+=(--keep)
 
+# The uid an unprivileged VM monitor runs as in the tcp-qemu-* scenarios.
+QEMU_UID=64000
 DIOD_CMD='diod -f -n -L stderr -l 127.0.0.1:{port} -e {export}'
 our_server() { # our_server BACKEND: the server command for run-tcp.sh / tests/diod/run.sh
   if [[ ! -x "$SERVER_BIN" ]]; then
@@ -117,6 +123,14 @@ run_one() { # run_one SCENARIO
     mapped-xattr)
       [[ -x "$SERVER_BIN" ]] || { echo "FAIL: server $SERVER_BIN not found"; false; } &&
       bash "$VM_DIR/run-mapped.sh" --server "$SERVER_BIN" ${P9PROXY_VM_KEEP:+--keep} ;;
+    tcp-qemu-trusted)  # QEMU as an unprivileged user the server trusts (--allow-user)
+      cmd="$(our_server proxy) --allow-user $QEMU_UID" &&
+      bash "$VM_DIR/run-tcp.sh" --label "$1" --server "$cmd" --qemu-user "$QEMU_UID" \
+        ${P9PROXY_VM_KEEP:+--keep} ;;
+    tcp-qemu-untrusted)  # the same user, not trusted: the guest's root acts as it
+      cmd=$(our_server proxy) &&
+      bash "$VM_DIR/run-tcp.sh" --label "$1" --server "$cmd" --qemu-user "$QEMU_UID" \
+        --workload identity ${P9PROXY_VM_KEEP:+--keep} ;;
     tcp-diod)  # reference run of the proxy workload against diod over TCP (not by default)
       bash "$VM_DIR/run-tcp.sh" --label tcp-diod --xfail "$VM_DIR/diod.xfail" \
         --server "$DIOD_CMD" ${P9PROXY_VM_KEEP:+--keep} ;;

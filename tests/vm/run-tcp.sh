@@ -16,6 +16,10 @@
 #                  seed-server.sh content, a host process holds a lock on srv/locked until the
 #                  guest asks for its release, and the mount gets access=user unless
 #                  --mount-opts sets an access= mode)
+#                  identity (guest/identity-workload.sh: the guest's root must act as an
+#                  untrusted QEMU user; host-check.py without the proxy workload's file checks)
+#   --qemu-user U  run QEMU as uid:gid U:U (setpriv, no groups), as an unprivileged VM
+#                  monitor: the server sees the guest's connections as that user
 #   other options as in run-proxy.sh; --label names the scenario (default tcp)
 # The server runs in its own session (setsid) and its whole process group is stopped at the
 # end (TERM, then KILL after 5 s), so helpers it spawns cannot outlive the run.
@@ -23,7 +27,7 @@ set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
 SERVER= PORT= EXPORT= KEEP=0 TIMEOUT=${P9PROXY_VM_TIMEOUT:-120} XFAIL= WORKLOAD=proxy LABEL=tcp
-MOPTS=
+MOPTS= QEMU_USER=
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --server) SERVER=$2; shift 2 ;;
@@ -35,6 +39,7 @@ while [[ $# -gt 0 ]]; do
     --workload) WORKLOAD=$2; shift 2 ;;
     --label) LABEL=$2; shift 2 ;;
     --mount-opts) MOPTS=$2; shift 2 ;;
+    --qemu-user) QEMU_USER=$2; shift 2 ;;
     -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
     *) die "unknown argument: $1 (see --help)" ;;
   esac
@@ -82,6 +87,8 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 "$VM_DIR/seed-export.sh" "$EXPORT" "$SECRET"
 CHECKER=$VM_DIR/host-check.py
+CHECK_ARGS=()
+[[ "$WORKLOAD" != identity ]] || CHECK_ARGS+=(--no-file-checks)
 ALLOW=(export outside-secret console.log results.log server.log qemu.out)
 if [[ "$WORKLOAD" == server ]]; then
   "$VM_DIR/seed-server.sh" "$EXPORT"
@@ -126,7 +133,13 @@ APPEND="console=ttyS0 quiet panic=-1 p9test=$WORKLOAD p9.trans=tcp p9.port=$PORT
 [[ -z "$MOPTS" ]] || APPEND+=" p9.opts=$MOPTS"
 start=$(date +%s.%N)
 qrc=0
-timeout -k 5 "$TIMEOUT" "$QEMU" -accel tcg -m 512 -nographic -nodefaults -no-reboot \
+AS=()
+if [[ -n "$QEMU_USER" ]]; then
+  # QEMU writes its serial logs itself: they must be its own.
+  for f in "$CONSOLE" "$RESULTS"; do install -m 0644 -o "$QEMU_USER" -g "$QEMU_USER" /dev/null "$f"; done
+  AS=(setpriv "--reuid=$QEMU_USER" "--regid=$QEMU_USER" --clear-groups)
+fi
+timeout -k 5 "$TIMEOUT" "${AS[@]}" "$QEMU" -accel tcg -m 512 -nographic -nodefaults -no-reboot \
   -no-user-config -kernel "$VMLINUZ" -initrd "$INITRD" -append "$APPEND" \
   -serial "file:$CONSOLE" -serial "file:$RESULTS" \
   -netdev user,id=n -device virtio-net-pci,netdev=n > "$WORK/qemu.out" 2>&1 || qrc=$?
@@ -136,7 +149,8 @@ log "$LABEL: VM finished in ${elapsed}s (qemu rc=$qrc)"
 
 rc=0
 "$PY" "$CHECKER" --export "$EXPORT" --results "$RESULTS" --secret "$SECRET" \
-  --workdir "$WORK" --workdir-allow "${ALLOW[@]}" ${XFAIL:+--xfail "$XFAIL"} --label "$LABEL" || rc=$?
+  --workdir "$WORK" --workdir-allow "${ALLOW[@]}" ${XFAIL:+--xfail "$XFAIL"} --label "$LABEL" \
+  "${CHECK_ARGS[@]}" || rc=$?
 grep -h '^INFO' "$RESULTS" 2>/dev/null | tr -d '\r' | grep -v '^INFO section' \
   | sed "s/^/[$LABEL] /" >&2 || true
 if [[ $rc -ne 0 || $qrc -ne 0 ]]; then

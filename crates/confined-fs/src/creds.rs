@@ -1,13 +1,139 @@
-//! Per-request credentials: the creating operations (create, mknod, mkdir, symlink) run
-//! with the thread's effective uid/gid switched to the client's, as QEMU's helper does,
-//! so new files get the right owner (and setgid directories, quotas and the like behave
-//! as for that user). While switched, only `CAP_DAC_OVERRIDE` stays effective: the client
-//! enforces permissions (`access=client`), the switch gets ownership right, and a non-root
-//! user still cannot make a device node. Restored when the guard drops.
+//! Whose authority a file operation uses. Two models:
+//!
+//! - **QEMU's** ([`Credentials`]): the creating operations (create, mknod, mkdir, symlink)
+//!   run with the thread's effective uid/gid switched to the client's, as QEMU's helper
+//!   does, so new files get the right owner; everything else runs as root. While switched,
+//!   only `CAP_DAC_OVERRIDE` stays effective: the client enforces permissions
+//!   (`access=client`). This is what unmodified QEMU gets from our helper.
+//! - **Ours** ([`Actor`], [`act_as`]): every operation runs as the identity its 9P fid acts
+//!   as: the thread's fsuid, fsgid and supplementary groups are that identity's, so the
+//!   host kernel's permission checks decide, as for that user on the host. A non-zero
+//!   fsuid clears the file-system capabilities (`CAP_CHOWN`, `CAP_DAC_OVERRIDE`,
+//!   `CAP_FOWNER`, `CAP_FSETID`, `CAP_MKNOD`...) from the effective set; back at fsuid 0
+//!   the kernel restores them from the permitted set. The switch is lazy: a thread keeps
+//!   the identity of its last operation and only switches when the next one differs.
+
+use std::cell::RefCell;
+use std::sync::Arc;
 
 use rustix::io::Errno;
 use rustix::process::{geteuid, Gid, Uid};
 use rustix::thread::{self, CapabilitySet, CapabilitySets};
+
+/// The most supplementary groups an [`Actor`] carries (the kernel's `NGROUPS_MAX`).
+pub const MAX_GROUPS: usize = 65536;
+
+/// An identity file operations act as: a host uid, gid and supplementary groups.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Actor {
+    /// The fsuid: owner of what is created, subject of every permission check.
+    pub uid: u32,
+    /// The fsgid.
+    pub gid: u32,
+    /// The supplementary groups (at most [`MAX_GROUPS`]).
+    pub groups: Vec<u32>,
+}
+
+impl Actor {
+    /// Root: uid 0, gid 0, no supplementary groups (every capability).
+    pub fn root() -> Actor {
+        Actor {
+            uid: 0,
+            gid: 0,
+            groups: Vec::new(),
+        }
+    }
+
+    /// Whether this identity may use `gid` as the group of what it creates, or chown
+    /// to it: its own gid or one of its groups (root: any).
+    pub fn in_group(&self, gid: u32) -> bool {
+        self.uid == 0 || self.gid == gid || self.groups.contains(&gid)
+    }
+}
+
+thread_local! {
+    /// The identity the calling thread's file-system credentials are switched to
+    /// (`None`: the process's own).
+    static ACTING: RefCell<Option<Arc<Actor>>> = const { RefCell::new(None) };
+}
+
+/// Whether this process can take other identities (it is root).
+fn can_switch() -> bool {
+    geteuid().is_root()
+}
+
+/// Sets the calling thread's fsuid (per-thread syscall) and checks that it took.
+fn set_fsuid(uid: u32) -> Result<(), Errno> {
+    nix::unistd::setfsuid(nix::unistd::Uid::from_raw(uid));
+    // setfsuid(-1) changes nothing and returns the current fsuid.
+    match nix::unistd::setfsuid(nix::unistd::Uid::from_raw(u32::MAX)).as_raw() {
+        now if now == uid => Ok(()),
+        _ => Err(Errno::PERM),
+    }
+}
+
+/// Sets the calling thread's fsgid (per-thread syscall) and checks that it took.
+fn set_fsgid(gid: u32) -> Result<(), Errno> {
+    nix::unistd::setfsgid(nix::unistd::Gid::from_raw(gid));
+    match nix::unistd::setfsgid(nix::unistd::Gid::from_raw(u32::MAX)).as_raw() {
+        now if now == gid => Ok(()),
+        _ => Err(Errno::PERM),
+    }
+}
+
+fn switch_thread(to: &Actor) -> Result<(), Errno> {
+    if to.uid == u32::MAX || to.gid == u32::MAX || to.groups.len() > MAX_GROUPS {
+        return Err(Errno::INVAL);
+    }
+    let groups: Vec<Gid> = to.groups.iter().map(|&g| Gid::from_raw(g)).collect();
+    thread::set_thread_groups(&groups)?;
+    set_fsgid(to.gid)?;
+    set_fsuid(to.uid)
+}
+
+/// Makes the calling thread's file operations act as `who` (`None`: as the process
+/// itself) until the next call. Lazy: nothing happens if the thread already acts so. A
+/// process that is not root cannot take another identity: it acts as itself whatever
+/// `who` is (its callers decide whom to serve that way). On an error the thread acts as
+/// no one usable: it is left as the process's own identity only if restoring worked,
+/// else the process aborts (it must never act as the wrong identity).
+pub fn act_as(who: Option<&Arc<Actor>>) -> Result<(), Errno> {
+    if !can_switch() {
+        return Ok(());
+    }
+    ACTING.with(|acting| {
+        let mut acting = acting.borrow_mut();
+        let same = match (acting.as_ref(), who) {
+            (None, None) => true,
+            (Some(a), Some(b)) => Arc::ptr_eq(a, b) || **a == **b,
+            _ => false,
+        };
+        if same {
+            return Ok(());
+        }
+        let own = Actor::root();
+        let result = switch_thread(who.map_or(&own, |w| w));
+        match result {
+            Ok(()) => {
+                *acting = who.cloned();
+                Ok(())
+            }
+            Err(e) => {
+                if switch_thread(&own).is_err() {
+                    tracing::error!("cannot restore the thread's own credentials; aborting");
+                    std::process::abort();
+                }
+                *acting = None;
+                Err(e)
+            }
+        }
+    })
+}
+
+/// The identity the calling thread acts as ([`act_as`]), if another than its own.
+pub fn acting() -> Option<Arc<Actor>> {
+    ACTING.with(|a| a.borrow().clone())
+}
 
 /// A client's identity for a creating operation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -23,20 +149,45 @@ pub struct Credentials {
 #[must_use = "the credentials are restored when the guard drops"]
 #[derive(Debug)]
 pub struct CredSwitch {
-    /// The credentials switched to, and the capability sets from before the switch.
-    active: Option<(Credentials, CapabilitySets)>,
+    /// What to undo.
+    active: Option<Switched>,
+}
+
+/// What a [`CredSwitch`] changed.
+#[derive(Debug)]
+enum Switched {
+    /// QEMU's model: the credentials switched to, and the capability sets before.
+    Ids(Credentials, CapabilitySets),
+    /// On an actor's thread: the fsgid, to be set back to this.
+    Group(u32),
 }
 
 impl Credentials {
     /// Switches the calling thread to these credentials. Without root (an unprivileged
     /// server) or for `0:0` this changes nothing and returns an inactive guard.
+    ///
+    /// On a thread that acts as an [`Actor`] ([`act_as`]), only the group changes (the
+    /// fsgid, for what is created): the owner is the actor, whatever `uid` says, and its
+    /// permissions are checked by the kernel as for any other operation.
     pub fn switch(self) -> Result<CredSwitch, Errno> {
         if self.uid == u32::MAX || self.gid == u32::MAX {
             // (uid_t)-1 names no one: to setresuid(2) it means "unchanged", which would
             // create as root (or root's group) what a client asked to create as -1.
             return Err(Errno::INVAL);
         }
-        if !geteuid().is_root() || (self.uid == 0 && self.gid == 0) {
+        if !can_switch() {
+            return Ok(CredSwitch { active: None });
+        }
+        if let Some(actor) = acting() {
+            if actor.gid == self.gid {
+                return Ok(CredSwitch { active: None });
+            }
+            set_fsgid(self.gid)?;
+            return Ok(CredSwitch {
+                active: Some(Switched::Group(actor.gid)),
+            });
+        }
+        if self.uid == 0 && self.gid == 0 {
             return Ok(CredSwitch { active: None });
         }
         // Read every time: a process may drop capabilities between two switches.
@@ -50,7 +201,7 @@ impl Credentials {
             return Err(e);
         }
         let guard = CredSwitch {
-            active: Some((self, caps)),
+            active: Some(Switched::Ids(self, caps)),
         };
         // Leaving euid 0 cleared the effective set; keep only DAC_OVERRIDE, as QEMU's
         // helper does (with euid 0 and another gid it drops the rest too).
@@ -69,8 +220,16 @@ fn restore_gid() {
 
 impl Drop for CredSwitch {
     fn drop(&mut self) {
-        let Some((creds, caps)) = self.active else {
-            return;
+        let (creds, caps) = match self.active.take() {
+            None => return,
+            Some(Switched::Group(gid)) => {
+                if set_fsgid(gid).is_err() {
+                    tracing::error!("cannot restore the actor's fsgid; aborting");
+                    std::process::abort();
+                }
+                return;
+            }
+            Some(Switched::Ids(creds, caps)) => (creds, caps),
         };
         // Back to euid 0: the kernel copies the permitted set into the effective set.
         if thread::set_thread_res_uid(None, Uid::ROOT, None).is_err() {

@@ -19,7 +19,7 @@ mod ioctl;
 mod path;
 mod root;
 
-pub use creds::{CredSwitch, Credentials};
+pub use creds::{act_as, acting, Actor, CredSwitch, Credentials, MAX_GROUPS};
 pub use path::{check_name, split_parent, Name, PathError};
 pub use root::{Export, ExportOptions, XattrValue, XATTR_SIZE_MAX};
 

@@ -3,6 +3,9 @@
 
 use std::collections::HashMap;
 use std::os::fd::{AsFd, OwnedFd};
+use std::sync::Arc;
+
+use confined_fs::{Actor, Credentials};
 
 use rustix::fs::OFlags;
 use rustix::io::Errno;
@@ -16,14 +19,44 @@ use crate::xattr::XattrWrite;
 pub struct Fid {
     /// The file it refers to.
     pub node: Node,
-    /// The client's uid, from the attach it descends from: the owner of what it creates.
-    pub uid: u32,
+    /// Whom it acts as, from the attach it descends from.
+    pub acting: Arc<Acting>,
     /// Open or not, and how.
     pub state: FidState,
     /// Whether a lock was ever taken through this fid: its locks are released when it
     /// goes, even if another reference to its open file description lives on (an fd a
     /// proxy helper has not closed yet).
     pub locked: bool,
+}
+
+/// Whom a fid acts as: decided at its attach by the connection's authority
+/// ([`crate::peer::Authority`]) and the backend's id mapping, inherited by every fid
+/// walked from it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Acting {
+    /// The ids as the client names them: the owner (and groups) of its creations.
+    pub client: Actor,
+    /// The host identity its operations run as ([`crate::Backend::act_as`]).
+    pub host: Arc<Actor>,
+    /// Whether the client may give its creations any group (a trusted peer), or only
+    /// its own group or one of its supplementary groups.
+    pub any_group: bool,
+}
+
+impl Acting {
+    /// The credentials of a creation the client asks to give group `gid`: a group that
+    /// is not the client's to give becomes its own group, as on the host.
+    pub fn creds(&self, gid: u32) -> Credentials {
+        let gid = if self.any_group || self.client.in_group(gid) {
+            gid
+        } else {
+            self.client.gid
+        };
+        Credentials {
+            uid: self.client.uid,
+            gid,
+        }
+    }
 }
 
 /// What a fid is doing.
@@ -53,15 +86,15 @@ pub enum FidState {
 
 impl Fid {
     /// A fid that was walked to.
-    pub fn walked(node: Node, uid: u32) -> Fid {
-        Fid::new(node, uid, FidState::Walked)
+    pub fn walked(node: Node, acting: Arc<Acting>) -> Fid {
+        Fid::new(node, acting, FidState::Walked)
     }
 
     /// A fid in `state`.
-    pub fn new(node: Node, uid: u32, state: FidState) -> Fid {
+    pub fn new(node: Node, acting: Arc<Acting>, state: FidState) -> Fid {
         Fid {
             node,
-            uid,
+            acting,
             state,
             locked: false,
         }

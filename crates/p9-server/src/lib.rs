@@ -39,6 +39,7 @@ pub mod listen;
 mod lock;
 mod ops;
 pub mod path;
+pub mod peer;
 pub mod poller;
 pub mod privsep;
 pub mod qid;
@@ -96,6 +97,11 @@ pub struct ServerConfig {
     /// How connection threads wait for requests (share it with the proxy backend's
     /// helper connections; see [`poller`]). Default: never poll.
     pub poller: Arc<poller::Poller>,
+    /// Who may act as whom ([`peer`]). Default: the process's own user is trusted.
+    pub policy: peer::Policy,
+    /// Finds the owners of loopback TCP peers (opened before any sandbox); without it
+    /// TCP peers have no identity.
+    pub sock_diag: Option<Arc<peer::SockDiag>>,
 }
 
 impl Default for ServerConfig {
@@ -107,6 +113,8 @@ impl Default for ServerConfig {
             lock_wait: DEFAULT_LOCK_WAIT,
             trace: false,
             poller: Arc::new(poller::Poller::off()),
+            policy: peer::Policy::for_this_process(),
+            sock_diag: peer::SockDiag::open().ok().map(Arc::new),
         }
     }
 }

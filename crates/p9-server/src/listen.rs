@@ -6,7 +6,7 @@ use std::fs::File;
 use std::io;
 use std::net::TcpListener;
 use std::os::fd::OwnedFd;
-use std::os::unix::fs::FileTypeExt;
+use std::os::unix::fs::{DirBuilderExt, FileTypeExt, PermissionsExt};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::PathBuf;
 use std::str::FromStr;
@@ -64,9 +64,17 @@ pub enum Listener {
 }
 
 impl ListenAddr {
-    /// Binds the address. A Unix socket path left over by a server that is gone
-    /// (nobody accepts on it) is replaced; anything else in the way is an error.
+    /// Binds the address, a Unix socket with the default [`SocketPerms`] (0600).
     pub fn bind(&self) -> io::Result<Listener> {
+        self.bind_with(&SocketPerms::default())
+    }
+
+    /// Binds the address. A Unix socket path left over by a server that is gone
+    /// (nobody accepts on it) is replaced; anything else in the way is an error. A Unix
+    /// socket is made in a private directory (mode 0700) next to its path, given `perms`
+    /// there, where no one else can swap it, and only then renamed into place, listening:
+    /// the path never exists with other permissions, nor while connections are refused.
+    pub fn bind_with(&self, perms: &SocketPerms) -> io::Result<Listener> {
         match self {
             ListenAddr::Tcp(a) => Ok(Listener::Tcp(TcpListener::bind(a.as_str())?)),
             ListenAddr::Unix(p) => {
@@ -77,29 +85,54 @@ impl ListenAddr {
                         return Err(io::Error::from(io::ErrorKind::AddrInUse));
                     }
                 }
-                // Bound (and listening) under a temporary name, then renamed into place:
-                // once the path exists, connections are accepted (no bind-to-listen gap
-                // for scripts that wait for the socket file).
-                let mut tmp = p.clone().into_os_string();
-                tmp.push(format!(".{}.tmp", std::process::id()));
-                let tmp = PathBuf::from(tmp);
+                let dir = p.parent().filter(|d| !d.as_os_str().is_empty());
+                let dir = dir.unwrap_or(std::path::Path::new("."));
+                let private = dir.join(format!(".p9proxy.{}.{}", std::process::id(), unique()));
+                std::fs::DirBuilder::new().mode(0o700).create(&private)?;
+                let tmp = private.join("s");
+                let result = UnixListener::bind(&tmp)
+                    .and_then(|l| perms.apply(&tmp).map(|()| l))
+                    .and_then(|l| std::fs::rename(&tmp, p).map(|()| l));
                 let _ = std::fs::remove_file(&tmp);
-                let l = match UnixListener::bind(&tmp) {
-                    Ok(l) => l,
-                    // The longer name does not fit in sun_path: bind in place.
-                    Err(e) if e.kind() == io::ErrorKind::InvalidInput => {
-                        let _ = std::fs::remove_file(p);
-                        return Ok(Listener::Unix(UnixListener::bind(p)?, p.clone()));
-                    }
-                    Err(e) => return Err(e),
-                };
-                if let Err(e) = std::fs::rename(&tmp, p) {
-                    let _ = std::fs::remove_file(&tmp);
-                    return Err(e);
-                }
-                Ok(Listener::Unix(l, p.clone()))
+                let _ = std::fs::remove_dir(&private);
+                Ok(Listener::Unix(result?, p.clone()))
             }
         }
+    }
+}
+
+/// A name no other bind of this process uses at the same time.
+fn unique() -> usize {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    NEXT.fetch_add(1, Ordering::Relaxed)
+}
+
+/// Who may connect to a Unix listening socket: its permission bits and group (the
+/// owner is the user that binds it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SocketPerms {
+    /// Permission bits (default 0600: the owner only).
+    pub mode: u32,
+    /// The group, if not the binding user's.
+    pub gid: Option<u32>,
+}
+
+impl Default for SocketPerms {
+    fn default() -> Self {
+        SocketPerms {
+            mode: 0o600,
+            gid: None,
+        }
+    }
+}
+
+impl SocketPerms {
+    /// Gives the socket at `path` (in a directory only we can enter) these permissions.
+    fn apply(&self, path: &std::path::Path) -> io::Result<()> {
+        if let Some(gid) = self.gid {
+            std::os::unix::fs::lchown(path, None, Some(gid))?;
+        }
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(self.mode & 0o777))
     }
 }
 

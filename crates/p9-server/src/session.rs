@@ -28,6 +28,7 @@ use crate::error::Error;
 use crate::fid::{FidState, FidTable};
 use crate::io::{FileSegment, SpliceBuffer, Taken, Written, SPLICE_WRITE_MIN};
 use crate::lock::{self, Range};
+use crate::peer::{identify, Authority};
 use crate::poller::RequestWait;
 use crate::stats::{op_index, ConnGuard};
 use crate::Server;
@@ -67,6 +68,10 @@ pub(crate) struct Session<'s> {
     trace: bool,
     /// Who is at the other end, for the trace.
     peer: String,
+    /// What the peer may act as (from the kernel's word on who it is).
+    pub authority: Authority,
+    /// Close the connection once the replies so far are sent (a refused attach).
+    pub close_after_reply: bool,
 }
 
 /// A blocking Tlock on a lock someone else holds: retried while the connection goes on
@@ -85,8 +90,10 @@ pub(crate) struct PendingLock {
 }
 
 impl<'s> Session<'s> {
-    fn new(server: &'s Server, cap: u32, peer: &str) -> Session<'s> {
+    fn new(server: &'s Server, cap: u32, peer: &str, authority: Authority) -> Session<'s> {
         Session {
+            authority,
+            close_after_reply: false,
             stats: server.stats().connect(),
             trace: server.config().trace,
             peer: peer.to_string(),
@@ -415,7 +422,20 @@ pub(crate) fn run(
     cap: u32,
     peer: &str,
 ) -> io::Result<()> {
-    let mut s = Session::new(server, cap, peer);
+    let config = server.config();
+    let who = identify(
+        reader.as_fd(),
+        config.sock_diag.as_deref(),
+        &config.policy.users,
+    );
+    let authority = config.policy.authority(&who);
+    match &authority {
+        Authority::Refused(why) => {
+            tracing::warn!(%peer, who = %who.describe(), "refusing the peer's attaches: {why}")
+        }
+        a => tracing::info!(%peer, who = %who.describe(), "peer {}", a.describe()),
+    }
+    let mut s = Session::new(server, cap, peer, authority);
     let mut wait = RequestWait::new(&server.config().poller);
     // Large Twrites are spliced from sockets (not from the pipes of `trans=fd`).
     let splice_from = rustix::fs::fstat(&reader)
@@ -451,6 +471,10 @@ pub(crate) fn run(
             if avail.len() >= size {
                 s.handle(&rbuf[start..start + size], &mut out);
                 start += size;
+                if s.close_after_reply {
+                    let _ = writer.write_all(&out).and_then(|()| writer.flush());
+                    break Ok(());
+                }
                 if let Some(seg) = s.deferred.take() {
                     if let Err(e) = send_segment(&s, &mut writer, &mut out, seg) {
                         break Err(e);

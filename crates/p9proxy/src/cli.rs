@@ -137,7 +137,9 @@ The file: an optional [defaults] table, whose keys every export inherits, and on
 
 Other keys, each passed as the `serve` flag of the same name when set: backend, user,
 helpers, sandbox, seccomp, max_connections, max_fids, msize_max, security_model, squash
-(\"UID:GID\"), uid_map and gid_map (arrays of \"CLIENT:HOST:COUNT\"), control.";
+(\"UID:GID\"), uid_map and gid_map (arrays of \"CLIENT:HOST:COUNT\"), control,
+allow_users (an array of names or uids), trust_network, socket_mode (\"0660\") and
+socket_group (the supervisor binds Unix listeners with them).";
 const STATS_ABOUT: &str = "\
 Show a running server's statistics, read from its control socket (p9proxy serve
 --control PATH): per 9P request type the requests answered, the errors (Rlerror), the
@@ -226,6 +228,28 @@ pub struct ServeArgs {
 
     #[command(flatten)]
     pub identity: crate::identity::IdentityArgs,
+
+    /// Trust this user's connections (a name or uid; repeatable): they may attach as any
+    /// user, as a VM monitor or a root mount needs. Every other local peer, identified by
+    /// the kernel (SO_PEERCRED on Unix sockets, the socket's owner for loopback TCP),
+    /// acts as itself whatever it claims [default: root when run as root, else the
+    /// server's own user].
+    #[arg(long = "allow-user", value_name = "NAME|UID")]
+    pub allow_users: Vec<String>,
+
+    /// Serve peers the kernel cannot identify (TCP from other hosts) as trusted: they
+    /// may attach as any user. Only for listeners that trusted machines alone can reach;
+    /// without it such peers are refused (EACCES to their Tattach).
+    #[arg(long)]
+    pub trust_network: bool,
+
+    /// Mode of Unix listening sockets (octal) [default: 0600: the starting user only].
+    #[arg(long, value_name = "OCTAL", value_parser = parse_socket_mode)]
+    pub socket_mode: Option<u32>,
+
+    /// Group of Unix listening sockets (a name or gid) [default: the starting user's].
+    #[arg(long, value_name = "GROUP")]
+    pub socket_group: Option<String>,
 
     /// Export read-only: every change answers EROFS (opens for writing too).
     #[arg(long)]
@@ -358,6 +382,16 @@ pub fn parse_size(s: &str) -> Result<u32, String> {
 
 /// The largest `--poll-us` (one second: polling longer than that is never useful).
 pub const MAX_POLL_US: u64 = 1_000_000;
+
+/// Parses an octal socket mode (`660`, `0660`): permission bits only.
+pub fn parse_socket_mode(s: &str) -> Result<u32, String> {
+    match u32::from_str_radix(s.trim_start_matches("0o"), 8) {
+        Ok(m) if m <= 0o777 => Ok(m),
+        _ => Err(format!(
+            "{s:?} is not an octal mode of permission bits (e.g. 0660)"
+        )),
+    }
+}
 
 #[cfg(test)]
 mod tests {

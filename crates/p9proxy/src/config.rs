@@ -15,7 +15,7 @@ use std::ops::Range;
 use std::path::{Path, PathBuf};
 
 use p9_server::backend::idmap::parse_id_pair;
-use p9_server::listen::ListenAddr;
+use p9_server::listen::{ListenAddr, SocketPerms};
 use p9_server::{IdRange, RangeMap, SecurityModel};
 use serde::Deserialize;
 use toml::Spanned;
@@ -66,6 +66,10 @@ struct RawOptions {
     uid_map: S<Vec<Spanned<String>>>,
     gid_map: S<Vec<Spanned<String>>>,
     control: S<String>,
+    allow_users: S<Vec<Spanned<String>>>,
+    trust_network: S<bool>,
+    socket_mode: S<String>,
+    socket_group: S<String>,
 }
 
 impl RawOptions {
@@ -94,7 +98,11 @@ impl RawOptions {
             squash,
             uid_map,
             gid_map,
-            control
+            control,
+            allow_users,
+            trust_network,
+            socket_mode,
+            socket_group
         )
     }
 }
@@ -158,6 +166,8 @@ pub struct Export {
     pub msize_max: Option<u32>,
     /// The flags of its `p9proxy serve` child, before the directory.
     pub flags: Vec<String>,
+    /// Who may connect to its Unix listeners (the supervisor binds them).
+    pub socket_perms: SocketPerms,
 }
 
 impl Export {
@@ -574,6 +584,37 @@ impl Validator<'_> {
             }
         }
 
+        // Checked with the serve flags' own parsers and resolvers.
+        if let Some(users) = &o.allow_users {
+            let known = p9_server::peer::Users::load();
+            for u in users.get_ref() {
+                if u.get_ref().parse::<u32>().is_ok() || known.uid_of(u.get_ref()).is_some() {
+                    flags.extend(["--allow-user".into(), u.get_ref().clone()]);
+                } else {
+                    self.err(
+                        &u.span(),
+                        format!("allow_users: {:?}: no such user", u.get_ref()),
+                    );
+                }
+            }
+        }
+        if o.trust_network.as_ref().is_some_and(|t| *t.get_ref()) {
+            flags.push("--trust-network".into());
+        }
+        let mut socket_perms = SocketPerms::default();
+        if let Some(m) = &o.socket_mode {
+            match crate::cli::parse_socket_mode(m.get_ref()) {
+                Ok(mode) => socket_perms.mode = mode,
+                Err(e) => self.err(&m.span(), format!("socket_mode: {e}")),
+            }
+        }
+        if let Some(g) = &o.socket_group {
+            match crate::trust::group_id(g.get_ref()) {
+                Ok(gid) => socket_perms.gid = Some(gid),
+                Err(e) => self.err(&g.span(), format!("socket_group: {e}")),
+            }
+        }
+
         let path = path?;
         if self.errors.len() != before {
             return None;
@@ -590,6 +631,7 @@ impl Validator<'_> {
             readonly,
             msize_max,
             flags,
+            socket_perms,
         })
     }
 }

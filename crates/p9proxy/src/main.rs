@@ -12,6 +12,7 @@ mod pidns;
 mod sandbox;
 mod serve;
 mod supervisor;
+mod trust;
 
 use clap::Parser;
 use tracing_subscriber::EnvFilter;

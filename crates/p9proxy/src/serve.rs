@@ -99,7 +99,10 @@ fn take_transport(args: &ServeArgs) -> Result<Transport, String> {
     };
     let mut listeners = Vec::new();
     for a in &addrs {
-        listeners.push(a.bind().map_err(|e| format!("cannot listen on {a}: {e}"))?);
+        listeners.push(
+            a.bind_with(&crate::trust::socket_perms(args)?)
+                .map_err(|e| format!("cannot listen on {a}: {e}"))?,
+        );
     }
     Ok(Transport::Listeners(listeners))
 }
@@ -138,11 +141,13 @@ fn open_proxy_backend(
 ) -> Result<Arc<dyn Backend>, String> {
     let policy: Arc<dyn SpinPolicy> = poller.clone();
     if let Some(sock) = &args.helper_socket {
-        // One connection: QEMU's helper (and ours) serve one connection each.
+        // One connection: QEMU's helper (and ours) serve one connection each. It may be
+        // QEMU's C helper, which knows no identities (T_AS): only root is served there.
         let client = proxy_client::ProxyClient::connect(sock)
             .map_err(|e| format!("cannot connect to the helper at {}: {e}", sock.display()))?
             .with_spin_policy(policy);
-        return Ok(Arc::new(ProxyBackend::new(HelperPool::fixed(vec![client]))));
+        let backend = ProxyBackend::new(HelperPool::fixed(vec![client])).without_identities();
+        return Ok(Arc::new(backend));
     }
     if !rustix::process::geteuid().is_root() {
         return Err(
@@ -309,6 +314,28 @@ pub fn run(args: ServeArgs) -> Result<(), String> {
     let export = std::fs::canonicalize(&args.dir)
         .map_err(|e| format!("export {}: {e}", args.dir.display()))?;
     let target = target_user(&args)?;
+    // The export as given and in canonical form (computed before the chroot); who may
+    // act as whom (the user database and the netlink socket, before the sandbox).
+    let anames = vec![
+        args.dir.as_os_str().as_encoded_bytes().to_vec(),
+        export.as_os_str().as_encoded_bytes().to_vec(),
+    ];
+    let mut policy = crate::trust::policy(&args)?;
+    if args.helper_socket.is_some() {
+        // A helper we did not start may be QEMU's C one, which takes no identities:
+        // serve trusted peers only.
+        policy.can_switch = false;
+    }
+    let trust_line = crate::trust::describe(&policy);
+    let config = ServerConfig {
+        anames,
+        max_fids: args.max_fids,
+        trace: args.trace,
+        poller,
+        policy,
+        sock_diag: p9_server::peer::SockDiag::open().ok().map(Arc::new),
+        ..ServerConfig::default()
+    };
     crate::sandbox::confine(sandbox_mode, args.backend, &export)?;
     drop_privileges(&args, target)?;
     if sandbox_mode == crate::sandbox::SandboxMode::Namespace {
@@ -316,18 +343,6 @@ pub fn run(args: ServeArgs) -> Result<(), String> {
     }
     crate::sandbox::seccomp(args.seccomp, args.backend)?;
 
-    // The export as given and in canonical form (computed before the chroot).
-    let anames = vec![
-        args.dir.as_os_str().as_encoded_bytes().to_vec(),
-        export.as_os_str().as_encoded_bytes().to_vec(),
-    ];
-    let config = ServerConfig {
-        anames,
-        max_fids: args.max_fids,
-        trace: args.trace,
-        poller,
-        ..ServerConfig::default()
-    };
     let server = Arc::new(
         Server::with_stats(backend, config, Arc::clone(&stats))
             .map_err(|e| format!("cannot serve {}: {e}", args.dir.display()))?,
@@ -363,6 +378,7 @@ pub fn run(args: ServeArgs) -> Result<(), String> {
                     args.dir.display()
                 );
                 println!("  {}", mount_hint(&addr, msize));
+                println!("  {trust_line}");
             }
             listen::serve(server, listeners, limits).map_err(|e| format!("serving: {e}"))
         }

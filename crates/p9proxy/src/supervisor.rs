@@ -29,7 +29,7 @@ use std::time::{Duration, Instant};
 
 use nix::sys::signal::{SigSet, Signal as NixSignal};
 use nix::sys::signalfd::{SfdFlags, SignalFd};
-use p9_server::listen::{self, ListenAddr, Listener};
+use p9_server::listen::{self, ListenAddr, Listener, SocketPerms};
 use p9_server::{DEFAULT_MSIZE_TCP, DEFAULT_MSIZE_UNIX};
 use rustix::event::{PollFd, PollFlags, Timespec};
 use rustix::process::{Pid, Signal, WaitOptions};
@@ -214,7 +214,7 @@ impl Supervisor {
                 if self.listeners.iter().any(|b| b.key == k) {
                     continue;
                 }
-                match bind(a) {
+                match bind(a, &e.socket_perms) {
                     Ok(l) => fresh.push((k, l)),
                     Err(err) => {
                         for (_, l) in fresh {
@@ -474,8 +474,8 @@ impl Supervisor {
     }
 }
 
-fn bind(a: &ListenAddr) -> std::io::Result<Listener> {
-    let l = a.bind()?;
+fn bind(a: &ListenAddr, perms: &SocketPerms) -> std::io::Result<Listener> {
+    let l = a.bind_with(perms)?;
     l.set_nonblocking(true)?;
     Ok(l)
 }

@@ -207,6 +207,19 @@ fn check_config_errors_at_their_lines() {
             format!("[[export]]\npath = \"{d}\"\nlisten = [\"tcp:127.0.0.1:5641\"]\nsquash = \"nobody\"\n"),
             "4:10: squash = \"nobody\": expected \"UID:GID\"",
         ),
+        // Identity and socket keys.
+        (
+            format!("[[export]]\npath = \"{d}\"\nlisten = [\"tcp:127.0.0.1:5641\"]\nallow_users = [\"root\", \"no-such-user-p9\"]\n"),
+            "4:24: allow_users: \"no-such-user-p9\": no such user",
+        ),
+        (
+            format!("[[export]]\npath = \"{d}\"\nlisten = [\"tcp:127.0.0.1:5641\"]\nsocket_mode = \"999\"\n"),
+            "4:15: socket_mode: \"999\" is not an octal mode",
+        ),
+        (
+            format!("[[export]]\npath = \"{d}\"\nlisten = [\"tcp:127.0.0.1:5641\"]\nsocket_group = \"no-such-group-p9\"\n"),
+            "4:16: socket_group: no-such-group-p9: no such group",
+        ),
         // path in [defaults].
         (
             format!("[defaults]\npath = \"{d}\"\n[[export]]\npath = \"{d}\"\nlisten = [\"tcp:127.0.0.1:5641\"]\n"),
@@ -663,6 +676,8 @@ fn identity_and_control_keys_reach_the_server() {
     }
     let t = tempfile::tempdir().unwrap();
     let (m, s) = (export(t.path(), "m"), export(t.path(), "s"));
+    // The squashed export's fids act as 4242 on the host: let it create there.
+    std::fs::set_permissions(&s, std::os::unix::fs::PermissionsExt::from_mode(0o777)).unwrap();
     let (lm, ls) = (
         Addr::Unix(t.path().join("m.sock")),
         Addr::Unix(t.path().join("s.sock")),
@@ -679,7 +694,13 @@ fn identity_and_control_keys_reach_the_server() {
                 "backend = \"local\"\nsecurity_model = \"mapped-xattr\"\ncontrol = \"{}\"",
                 ctl.display()
             ),
-        ) + &export_toml("s", &s, &ls, "backend = \"local\"\nsquash = \"4242:4343\""),
+        ) + &export_toml(
+            "s",
+            &s,
+            &ls,
+            "backend = \"local\"\nsquash = \"4242:4343\"\nsocket_mode = \"0660\"\n\
+             allow_users = [\"nobody\"]",
+        ),
     )
     .unwrap();
     let sup = Supervisor::start(&cfg);
@@ -701,6 +722,13 @@ fn identity_and_control_keys_reach_the_server() {
         1000u32.to_le_bytes()
     );
 
+    // The supervisor bound the Unix listeners with the keys' modes (0600 by default).
+    use std::os::unix::fs::PermissionsExt as _;
+    let mode = |a: &Addr| match a {
+        Addr::Unix(p) => std::fs::metadata(p).unwrap().permissions().mode() & 0o777,
+        _ => unreachable!(),
+    };
+    assert_eq!((mode(&lm), mode(&ls)), (0o600, 0o660));
     let mut cs = ls.client();
     cs.mkdir(0, b"squashed", 0o755, 1000).unwrap();
     let meta = std::fs::metadata(s.join("squashed")).unwrap();

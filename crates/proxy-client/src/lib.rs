@@ -25,6 +25,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod acting;
 mod client;
 mod error;
 mod response;
@@ -33,6 +34,7 @@ mod timestamp;
 mod transport;
 pub mod wait;
 
+pub use acting::{set_thread_identity, Identity};
 pub use client::{ProxyClient, READLINK_BUFSIZE, UNCHANGED_ID};
 pub use error::{Error, Result};
 pub use response::Response;

@@ -17,6 +17,7 @@ use rustix::net::{
     recv, recvmsg, send, RecvAncillaryBuffer, RecvAncillaryMessage, RecvFlags, SendFlags,
 };
 
+use crate::acting::{thread_identity, Identity};
 use crate::error::{Error, Result};
 use crate::response::Response;
 use crate::wait::{SpinHistory, SpinPolicy};
@@ -35,6 +36,8 @@ pub(crate) struct Transport {
     spin: Option<Arc<dyn SpinPolicy>>,
     /// How those polls went.
     spins: SpinHistory,
+    /// The identity the helper acts as on this connection (after our last `T_AS`).
+    acting: Option<Identity>,
 }
 
 impl Transport {
@@ -46,6 +49,7 @@ impl Transport {
             input: Vec::with_capacity(512),
             spin: None,
             spins: SpinHistory::default(),
+            acting: None,
         }
     }
 
@@ -54,13 +58,45 @@ impl Transport {
         self.spin = Some(policy);
     }
 
-    /// Encodes `req`, sends it, and reads its reply.
+    /// Encodes `req`, sends it, and reads its reply. When the calling thread acts as an
+    /// identity this connection does not act as yet, a `T_AS` goes first, in the same
+    /// write ([`crate::acting`]).
     pub(crate) fn call(&mut self, req: &Request<'_>) -> Result<Response> {
         self.out.clear();
-        req.encode(&mut self.out).map_err(Error::Encode)?;
+        let switch = thread_identity().filter(|w| match &self.acting {
+            Some(now) => !now.same(w),
+            // Never switched: QEMU's model, root.
+            None => !w.is_root(),
+        });
+        if let Some(who) = &switch {
+            self.out.extend_from_slice(who.message());
+        }
+        if let Err(e) = req.encode(&mut self.out) {
+            return Err(Error::Encode(e));
+        }
         let sent = Instant::now();
         send_all(self.fd.as_fd(), &self.out)?;
-        self.receive(req.reply_form(), sent)
+        let Some(who) = switch else {
+            return self.receive(req.reply_form(), sent);
+        };
+        // Until its status says otherwise the helper acts as no one (it refuses all).
+        self.acting = None;
+        let took = self.receive(ReplyForm::Status, sent);
+        // The second reply follows the first: nothing was sent in between.
+        let reply = self.receive(req.reply_form(), Instant::now());
+        match took {
+            Ok(_) => {
+                self.acting = Some(who);
+                reply
+            }
+            // The helper refused the request too (EPERM): answer why it refused the
+            // identity, unless the connection broke meanwhile.
+            Err(e @ Error::Errno(_)) => match reply {
+                Err(broken) if broken.breaks_connection() => Err(broken),
+                _ => Err(e),
+            },
+            Err(e) => Err(e),
+        }
     }
 
     /// Sends `message` exactly as given and reads a reply of the given form.

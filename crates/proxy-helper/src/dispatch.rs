@@ -2,9 +2,10 @@
 //! confined [`Export`]. Errors are values (`Errno`), never fatal.
 
 use std::os::fd::OwnedFd;
+use std::sync::Arc;
 
-use confined_fs::{Credentials, Export, XattrValue};
-use proxy_protocol::{Request, Stat, StatFs, MAX_BODY_SIZE};
+use confined_fs::{Actor, Credentials, Export, XattrValue, MAX_GROUPS};
+use proxy_protocol::{decode_groups, Request, Stat, StatFs, MAX_BODY_SIZE};
 use rustix::io::Errno;
 
 /// The answer to one request, before it is put in its reply form.
@@ -72,8 +73,54 @@ fn z(s: &[u8]) -> &[u8] {
     s.strip_suffix(b"\0").unwrap_or(s)
 }
 
-/// Performs `req` on `export`.
-pub fn dispatch(export: &Export, req: &Request<'_>) -> Result<Answer, Errno> {
+/// Whose authority the requests of one connection use.
+#[derive(Debug, Default)]
+pub enum Authority {
+    /// QEMU's model: root, with the client's ids for creations ([`Credentials`]).
+    #[default]
+    Qemu,
+    /// Every request as this identity, checked by the kernel (after a `T_AS`).
+    As(Arc<Actor>),
+    /// A `T_AS` failed: every request fails with `EPERM` until one succeeds, so that
+    /// nothing runs as an identity other than the one asked for.
+    Refused,
+}
+
+impl Authority {
+    /// Takes the identity of a `T_AS` request.
+    fn take(&mut self, uid: u32, gid: u32, groups: &[u8]) -> Result<Answer, Errno> {
+        *self = Authority::Refused;
+        let groups = decode_groups(groups).ok_or(Errno::INVAL)?;
+        if groups.len() > MAX_GROUPS {
+            return Err(Errno::INVAL);
+        }
+        let actor = Arc::new(Actor { uid, gid, groups });
+        confined_fs::act_as(Some(&actor))?;
+        *self = Authority::As(actor);
+        Ok(Answer::Status(0))
+    }
+
+    /// Makes the calling thread act as this authority says before a request.
+    fn enter(&self) -> Result<(), Errno> {
+        match self {
+            Authority::Qemu => Ok(()),
+            Authority::As(actor) => confined_fs::act_as(Some(actor)),
+            Authority::Refused => Err(Errno::PERM),
+        }
+    }
+}
+
+/// Performs `req` on `export`, with the connection's `authority` (which a `T_AS`
+/// changes).
+pub fn dispatch(
+    export: &Export,
+    authority: &mut Authority,
+    req: &Request<'_>,
+) -> Result<Answer, Errno> {
+    if let Request::As { uid, gid, groups } = *req {
+        return authority.take(uid, gid, groups);
+    }
+    authority.enter()?;
     match *req {
         Request::Open { path, flags } => export.open(z(path), flags).map(Answer::Fd),
         Request::Create {
@@ -154,5 +201,7 @@ pub fn dispatch(export: &Export, req: &Request<'_>) -> Result<Answer, Errno> {
         }
         Request::Lremovexattr { path, name } => ok(export.removexattr(z(path), z(name))),
         Request::Getversion { path } => export.getversion(z(path)).map(Answer::Version),
+        // Taken above, before the connection's authority is entered.
+        Request::As { .. } => Err(Errno::INVAL),
     }
 }

@@ -9,7 +9,7 @@ use proxy_protocol::{DataKind, Reply, ReplyForm, Request, RequestType};
 use rustix::io::Errno;
 
 use crate::conn::{Conn, ConnEnd};
-use crate::dispatch::{dispatch, Answer};
+use crate::dispatch::{dispatch, Answer, Authority};
 
 /// How a connection is served.
 #[derive(Debug, Clone, Copy, Default)]
@@ -22,6 +22,7 @@ pub struct ServeOptions {
 pub fn serve(export: &Export, sock: OwnedFd, opts: ServeOptions) -> Result<(), ConnEnd> {
     let mut conn = Conn::new(sock);
     conn.set_poll_window(opts.poll);
+    let mut authority = Authority::default();
     loop {
         let frame = match conn.read_request() {
             Ok(f) => f,
@@ -38,7 +39,7 @@ pub fn serve(export: &Export, sock: OwnedFd, opts: ServeOptions) -> Result<(), C
         let body = conn.body(&frame);
         let (form, result) = match Request::decode(frame.header.kind, body) {
             Ok(req) => {
-                let result = dispatch(export, &req);
+                let result = dispatch(export, &mut authority, &req);
                 if let Err(e) = &result {
                     tracing::debug!(request = ?req, errno = %e, "request failed");
                 }

@@ -43,15 +43,26 @@ pub fn accept_one(path: &Path, uid: u32, gid: u32) -> Result<OwnedFd, SocketErro
     )
     .map_err(sys("socket"))?;
     // Bound as uid:gid (and mode 0770 by the umask), the socket is never reachable with
-    // the wrong owner; the chown below only matters when we could not switch (no root).
+    // the wrong owner and needs no chown by path: a chown after the bind could be raced
+    // into changing whatever another user swapped in at that path. Without root there
+    // is no switch; the socket is then ours, and an lchown (never following a symlink
+    // put there meanwhile) gives it the group asked for where we may.
     let old = process::umask(Mode::from_raw_mode(0o007));
     let bound = confined_fs::Credentials { uid, gid }
         .switch()
         .and_then(|_as_owner| net::bind(&listener, &addr));
     process::umask(old);
     bound.map_err(sys("bind"))?;
-    rustix::fs::chown(path, Some(Uid::from_raw(uid)), Some(Gid::from_raw(gid)))
+    if !process::geteuid().is_root() {
+        rustix::fs::chownat(
+            rustix::fs::CWD,
+            path,
+            Some(Uid::from_raw(uid)),
+            Some(Gid::from_raw(gid)),
+            rustix::fs::AtFlags::SYMLINK_NOFOLLOW,
+        )
         .map_err(sys("chown socket"))?;
+    }
     net::listen(&listener, 1).map_err(sys("listen"))?;
     loop {
         match net::accept_with(&listener, net::SocketFlags::CLOEXEC) {

@@ -31,7 +31,7 @@ pub use header::{Header, HEADER_SIZE, T_ERROR, T_SUCCESS};
 pub use reply::{
     DataKind, FdWord, Reply, ReplyForm, Stat, StatFs, FD_VALID, STATFS_SIZE, STAT_SIZE,
 };
-pub use request::{Request, RequestType};
+pub use request::{decode_groups, encode_groups, Request, RequestType, FIRST_EXTENSION};
 
 /// The largest message body either side accepts (`PROXY_MAX_IO_SZ`, 64 KiB).
 pub const MAX_BODY_SIZE: usize = 64 * 1024;

@@ -68,7 +68,8 @@ impl ReplyForm {
             | T::Rename
             | T::Remove
             | T::Lsetxattr
-            | T::Lremovexattr => ReplyForm::Status,
+            | T::Lremovexattr
+            | T::As => ReplyForm::Status,
         }
     }
 }

@@ -124,6 +124,40 @@ requests! {
     Lremovexattr = 20 { path: &'a [u8], name: &'a [u8] }
     /// `FS_IOC_GETVERSION` on `path`.
     Getversion = 21 { path: &'a [u8] }
+    /// Ours, never sent by QEMU: every later request on this connection acts as host
+    /// uid `uid`, gid `gid` and the supplementary `groups` (u32 little-endian each), with
+    /// the kernel's permission checks (see `confined_fs::act_as`). Answered with a
+    /// status; after a failed one every request fails with `EPERM` until one succeeds.
+    As = 256 { uid: u32, gid: u32, groups: &'a [u8] }
+}
+
+/// The first wire number of our own requests; QEMU's are below it.
+pub const FIRST_EXTENSION: u32 = 256;
+
+impl RequestType {
+    /// Whether QEMU's `9p-proxy.h` defines it (else it is one of ours).
+    pub fn is_qemu(self) -> bool {
+        (self as u32) < FIRST_EXTENSION
+    }
+}
+
+/// The groups of a [`Request::As`] as its `groups` bytes.
+pub fn encode_groups(groups: &[u32]) -> Vec<u8> {
+    groups.iter().flat_map(|g| g.to_le_bytes()).collect()
+}
+
+/// The groups of a [`Request::As`] from its `groups` bytes (`None`: not a whole number
+/// of u32s).
+pub fn decode_groups(bytes: &[u8]) -> Option<Vec<u32>> {
+    if !bytes.chunks_exact(4).remainder().is_empty() {
+        return None;
+    }
+    Some(
+        bytes
+            .chunks_exact(4)
+            .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+            .collect(),
+    )
 }
 
 impl Request<'_> {

@@ -70,11 +70,15 @@ pub const FILE_OPS: &[Allow] = &[
     },
 ];
 
-/// Per-request credential switches.
+/// Per-request credential switches: QEMU's model (`setresuid`/`setresgid` and
+/// capabilities) and ours (per-thread `setfsuid`/`setfsgid`/`setgroups`).
 pub const CREDENTIALS: &[Allow] = &[
     Allow::Any(libc::SYS_geteuid),
     Allow::Any(libc::SYS_setresuid),
     Allow::Any(libc::SYS_setresgid),
+    Allow::Any(libc::SYS_setfsuid),
+    Allow::Any(libc::SYS_setfsgid),
+    Allow::Any(libc::SYS_setgroups),
     Allow::Any(libc::SYS_capget),
     Allow::Any(libc::SYS_capset),
 ];

@@ -21,7 +21,7 @@
 use std::os::fd::OwnedFd;
 use std::sync::Arc;
 
-use confined_fs::Credentials;
+use confined_fs::{Actor, Credentials};
 use rustix::fs::{OFlags, XattrFlags};
 use rustix::io::Errno;
 
@@ -219,9 +219,30 @@ impl Identity {
 }
 
 impl Backend for Identity {
+    fn actor(&self, client: Actor) -> Result<Actor, Errno> {
+        let host = match self.map.squash {
+            Some((uid, gid)) => Actor {
+                uid,
+                gid,
+                groups: Vec::new(),
+            },
+            None => Actor {
+                uid: self.map.uid_to_host(client.uid)?,
+                gid: self.map.gid_to_host(client.gid)?,
+                // Groups outside the maps are not the client's to use on the host.
+                groups: client
+                    .groups
+                    .iter()
+                    .filter_map(|&g| self.map.gid_to_host(g).ok())
+                    .collect(),
+            },
+        };
+        self.inner.actor(host)
+    }
+
     forward!(
         inner;
-        root, lookup, walk, open, link, rename, unlink, chmod, truncate, utimens, getxattr,
+        act_as, root, lookup, walk, open, link, rename, unlink, chmod, truncate, utimens, getxattr,
         getxattrs, listxattr, setxattr, removexattr, readlink, statfs, hidden_names,
         dirent_types
     );

@@ -6,8 +6,9 @@
 
 use std::os::fd::{AsFd, OwnedFd};
 use std::path::Path;
+use std::sync::Arc;
 
-use confined_fs::{Credentials, Export, ExportOptions};
+use confined_fs::{Actor, Credentials, Export, ExportOptions};
 use rustix::fs::{AtFlags, Mode, OFlags, Timestamps, XattrFlags};
 use rustix::io::Errno;
 
@@ -48,6 +49,12 @@ impl LocalBackend {
 }
 
 impl Backend for LocalBackend {
+    fn act_as(&self, who: &Arc<Actor>) -> Result<(), Errno> {
+        // The connection thread's own fsuid, fsgid and groups: every syscall it makes
+        // next (lookups, opens, writes, chmod...) is checked by the kernel as `who`.
+        confined_fs::act_as(Some(who))
+    }
+
     fn root(&self) -> Result<Node, Errno> {
         Ok(self.root.clone())
     }

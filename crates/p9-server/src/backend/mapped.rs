@@ -35,7 +35,7 @@
 use std::os::fd::{AsFd, OwnedFd};
 use std::sync::Arc;
 
-use confined_fs::Credentials;
+use confined_fs::{Actor, Credentials};
 use rustix::fs::{OFlags, XattrFlags};
 use rustix::io::Errno;
 
@@ -131,6 +131,26 @@ const HIDDEN: &[&[u8]] = &[META_DIR, META_ROOT_FILE];
 const ACL_NAMES: &[&[u8]] = &[b"system.posix_acl_access", b"system.posix_acl_default"];
 /// The server's own identity for host creations (no credential switch).
 const AS_SERVER: Credentials = Credentials { uid: 0, gid: 0 };
+
+thread_local! {
+    /// The identity the calling thread's requests act as ([`Backend::act_as`]): under
+    /// the mapped models the server's own user does the work, and this identity only
+    /// decides what the metadata may be changed to ([`Mapped::may_change`]).
+    static ACTOR: std::cell::RefCell<Option<Arc<Actor>>> = const { std::cell::RefCell::new(None) };
+}
+
+/// The server's own identity, which acts on the host under the mapped models.
+fn server_actor() -> &'static Arc<Actor> {
+    static SERVER: std::sync::OnceLock<Arc<Actor>> = std::sync::OnceLock::new();
+    SERVER.get_or_init(|| Arc::new(Actor::root()))
+}
+
+/// The identity the calling thread acts as (root if none was set).
+fn current_actor() -> Arc<Actor> {
+    ACTOR
+        .with(|a| a.borrow().clone())
+        .unwrap_or_else(|| Arc::clone(server_actor()))
+}
 /// Longest metadata file or symlink target read back.
 const MAX_META: usize = 4096;
 
@@ -575,11 +595,67 @@ fn ignore_missing(r: Result<Node, Errno>) -> Result<Option<Node>, Errno> {
     }
 }
 
+impl Mapped {
+    /// Checks what the calling thread's identity may change of `node`'s metadata, as the
+    /// kernel would for the owners and modes kept here (the host cannot: the server's
+    /// own user owns every file): only root gives a file away or sets explicit times on
+    /// another's file; only the owner (or root) changes the mode or the group, and the
+    /// group only to one of the owner's groups. Returns the mode to store: a setgid bit
+    /// on a file of a group the changer is not in is dropped, as chmod(2) does.
+    fn may_change(&self, node: &Node, change: MetaChange) -> Result<Option<u32>, Errno> {
+        let who = current_actor();
+        if who.uid == 0 {
+            return Ok(match change {
+                MetaChange::Mode(m) => Some(m),
+                _ => None,
+            });
+        }
+        let now = self.getattr(node)?;
+        let owner = who.uid == now.uid;
+        match change {
+            MetaChange::Mode(_) | MetaChange::Times if !owner => Err(Errno::PERM),
+            MetaChange::Mode(m) if !who.in_group(now.gid) => Ok(Some(m & !libc::S_ISGID)),
+            MetaChange::Mode(m) => Ok(Some(m)),
+            MetaChange::Times => Ok(None),
+            MetaChange::Owner(uid, gid) => {
+                let gives_away = uid.is_some_and(|u| u != now.uid);
+                let regroups = gid.is_some_and(|g| g != now.gid);
+                if gives_away || (regroups && !(owner && gid.is_some_and(|g| who.in_group(g)))) {
+                    return Err(Errno::PERM);
+                }
+                Ok(None)
+            }
+        }
+    }
+}
+
+/// A change of metadata to check with [`Mapped::may_change`].
+enum MetaChange {
+    /// chmod to this mode (type bits included).
+    Mode(u32),
+    /// chown (`None`: unchanged).
+    Owner(Option<u32>, Option<u32>),
+    /// Explicit times.
+    Times,
+}
+
 impl Backend for Mapped {
     forward!(
         inner;
-        root, lookup, open, truncate, utimens, statfs
+        root, lookup, open, truncate, statfs
     );
+
+    fn act_as(&self, who: &Arc<Actor>) -> Result<(), Errno> {
+        ACTOR.with(|a| *a.borrow_mut() = Some(Arc::clone(who)));
+        self.inner.act_as(server_actor())
+    }
+
+    fn utimens(&self, node: &Node, atime: SetTime, mtime: SetTime) -> Result<(), Errno> {
+        if matches!(atime, SetTime::At(..)) || matches!(mtime, SetTime::At(..)) {
+            self.may_change(node, MetaChange::Times)?;
+        }
+        self.inner.utimens(node, atime, mtime)
+    }
 
     fn walk(&self, dir: &Node, name: &[u8]) -> Result<Node, Errno> {
         check_visible(name)?;
@@ -728,10 +804,11 @@ impl Backend for Mapped {
 
     fn chmod(&self, node: &Node, mode: u32) -> Result<(), Errno> {
         let ty = self.current_mode(node)? & S_IFMT;
+        let mode = self.may_change(node, MetaChange::Mode(ty | (mode & 0o7777)))?;
         self.set_meta(
             node,
             Meta {
-                mode: Some(ty | (mode & 0o7777)),
+                mode,
                 ..Meta::default()
             },
         )
@@ -741,6 +818,7 @@ impl Backend for Mapped {
         if uid.is_none() && gid.is_none() {
             return Ok(());
         }
+        self.may_change(node, MetaChange::Owner(uid, gid))?;
         self.set_meta(
             node,
             Meta {
@@ -845,7 +923,7 @@ impl NoOwnership {
 impl Backend for NoOwnership {
     forward!(
         0;
-        root, lookup, walk, open, link, rename, unlink, chmod, chown, truncate, utimens,
+        act_as, actor, root, lookup, walk, open, link, rename, unlink, chmod, chown, truncate, utimens,
         readlink, statfs, getattr, hidden_names, dirent_types
     );
 

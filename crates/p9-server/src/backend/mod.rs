@@ -30,6 +30,19 @@
 macro_rules! forward {
     ($inner:tt; $($method:ident),* $(,)?) => { $( forward!(@ $inner $method); )* };
     (@ $i:tt root) => { fn root(&self) -> Result<Node, Errno> { self.$i.root() } };
+    (@ $i:tt act_as) => {
+        fn act_as(
+            &self,
+            who: &std::sync::Arc<confined_fs::Actor>,
+        ) -> Result<(), Errno> {
+            self.$i.act_as(who)
+        }
+    };
+    (@ $i:tt actor) => {
+        fn actor(&self, client: confined_fs::Actor) -> Result<confined_fs::Actor, Errno> {
+            self.$i.actor(client)
+        }
+    };
     (@ $i:tt lookup) => {
         fn lookup(&self, path: &[u8]) -> Result<Node, Errno> { self.$i.lookup(path) }
     };
@@ -129,7 +142,7 @@ pub mod readonly;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::sync::Arc;
 
-use confined_fs::Credentials;
+use confined_fs::{Actor, Credentials};
 use rustix::fs::{OFlags, XattrFlags};
 use rustix::io::Errno;
 
@@ -251,6 +264,19 @@ impl SetTime {
 /// confined to their export: nothing here may reach outside it, whatever the names
 /// and however the tree changes meanwhile.
 pub trait Backend: Send + Sync {
+    /// Makes the operations the calling thread asks for next act as `who` (a host
+    /// identity, after [`Backend::actor`]): the kernel then checks every permission as
+    /// for that user. Called before every request that names a fid, with the identity
+    /// the fid acts as; cheap when the thread already acts so. No default: a layer
+    /// that forgets it must not compile.
+    fn act_as(&self, who: &Arc<Actor>) -> Result<(), Errno>;
+
+    /// The identity a client identity acts as here: the id maps and squash turn the
+    /// client's ids into host ids ([`idmap`]). By default unchanged.
+    fn actor(&self, client: Actor) -> Result<Actor, Errno> {
+        Ok(client)
+    }
+
     /// The export root (path `/`). Called at every attach: should be cheap.
     fn root(&self) -> Result<Node, Errno>;
 

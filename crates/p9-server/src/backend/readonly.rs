@@ -29,7 +29,7 @@ const WRITE: OFlags = OFlags::WRONLY
 impl Backend for ReadOnly {
     forward!(
         0;
-        root, lookup, walk, getxattr, getxattrs, listxattr, readlink, statfs, getattr,
+        act_as, actor, root, lookup, walk, getxattr, getxattrs, listxattr, readlink, statfs, getattr,
         hidden_names, dirent_types
     );
 

@@ -15,10 +15,7 @@ use crate::session::Session;
 
 /// The directory fid `dfid`, and the credentials of creations in it.
 fn creds(s: &Session<'_>, dfid: u32, gid: u32) -> Result<Credentials> {
-    Ok(Credentials {
-        uid: s.fids.get(dfid)?.uid,
-        gid,
-    })
+    Ok(s.fids.get(dfid)?.acting.creds(gid))
 }
 
 pub(super) fn mkdir(

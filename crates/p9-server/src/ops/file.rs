@@ -4,7 +4,7 @@
 use std::os::fd::{AsFd, BorrowedFd};
 use std::time::Instant;
 
-use confined_fs::{check_name, Credentials};
+use confined_fs::check_name;
 use p9_wire::{
     begin_rread, begin_rreaddir, dotl_to_host_oflags, finish_rread, finish_rreaddir, max_io_count,
     max_readdir_count, Rgetlock, Rlcreate, Rlock, Rlopen, Rmessage, Rwrite, Tfsync, Tgetlock,
@@ -62,10 +62,7 @@ pub(super) fn lcreate(
     let name = check_name(t.name)?;
     let flags = open_flags(t.flags)
         | (OFlags::from_bits_retain(dotl_to_host_oflags(t.flags) as u32) & OFlags::EXCL);
-    let creds = Credentials {
-        uid: f.uid,
-        gid: t.gid,
-    };
+    let creds = f.acting.creds(t.gid);
     let (node, fd) = s
         .server
         .backend()

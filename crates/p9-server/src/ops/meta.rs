@@ -1,6 +1,7 @@
 //! Tgetattr, Tsetattr, Tstatfs, Treadlink, Txattrwalk, Txattrcreate.
 
 use std::os::fd::AsFd;
+use std::sync::Arc;
 
 use p9_wire::*;
 use rustix::fs::OFlags;
@@ -135,7 +136,7 @@ pub(super) fn xattrwalk(
     out: &mut Vec<u8>,
 ) -> Result<()> {
     let f = s.fids.get(t.fid)?;
-    let (node, uid) = (f.node.clone(), f.uid);
+    let (node, acting) = (f.node.clone(), Arc::clone(&f.acting));
     if t.newfid != t.fid {
         s.fids.check_new(t.newfid)?;
     }
@@ -143,7 +144,7 @@ pub(super) fn xattrwalk(
     s.fids.check_xattr_budget(value.len())?;
     let size = value.len() as u64;
     s.fids
-        .replace(t.newfid, Fid::new(node, uid, FidState::XattrRead(value)))?;
+        .replace(t.newfid, Fid::new(node, acting, FidState::XattrRead(value)))?;
     s.reply(tag, &Rmessage::Xattrwalk(Rxattrwalk { size }), out)
 }
 

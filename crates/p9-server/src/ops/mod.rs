@@ -28,6 +28,12 @@ pub(crate) fn dispatch(
         // Nothing but Tversion before a version is agreed.
         return Err(Errno::PROTO.into());
     }
+    // Every operation on a fid runs as the identity that fid acts as.
+    if let Some(fid) = acting_fid(msg) {
+        if let Ok(f) = s.fids.get(fid) {
+            s.server.backend().act_as(&f.acting.host)?;
+        }
+    }
     match msg {
         Tmessage::Version(t) => tree::version(s, tag, t, out),
         Tmessage::Auth(_) => {
@@ -68,6 +74,41 @@ pub(crate) fn dispatch(
         Tmessage::Renameat(t) => dir::renameat(s, tag, t, out),
         Tmessage::Unlinkat(t) => dir::unlinkat(s, tag, t, out),
     }
+}
+
+/// The fid whose identity a request acts as: the one it names first (a request naming
+/// two fids, as link and rename do, acts as the first: every permission the kernel
+/// checks is then checked for that identity, whoever walked the other).
+fn acting_fid(msg: &Tmessage<'_>) -> Option<u32> {
+    Some(match msg {
+        Tmessage::Version(_) | Tmessage::Auth(_) | Tmessage::Attach(_) | Tmessage::Flush(_) => {
+            return None
+        }
+        Tmessage::Walk(t) => t.fid,
+        Tmessage::Clunk(t) => t.fid,
+        Tmessage::Remove(t) => t.fid,
+        Tmessage::Lopen(t) => t.fid,
+        Tmessage::Lcreate(t) => t.fid,
+        Tmessage::Read(t) => t.fid,
+        Tmessage::Write(t) => t.fid,
+        Tmessage::Readdir(t) => t.fid,
+        Tmessage::Fsync(t) => t.fid,
+        Tmessage::Lock(t) => t.fid,
+        Tmessage::Getlock(t) => t.fid,
+        Tmessage::Getattr(t) => t.fid,
+        Tmessage::Setattr(t) => t.fid,
+        Tmessage::Statfs(t) => t.fid,
+        Tmessage::Readlink(t) => t.fid,
+        Tmessage::Xattrwalk(t) => t.fid,
+        Tmessage::Xattrcreate(t) => t.fid,
+        Tmessage::Mkdir(t) => t.dfid,
+        Tmessage::Symlink(t) => t.dfid,
+        Tmessage::Mknod(t) => t.dfid,
+        Tmessage::Link(t) => t.dfid,
+        Tmessage::Rename(t) => t.fid,
+        Tmessage::Renameat(t) => t.olddirfid,
+        Tmessage::Unlinkat(t) => t.dirfid,
+    })
 }
 
 /// The qid of `node` (by default an `fstat` of its fd; the mapped models give the type

@@ -10,9 +10,11 @@ use rustix::io::Errno;
 use super::{node_qid, parent_of, MIN_MSIZE};
 use crate::backend::{Attr, AttrExt, Node};
 use crate::error::Result;
-use crate::fid::{Fid, FidState};
+use crate::fid::{Acting, Fid, FidState};
 use crate::path;
+use crate::peer::Authority;
 use crate::session::Session;
+use std::sync::Arc;
 
 pub(super) fn version(
     s: &mut Session<'_>,
@@ -50,14 +52,32 @@ pub(super) fn attach(
         return Err(Errno::NOENT.into());
     }
     s.fids.check_new(t.fid)?;
-    let root = s.server.backend().root()?;
-    let (qid, _) = node_qid(s, &root)?;
-    let uid = if t.n_uname == NONUNAME {
+    let claimed = if t.n_uname == NONUNAME {
         s.server.config().default_uid
     } else {
         t.n_uname
     };
-    s.fids.insert_new(t.fid, Fid::walked(root, uid))?;
+    // Whom the new fid acts as: the connection's authority decides (a trusted peer is
+    // who it claims, any other its own kernel-given self), then the backend's id maps.
+    let policy = &s.server.config().policy;
+    let client = match s.authority.attach_as(claimed, &policy.users) {
+        Ok(c) => c,
+        Err(e) => {
+            s.close_after_reply = true;
+            return Err(e.into());
+        }
+    };
+    let backend = s.server.backend();
+    let host = Arc::new(backend.actor(client.clone())?);
+    backend.act_as(&host)?;
+    let acting = Arc::new(Acting {
+        client,
+        host,
+        any_group: s.authority == Authority::Anyone,
+    });
+    let root = backend.root()?;
+    let (qid, _) = node_qid(s, &root)?;
+    s.fids.insert_new(t.fid, Fid::walked(root, acting))?;
     s.reply(tag, &Rmessage::Attach(Rattach { qid }), out)
 }
 
@@ -87,7 +107,7 @@ fn step(s: &Session<'_>, node: &Node, name: &[u8]) -> Result<Node> {
 
 pub(super) fn walk(s: &mut Session<'_>, tag: u16, t: &Twalk<'_>, out: &mut Vec<u8>) -> Result<()> {
     let from = s.fids.get(t.fid)?;
-    let uid = from.uid;
+    let acting = std::sync::Arc::clone(&from.acting);
     let mut node = from.node.clone();
     if t.newfid != t.fid {
         s.fids.check_new(t.newfid)?;
@@ -106,7 +126,7 @@ pub(super) fn walk(s: &mut Session<'_>, tag: u16, t: &Twalk<'_>, out: &mut Vec<u
         }
     }
     if wqids.len() == t.wnames.len() {
-        s.fids.replace(t.newfid, Fid::walked(node, uid))?;
+        s.fids.replace(t.newfid, Fid::walked(node, acting))?;
     }
     s.reply(tag, &Rmessage::Walk(Rwalk { wqids }), out)
 }

@@ -14,10 +14,26 @@ use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 
 use crate::backend::{Attr, Backend, Node, SetTime};
 use crate::path;
-use confined_fs::Credentials;
-use proxy_client::{OFlags, Timestamp, XattrFlags};
+use std::sync::Arc;
+
+use confined_fs::{Actor, Credentials};
+use proxy_client::{set_thread_identity, Identity, OFlags, Timestamp, XattrFlags};
 use rustix::fs::{AtFlags, FileType};
 use rustix::io::Errno;
+
+thread_local! {
+    /// The identity the calling thread's requests act as, and its `T_AS` form.
+    static ACTING: std::cell::RefCell<Option<(Arc<Actor>, Identity)>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// Whether the calling thread acts as root (or was never told otherwise): only then may
+/// the front end take a shortcut through its own lookups and opens, since root may do
+/// whatever its unprivileged user may. Any other identity may be refused where the front
+/// end's user is not (a named-user ACL, a group), so its every lookup goes to a helper.
+fn acting_as_root() -> bool {
+    ACTING.with(|a| !a.borrow().as_ref().is_some_and(|(who, _)| who.uid != 0))
+}
 
 /// The proxy backend: every operation is a request to a helper, by path.
 #[derive(Debug)]
@@ -26,6 +42,8 @@ pub struct ProxyBackend {
     /// `/proc/self/fd`, opened at start (before any chroot): reopening our own `O_PATH`
     /// fds there needs no lookup and no helper.
     proc_fd: Option<OwnedFd>,
+    /// Whether the helpers take identities (`T_AS`: ours do, QEMU's C helper does not).
+    identities: bool,
 }
 
 fn timestamp(t: SetTime) -> Timestamp {
@@ -61,7 +79,19 @@ impl ProxyBackend {
             rustix::fs::Mode::empty(),
         )
         .ok();
-        ProxyBackend { pool, proc_fd }
+        ProxyBackend {
+            pool,
+            proc_fd,
+            identities: true,
+        }
+    }
+
+    /// For helpers that know no identities (QEMU's C helper): every operation runs in
+    /// QEMU's model (root, the client's ids for creations), so the server must serve
+    /// trusted peers only (`Policy::can_switch` false).
+    pub fn without_identities(mut self) -> ProxyBackend {
+        self.identities = false;
+        self
     }
 
     /// Opens what the unprivileged front end may open itself, saving a helper round trip:
@@ -69,6 +99,9 @@ impl ProxyBackend {
     /// reopened through `/proc/self/fd` from the node's own `O_PATH` fd (same inode, no
     /// lookup, no race). `None`: ask the helper.
     fn open_locally(&self, node: &Node, flags: OFlags) -> Option<OwnedFd> {
+        if !acting_as_root() {
+            return None;
+        }
         let proc_fd = self.proc_fd.as_ref()?;
         let write = OFlags::WRONLY | OFlags::RDWR | OFlags::TRUNC | OFlags::APPEND | OFlags::CREATE;
         if flags.intersects(write) {
@@ -96,6 +129,27 @@ impl ProxyBackend {
 }
 
 impl Backend for ProxyBackend {
+    fn act_as(&self, who: &Arc<Actor>) -> Result<(), Errno> {
+        ACTING.with(|a| {
+            let mut a = a.borrow_mut();
+            if a.as_ref()
+                .is_some_and(|(now, _)| Arc::ptr_eq(now, who) || **now == **who)
+            {
+                return Ok(());
+            }
+            let id = Identity::new(who.uid, who.gid, &who.groups).map_err(|_| Errno::INVAL)?;
+            if !self.identities {
+                // QEMU's model for every fid; the policy serves trusted peers only.
+                return Ok(());
+            }
+            // Sent to a helper connection with the next request that reaches it as
+            // someone else (proxy_client::acting).
+            set_thread_identity(Some(id.clone()));
+            *a = Some((Arc::clone(who), id));
+            Ok(())
+        })
+    }
+
     fn root(&self) -> Result<Node, Errno> {
         self.handle(path::ROOT.to_vec())
     }
@@ -111,6 +165,9 @@ impl Backend for ProxyBackend {
         // front end looks it up itself when it may search the directory (no helper round
         // trip); the helper does it when it may not.
         let flags = OPATH | OFlags::CLOEXEC;
+        if !acting_as_root() {
+            return self.handle(p);
+        }
         match rustix::fs::openat(dir.fd(), name, flags, rustix::fs::Mode::empty()) {
             Ok(fd) => Ok(Node::new(p, fd)),
             Err(Errno::ACCESS) | Err(Errno::PERM) => self.handle(p),
