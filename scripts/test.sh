@@ -45,6 +45,13 @@ rm -f "$log"
 step "release build (binaries under test in the VMs and benchmarks)"
 cargo build --release --workspace --locked
 
+step "benchmark smoke run (our helper against QEMU's, both placements; figures not judged)"
+if P9PROXY_BENCH_SECS=0.1 P9PROXY_BENCH_ROUNDS=1 cargo bench -p proxy-client --bench helpers --locked; then
+  passed=$((passed + 1))
+else
+  echo "helpers bench FAILED"; failed=$((failed + 1))
+fi
+
 step "Debian package (cargo deb; dpkg -i, serve from it, dpkg -r)"
 log=$(mktemp)
 if bash tests/deb/test-deb.sh 2>&1 | tee "$log"; then :; fi

@@ -11,7 +11,7 @@ use rustix::fs::{
 use rustix::io::Errno;
 
 use crate::creds::Credentials;
-use crate::path::{split_parent, Name};
+use crate::path::{check_name, split_parent, Name};
 
 /// How many times a lookup is retried when `openat2` reports a racing rename (`EAGAIN`).
 const RESOLVE_RETRIES: usize = 16;
@@ -171,6 +171,14 @@ impl Export {
 
     /// `lstat(path)`.
     pub fn lstat(&self, path: &[u8]) -> Result<Stat, Errno> {
+        // A plain name right under the root (`/name`, `name`): one `fstatat` of that name
+        // in the root, which walks nothing and follows nothing (one syscall instead of a
+        // lookup, a stat and a close). Anything else, trailing slashes included (which
+        // follow a final symlink), goes through the confined lookup.
+        let first = path.iter().position(|&c| c != b'/').unwrap_or(path.len());
+        if let Ok(name) = check_name(&path[first..]) {
+            return fs::statat(&self.root, name, AtFlags::SYMLINK_NOFOLLOW);
+        }
         let fd = self.resolve(path, OFlags::PATH | OFlags::NOFOLLOW, Mode::empty())?;
         fs::fstat(&fd)
     }

@@ -11,9 +11,9 @@
 //! (their client sent a request within the last [`HOT_GAP`]) than half the CPUs, every
 //! wait sleeps at once and CPU time goes to requests, not to spinning.
 //!
-//! A connection whose polls keep missing (a client that needs the CPU we would spin on,
-//! such as a guest under emulation on the same host, answers later *because* we spin)
-//! stops polling for a while ([`proxy_client::SpinHistory`]).
+//! A connection whose polls keep missing or losing their CPU (a client that needs the CPU
+//! we would spin on, pinned with us or a guest under emulation on the same host, answers
+//! later *because* we spin) stops polling for a while ([`proxy_client::SpinHistory`]).
 //!
 //! Each connection notes when its last request came in a slot of a small fixed table
 //! (connections past [`SLOTS`] share slots, which can only make polling more likely); a
@@ -113,6 +113,8 @@ pub(crate) struct RequestWait<'p> {
     poller: &'p Poller,
     slot: usize,
     spins: SpinHistory,
+    /// When the last replies started out, if not waited after yet.
+    sent: Option<Instant>,
 }
 
 impl<'p> RequestWait<'p> {
@@ -122,13 +124,21 @@ impl<'p> RequestWait<'p> {
             poller,
             slot,
             spins: SpinHistory::default(),
+            sent: None,
         }
     }
 
     /// Before a blocking read of the next request: polls `fd` for the window the policy
     /// allows now, unless this connection's recent polls missed ([`SpinHistory`]).
     pub(crate) fn before_read(&mut self, fd: impl AsFd) {
-        self.spins.spin(fd, self.poller.window());
+        let sent = self.sent.take().unwrap_or_else(Instant::now);
+        self.spins.spin(fd, self.poller.window(), sent);
+    }
+
+    /// Replies are about to go out: the next wait's first look counts from now (a client
+    /// on our CPU runs during that send; see [`proxy_client::spin_until`]).
+    pub(crate) fn replying(&mut self) {
+        self.sent = Some(Instant::now());
     }
 
     /// A request came in: the connection is hot.

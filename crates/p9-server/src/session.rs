@@ -645,6 +645,7 @@ pub(crate) fn run(
             s.retry_locks(&mut out);
         }
         if !out.is_empty() {
+            wait.replying();
             if let Err(e) = writer.write_all(&out).and_then(|()| writer.flush()) {
                 break Err(e);
             }

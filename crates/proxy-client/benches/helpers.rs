@@ -1,15 +1,31 @@
-//! Side-by-side benchmark: QEMU's C helper against ours, driven by the same client.
+//! Side-by-side benchmark: QEMU's C helper against ours, driven by the same client, in two
+//! CPU placements, with a bare round trip as the floor.
 //!
 //! `cargo bench -p proxy-client --bench helpers` (as root: both helpers chroot). Each
-//! helper runs on its own socketpair with its own fresh export. For each operation the two
-//! sides take turns in short rounds (the side that goes first alternates), so drift in the
-//! machine's load hits both alike. The floor is the same client against a thread that
+//! helper runs on its own socketpair with its own fresh export. For each operation the
+//! sides take turns in short rounds (the side that goes first rotates), so drift in the
+//! machine's load hits all alike; a ratio is printed both from the totals and as the
+//! median of the rounds' ratios. Next to wall time, the CPU time the client and the
+//! helper spent per op (from `/proc/PID/task/*/schedstat`): on a busy machine wall time
+//! is noisy, while CPU time per op is what a helper costs a host that has no CPU to spare.
+//! The floor is the same client against a thread that
 //! answers every request with a 12-byte status reply: the cost of the client, the socket
-//! and two context switches, with no helper work at all.
+//! and the context switches, with no helper work at all.
+//!
+//! Placements:
+//! - `floating`: client and helpers free to run on any CPU;
+//! - `pinned`: the bench, its floor thread and every helper confined to one CPU
+//!   (`sched_setaffinity` before they start, inherited), as on a host with more busy VMs
+//!   than cores: each side's request and reply cost two context switches on that CPU, and
+//!   polling can only lose there.
 //!
 //! Environment:
 //! - `P9PROXY_HELPER`: our helper (default `<workspace>/target/release/virtfs-proxy-helper`);
 //! - `P9PROXY_C_HELPER`: QEMU's (default `/usr/lib/qemu/virtfs-proxy-helper`);
+//! - `P9PROXY_BENCH_VARIANTS`: more runs of our helper with extra flags, `;`-separated
+//!   `NAME=FLAGS` (default `no-poll=--poll-us 0`: ours without polling; empty: none);
+//! - `P9PROXY_BENCH_PLACEMENTS`: `floating,pinned` (default), or either;
+//! - `P9PROXY_BENCH_CPU`: the CPU of the pinned placement (default: the last one allowed);
 //! - `P9PROXY_BENCH_SECS`: seconds per row per side (default 2);
 //! - `P9PROXY_BENCH_ROUNDS`: rounds those seconds are split into (default 8).
 
@@ -24,6 +40,7 @@ use proxy_protocol::{Header, Reply, HEADER_SIZE};
 use rustix::net::{
     recv, send, socketpair, AddressFamily, RecvFlags, SendFlags, SocketFlags, SocketType,
 };
+use rustix::thread::{sched_getaffinity, sched_setaffinity, CpuSet};
 
 const DEFAULT_C_HELPER: &str = "/usr/lib/qemu/virtfs-proxy-helper";
 /// A non-root guest user, as QEMU passes it for a guest's `touch`/`mkdir`.
@@ -33,47 +50,101 @@ const BATCH: u64 = 32;
 
 type Op = fn(&ProxyClient);
 
-/// The measured operations: name and one iteration.
-const OPS: &[(&str, Op)] = &[
-    ("T_LSTAT", |c| {
-        c.lstat("/bench-file").expect("lstat");
-    }),
-    ("T_OPEN+close", |c| {
-        drop(c.open("/bench-file", OFlags::RDONLY).expect("open"));
-    }),
-    ("T_CREATE+T_REMOVE", |c| {
-        let fd = c
-            .create(
-                "/bench-new",
-                OFlags::RDWR | OFlags::EXCL,
-                0o644,
-                GUEST_ID,
-                GUEST_ID,
-            )
-            .expect("create");
-        drop(fd);
-        c.remove("/bench-new").expect("remove");
-    }),
-    ("T_MKDIR+T_REMOVE", |c| {
-        c.mkdir("/bench-dir", 0o755, GUEST_ID, GUEST_ID)
-            .expect("mkdir");
-        c.remove("/bench-dir").expect("remove");
-    }),
+/// A measured operation: name, one iteration, and the targets (ours/C) floating and pinned.
+struct Row {
+    name: &'static str,
+    op: Op,
+    target: [f64; 2],
+}
+
+const ROWS: &[Row] = &[
+    Row {
+        name: "T_LSTAT",
+        op: |c| {
+            c.lstat("/bench-file").expect("lstat");
+        },
+        target: [1.5, 1.25],
+    },
+    Row {
+        name: "T_LSTAT d/f",
+        op: |c| {
+            c.lstat("/bench-dir-kept/bench-file").expect("lstat");
+        },
+        target: [1.5, 1.25],
+    },
+    Row {
+        name: "T_OPEN+close",
+        op: |c| {
+            drop(c.open("/bench-file", OFlags::RDONLY).expect("open"));
+        },
+        target: [1.5, 1.25],
+    },
+    Row {
+        name: "T_CREATE+T_REMOVE",
+        op: |c| {
+            let fd = c
+                .create(
+                    "/bench-new",
+                    OFlags::RDWR | OFlags::EXCL,
+                    0o644,
+                    GUEST_ID,
+                    GUEST_ID,
+                )
+                .expect("create");
+            drop(fd);
+            c.remove("/bench-new").expect("remove");
+        },
+        target: [2.0, 1.5],
+    },
+    Row {
+        name: "T_MKDIR+T_REMOVE",
+        op: |c| {
+            c.mkdir("/bench-dir", 0o755, GUEST_ID, GUEST_ID)
+                .expect("mkdir");
+            c.remove("/bench-dir").expect("remove");
+        },
+        target: [2.0, 1.5],
+    },
 ];
+
+/// A helper to run: a name for the table, the program and extra flags.
+#[derive(Clone)]
+struct Program {
+    name: String,
+    path: PathBuf,
+    args: Vec<String>,
+}
 
 /// One helper under test: its export (kept alive), process and client.
 struct Side {
-    name: &'static str,
+    name: String,
     _export: tempfile::TempDir,
     helper: Option<SpawnedHelper>,
 }
 
+/// CPU nanoseconds spent so far by every thread of process `pid` (`self` or a number).
+fn cpu_ns(pid: &str) -> u64 {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return 0;
+    };
+    tasks
+        .filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("schedstat")).ok())
+        .filter_map(|s| s.split_whitespace().next()?.parse::<u64>().ok())
+        .sum()
+}
+
 impl Side {
-    fn start(name: &'static str, program: &Path) -> std::io::Result<Side> {
+    fn start(program: &Program) -> std::io::Result<Side> {
         let export = tempfile::tempdir()?;
         std::fs::write(export.path().join("bench-file"), b"benchmark file\n")?;
-        let mut cmd = Command::new(program);
-        cmd.arg("-p")
+        std::fs::create_dir(export.path().join("bench-dir-kept"))?;
+        std::fs::write(
+            export.path().join("bench-dir-kept/bench-file"),
+            b"benchmark file\n",
+        )?;
+        let mut cmd = Command::new(&program.path);
+        cmd.args(&program.args)
+            .arg("-p")
             .arg(export.path())
             .arg("-n")
             .stdin(Stdio::null())
@@ -81,7 +152,7 @@ impl Side {
             .stderr(Stdio::null());
         let helper = spawn_helper_command(cmd)?;
         Ok(Side {
-            name,
+            name: program.name.clone(),
             _export: export,
             helper: Some(helper),
         })
@@ -89,6 +160,11 @@ impl Side {
 
     fn client(&self) -> &ProxyClient {
         &self.helper.as_ref().expect("helper").client
+    }
+
+    /// The helper's process id, for its CPU time.
+    fn pid(&self) -> String {
+        self.helper.as_ref().expect("helper").child.id().to_string()
     }
 
     /// Ends the connection and reaps the helper.
@@ -118,19 +194,45 @@ impl Side {
     }
 }
 
-/// Ops done and time taken.
+/// Ops done, wall time taken and CPU time spent (client and helper).
 #[derive(Default, Clone, Copy)]
 struct Tally {
     ops: u64,
     secs: f64,
+    cpu_ns: u64,
 }
 
 impl Tally {
-    fn ops_per_sec(self) -> f64 {
-        self.ops as f64 / self.secs
-    }
     fn micros_per_op(self) -> f64 {
         self.secs * 1e6 / self.ops as f64
+    }
+    fn cpu_micros_per_op(self) -> f64 {
+        self.cpu_ns as f64 / 1e3 / self.ops as f64
+    }
+    fn add(&mut self, t: Tally) {
+        self.ops += t.ops;
+        self.secs += t.secs;
+        self.cpu_ns += t.cpu_ns;
+    }
+}
+
+/// A client to drive and the helper process behind it (none: in this process).
+struct Target<'a> {
+    client: &'a ProxyClient,
+    pid: Option<String>,
+}
+
+impl Target<'_> {
+    fn cpu_ns(&self) -> u64 {
+        cpu_ns("self") + self.pid.as_deref().map_or(0, cpu_ns)
+    }
+
+    /// Runs `op` for about `dur`, with the CPU time it took.
+    fn run_for(&self, op: Op, dur: Duration) -> Tally {
+        let before = self.cpu_ns();
+        let mut t = run_for(self.client, op, dur);
+        t.cpu_ns = self.cpu_ns().saturating_sub(before);
+        t
     }
 }
 
@@ -148,8 +250,47 @@ fn run_for(client: &ProxyClient, op: Op, dur: Duration) -> Tally {
             return Tally {
                 ops,
                 secs: elapsed.as_secs_f64(),
+                cpu_ns: 0,
             };
         }
+    }
+}
+
+/// Runs `op` on every client in `rounds` rounds of `slice`, the first side rotating.
+/// Returns each side's total and, per round, each side's µs/op.
+fn interleave(
+    clients: &[Target<'_>],
+    op: Op,
+    rounds: u32,
+    slice: Duration,
+) -> (Vec<Tally>, Vec<Vec<f64>>) {
+    let n = clients.len();
+    for c in clients {
+        // Warm-up: caches, the first credential switch, page faults.
+        run_for(c.client, op, Duration::from_millis(50));
+    }
+    let mut totals = vec![Tally::default(); n];
+    let mut per_round = Vec::new();
+    for round in 0..rounds as usize {
+        let mut us = vec![0.0; n];
+        for k in 0..n {
+            let i = (round + k) % n;
+            let t = clients[i].run_for(op, slice);
+            totals[i].add(t);
+            us[i] = t.micros_per_op();
+        }
+        per_round.push(us);
+    }
+    (totals, per_round)
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
     }
 }
 
@@ -203,6 +344,122 @@ fn env_f64(name: &str, default: f64) -> f64 {
         .unwrap_or(default)
 }
 
+/// Where the bench and the helpers it starts may run.
+#[derive(Clone, Copy, PartialEq)]
+enum Placement {
+    Floating,
+    Pinned(usize),
+}
+
+impl Placement {
+    /// Confines this thread (and so every helper and thread it starts next) to the
+    /// placement's CPUs.
+    fn apply(self, all: &CpuSet) -> rustix::io::Result<()> {
+        match self {
+            Placement::Floating => sched_setaffinity(None, all),
+            Placement::Pinned(cpu) => {
+                let mut one = CpuSet::new();
+                one.set(cpu);
+                sched_setaffinity(None, &one)
+            }
+        }
+    }
+
+    fn index(self) -> usize {
+        match self {
+            Placement::Floating => 0,
+            Placement::Pinned(_) => 1,
+        }
+    }
+
+    fn describe(self) -> String {
+        match self {
+            Placement::Floating => "floating: client and helpers free to run on any CPU".into(),
+            Placement::Pinned(cpu) => {
+                format!("pinned: client and helpers all on CPU {cpu} (sched_setaffinity)")
+            }
+        }
+    }
+}
+
+/// Starts every program's helper, checks it answers, measures every row and the floor,
+/// prints the table and stops the helpers.
+fn run_placement(
+    placement: Placement,
+    programs: &[Program],
+    rounds: u32,
+    slice: Duration,
+) -> Result<(), String> {
+    let mut sides = Vec::new();
+    for p in programs {
+        let side = Side::start(p).map_err(|e| format!("cannot start {}: {e}", p.name))?;
+        sides.push(side);
+    }
+    for side in &sides {
+        side.client()
+            .lstat("/bench-file")
+            .map_err(|e| format!("{} does not answer: {e}", side.name))?;
+    }
+    println!("== {}", placement.describe());
+    let mut head = format!("{:<18} {:>7}", "wall µs/op", "C");
+    for p in &programs[1..] {
+        head += &format!(" {:>8} {:>11}", short(&p.name), "/C (median)");
+    }
+    head += &format!(" {:>6} | {:<10}", "target", "CPU µs/op");
+    for p in programs {
+        head += &format!(" {:>8}", short(&p.name));
+    }
+    println!("{head}");
+    let targets: Vec<Target<'_>> = sides
+        .iter()
+        .map(|s| Target {
+            client: s.client(),
+            pid: Some(s.pid()),
+        })
+        .collect();
+    for row in ROWS {
+        let (totals, per_round) = interleave(&targets, row.op, rounds, slice);
+        let c = totals[0].micros_per_op();
+        let mut line = format!("{:<18} {:>7.2}", row.name, c);
+        for i in 1..sides.len() {
+            let t = totals[i].micros_per_op();
+            let med = median(per_round.iter().map(|r| r[0] / r[i]).collect());
+            line += &format!(" {:>8.2} {:>5.2} ({:>4.2})", t, c / t, med);
+        }
+        line += &format!(" {:>5.2}x | {:<10}", row.target[placement.index()], "");
+        for t in &totals {
+            line += &format!(" {:>8.2}", t.cpu_micros_per_op());
+        }
+        println!("{line}");
+    }
+    let floor_client = ProxyClient::from_fd(echo_floor());
+    let chmod: Op = |c| c.chmod("/bench-file", 0o644).expect("echo");
+    let floor_target = Target {
+        client: &floor_client,
+        pid: None,
+    };
+    let (floor, _) = interleave(&[floor_target], chmod, rounds, slice);
+    println!(
+        "{:<18} {:>7.2} {:>w$} | {:<10} {:>8.2}",
+        "floor (echo)",
+        floor[0].micros_per_op(),
+        "",
+        "",
+        floor[0].cpu_micros_per_op(),
+        w = 27 * (programs.len() - 1) + 6,
+    );
+    println!();
+    for side in sides {
+        side.stop();
+    }
+    Ok(())
+}
+
+/// A column heading of at most 8 characters.
+fn short(name: &str) -> String {
+    name.chars().take(8).collect()
+}
+
 fn main() -> ExitCode {
     let c_helper = PathBuf::from(
         std::env::var_os("P9PROXY_C_HELPER").unwrap_or_else(|| DEFAULT_C_HELPER.into()),
@@ -214,6 +471,8 @@ fn main() -> ExitCode {
         });
     let secs = env_f64("P9PROXY_BENCH_SECS", 2.0);
     let rounds = env_f64("P9PROXY_BENCH_ROUNDS", 8.0).round().max(1.0) as u32;
+    let variants = std::env::var("P9PROXY_BENCH_VARIANTS").unwrap_or("no-poll=--poll-us 0".into());
+    let placements = std::env::var("P9PROXY_BENCH_PLACEMENTS").unwrap_or("floating,pinned".into());
 
     if !rustix::process::geteuid().is_root() {
         eprintln!("helpers bench: must run as root (both helpers chroot and switch credentials)");
@@ -236,84 +495,85 @@ fn main() -> ExitCode {
         );
         return ExitCode::FAILURE;
     }
-
     let ours = ours.canonicalize().unwrap_or(ours);
-    let sides = match (
-        Side::start("C helper", &c_helper),
-        Side::start("ours", &ours),
-    ) {
-        (Ok(c), Ok(o)) => [c, o],
-        (Err(e), _) | (_, Err(e)) => {
-            eprintln!("helpers bench: cannot start a helper: {e}");
+
+    let mut programs = vec![
+        Program {
+            name: "C helper".into(),
+            path: c_helper.clone(),
+            args: Vec::new(),
+        },
+        Program {
+            name: "ours".into(),
+            path: ours.clone(),
+            args: Vec::new(),
+        },
+    ];
+    for v in variants.split(';').map(str::trim).filter(|v| !v.is_empty()) {
+        let (name, flags) = v.split_once('=').unwrap_or((v, v));
+        programs.push(Program {
+            name: name.trim().into(),
+            path: ours.clone(),
+            args: flags.split_whitespace().map(String::from).collect(),
+        });
+    }
+
+    let all = match sched_getaffinity(None) {
+        Ok(set) => set,
+        Err(e) => {
+            eprintln!("helpers bench: sched_getaffinity: {e}");
             return ExitCode::FAILURE;
         }
     };
-    // Both must answer before anything is timed.
-    for side in &sides {
-        if let Err(e) = side.client().lstat("/bench-file") {
-            eprintln!("helpers bench: {} does not answer: {e}", side.name);
-            return ExitCode::FAILURE;
-        }
-    }
+    let last_cpu = (0..CpuSet::MAX_CPU)
+        .rev()
+        .find(|&c| all.is_set(c))
+        .unwrap_or(0);
+    let cpu = std::env::var("P9PROXY_BENCH_CPU")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(last_cpu);
 
     println!("C helper: {}", c_helper.display());
     println!("ours:     {}", ours.display());
-    println!(
-        "{secs} s per row per side, in {rounds} alternating rounds; one op = the whole \
-         pair where two requests are named; create/mkdir as uid:gid {GUEST_ID}:{GUEST_ID}"
-    );
-    println!();
-    println!(
-        "{:<20} {:>14} {:>14} {:>8} {:>10} {:>10}",
-        "op", "C ops/s", "ours ops/s", "ours/C", "C µs/op", "ours µs/op"
-    );
-    let slice = Duration::from_secs_f64(secs / f64::from(rounds));
-    for (name, op) in OPS {
-        let mut tallies = [Tally::default(); 2];
-        for side in &sides {
-            // Warm-up: caches, the first credential switch, page faults.
-            run_for(side.client(), *op, Duration::from_millis(50));
-        }
-        for round in 0..rounds {
-            let order: [usize; 2] = if round % 2 == 0 { [0, 1] } else { [1, 0] };
-            for i in order {
-                let t = run_for(sides[i].client(), *op, slice);
-                tallies[i].ops += t.ops;
-                tallies[i].secs += t.secs;
-            }
-        }
-        let [c, o] = tallies;
+    for p in &programs[2..] {
         println!(
-            "{:<20} {:>14.0} {:>14.0} {:>8.2} {:>10.2} {:>10.2}",
-            name,
-            c.ops_per_sec(),
-            o.ops_per_sec(),
-            o.ops_per_sec() / c.ops_per_sec(),
-            c.micros_per_op(),
-            o.micros_per_op()
+            "{:<9} ours with {}",
+            format!("{}:", short(&p.name)),
+            p.args.join(" ")
         );
     }
-
-    let floor_client = ProxyClient::from_fd(echo_floor());
-    let chmod: Op = |c| c.chmod("/bench-file", 0o644).expect("echo");
-    run_for(&floor_client, chmod, Duration::from_millis(50));
-    let floor = run_for(&floor_client, chmod, Duration::from_secs_f64(secs));
     println!(
-        "{:<20} {:>14.0} {:>14} {:>8} {:>10.2} {:>10}",
-        "floor (echo thread)",
-        floor.ops_per_sec(),
-        "",
-        "",
-        floor.micros_per_op(),
-        ""
+        "{secs} s per row per side, in {rounds} rounds, the first side rotating; one op = \
+         the whole pair where two requests are named; create/mkdir as uid:gid \
+         {GUEST_ID}:{GUEST_ID}; X/C = C's µs/op over X's (above 1: X is faster), from the \
+         totals and (median) of the rounds' ratios; {} CPUs allowed",
+        all.count()
     );
-    println!(
-        "\nfloor: the same client, a request to a thread that answers a 12-byte status \
-         reply at once"
-    );
-
-    for side in sides {
-        side.stop();
+    println!();
+    let slice = Duration::from_secs_f64(secs / f64::from(rounds));
+    for name in placements.split(',').map(str::trim) {
+        let placement = match name {
+            "floating" => Placement::Floating,
+            "pinned" => Placement::Pinned(cpu),
+            other => {
+                eprintln!("helpers bench: unknown placement {other:?} (floating, pinned)");
+                return ExitCode::FAILURE;
+            }
+        };
+        if let Err(e) = placement.apply(&all) {
+            eprintln!("helpers bench: sched_setaffinity: {e}");
+            return ExitCode::FAILURE;
+        }
+        if let Err(e) = run_placement(placement, &programs, rounds, slice) {
+            eprintln!("helpers bench: {e}");
+            return ExitCode::FAILURE;
+        }
     }
+    let _ = Placement::Floating.apply(&all);
+    println!(
+        "floor: the same client, a request to a thread that answers a 12-byte status reply \
+         at once (in the same placement)"
+    );
     ExitCode::SUCCESS
 }

@@ -40,7 +40,7 @@ pub use error::{Error, Result};
 pub use response::Response;
 pub use spawn::{spawn_helper, spawn_helper_command, spawn_with_socket, SpawnedHelper};
 pub use timestamp::{Timestamp, UTIME_NOW, UTIME_OMIT};
-pub use wait::{spin_readable, SpinHistory, SpinPolicy};
+pub use wait::{spin_readable, spin_until, Spin, SpinHistory, SpinPolicy};
 
 pub use proxy_protocol::{ReplyForm, Request, Stat, StatFs};
 pub use rustix::fs::{OFlags, XattrFlags};

@@ -7,6 +7,7 @@
 use std::mem::MaybeUninit;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::sync::Arc;
+use std::time::Instant;
 
 use proxy_protocol::{
     DecodeError, FdWord, Header, Reply, ReplyForm, Request, HEADER_SIZE, MAX_BODY_SIZE,
@@ -73,14 +74,16 @@ impl Transport {
         if let Err(e) = req.encode(&mut self.out) {
             return Err(Error::Encode(e));
         }
+        let sent = Instant::now();
         send_all(self.fd.as_fd(), &self.out)?;
         let Some(who) = switch else {
-            return self.receive(req.reply_form());
+            return self.receive(req.reply_form(), sent);
         };
         // Until its status says otherwise the helper acts as no one (it refuses all).
         self.acting = None;
-        let took = self.receive(ReplyForm::Status);
-        let reply = self.receive(req.reply_form());
+        let took = self.receive(ReplyForm::Status, sent);
+        // The second reply follows the first: nothing was sent in between.
+        let reply = self.receive(req.reply_form(), Instant::now());
         match took {
             Ok(_) => {
                 self.acting = Some(who);
@@ -98,14 +101,16 @@ impl Transport {
 
     /// Sends `message` exactly as given and reads a reply of the given form.
     pub(crate) fn call_raw(&mut self, message: &[u8], form: ReplyForm) -> Result<Response> {
+        let sent = Instant::now();
         send_all(self.fd.as_fd(), message)?;
-        self.receive(form)
+        self.receive(form, sent)
     }
 
-    fn receive(&mut self, form: ReplyForm) -> Result<Response> {
+    /// Reads the reply to a request whose send started at `sent`.
+    fn receive(&mut self, form: ReplyForm, sent: Instant) -> Result<Response> {
         // The helper is at work: poll for its reply first if the policy allows.
         if let Some(policy) = &self.spin {
-            self.spins.spin(self.fd.as_fd(), policy.window());
+            self.spins.spin(self.fd.as_fd(), policy.window(), sent);
         }
         match form {
             ReplyForm::Fd => receive_fd(self.fd.as_fd()).map(Response::Fd),

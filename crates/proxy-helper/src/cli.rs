@@ -41,7 +41,9 @@ pub struct Cli {
     pub nodaemon: bool,
 
     /// Adaptive polling: after a reply, poll up to this many microseconds for the next
-    /// request while the peer sends in bursts, saving a wakeup per request (0: off).
+    /// request, saving a wakeup per request while the peer runs on another CPU; polls
+    /// that time out or lose the CPU (a peer on the same CPU, a busy host) back off
+    /// (0: off).
     #[arg(long = "poll-us", value_name = "US", default_value_t = 50)]
     pub poll_us: u64,
 

@@ -5,6 +5,7 @@ use std::ops::Range;
 use std::os::fd::{AsFd, OwnedFd};
 use std::time::{Duration, Instant};
 
+use proxy_client::SpinHistory;
 use proxy_protocol::{FdWord, Header, HEADER_SIZE, MAX_MESSAGE_SIZE};
 use rustix::io::Errno;
 use rustix::net::{self, RecvFlags, SendAncillaryBuffer, SendAncillaryMessage, SendFlags};
@@ -50,20 +51,12 @@ pub struct Conn {
     start: usize,
     end: usize,
     out: Vec<u8>,
-    poll: Poll,
-}
-
-/// Adaptive polling: after a reply, wait for the next request by polling the socket for
-/// a short window before sleeping in `recv`, but only while the peer is in a burst (its
-/// last request came within the window). This saves the helper's wakeup on every
-/// request of a burst, and costs nothing while the peer is idle.
-#[derive(Debug, Clone, Copy)]
-struct Poll {
-    window: Duration,
-    /// When the last reply went out, until the next request arrives.
+    /// Adaptive polling window before a blocking read (zero: off).
+    poll: Duration,
+    /// How those polls went.
+    spins: SpinHistory,
+    /// When the last reply started out, if not waited after yet.
     replied_at: Option<Instant>,
-    /// Whether the last request arrived within the window after its reply.
-    bursting: bool,
 }
 
 impl Conn {
@@ -75,44 +68,46 @@ impl Conn {
             start: 0,
             end: 0,
             out: Vec::with_capacity(256),
-            poll: Poll {
-                window: Duration::ZERO,
-                replied_at: None,
-                bursting: true,
-            },
+            poll: Duration::ZERO,
+            spins: SpinHistory::default(),
+            replied_at: None,
         }
     }
 
-    /// Polls for up to `window` after each reply while the peer sends in bursts
-    /// (zero: always sleep in `recv`).
+    /// Adaptive polling: before sleeping in `recv` for the next request, poll the socket
+    /// for up to `window` (zero: always sleep at once). A request caught while polling
+    /// saves this thread's sleep and wakeup, but only where the peer runs on another CPU
+    /// meanwhile: polls that time out or lose the CPU make the following waits sleep at
+    /// once ([`SpinHistory`]), so a peer on our CPU (or a busy host) costs nothing.
     pub fn set_poll_window(&mut self, window: Duration) {
-        self.poll.window = window;
+        self.poll = window;
     }
 
-    /// Spins for the next bytes while the peer is bursting; true if some arrived.
-    /// Returns false at once when polling is off or the peer was idle last time.
-    fn poll_burst(&mut self) -> Result<bool, ConnEnd> {
-        let Some(replied_at) = self.poll.replied_at else {
-            return Ok(false);
-        };
-        if self.poll.window.is_zero() || !self.poll.bursting {
-            return Ok(false);
-        }
-        loop {
-            match net::recv(&self.sock, &mut self.buf[self.end..], RecvFlags::DONTWAIT) {
-                Ok((0, _)) => return Ok(false), // EOF: let the blocking path report it
+    /// Polls for the next bytes (`recv` with `MSG_DONTWAIT`, keeping what arrives) as
+    /// [`SpinHistory`] allows; true if some arrived.
+    fn poll_for_bytes(&mut self) -> Result<bool, ConnEnd> {
+        let mut failed = None;
+        let (sock, buf, end) = (&self.sock, &mut self.buf, &mut self.end);
+        let sent = self.replied_at.take().unwrap_or_else(Instant::now);
+        let outcome = self.spins.spin_with(self.poll, sent, || {
+            match net::recv(sock, &mut buf[*end..], RecvFlags::DONTWAIT) {
+                // EOF: stop polling; the blocking read that follows reports it.
+                Ok((0, _)) => true,
                 Ok((got, _)) => {
-                    self.end += got;
-                    return Ok(true);
+                    *end += got;
+                    true
                 }
-                Err(Errno::AGAIN) | Err(Errno::INTR) => {}
-                Err(e) => return Err(e.into()),
+                Err(Errno::AGAIN) | Err(Errno::INTR) => false,
+                Err(e) => {
+                    failed = Some(e);
+                    true
+                }
             }
-            if replied_at.elapsed() > self.poll.window {
-                return Ok(false);
-            }
-            std::hint::spin_loop();
+        });
+        if let Some(e) = failed {
+            return Err(e.into());
         }
+        Ok(outcome.ready())
     }
 
     /// Makes `n` bytes available at `buf[start..]`, reading as much as the socket has.
@@ -125,11 +120,9 @@ impl Conn {
             self.end -= self.start;
             self.start = 0;
         }
-        if self.end < n && self.poll_burst()? {
-            self.poll.replied_at = None;
-            if self.end >= n {
-                return Ok(());
-            }
+        // Poll only for a new request (nothing of it here yet), not for the rest of one.
+        if self.end == 0 && self.poll_for_bytes()? && self.end >= n {
+            return Ok(());
         }
         while self.end < n {
             match net::recv(&self.sock, &mut self.buf[self.end..], RecvFlags::empty()) {
@@ -140,13 +133,7 @@ impl Conn {
                         want: n,
                     })
                 }
-                Ok((got, _)) => {
-                    self.end += got;
-                    // Poll next time only if this request came within the window.
-                    if let Some(at) = self.poll.replied_at.take() {
-                        self.poll.bursting = at.elapsed() <= self.poll.window;
-                    }
-                }
+                Ok((got, _)) => self.end += got,
                 Err(Errno::INTR) => {}
                 Err(e) => return Err(e.into()),
             }
@@ -190,7 +177,7 @@ impl Conn {
 
     /// Sends the reply buffer.
     pub fn send_out(&mut self) -> Result<(), ConnEnd> {
-        self.poll.replied_at = Some(Instant::now());
+        self.replied_at = Some(Instant::now());
         let mut sent = 0;
         while sent < self.out.len() {
             match net::send(&self.sock, &self.out[sent..], SendFlags::NOSIGNAL) {
@@ -218,7 +205,7 @@ impl Conn {
                 return Err(ConnEnd::Protocol("no room for SCM_RIGHTS".into()));
             }
         }
-        self.poll.replied_at = Some(Instant::now());
+        self.replied_at = Some(Instant::now());
         loop {
             match net::sendmsg(&self.sock, &iov, &mut control, SendFlags::NOSIGNAL) {
                 Ok(4) => return Ok(()),

@@ -266,3 +266,49 @@ fn unprivileged_helper_gets_eacces() {
     assert_eq!(c.lstat("/secret").unwrap().size, 1);
     finish(h);
 }
+
+/// T_LSTAT of a name right under the root takes a shorter path (one fstatat) than a
+/// deeper one: both must give the same answers, for the root and unprivileged helpers.
+#[test]
+fn lstat_right_under_the_root_and_deeper_agree() {
+    let dir = tempfile::tempdir().unwrap();
+    let ex = dir.path();
+    std::fs::set_permissions(ex, std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::create_dir(ex.join("d")).unwrap();
+    std::fs::write(ex.join("f"), b"abc").unwrap();
+    std::fs::write(ex.join("d/f"), b"abcdef").unwrap();
+    std::os::unix::fs::symlink("d", ex.join("l")).unwrap();
+    std::os::unix::fs::symlink("../../..", ex.join("d/up")).unwrap();
+    for unprivileged in [false, true] {
+        if !unprivileged && !common::is_root() {
+            continue;
+        }
+        let h = start(ex, unprivileged);
+        let c = &h.client;
+        for path in ["f", "/f", "//f"] {
+            let st = c.lstat(path).unwrap();
+            assert_eq!(st.size, 3, "{path}");
+            assert_eq!(st.mode & 0o170000, 0o100000, "{path}");
+        }
+        assert_eq!(c.lstat("/d/f").unwrap().size, 6);
+        // A final symlink is not followed, at any depth; with a trailing slash it is
+        // (to a directory inside the export).
+        let link = c.lstat("/l").unwrap();
+        assert_eq!(link.mode & 0o170000, 0o120000);
+        assert_eq!(link.size, 1);
+        assert_eq!(c.lstat("/d/up").unwrap().mode & 0o170000, 0o120000);
+        let followed = c.lstat("/l/").unwrap();
+        assert_eq!(followed.mode & 0o170000, 0o040000);
+        assert_eq!(followed.ino, std::fs::metadata(ex.join("d")).unwrap().ino());
+        // The root by any name, and names that are not there.
+        let root_ino = std::fs::metadata(ex).unwrap().ino();
+        for path in ["/", ".", "/..", "..", "/d/.."] {
+            assert_eq!(c.lstat(path).unwrap().ino, root_ino, "{path}");
+        }
+        assert_eq!(errno(c.lstat("/nope")), Errno::NOENT);
+        assert_eq!(errno(c.lstat("nope")), Errno::NOENT);
+        assert_eq!(errno(c.lstat("/f/")), Errno::NOTDIR);
+        assert_eq!(errno(c.lstat("")), Errno::NOENT);
+        finish(h);
+    }
+}
