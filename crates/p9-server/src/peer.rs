@@ -18,7 +18,7 @@
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
-use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::fd::{BorrowedFd, OwnedFd};
 use std::sync::{Arc, Mutex};
 
 use confined_fs::Actor;
@@ -64,7 +64,6 @@ impl Users {
     /// From the text of a passwd and a group file.
     pub fn parse(passwd: &str, group: &str) -> Users {
         let mut users = Users::default();
-        let mut names: HashMap<&str, u32> = HashMap::new();
         for line in passwd.lines() {
             let f: Vec<&str> = line.split(':').collect();
             if let (Some(name), Some(Ok(uid)), Some(Ok(gid))) = (
@@ -74,7 +73,6 @@ impl Users {
             ) {
                 users.primary.entry(uid).or_insert(gid);
                 users.by_name.entry(name.to_string()).or_insert(uid);
-                names.entry(name).or_insert(uid);
             }
         }
         for line in group.lines() {
@@ -84,7 +82,7 @@ impl Users {
                 continue;
             };
             for m in members.split(',').filter(|m| !m.is_empty()) {
-                if let Some(&uid) = names.get(m) {
+                if let Some(&uid) = users.by_name.get(m) {
                     let g = users.groups.entry(uid).or_default();
                     if !g.contains(&gid) {
                         g.push(gid);
@@ -424,11 +422,6 @@ impl PeerIdentity {
             }
         }
     }
-}
-
-/// [`identify`] for any fd.
-pub fn identify_fd(conn: &impl AsFd, diag: Option<&SockDiag>, users: &Users) -> PeerIdentity {
-    identify(conn.as_fd(), diag, users)
 }
 
 #[cfg(test)]
