@@ -397,8 +397,31 @@ fn every_process_keeps_only_the_capabilities_it_needs() {
     assert_eq!(field(spawner, "NoNewPrivs"), "1", "spawner");
     let helpers = common::helpers_of(front);
     assert!(!helpers.is_empty());
+    let file_server = bits(sandbox::caps::FILE_SERVER_CAPS);
     for h in helpers {
-        let file_server = bits(sandbox::caps::FILE_SERVER_CAPS);
+        // The pool starts a standby helper as the first is taken: one seen between its
+        // exec and its own confinement still holds the spawner's set for a moment. Wait
+        // for it to finish starting (it must, or this fails at the deadline).
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let settled = |h: u32| {
+            let Ok(status) = std::fs::read_to_string(format!("/proc/{h}/status")) else {
+                return true; // gone: nothing to check
+            };
+            let get = |name: &str| {
+                status
+                    .lines()
+                    .find_map(|l| l.strip_prefix(&format!("{name}:")))
+                    .map(|v| v.trim().to_string())
+            };
+            get("NoNewPrivs").as_deref() == Some("1")
+                && get("CapBnd").and_then(|v| u64::from_str_radix(&v, 16).ok()) == Some(file_server)
+        };
+        while !settled(h) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        if std::fs::metadata(format!("/proc/{h}")).is_err() {
+            continue;
+        }
         assert_eq!(caps(h, "CapBnd"), file_server, "helper");
         assert_eq!(caps(h, "CapEff"), file_server, "helper");
         assert_eq!(field(h, "NoNewPrivs"), "1", "helper");
