@@ -56,6 +56,9 @@ pub struct SpawnerArgs {
     /// Extra flags for each helper.
     #[arg(long = "helper-arg", allow_hyphen_values = true)]
     pub helper_args: Vec<String>,
+    /// The spawner's own syscall filter (serve's `--seccomp`).
+    #[arg(long = "seccomp", value_name = "MODE", default_value = "kill")]
+    pub seccomp: sandbox::SeccompMode,
 }
 
 const SERVE_ABOUT: &str = "\

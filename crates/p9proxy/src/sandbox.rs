@@ -17,7 +17,7 @@ use std::path::Path;
 
 use clap::ValueEnum;
 use rustix::thread::UnshareFlags;
-use sandbox::lists::{CREDENTIALS, FILE_OPS, FRONT_END};
+use sandbox::lists::{CREDENTIALS, FILE_OPS, FRONT_END, HELPER_START, PROXY_CONNECTION, SPAWNER};
 use sandbox::{Allow, SeccompMode};
 
 use crate::cli::BackendKind;
@@ -98,4 +98,21 @@ pub fn seccomp(mode: SeccompMode, backend: BackendKind) -> Result<(), String> {
     sandbox::apply(mode, allowlist(backend)).map_err(|e| format!("seccomp ({mode}): {e}"))?;
     sandbox::selftest_if_requested();
     Ok(())
+}
+
+/// The helper spawner's allowlist: its own syscalls, plus everything a helper it starts
+/// calls until it installs its own filter (filters are inherited across `execve` and
+/// stack: the helper ends up with its own list, which is narrower).
+pub const SPAWNER_LISTS: &[&[sandbox::Allow]] = &[
+    SPAWNER,
+    HELPER_START,
+    PROXY_CONNECTION,
+    FILE_OPS,
+    CREDENTIALS,
+];
+
+/// The helper spawner's filter (see [`SPAWNER_LISTS`]).
+pub fn spawner_seccomp(mode: SeccompMode) -> Result<(), String> {
+    sandbox::apply(mode, SPAWNER_LISTS)
+        .map_err(|e| format!("helper spawner: seccomp ({mode}): {e}"))
 }

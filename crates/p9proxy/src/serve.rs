@@ -179,6 +179,7 @@ fn open_proxy_backend(
     for a in &args.helper_args {
         cmd.arg(format!("--helper-arg={a}"));
     }
+    cmd.arg(format!("--seccomp={}", args.seccomp));
     cmd.stdin(std::process::Stdio::null());
     let spawner =
         Arc::new(Spawner::start(cmd).map_err(|e| format!("cannot start the helper spawner: {e}"))?);
@@ -197,8 +198,9 @@ fn open_proxy_backend(
 }
 
 /// Runs `p9proxy __helper-spawner` (root, started by `serve`). It keeps only the
-/// capabilities a helper needs (bounding set included: a helper it starts gets no more)
-/// and sets `no_new_privs`.
+/// capabilities a helper needs (bounding set included: a helper it starts gets no more),
+/// sets `no_new_privs` and installs its syscall allowlist (`--seccomp`): its own few
+/// syscalls and what a helper needs until the helper's own, narrower filter is on.
 pub fn run_spawner(args: SpawnerArgs) -> Result<(), String> {
     let sock = inherited_fd(args.fd)?;
     if rustix::process::geteuid().is_root() {
@@ -207,6 +209,7 @@ pub fn run_spawner(args: SpawnerArgs) -> Result<(), String> {
     }
     rustix::thread::set_no_new_privs(true)
         .map_err(|e| format!("helper spawner: no_new_privs: {e}"))?;
+    crate::sandbox::spawner_seccomp(args.seccomp)?;
     let cfg = SpawnConfig {
         helper: args.helper,
         export: args.export,

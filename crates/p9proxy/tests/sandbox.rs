@@ -366,7 +366,8 @@ fn pid_namespace_parent_waits_and_takes_everything_down() {
 /// Every process of `serve --backend proxy` has a trimmed bounding set: the front end
 /// none (as nobody), the helper spawner only what a helper needs to confine itself
 /// (the file server's seven, SYS_ADMIN, SYS_CHROOT, SETPCAP), effective and bounding
-/// alike, with `no_new_privs`; the helpers it starts the file server's seven.
+/// alike, with `no_new_privs` and a syscall filter; the helpers it starts the file
+/// server's seven.
 #[test]
 fn every_process_keeps_only_the_capabilities_it_needs() {
     if !is_root() || !helper_next_to_p9proxy() {
@@ -395,6 +396,7 @@ fn every_process_keeps_only_the_capabilities_it_needs() {
     assert_eq!(caps(spawner, "CapEff"), spawner_caps, "spawner");
     assert_eq!(caps(spawner, "CapPrm"), spawner_caps, "spawner");
     assert_eq!(field(spawner, "NoNewPrivs"), "1", "spawner");
+    assert_eq!(field(spawner, "Seccomp"), "2", "spawner: a syscall filter");
     let helpers = common::helpers_of(front);
     assert!(!helpers.is_empty());
     let file_server = bits(sandbox::caps::FILE_SERVER_CAPS);
@@ -425,6 +427,7 @@ fn every_process_keeps_only_the_capabilities_it_needs() {
         assert_eq!(caps(h, "CapBnd"), file_server, "helper");
         assert_eq!(caps(h, "CapEff"), file_server, "helper");
         assert_eq!(field(h, "NoNewPrivs"), "1", "helper");
+        assert_eq!(field(h, "Seccomp"), "2", "helper");
     }
     drop(child);
 }

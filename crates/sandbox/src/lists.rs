@@ -158,3 +158,72 @@ pub const FRONT_END: &[Allow] = &[
     Allow::Any(libc::SYS_readlinkat),
     Allow::Any(libc::SYS_openat),
 ];
+
+/// The helper spawner's own work: wait for the front end's requests and for helpers to
+/// exit, start a helper (glibc's `posix_spawn`: `clone3(CLONE_VM | CLONE_VFORK)`, then
+/// `execve` in the child), pass its socket back, reap it.
+pub const SPAWNER: &[Allow] = &[
+    Allow::Any(libc::SYS_recvfrom),
+    Allow::Any(libc::SYS_recvmsg),
+    Allow::Any(libc::SYS_sendmsg),
+    Allow::Any(libc::SYS_socketpair),
+    #[cfg(target_arch = "x86_64")]
+    Allow::Any(libc::SYS_poll),
+    Allow::Any(libc::SYS_ppoll),
+    Allow::Any(libc::SYS_pidfd_open),
+    Allow::Any(libc::SYS_wait4),
+    Allow::Any(libc::SYS_waitid),
+    // A process, not a thread: the child runs the next two lines and `execve`.
+    Allow::Any(libc::SYS_clone3),
+    Allow::Any(libc::SYS_clone),
+    Allow::Any(libc::SYS_execve),
+    #[cfg(target_arch = "x86_64")]
+    Allow::Any(libc::SYS_dup2),
+    Allow::Any(libc::SYS_dup3),
+    Allow::Any(libc::SYS_fcntl),
+    Allow::Any(libc::SYS_read),
+];
+
+/// What a helper does between its `execve` and its own filter (which then narrows this
+/// list to the helper's): the loader, its mount namespace and detached export tree,
+/// chroot, capabilities, its log socket, and installing that filter. The spawner's
+/// filter is inherited by every helper it starts, so the spawner allows these too.
+pub const HELPER_START: &[Allow] = &[
+    // The dynamic loader and std's start-up.
+    #[cfg(target_arch = "x86_64")]
+    Allow::Any(libc::SYS_arch_prctl),
+    #[cfg(target_arch = "x86_64")]
+    Allow::Any(libc::SYS_access),
+    Allow::Any(libc::SYS_faccessat),
+    Allow::Any(libc::SYS_faccessat2),
+    #[cfg(target_arch = "x86_64")]
+    Allow::Any(libc::SYS_open),
+    #[cfg(target_arch = "x86_64")]
+    Allow::Any(libc::SYS_readlink),
+    Allow::Any(libc::SYS_pread64),
+    Allow::Any(libc::SYS_prlimit64),
+    Allow::Any(libc::SYS_set_tid_address),
+    Allow::Any(libc::SYS_set_robust_list),
+    Allow::Any(libc::SYS_rseq),
+    Allow::Any(libc::SYS_sched_getaffinity),
+    Allow::Any(libc::SYS_getuid),
+    Allow::Any(libc::SYS_getgid),
+    Allow::Any(libc::SYS_getegid),
+    // Confinement: a private mount namespace, the detached export tree, chroot.
+    Allow::Any(libc::SYS_unshare),
+    Allow::Any(libc::SYS_mount),
+    Allow::Any(libc::SYS_umount2),
+    Allow::Any(libc::SYS_open_tree),
+    Allow::Any(libc::SYS_mount_setattr),
+    Allow::Any(libc::SYS_move_mount),
+    Allow::Any(libc::SYS_statfs),
+    Allow::Any(libc::SYS_chroot),
+    Allow::Any(libc::SYS_chdir),
+    Allow::Any(libc::SYS_fchdir),
+    Allow::Any(libc::SYS_umask),
+    Allow::Any(libc::SYS_prctl),
+    Allow::Any(libc::SYS_seccomp),
+    // The daemon's log: syslog's `/dev/log`.
+    Allow::Any(libc::SYS_socket),
+    Allow::Any(libc::SYS_connect),
+];
