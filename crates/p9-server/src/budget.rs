@@ -1,11 +1,16 @@
 //! Process-wide budgets of what clients can make the server hold (fds, fid memory,
-//! xattr buffers), each shared fairly between connections.
+//! xattr buffers, lock ranges), each shared fairly between connections.
 //!
 //! A [`Budget`] is a limit on the sum over all connections; each connection draws from
-//! it through its own [`Share`]. A connection may hold at most `limit / (connections +
-//! 1)`, counted when it asks: alone it gets half, so whatever one connection does, at
-//! least half of every budget is left for the others (and a newcomer's share is always
-//! left by those that were there when they took theirs). Past its share or past the
+//! it through its own [`Share`], in two parts:
+//! - a **floor** of `limit / (2 × connections)` ([`Budgets::connections`]: the most
+//!   connections served at once) that is its own: together the floors are half the
+//!   budget, so whatever the others hold, every connection can always take its floor;
+//! - beyond it, the **pool** (the other half), of which a connection may hold at most
+//!   `pool / (connections now + 1)`, counted when it asks: alone it gets half the pool.
+//!
+//! So no number of greedy connections (first ones taking their fair part of the pool,
+//! later ones theirs) can leave a newcomer with nothing. Past its share or past the
 //! budget, a request fails (with `EMFILE`/`ENFILE` or `ENOMEM`, see [`Over`]) and the
 //! connection goes on; what a connection holds is given back as its fids go, and all of
 //! it when it ends.
@@ -41,6 +46,9 @@ pub struct Budgets {
     pub xattr: usize,
     /// Most byte ranges all fids may hold locked (as the kernel counts them).
     pub lock_ranges: usize,
+    /// Most connections served at once (the listeners' `max_connections`): each
+    /// connection's floor is `limit / (2 × connections)` of every budget.
+    pub connections: usize,
 }
 
 impl Default for Budgets {
@@ -50,6 +58,7 @@ impl Default for Budgets {
             fid_memory: DEFAULT_FID_MEMORY,
             xattr: DEFAULT_XATTR,
             lock_ranges: DEFAULT_LOCK_RANGES,
+            connections: crate::listen::DEFAULT_MAX_CONNECTIONS,
         }
     }
 }
@@ -91,16 +100,25 @@ pub enum Over {
 #[derive(Debug)]
 pub struct Budget {
     limit: usize,
-    used: AtomicUsize,
+    /// What each connection may always take (see the module's doc).
+    floor: usize,
+    /// What the floors may hold together; the pool is the rest of `limit`.
+    floors: usize,
+    floors_used: AtomicUsize,
+    pool_used: AtomicUsize,
     users: AtomicUsize,
 }
 
 impl Budget {
-    /// A budget of `limit` units.
-    pub fn new(limit: usize) -> Budget {
+    /// A budget of `limit` units for at most `connections` connections at once.
+    pub fn new(limit: usize, connections: usize) -> Budget {
+        let floor = limit / 2 / connections.max(1);
         Budget {
             limit,
-            used: AtomicUsize::new(0),
+            floor,
+            floors: floor * connections.max(1),
+            floors_used: AtomicUsize::new(0),
+            pool_used: AtomicUsize::new(0),
             users: AtomicUsize::new(0),
         }
     }
@@ -110,17 +128,38 @@ impl Budget {
         self.limit
     }
 
+    /// What every connection may take whatever the others hold.
+    pub fn floor(&self) -> usize {
+        self.floor
+    }
+
+    fn pool(&self) -> usize {
+        self.limit - self.floors
+    }
+
     /// Units held by all connections now.
     pub fn used(&self) -> usize {
-        self.used.load(Ordering::Relaxed)
+        self.floors_used.load(Ordering::Relaxed) + self.pool_used.load(Ordering::Relaxed)
     }
+}
+
+/// Adds `n` to `counter` if the sum stays within `max`.
+fn add_within(counter: &AtomicUsize, n: usize, max: usize) -> bool {
+    counter
+        .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |u| {
+            u.checked_add(n).filter(|&t| t <= max)
+        })
+        .is_ok()
 }
 
 /// One connection's draw on a [`Budget`]; gives back what it holds when dropped.
 #[derive(Debug)]
 pub struct Share {
     budget: Arc<Budget>,
-    held: usize,
+    /// Held of this connection's floor.
+    floor: usize,
+    /// Held of the pool.
+    pool: usize,
 }
 
 impl Share {
@@ -129,53 +168,66 @@ impl Share {
         budget.users.fetch_add(1, Ordering::Relaxed);
         Share {
             budget: Arc::clone(budget),
-            held: 0,
+            floor: 0,
+            pool: 0,
         }
     }
 
     /// Units this connection holds.
     pub fn held(&self) -> usize {
-        self.held
+        self.floor + self.pool
     }
 
-    /// Takes `n` more units, if they fit in this connection's fair share and in the
-    /// budget.
+    /// Takes `n` more units: what is left of this connection's floor first, the rest
+    /// from the pool if it fits in this connection's fair part of it and in the pool.
     pub fn take(&mut self, n: usize) -> Result<(), Over> {
         if n == 0 {
             return Ok(());
         }
         let b = &*self.budget;
-        let fair = b.limit / (b.users.load(Ordering::Relaxed) + 1);
-        if self.held.saturating_add(n) > fair {
-            return Err(Over::Share);
+        let from_floor = n.min(b.floor - self.floor);
+        let from_pool = n - from_floor;
+        if from_pool > 0 {
+            let fair = b.pool() / (b.users.load(Ordering::Relaxed) + 1);
+            if self.pool.saturating_add(from_pool) > fair {
+                return Err(Over::Share);
+            }
         }
-        b.used
-            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |u| {
-                u.checked_add(n).filter(|&t| t <= b.limit)
-            })
-            .map_err(|_| Over::Total)?;
-        self.held += n;
+        // Floors are full only with more connections than the budget was made for.
+        if !add_within(&b.floors_used, from_floor, b.floors) {
+            return Err(Over::Total);
+        }
+        if !add_within(&b.pool_used, from_pool, b.pool()) {
+            b.floors_used.fetch_sub(from_floor, Ordering::Relaxed);
+            return Err(Over::Total);
+        }
+        self.floor += from_floor;
+        self.pool += from_pool;
         Ok(())
     }
 
     /// Takes `n` more units whatever the bounds (for what has already happened, e.g. a
     /// path that grew with a rename): later requests then find less.
     pub fn force(&mut self, n: usize) {
-        self.budget.used.fetch_add(n, Ordering::Relaxed);
-        self.held += n;
+        self.budget.pool_used.fetch_add(n, Ordering::Relaxed);
+        self.pool += n;
     }
 
-    /// Gives back `n` units (at most what it holds).
+    /// Gives back `n` units (at most what it holds): the pool's first.
     pub fn give(&mut self, n: usize) {
-        let n = n.min(self.held);
-        self.budget.used.fetch_sub(n, Ordering::Relaxed);
-        self.held -= n;
+        let from_pool = n.min(self.pool);
+        let from_floor = (n - from_pool).min(self.floor);
+        let b = &*self.budget;
+        b.pool_used.fetch_sub(from_pool, Ordering::Relaxed);
+        b.floors_used.fetch_sub(from_floor, Ordering::Relaxed);
+        self.pool -= from_pool;
+        self.floor -= from_floor;
     }
 }
 
 impl Drop for Share {
     fn drop(&mut self) {
-        self.give(self.held);
+        self.give(self.held());
         self.budget.users.fetch_sub(1, Ordering::Relaxed);
     }
 }
@@ -192,10 +244,10 @@ pub(crate) struct Pools {
 impl Pools {
     pub fn new(b: &Budgets) -> Pools {
         Pools {
-            fds: Arc::new(Budget::new(b.fd_limit())),
-            fid_memory: Arc::new(Budget::new(b.fid_memory)),
-            xattr: Arc::new(Budget::new(b.xattr)),
-            locks: Arc::new(Budget::new(b.lock_ranges)),
+            fds: Arc::new(Budget::new(b.fd_limit(), b.connections)),
+            fid_memory: Arc::new(Budget::new(b.fid_memory, b.connections)),
+            xattr: Arc::new(Budget::new(b.xattr, b.connections)),
+            locks: Arc::new(Budget::new(b.lock_ranges, b.connections)),
         }
     }
 }
@@ -215,31 +267,52 @@ mod tests {
 
     #[test]
     fn shares_are_fair_and_given_back() {
-        let b = Arc::new(Budget::new(120));
+        // 240 units for 4 connections: floors of 30 each (120), a pool of 120.
+        let b = Arc::new(Budget::new(240, 4));
+        assert_eq!(b.floor(), 30);
         let mut a = Share::new(&b);
-        // Alone: half.
-        assert_eq!(a.take(60), Ok(()));
+        // Alone: its floor and half the pool.
+        assert_eq!(a.take(90), Ok(()));
         assert_eq!(a.take(1), Err(Over::Share));
         let mut c = Share::new(&b);
-        // Two: a third each, counted when asking.
-        assert_eq!(c.take(40), Ok(()));
+        // Two: the floor and a third of the pool each, counted when asking.
+        assert_eq!(c.take(70), Ok(()));
         assert_eq!(c.take(1), Err(Over::Share));
         let mut d = Share::new(&b);
-        assert_eq!(d.take(20), Ok(()));
-        assert_eq!(b.used(), 120);
-        drop(c);
-        // A new one finds what c held.
+        assert_eq!(d.take(30 + 20), Ok(()));
+        assert_eq!(d.take(1), Err(Over::Total));
+        assert_eq!(b.used(), 210);
+        // The pool is gone, and still a newcomer has its floor.
         let mut e = Share::new(&b);
+        assert_eq!(e.take(30), Ok(()));
+        assert_eq!(e.take(1), Err(Over::Total));
+        drop(c);
+        // What c held of the pool is there for the others again.
         assert_eq!(e.take(24), Ok(()));
         assert_eq!(d.take(1), Ok(()));
-        assert_eq!(e.take(1), Ok(()));
         assert_eq!(a.take(0), Ok(()));
-        assert_eq!(b.used(), 106);
+        assert_eq!(b.used(), 30 + 60 + 30 + 21 + 54);
         d.force(100);
-        assert_eq!(e.take(1), Err(Over::Total));
+        assert!(e.take(1).is_err());
         d.give(1000);
         assert_eq!(d.held(), 0);
         drop((a, d, e));
         assert_eq!(b.used(), 0);
+    }
+
+    /// However many greedy connections came first, each taking all it may, a newcomer
+    /// still gets its floor (it got nothing before the floors: three took everything).
+    #[test]
+    fn greedy_connections_leave_every_newcomer_its_floor() {
+        let b = Arc::new(Budget::new(1024, 8));
+        let mut greedy = Vec::new();
+        for _ in 0..7 {
+            let mut s = Share::new(&b);
+            while s.take(1).is_ok() {}
+            greedy.push(s);
+        }
+        let mut last = Share::new(&b);
+        assert_eq!(last.take(b.floor()), Ok(()));
+        assert_eq!(b.floor(), 64);
     }
 }

@@ -194,13 +194,16 @@ pub struct Limits {
     pub handshake_timeout: Option<Duration>,
 }
 
+/// Default [`Limits::max_connections`] (and [`crate::budget::Budgets::connections`]).
+pub const DEFAULT_MAX_CONNECTIONS: usize = 256;
+
 /// Default [`Limits::handshake_timeout`]: 5 s (a kernel client attaches at once).
 pub const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
 
 impl Default for Limits {
     fn default() -> Self {
         Limits {
-            max_connections: 256,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
             msize_tcp: DEFAULT_MSIZE_TCP,
             msize_unix: DEFAULT_MSIZE_UNIX,
             handshake_timeout: Some(DEFAULT_HANDSHAKE_TIMEOUT),

@@ -299,7 +299,7 @@ pub struct ServeArgs {
     pub msize_max: Option<u32>,
 
     /// Most clients served at once; more are closed as soon as they connect.
-    #[arg(long, value_name = "N", default_value_t = 256)]
+    #[arg(long, value_name = "N", default_value_t = p9_server::listen::DEFAULT_MAX_CONNECTIONS)]
     pub max_connections: usize,
 
     /// Most connections one untrusted local user (a peer that acts as itself) holds at

@@ -337,7 +337,11 @@ pub fn run(args: ServeArgs) -> Result<(), String> {
     raise_fd_limit();
     // The fd budget is a share of that limit, read now (the seccomp filter allows no
     // getrlimit later).
-    let budgets = p9_server::budget::Budgets::default().resolved();
+    let budgets = p9_server::budget::Budgets {
+        connections: args.max_connections,
+        ..Default::default()
+    }
+    .resolved();
     // 2. The backend.
     let mut backend = crate::identity::layer(&args, open_backend(&args, &stats, &poller)?)?;
     if args.readonly {
