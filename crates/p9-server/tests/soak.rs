@@ -7,6 +7,14 @@
 //! that one summary line per backend can give requests per second, latency percentiles
 //! and the server's own peak RSS (printed, never asserted).
 //!
+//! Beside them, [`ATTACKERS`] hostile connections (issue 12) run the attacks the
+//! server's budgets bound, over and over: deep-path clone floods, fd floods (fids walked
+//! and opened), lock floods, xattr-buffer floods, connections that never complete their
+//! handshake, garbage frames, and renaming a file from under a fid then changing it
+//! through that fid (the new file at the old name must not change). The workload's
+//! connections must see no error the model does not expect, and once every client is
+//! gone the server's fd count is back at its baseline and its RSS close to it.
+//!
 //! `P9PROXY_SOAK_SECS` sets the duration (default 10 s, as in CI); `P9PROXY_SOAK_SEED`
 //! the pseudo-random seed (default 1).
 
@@ -27,6 +35,8 @@ use p9_server::testclient::{Client, Result};
 use p9_server::{Server, ServerConfig};
 
 const CONNECTIONS: usize = 64;
+/// Hostile connections beside the workload (see the module's doc).
+const ATTACKERS: usize = 8;
 /// Each connection's region of `shared/log`.
 const REGION: usize = 4096;
 /// Fids every connection keeps: its subtree, the shared directory, the shared file.
@@ -616,6 +626,258 @@ impl Conn {
     }
 }
 
+/// Levels of the deep chain under `attack/` (250-byte names: a 4 KiB path).
+const DEEP_LEVELS: usize = 16;
+const DEEP_NAME: [u8; 250] = [b'd'; 250];
+
+/// One hostile connection: runs the attacks in turn until the deadline.
+struct Attacker {
+    id: usize,
+    sock: std::path::PathBuf,
+    export: std::path::PathBuf,
+    c: Client<UnixStream>,
+    rounds: u64,
+    refused: BTreeMap<String, u64>,
+}
+
+impl Attacker {
+    fn new(id: usize, sock: &Path, export: &Path) -> Attacker {
+        let mut c = Client::new(UnixStream::connect(sock).unwrap());
+        c.version(256 << 10).unwrap();
+        c.attach(ROOT, 0).unwrap();
+        Attacker {
+            id,
+            sock: sock.to_path_buf(),
+            export: export.to_path_buf(),
+            c,
+            rounds: 0,
+            refused: BTreeMap::new(),
+        }
+    }
+
+    /// Counts a refusal of `what` (the server bounding the attack).
+    fn refused(&mut self, what: &str, e: &p9_server::testclient::ClientError) {
+        let errno = e
+            .errno()
+            .unwrap_or_else(|| panic!("attacker {}: {what}: {e}", self.id));
+        *self.refused.entry(format!("{what}: {errno}")).or_default() += 1;
+    }
+
+    /// Clunks fids `first..first + n`.
+    fn clunk_all(&mut self, first: u32, n: u32) {
+        for f in first..first + n {
+            self.c.clunk(f).unwrap();
+        }
+    }
+
+    /// Clones a fid at the bottom of the deep chain until refused (at most 3,000).
+    fn clone_flood(&mut self) {
+        self.c.walk(ROOT, 2, &[b"attack"]).unwrap();
+        self.c
+            .walk(2, 1, &vec![&DEEP_NAME[..]; DEEP_LEVELS])
+            .unwrap();
+        self.c.clunk(2).unwrap();
+        let mut n = 0;
+        while n < 3_000 {
+            match self.c.walk(1, 100 + n, &[]) {
+                Ok(_) => n += 1,
+                Err(e) => {
+                    self.refused("clone", &e);
+                    break;
+                }
+            }
+        }
+        self.clunk_all(100, n);
+        self.c.clunk(1).unwrap();
+    }
+
+    /// Walks and opens fids of one file until refused (at most 3,000).
+    fn fd_flood(&mut self) {
+        let mut n = 0;
+        while n < 3_000 {
+            if let Err(e) = self.c.walk(ROOT, 100 + n, &[b"attack", b"f"]) {
+                self.refused("walk", &e);
+                break;
+            }
+            n += 1;
+            if let Err(e) = self.c.lopen(100 + n - 1, P9_DOTL_RDONLY) {
+                self.refused("open", &e);
+                break;
+            }
+        }
+        self.clunk_all(100, n);
+    }
+
+    /// Takes disjoint locks on a file of its own until refused (at most 1,100).
+    fn lock_flood(&mut self) {
+        let name = format!("lk{}", self.id);
+        self.c.walk(ROOT, 1, &[b"attack", name.as_bytes()]).unwrap();
+        self.c.lopen(1, P9_DOTL_RDWR).unwrap();
+        for i in 0..1_100u64 {
+            match self.c.lock(1, P9_LOCK_TYPE_WRLCK, 2 * i, 1, self.id as u32) {
+                Ok(st) => assert_eq!(st, P9_LOCK_SUCCESS),
+                Err(e) => {
+                    self.refused("lock", &e);
+                    break;
+                }
+            }
+        }
+        self.c.clunk(1).unwrap();
+    }
+
+    /// Reads a 4,000-byte xattr into fids until refused (at most 3,000).
+    fn xattr_flood(&mut self) {
+        self.c.walk(ROOT, 1, &[b"attack", b"f"]).unwrap();
+        let mut n = 0;
+        while n < 3_000 {
+            match self.c.xattrwalk(1, 100 + n, b"user.big") {
+                Ok(size) => {
+                    assert_eq!(size, 4000);
+                    n += 1;
+                }
+                Err(e) => {
+                    self.refused("xattrwalk", &e);
+                    break;
+                }
+            }
+        }
+        self.clunk_all(100, n);
+        self.c.clunk(1).unwrap();
+    }
+
+    /// Connections that say nothing, or only Tversion, or garbage, then go.
+    fn idle_and_garbage(&mut self) {
+        let mut held = Vec::new();
+        for i in 0..8u8 {
+            let Ok(mut s) = UnixStream::connect(&self.sock) else {
+                continue;
+            };
+            match i % 4 {
+                0 => {}
+                1 => {
+                    let mut c = Client::new(s.try_clone().unwrap());
+                    let _ = c.version(8192);
+                }
+                2 => {
+                    // A frame claiming 4 GiB.
+                    let _ = s.write_all(&[0xff, 0xff, 0xff, 0xff, 100, 0, 0]);
+                }
+                _ => {
+                    // A well-sized frame of an unknown type.
+                    let _ = s.write_all(&[11, 0, 0, 0, 255, 1, 0, 1, 2, 3, 4]);
+                }
+            }
+            held.push(s);
+        }
+        std::thread::sleep(Duration::from_millis(50));
+        drop(held);
+    }
+
+    /// Holds a fid on a file, renames the file away, makes a new file at the old name,
+    /// and changes mode and size through the fid: the new file must not change.
+    fn stale_fid(&mut self) {
+        let dir = format!("s{}", self.id);
+        let (old, new) = ("f", "moved");
+        self.c.walk(ROOT, 1, &[b"attack", dir.as_bytes()]).unwrap();
+        self.c.walk(1, 2, &[]).unwrap();
+        self.c
+            .lcreate(2, old.as_bytes(), P9_DOTL_RDWR, 0o600, 0)
+            .unwrap();
+        self.c.walk(1, 3, &[old.as_bytes()]).unwrap();
+        // Someone else (here the host) moves the file and makes a new one in its place:
+        // the server cannot have followed that on the fid's name.
+        let host_dir = self.export.join("attack").join(&dir);
+        std::fs::rename(host_dir.join(old), host_dir.join(new)).unwrap();
+        std::fs::write(host_dir.join(old), b"the new file").unwrap();
+        std::fs::set_permissions(host_dir.join(old), std::fs::Permissions::from_mode(0o640))
+            .unwrap();
+        let set = Tsetattr {
+            fid: 3,
+            valid: P9_SETATTR_MODE | P9_SETATTR_SIZE,
+            mode: 0o777,
+            uid: 0,
+            gid: 0,
+            size: 0,
+            atime_sec: 0,
+            atime_nsec: 0,
+            mtime_sec: 0,
+            mtime_nsec: 0,
+        };
+        match self.c.setattr(set) {
+            // It acted on the fid's own file, wherever that went.
+            Ok(()) => {
+                let moved = host_dir.join(new);
+                let md = std::fs::metadata(&moved).unwrap();
+                assert_eq!((md.permissions().mode() & 0o777, md.len()), (0o777, 0));
+            }
+            // ESTALE where the backend can only tell that the fid's name moved.
+            Err(e) => self.refused("setattr of a moved file", &e),
+        }
+        let host = host_dir.join(old);
+        let md = std::fs::metadata(&host).unwrap();
+        assert_eq!(
+            (
+                md.permissions().mode() & 0o777,
+                std::fs::read(&host).unwrap()
+            ),
+            (0o640, b"the new file".to_vec()),
+            "attacker {}: a change through a fid of a moved file hit the new file",
+            self.id
+        );
+        for f in [2, 3] {
+            self.c.clunk(f).unwrap();
+        }
+        self.c.unlinkat(1, old.as_bytes(), 0).unwrap();
+        self.c.unlinkat(1, new.as_bytes(), 0).unwrap();
+        self.c.clunk(1).unwrap();
+    }
+
+    fn run(mut self, deadline: Instant) -> Attacker {
+        while Instant::now() < deadline {
+            match self.rounds % 6 {
+                0 => self.clone_flood(),
+                1 => self.fd_flood(),
+                2 => self.lock_flood(),
+                3 => self.xattr_flood(),
+                4 => self.idle_and_garbage(),
+                _ => self.stale_fid(),
+            }
+            self.rounds += 1;
+        }
+        self
+    }
+}
+
+/// The attackers' part of the export: the deep chain, a file with a 4,000-byte xattr,
+/// a lock file and a directory each.
+fn prepare_attack(export: &Path) {
+    let attack = export.join("attack");
+    let mut deep = attack.clone();
+    for _ in 0..DEEP_LEVELS {
+        deep.push(std::str::from_utf8(&DEEP_NAME).unwrap());
+    }
+    std::fs::create_dir_all(&deep).unwrap();
+    std::fs::write(attack.join("f"), b"attack").unwrap();
+    rustix::fs::setxattr(
+        attack.join("f"),
+        "user.big",
+        &[b'v'; 4000],
+        rustix::fs::XattrFlags::empty(),
+    )
+    .unwrap();
+    for i in 0..ATTACKERS {
+        std::fs::write(attack.join(format!("lk{i}")), b"").unwrap();
+        std::fs::create_dir(attack.join(format!("s{i}"))).unwrap();
+    }
+}
+
+/// Open fds of process `pid`.
+fn fd_count(pid: u32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .map(|d| d.count())
+        .unwrap_or(0)
+}
+
 /// The tree under `dir` on the host, as the model describes it.
 fn host_tree(dir: &Path) -> BTreeMap<String, Entry> {
     fn walk(base: &Path, rel: &str, out: &mut BTreeMap<String, Entry>) {
@@ -767,8 +1029,10 @@ fn soak(kind: Kind) {
     for i in 0..CONNECTIONS {
         std::fs::create_dir(export.join(format!("c{i}"))).unwrap();
     }
+    prepare_attack(&export);
     let sock = tmp.path().join("p9.sock");
     let server = ServerProc::start(&export, &sock, name);
+    let (base_fds, base_rss) = (fd_count(server.0.id()), status_kib(server.0.id(), "VmRSS"));
     let run_for = duration();
     let seed = seed();
     let start = Instant::now();
@@ -804,6 +1068,12 @@ fn soak(kind: Kind) {
             })
         })
         .collect();
+    let attackers: Vec<_> = (0..ATTACKERS)
+        .map(|id| {
+            let a = Attacker::new(id, &sock, &export);
+            std::thread::spawn(move || a.run(deadline))
+        })
+        .collect();
     let mut models = Vec::new();
     let mut lat: Vec<u32> = Vec::new();
     let mut ops = 0;
@@ -813,8 +1083,40 @@ fn soak(kind: Kind) {
         lat.extend(l);
         ops += o;
     }
+    let mut attacks = 0;
+    let mut refused: BTreeMap<String, u64> = BTreeMap::new();
+    for a in attackers {
+        let a = a.join().unwrap();
+        attacks += a.rounds;
+        for (k, v) in a.refused {
+            *refused.entry(k).or_default() += v;
+        }
+    }
     let elapsed = start.elapsed();
     let (peak, helper_peak) = server.peaks();
+    // Every client is gone: what they made the server hold is given back.
+    let pid = server.0.id();
+    let settle = Instant::now() + Duration::from_secs(30);
+    while fd_count(pid) > base_fds && Instant::now() < settle {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let (end_fds, end_rss) = (fd_count(pid), status_kib(pid, "VmRSS"));
+    assert!(
+        end_fds <= base_fds,
+        "{name}: the server holds {end_fds} fds after every client left, {base_fds} before"
+    );
+    // Freed memory mostly stays with the allocator (thread arenas); it must not grow with
+    // the attacks, which the budgets bound far below this.
+    assert!(
+        end_rss <= base_rss + 64 * 1024,
+        "{name}: RSS {end_rss} KiB after every client left, {base_rss} KiB before"
+    );
+    eprintln!(
+        "soak {name}: {ATTACKERS} attackers ran {attacks} attacks, refused: {refused:?}; \
+         server fds {base_fds} before, {end_fds} after; RSS {} MiB before, {} MiB after",
+        base_rss / 1024,
+        end_rss / 1024
+    );
 
     // The tree on the host is what the models say, every byte and mode of it.
     let mut files = 0;
