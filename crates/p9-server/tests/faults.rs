@@ -250,6 +250,7 @@ fn server_process() {
         return;
     };
     rustix::process::umask(rustix::fs::Mode::empty());
+    known_fd_limit();
     if let Some(n) = std::env::var(ENV_NOFILE).ok().and_then(|n| n.parse().ok()) {
         let mut lim = rustix::process::getrlimit(rustix::process::Resource::Nofile);
         lim.current = Some(n);

@@ -943,6 +943,7 @@ fn soak_server_process() {
         return;
     };
     rustix::process::umask(rustix::fs::Mode::empty());
+    known_fd_limit();
     let backend = Kind::named(&kind).backend(std::path::Path::new(&export));
     let server = Arc::new(Server::new(backend, ServerConfig::default()).unwrap());
     let l = ListenAddr::Unix(sock.into()).bind().unwrap();

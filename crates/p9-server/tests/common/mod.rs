@@ -13,6 +13,29 @@ use p9_server::{LocalBackend, Server, ServerConfig, DEFAULT_MSIZE_UNIX};
 pub use p9_wire::*;
 pub use rustix::io::Errno;
 
+/// Gives a test's server process a known open-file limit, whatever the machine's
+/// default (the fd budget is 3/4 of it, as `p9proxy serve` raises its soft limit to the
+/// hard one): 65,536, or the hard limit where this process may not raise it.
+#[allow(dead_code)]
+pub fn known_fd_limit() {
+    use rustix::process::{getrlimit, setrlimit, Resource, Rlimit};
+    const WANT: u64 = 65_536;
+    let lim = getrlimit(Resource::Nofile);
+    let want = Rlimit {
+        current: Some(WANT),
+        maximum: Some(WANT.max(lim.maximum.unwrap_or(WANT))),
+    };
+    if setrlimit(Resource::Nofile, want).is_err() {
+        let _ = setrlimit(
+            Resource::Nofile,
+            Rlimit {
+                current: lim.maximum,
+                maximum: lim.maximum,
+            },
+        );
+    }
+}
+
 pub fn is_root() -> bool {
     rustix::process::geteuid().is_root()
 }
