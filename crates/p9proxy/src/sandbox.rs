@@ -20,7 +20,7 @@ use rustix::thread::UnshareFlags;
 use sandbox::lists::{CREDENTIALS, FILE_OPS, FRONT_END};
 use sandbox::{Allow, SeccompMode};
 
-use crate::cli::BackendKind;
+use crate::options::BackendKind;
 
 /// How the front end confines itself (as virtiofsd's `--sandbox`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
