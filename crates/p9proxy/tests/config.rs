@@ -14,6 +14,9 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+mod common;
+use common::{free_port, is_root};
+
 use p9_server::testclient::Client;
 use p9_wire::*;
 use rustix::io::Errno;
@@ -256,35 +259,6 @@ fn check_config_errors_at_their_lines() {
 
 // ---------------------------------------------------------------------------------------
 // The supervisor (root).
-
-fn is_root() -> bool {
-    let ok = rustix::process::geteuid().is_root()
-        && Path::new(P9PROXY)
-            .with_file_name("virtfs-proxy-helper")
-            .exists();
-    if !ok {
-        eprintln!("SKIPPED: needs root and the helper built next to p9proxy");
-    }
-    ok
-}
-
-/// A free loopback TCP port (bound, then released), never one this test process was
-/// given before (a released port is often handed out again at once).
-fn free_port() -> u16 {
-    static GIVEN: Mutex<Vec<u16>> = Mutex::new(Vec::new());
-    let mut given = GIVEN.lock().unwrap_or_else(|p| p.into_inner());
-    loop {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        if !given.contains(&port) {
-            given.push(port);
-            return port;
-        }
-    }
-}
 
 /// `p9proxy serve --config FILE`, its stderr collected; stopped (SIGTERM) when dropped.
 struct Supervisor {
