@@ -10,7 +10,7 @@
 use std::fmt;
 use std::path::PathBuf;
 
-use clap::builder::TypedValueParser;
+use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
 use clap::parser::ValueSource;
 use clap::{ArgMatches, Args, FromArgMatches, ValueEnum};
 use p9_server::backend::idmap::parse_id_pair;
@@ -30,9 +30,30 @@ pub enum BackendKind {
     Local,
 }
 
-/// The security models' names (`mapped`, QEMU's other name for `mapped-xattr`, is taken
-/// on the command line only).
-pub const SECURITY_MODELS: &[&str] = &["passthrough", "mapped-xattr", "mapped-file", "none"];
+/// The `--security-model` flag's parser: the models' names, and QEMU's other name for
+/// `mapped-xattr`, `mapped` (taken on the command line only, as before).
+fn security_model_parser() -> impl TypedValueParser<Value = SecurityModel> {
+    let names = SecurityModel::ALL.map(|m| {
+        let v = PossibleValue::new(m.name());
+        if m == SecurityModel::MappedXattr {
+            v.alias("mapped")
+        } else {
+            v
+        }
+    });
+    PossibleValuesParser::new(names).try_map(|s| s.parse::<SecurityModel>())
+}
+
+/// A security model by its name (no alias), or `expected one of ...`.
+fn parse_security_model(s: &str) -> Result<SecurityModel, String> {
+    SecurityModel::ALL
+        .into_iter()
+        .find(|m| m.name() == s)
+        .ok_or_else(|| {
+            let names: Vec<&str> = SecurityModel::ALL.iter().map(|m| m.name()).collect();
+            format!("expected one of {}", names.join(", "))
+        })
+}
 
 /// The largest `poll_us` (one second: polling longer than that is never useful).
 pub const MAX_POLL_US: u64 = 1_000_000;
@@ -52,9 +73,7 @@ pub struct ServeOptions {
     /// (.virtfs_metadata files; no privilege needed), none (like passthrough, owners of
     /// creations set best effort).
     #[arg(long, value_name = "MODEL", default_value = "passthrough",
-          value_parser = clap::builder::PossibleValuesParser::new(
-              ["passthrough", "mapped-xattr", "mapped", "mapped-file", "none"])
-              .try_map(|s| s.parse::<SecurityModel>()))]
+          value_parser = security_model_parser())]
     #[serde(
         deserialize_with = "de::security_model",
         serialize_with = "ser::display"
@@ -482,13 +501,7 @@ mod de {
         text(d, parse_value_enum).map(Some)
     }
     pub fn security_model<'de, D: Deserializer<'de>>(d: D) -> Result<SecurityModel, D::Error> {
-        text(d, |s| {
-            if SECURITY_MODELS.contains(&s) {
-                s.parse()
-            } else {
-                Err(format!("expected one of {}", SECURITY_MODELS.join(", ")))
-            }
-        })
+        text(d, parse_security_model)
     }
     pub fn seccomp<'de, D: Deserializer<'de>>(d: D) -> Result<SeccompMode, D::Error> {
         text(d, str::parse)
