@@ -223,6 +223,20 @@ fn check_config_errors_at_their_lines() {
             format!("[[export]]\npath = \"{d}\"\nlisten = [\"tcp:127.0.0.1:5641\"]\nsocket_group = \"no-such-group-p9\"\n"),
             "4:16: socket_group: no-such-group-p9: no such group",
         ),
+        // Every serve option is a key, checked as its flag is: a metrics address taken
+        // by a listener.
+        (
+            format!("[[export]]\npath = \"{d}\"\nlisten = [\"tcp:127.0.0.1:5641\"]\nmetrics_listen = \"tcp:127.0.0.1:5641\"\n"),
+            "4:18: listen address tcp:127.0.0.1:5641 is already used at line 3",
+        ),
+        // A wrong key of [defaults]: once, not once per export inheriting it.
+        (
+            format!(
+                "[defaults]\nhelpers = 0\n[[export]]\npath = \"{d}\"\nlisten = [\"tcp:127.0.0.1:5641\"]\n\
+                 [[export]]\npath = \"{d}\"\nlisten = [\"tcp:127.0.0.1:5642\"]\n"
+            ),
+            "2:11: helpers = 0: expected at least 1",
+        ),
         // path in [defaults].
         (
             format!("[defaults]\npath = \"{d}\"\n[[export]]\npath = \"{d}\"\nlisten = [\"tcp:127.0.0.1:5641\"]\n"),
