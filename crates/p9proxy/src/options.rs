@@ -591,6 +591,7 @@ mod ser {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use clap::Parser;
     use proptest::prelude::*;
 
     #[test]
@@ -688,7 +689,19 @@ mod tests {
             let args = o.to_args().unwrap();
             let back = ServeOptions::from_args(&args);
             prop_assert!(back.is_ok(), "{args:?}: {}", back.unwrap_err());
-            prop_assert_eq!(back.unwrap(), o);
+            prop_assert_eq!(back.unwrap(), o.clone());
+            // And as the supervisor starts a server with them.
+            let argv = ["p9proxy", "serve", "--connections-fd", "3"]
+                .map(String::from)
+                .into_iter()
+                .chain(args.iter().cloned())
+                .chain(["--".into(), "/srv/export".into()]);
+            let cli = crate::cli::Cli::try_parse_from(argv);
+            prop_assert!(cli.is_ok(), "{args:?}: {}", cli.unwrap_err());
+            match cli.unwrap().command {
+                crate::cli::Command::Serve(serve) => prop_assert_eq!(serve.options, o),
+                other => prop_assert!(false, "{other:?}"),
+            }
         }
 
         /// And the config file's table of the same options reads back to them too.

@@ -39,7 +39,7 @@ pub fn confine(mode: SandboxMode, backend: BackendKind, export: &Path) -> Result
         return Ok(());
     }
     if !rustix::process::geteuid().is_root() {
-        return Err(format!("--sandbox {mode:?} needs root (use --sandbox none)").to_lowercase());
+        return Err(format!("--sandbox {mode} needs root (use --sandbox none)"));
     }
     let root = match (mode, backend) {
         (SandboxMode::Namespace, BackendKind::Proxy) => {
