@@ -1,6 +1,7 @@
 //! The config file of `p9proxy serve --config` and `p9proxy check-config`: TOML with
 //! several exports (`[[export]]`), each inheriting the keys of an optional `[defaults]`
-//! table. Parsing keeps the span of every value (`toml::Spanned`), so each error, of
+//! table. The file is parsed with the span of every key and value (`toml::de::DeTable`),
+//! and each key is read on its own (serde stops at the first error), so every error, of
 //! syntax or of meaning (a missing directory, an unknown user, a listen address used
 //! twice), is reported as `FILE:LINE:COL: message`.
 //!
