@@ -2,8 +2,10 @@
 
 use std::path::PathBuf;
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{CommandFactory, Parser, Subcommand};
 use p9_server::listen::ListenAddr;
+
+use crate::options::ServeOptions;
 
 /// A 9P2000.L file server for Linux v9fs and other 9P clients.
 #[derive(Debug, Parser)]
@@ -22,7 +24,7 @@ pub enum Command {
     #[command(long_about = SERVE_ABOUT)]
     Serve(ServeArgs),
     /// Check a config file (of `serve --config`): print each error as FILE:LINE:COL.
-    #[command(name = "check-config", long_about = CHECK_CONFIG_ABOUT)]
+    #[command(name = "check-config")]
     CheckConfig {
         /// The config file (TOML).
         file: PathBuf,
@@ -138,12 +140,12 @@ The file: an optional [defaults] table, whose keys every export inherits, and on
     listen = [\"tcp:127.0.0.1:5640\", \"unix:/run/p9proxy/shared.sock\"]   # required
     readonly = true
 
-Other keys, each passed as the `serve` flag of the same name when set: backend, user,
-helpers, sandbox, seccomp, max_connections, max_connections_per_user, handshake_timeout,
-max_fids, msize_max,
-security_model, squash (\"UID:GID\"), uid_map and gid_map (arrays of
-\"CLIENT:HOST:COUNT\"), control, allow_users (an array of names or uids), trust_network,
-socket_mode (\"0660\") and socket_group (the supervisor binds Unix listeners with them).";
+Every other key is the `serve` flag of the same name (`_` for `-`), with the value the
+flag takes (repeatable flags: an array, e.g. uid_map = [\"0:100000:65536\"]; switches:
+true or false; numbers: integers); an export's server gets the flags of the keys not at
+their default. The supervisor binds Unix listeners with socket_mode (\"0660\") and
+socket_group. The keys:
+";
 const STATS_ABOUT: &str = "\
 Show a running server's statistics, read from its control socket (p9proxy serve
 --control PATH): per 9P request type the requests answered, the errors (Rlerror), the
@@ -156,6 +158,47 @@ on GET /metrics), --json a JSON document. The control socket speaks one line: a
 client sends stats, prometheus or json and a newline, and reads until EOF, e.g.
 
     echo json | socat - UNIX-CONNECT:/run/p9proxy/control.sock";
+
+/// The command line: [`Cli`]'s, with the config keys listed in `check-config --help`
+/// (from the options' own declarations).
+pub fn command() -> clap::Command {
+    let keys = crate::options::ServeOptions::keys_and_flags().join(", ");
+    let about = format!("{CHECK_CONFIG_ABOUT}{}", textwrap(&keys, 88));
+    Cli::command().mut_subcommand("check-config", |c| c.long_about(about))
+}
+
+/// `text` wrapped at spaces to lines of at most `width` characters.
+fn textwrap(text: &str, width: usize) -> String {
+    let mut out = String::new();
+    let mut line = 0;
+    for word in text.split(' ') {
+        if line > 0 && line + 1 + word.len() > width {
+            out.push('\n');
+            line = 0;
+        } else if line > 0 {
+            out.push(' ');
+            line += 1;
+        }
+        out.push_str(word);
+        line += word.len();
+    }
+    out
+}
+
+/// Exits (status 2, as clap's usage errors) for an option `flag` given with `--config`:
+/// its value would be lost (each export's options come from the file).
+pub fn refuse_with_config(command: &mut clap::Command, flag: &str, key: &str) -> ! {
+    let msg = format!(
+        "{flag} cannot be used with --config: an export's options come from the file; set \
+         `{key}` in its [[export]] or in [defaults]"
+    );
+    let serve = command.find_subcommand_mut("serve").map(|c| c.clone());
+    let mut err = clap::Error::raw(clap::error::ErrorKind::ArgumentConflict, format!("{msg}\n"));
+    if let Some(mut serve) = serve {
+        err = err.format(&mut serve);
+    }
+    err.exit()
+}
 
 /// `p9proxy stats`.
 #[derive(Debug, clap::Args)]
@@ -173,15 +216,6 @@ pub struct StatsArgs {
     pub json: bool,
 }
 
-/// Which backend does the file system work.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum BackendKind {
-    /// Privileged helper processes over the 9p proxy protocol; the server runs unprivileged.
-    Proxy,
-    /// In-process, confined to the export.
-    Local,
-}
-
 /// `p9proxy serve`.
 #[derive(Debug, clap::Args)]
 pub struct ServeArgs {
@@ -196,13 +230,13 @@ pub struct ServeArgs {
     /// Serve the exports of a config file (TOML: `[[export]]` tables with path, listen,
     /// readonly, backend, ...; see `check-config`) from a supervisor that starts one
     /// confined server per export and hands each accepted connection to it. SIGHUP
-    /// reloads the file without dropping connections; SIGTERM stops all. The other
-    /// export options come from the file; -v and --trace apply to every export.
+    /// reloads the file without dropping connections; SIGTERM stops all. The export
+    /// options come from the file (giving one of their flags here is an error); -v and
+    /// --trace apply to every export.
     #[arg(
         long,
         value_name = "FILE",
-        conflicts_with_all = ["dir", "listen", "stdio", "fd", "connections_fd", "readonly",
-            "user", "helper_socket", "helper", "sandbox", "msize_max"]
+        conflicts_with_all = ["dir", "listen", "stdio", "fd", "connections_fd"]
     )]
     pub config: Option<PathBuf>,
 
@@ -226,108 +260,9 @@ pub struct ServeArgs {
     #[arg(long, value_name = "N|R,W", value_parser = parse_fds, conflicts_with = "listen")]
     pub fd: Option<(i32, i32)>,
 
-    /// Which backend does the file system work [default: proxy as root, local otherwise].
-    #[arg(long, value_enum, default_value_t = crate::identity::default_backend(), hide_default_value = true)]
-    pub backend: BackendKind,
-
+    /// The export's options (also the config file's keys).
     #[command(flatten)]
-    pub identity: crate::identity::IdentityArgs,
-
-    /// Trust this user's connections (a name or uid; repeatable): they may attach as any
-    /// user, as a VM monitor or a root mount needs. Every other local peer, identified by
-    /// the kernel (SO_PEERCRED on Unix sockets, the socket's owner for loopback TCP),
-    /// acts as itself whatever it claims [default: root when run as root, else the
-    /// server's own user].
-    #[arg(long = "allow-user", value_name = "NAME|UID")]
-    pub allow_users: Vec<String>,
-
-    /// Serve peers the kernel cannot identify (TCP from other hosts) as trusted: they
-    /// may attach as any user. Only for listeners that trusted machines alone can reach;
-    /// without it such peers are refused (EACCES to their Tattach).
-    #[arg(long)]
-    pub trust_network: bool,
-
-    /// Mode of Unix listening sockets (octal) [default: 0600: the starting user only].
-    #[arg(long, value_name = "OCTAL", value_parser = parse_socket_mode)]
-    pub socket_mode: Option<u32>,
-
-    /// Group of Unix listening sockets (a name or gid) [default: the starting user's].
-    #[arg(long, value_name = "GROUP")]
-    pub socket_group: Option<String>,
-
-    /// Export read-only: every change answers EROFS (opens for writing too).
-    #[arg(long)]
-    pub readonly: bool,
-
-    /// With --backend proxy: the user the server drops to once the helper runs
-    /// [default: p9proxy, the system user the Debian package creates; nobody, with a
-    /// warning, where there is none].
-    #[arg(long, value_name = "NAME")]
-    pub user: Option<String>,
-
-    /// With --backend proxy: use the helper listening on this Unix socket (ours, or
-    /// QEMU's virtfs-proxy-helper) instead of starting one.
-    #[arg(long, value_name = "PATH")]
-    pub helper_socket: Option<PathBuf>,
-
-    /// With --backend proxy: the helper program to start
-    /// [default: virtfs-proxy-helper next to this program].
-    #[arg(long, value_name = "PATH", conflicts_with = "helper_socket")]
-    pub helper: Option<PathBuf>,
-
-    /// With --backend proxy: an extra flag for every helper started (repeatable), e.g.
-    /// --helper-arg=--poll-us=0.
-    #[arg(long = "helper-arg", value_name = "ARG", allow_hyphen_values = true)]
-    pub helper_args: Vec<String>,
-
-    /// With --backend proxy: how many helper connections serve requests at once (a
-    /// connection whose request finds every helper busy waits for one).
-    #[arg(long, value_name = "N", default_value_t = 8)]
-    pub helpers: usize,
-
-    /// Adaptive polling: while at most half the CPUs' worth of connections are busy, a
-    /// connection polls up to this many microseconds for its client's next request (and
-    /// for a helper's reply) before it sleeps; a sleeping CPU is slow to wake (0: always
-    /// sleep at once).
-    #[arg(long = "poll-us", value_name = "US", default_value_t = 50,
-          value_parser = clap::value_parser!(u64).range(0..=MAX_POLL_US))]
-    pub poll_us: u64,
-
-    /// Largest msize to grant, in bytes (K and M suffixes work)
-    /// [default: 4M on Unix sockets and descriptors, 1M on TCP].
-    #[arg(long, value_name = "BYTES", value_parser = parse_size)]
-    pub msize_max: Option<u32>,
-
-    /// Most clients served at once; more are closed as soon as they connect.
-    #[arg(long, value_name = "N", default_value_t = p9_server::listen::DEFAULT_MAX_CONNECTIONS)]
-    pub max_connections: usize,
-
-    /// Most connections one untrusted local user (a peer that acts as itself) holds at
-    /// once; more of its connections are closed as soon as they connect.
-    #[arg(long, value_name = "N", default_value_t = p9_server::peer::DEFAULT_MAX_CONNECTIONS_PER_USER,
-          value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
-    pub max_connections_per_user: usize,
-
-    /// Seconds a new connection has to complete its handshake (Tversion, then Tattach)
-    /// before it is closed, so that clients that connect and say nothing cannot hold
-    /// every connection slot (0: no limit).
-    #[arg(long, value_name = "SECS", default_value_t = p9_server::listen::DEFAULT_HANDSHAKE_TIMEOUT.as_secs())]
-    pub handshake_timeout: u64,
-
-    /// Most fids per connection; past it, requests making new fids fail with EMFILE.
-    #[arg(long, value_name = "N", default_value_t = p9_server::DEFAULT_MAX_FIDS)]
-    pub max_fids: usize,
-
-    /// How the server confines itself: new PID/mount/network/IPC/UTS namespaces and a chroot
-    /// (an empty root with the proxy backend, the export with the local one), a chroot
-    /// only, or nothing [default: namespace as root, none otherwise].
-    #[arg(long, value_enum, value_name = "MODE")]
-    pub sandbox: Option<crate::sandbox::SandboxMode>,
-
-    /// What a syscall outside the server's allowlist does: kill the server, be logged by
-    /// the kernel and allowed, or no filter.
-    #[arg(long, value_name = "kill|log|off", default_value = "kill")]
-    pub seccomp: sandbox::SeccompMode,
+    pub options: ServeOptions,
 
     /// Log one line per failed request (with its errno). Twice: more.
     #[arg(short, long, action = clap::ArgAction::Count)]
@@ -338,16 +273,6 @@ pub struct ServeArgs {
     /// `-> Rwalk tag 1 nwqid 2 ...`); data is shown by its byte count only. Very verbose.
     #[arg(long)]
     pub trace: bool,
-
-    /// Serve statistics on a Unix socket (mode 0600; its directory is made if missing),
-    /// for `p9proxy stats` (which looks at /run/p9proxy/control.sock by default).
-    #[arg(long, value_name = "PATH")]
-    pub control: Option<PathBuf>,
-
-    /// Serve the statistics in the Prometheus text format on GET /metrics (plain HTTP) at
-    /// tcp:HOST:PORT or unix:PATH. No authentication: keep it on loopback.
-    #[arg(long, value_name = "ADDR", value_parser = parse_listen)]
-    pub metrics_listen: Option<ListenAddr>,
 }
 
 fn parse_listen(s: &str) -> Result<ListenAddr, String> {
@@ -371,59 +296,9 @@ fn parse_fds(s: &str) -> Result<(i32, i32), String> {
     }
 }
 
-/// Parses `65536`, `64K`, `4M`, `4MiB`.
-pub fn parse_size(s: &str) -> Result<u32, String> {
-    let t = s.trim();
-    let (digits, mult) = match t
-        .trim_end_matches("iB")
-        .trim_end_matches('B')
-        .char_indices()
-        .last()
-    {
-        Some((i, 'K' | 'k')) => (&t[..i], 1024u64),
-        Some((i, 'M' | 'm')) => (&t[..i], 1024 * 1024),
-        _ => (t, 1),
-    };
-    let n: u64 = digits
-        .parse()
-        .map_err(|_| format!("{s:?} is not a size (e.g. 1048576, 512K, 4M)"))?;
-    let v = n
-        .checked_mul(mult)
-        .and_then(|v| u32::try_from(v).ok())
-        .ok_or_else(|| format!("{s:?} is too large"))?;
-    if v < p9_server::MIN_MSIZE {
-        return Err(format!("msize must be at least {}", p9_server::MIN_MSIZE));
-    }
-    Ok(v)
-}
-
-/// The largest `--poll-us` (one second: polling longer than that is never useful).
-pub const MAX_POLL_US: u64 = 1_000_000;
-
-/// Parses an octal socket mode (`660`, `0660`): permission bits only.
-pub fn parse_socket_mode(s: &str) -> Result<u32, String> {
-    match u32::from_str_radix(s.trim_start_matches("0o"), 8) {
-        Ok(m) if m <= 0o777 => Ok(m),
-        _ => Err(format!(
-            "{s:?} is not an octal mode of permission bits (e.g. 0660)"
-        )),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn sizes() {
-        assert_eq!(parse_size("65536"), Ok(65536));
-        assert_eq!(parse_size("64K"), Ok(65536));
-        assert_eq!(parse_size("4M"), Ok(4 << 20));
-        assert_eq!(parse_size("4MiB"), Ok(4 << 20));
-        assert!(parse_size("1K").is_err());
-        assert!(parse_size("9999M").is_err());
-        assert!(parse_size("x").is_err());
-    }
 
     #[test]
     fn fds() {

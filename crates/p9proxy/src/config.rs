@@ -1,12 +1,15 @@
 //! The config file of `p9proxy serve --config` and `p9proxy check-config`: TOML with
 //! several exports (`[[export]]`), each inheriting the keys of an optional `[defaults]`
-//! table. Parsing keeps the span of every value (`toml::Spanned`), so each error, of
+//! table. The file is parsed with the span of every key and value (`toml::de::DeTable`),
+//! and each key is read on its own (serde stops at the first error), so every error, of
 //! syntax or of meaning (a missing directory, an unknown user, a listen address used
 //! twice), is reported as `FILE:LINE:COL: message`.
 //!
-//! A validated export becomes the flags of an ordinary `p9proxy serve` child (see
-//! `supervisor`): every key maps to the serve flag of the same name, and keys that are
-//! not set are not passed (the child's defaults apply).
+//! An export's keys are `path`, `name`, `listen` and the serve options
+//! ([`ServeOptions`]: each key is a `serve` flag, read by the flag's own value parser). A
+//! validated export becomes the flags of an ordinary `p9proxy serve` child (see
+//! `supervisor`), rendered from its options by [`ServeOptions::to_args`]: options at
+//! their default are not passed.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -14,102 +17,12 @@ use std::net::ToSocketAddrs;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
-use p9_server::backend::idmap::parse_id_pair;
 use p9_server::listen::{ListenAddr, SocketPerms};
-use p9_server::{IdRange, RangeMap, SecurityModel};
 use serde::Deserialize;
+use toml::de::{DeArray, DeString, DeTable, DeValue, ValueDeserializer};
 use toml::Spanned;
 
-use crate::cli::BackendKind;
-
-/// The values `security_model` takes (`serve --security-model`).
-pub const SECURITY_MODELS: &[&str] = &["passthrough", "mapped-xattr", "mapped-file", "none"];
-
-/// The whole file, as written.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawFile {
-    defaults: Option<Spanned<RawOptions>>,
-    #[serde(default)]
-    export: Vec<Spanned<RawOptions>>,
-}
-
-/// A size: a number of bytes or a string with a K or M suffix.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(untagged)]
-enum RawSize {
-    Bytes(u64),
-    Text(String),
-}
-
-type S<T> = Option<Spanned<T>>;
-
-/// The keys of an `[[export]]` (and of `[defaults]`, which may not hold `path` or `name`).
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawOptions {
-    path: S<String>,
-    name: S<String>,
-    listen: S<Vec<Spanned<String>>>,
-    readonly: S<bool>,
-    backend: S<String>,
-    user: S<String>,
-    helpers: S<u64>,
-    poll_us: S<u64>,
-    sandbox: S<String>,
-    seccomp: S<String>,
-    max_connections: S<u64>,
-    max_connections_per_user: S<u64>,
-    handshake_timeout: S<u64>,
-    max_fids: S<u64>,
-    msize_max: S<RawSize>,
-    security_model: S<String>,
-    squash: S<String>,
-    uid_map: S<Vec<Spanned<String>>>,
-    gid_map: S<Vec<Spanned<String>>>,
-    control: S<String>,
-    allow_users: S<Vec<Spanned<String>>>,
-    trust_network: S<bool>,
-    socket_mode: S<String>,
-    socket_group: S<String>,
-}
-
-impl RawOptions {
-    /// These options, each key not set taken from `d`.
-    fn or(self, d: &RawOptions) -> RawOptions {
-        macro_rules! merge {
-            ($($f:ident),*) => {
-                RawOptions { $($f: self.$f.or_else(|| d.$f.clone()),)* }
-            };
-        }
-        merge!(
-            path,
-            name,
-            listen,
-            readonly,
-            backend,
-            user,
-            helpers,
-            poll_us,
-            sandbox,
-            seccomp,
-            max_connections,
-            max_connections_per_user,
-            handshake_timeout,
-            max_fids,
-            msize_max,
-            security_model,
-            squash,
-            uid_map,
-            gid_map,
-            control,
-            allow_users,
-            trust_network,
-            socket_mode,
-            socket_group
-        )
-    }
-}
+use crate::options::{BackendKind, ServeOptions, REFUSED};
 
 /// One error, at a place in the file.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -162,13 +75,9 @@ pub struct Export {
     pub path: PathBuf,
     /// Where its clients connect (at least one; no address is shared with another export).
     pub listen: Vec<ListenAddr>,
-    /// The backend (for the summary).
-    pub backend: BackendKind,
-    /// Read-only (for the summary).
-    pub readonly: bool,
-    /// The largest msize granted, if set (for the mount hints).
-    pub msize_max: Option<u32>,
-    /// The flags of its `p9proxy serve` child, before the directory.
+    /// Its options (every key but `path`, `name` and `listen`).
+    pub options: ServeOptions,
+    /// Its options as the flags of its `p9proxy serve` child, before the directory.
     pub flags: Vec<String>,
     /// Who may connect to its Unix listeners (the supervisor binds them).
     pub socket_perms: SocketPerms,
@@ -224,143 +133,205 @@ pub fn load(file: &Path) -> Result<Config, Errors> {
     parse(&text).map_err(errors)
 }
 
+/// A table of the file, with the spans of its keys and values.
+type Table<'a> = DeTable<'a>;
+
+/// Removes `key` from `t`.
+fn take<'a>(t: &mut Table<'a>, key: &str) -> Option<Spanned<DeValue<'a>>> {
+    t.remove(key)
+}
+
 /// Validates the text of a config file.
 pub fn parse(text: &str) -> Result<Config, Vec<Diagnostic>> {
     let lines = Lines { text };
-    let raw: RawFile = toml::from_str(text).map_err(|e| {
+    let root = DeTable::parse(text).map_err(|e| {
         let span = e.span().unwrap_or(0..0);
         vec![lines.at(&span, e.message().trim_end().to_string())]
     })?;
     let mut v = Validator {
         lines,
         errors: Vec::new(),
-        listen_seen: HashMap::new(),
-        names_seen: HashMap::new(),
-        controls_seen: HashMap::new(),
+        seen: HashMap::new(),
     };
-    let defaults = match raw.defaults {
-        Some(d) => {
-            let d = d.into_inner();
-            for (key, s) in [("path", d.path.as_ref()), ("name", d.name.as_ref())] {
-                if let Some(s) = s {
-                    v.err(
-                        &s.span(),
-                        format!("`{key}` belongs in an [[export]], not in [defaults]"),
-                    );
+    let mut defaults = Table::new();
+    let mut exports = Vec::new();
+    for (key, value) in root.into_inner() {
+        let span = value.span();
+        match (key.get_ref().as_ref(), value.into_inner()) {
+            ("defaults", DeValue::Table(mut t)) => {
+                for k in ["path", "name"] {
+                    if let Some(s) = take(&mut t, k) {
+                        v.err(
+                            &s.span(),
+                            format!("`{k}` belongs in an [[export]], not in [defaults]"),
+                        );
+                    }
+                }
+                defaults = t;
+            }
+            ("export", DeValue::Array(a)) => {
+                for e in a.iter() {
+                    match e.get_ref() {
+                        DeValue::Table(t) => exports.push((e.span(), t.clone())),
+                        _ => v.err(&e.span(), "an export must be a table: [[export]]"),
+                    }
                 }
             }
-            d
+            ("defaults", _) => v.err(&span, "defaults must be a table: [defaults]"),
+            ("export", _) => v.err(&span, "export must be an array of tables: [[export]]"),
+            (other, _) => v.err(
+                &key.span(),
+                format!("unknown field `{other}`, expected `defaults` or `export`"),
+            ),
         }
-        None => RawOptions::default(),
-    };
-    if raw.export.is_empty() {
+    }
+    if exports.is_empty() {
         v.errors.push(Diagnostic {
             line: 1,
             col: 1,
             message: "no [[export]]: nothing to serve".into(),
         });
     }
-    let mut exports = Vec::new();
-    for e in raw.export {
-        let span = e.span();
-        let opts = e.into_inner().or(&defaults);
-        if let Some(x) = v.export(&span, opts) {
-            exports.push(x);
+    let mut valid = Vec::new();
+    for (span, mut table) in exports {
+        for (k, val) in defaults.iter() {
+            if !table.contains_key(k) {
+                table.insert(k.clone(), val.clone());
+            }
+        }
+        if let Some(x) = v.export(&span, table) {
+            valid.push(x);
         }
     }
     if v.errors.is_empty() {
-        Ok(Config { exports })
+        Ok(Config { exports: valid })
     } else {
         v.errors.sort_by_key(|d| (d.line, d.col));
+        // A key of [defaults] is checked with every export that inherits it.
+        v.errors.dedup();
         Err(v.errors)
     }
+}
+
+/// What no two exports may share.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+enum Exclusive {
+    /// A listen address (`listen`, `metrics_listen`).
+    Address,
+    /// A `name`.
+    Name,
+    /// A `control` socket.
+    ControlSocket,
 }
 
 struct Validator<'a> {
     lines: Lines<'a>,
     errors: Vec<Diagnostic>,
-    /// Listen address (normalized) → where it was first given.
-    listen_seen: HashMap<String, Diagnostic>,
-    names_seen: HashMap<String, Diagnostic>,
-    controls_seen: HashMap<String, Diagnostic>,
+    /// What exports use (a normalized value) → where it was first given.
+    seen: HashMap<(Exclusive, String), Diagnostic>,
 }
 
-impl Validator<'_> {
+impl<'a> Validator<'a> {
     fn err(&mut self, span: &Range<usize>, message: impl Into<String>) {
         let d = self.lines.at(span, message);
         self.errors.push(d);
     }
 
-    /// Records `key` as used at `span`; an error if it was used before.
-    fn unique(&mut self, which: Which, key: String, span: &Range<usize>, what: &str) {
+    /// The text of the file at `span`.
+    fn source(&self, span: &Range<usize>) -> &'a str {
+        self.lines.text.get(span.clone()).unwrap_or("")
+    }
+
+    /// Records `value` as used at `span`; an error if it was used before.
+    fn unique(&mut self, what: Exclusive, value: String, span: &Range<usize>, shown: &str) {
         let here = self.lines.at(span, "");
-        let seen = match which {
-            Which::Listen => &mut self.listen_seen,
-            Which::Name => &mut self.names_seen,
-            Which::Control => &mut self.controls_seen,
-        };
-        if let Some(first) = seen.get(&key) {
-            let msg = format!("{what} is already used at line {}", first.line);
+        if let Some(first) = self.seen.get(&(what, value.clone())) {
+            let msg = format!("{shown} is already used at line {}", first.line);
             self.err(span, msg);
         } else {
-            seen.insert(key, here);
+            self.seen.insert((what, value), here);
         }
     }
 
-    /// A string key validated against a list of values.
-    fn one_of(&mut self, key: &str, s: &Spanned<String>, values: &[&str]) -> bool {
-        if values.contains(&s.get_ref().as_str()) {
-            true
+    /// `value` as a `T` (serde's own errors, e.g. a wrong type, at their place).
+    fn typed<T: Deserialize<'a>>(&mut self, value: &Spanned<DeValue<'a>>) -> Option<T> {
+        match T::deserialize(ValueDeserializer::from(value.clone())) {
+            Ok(t) => Some(t),
+            Err(e) => {
+                let span = e.span().unwrap_or_else(|| value.span());
+                self.err(&span, e.message().to_string());
+                None
+            }
+        }
+    }
+
+    /// Checks the value of one option key, so that every wrong key is reported (serde
+    /// stops at the first): an error of its value parser is shown after the key (and
+    /// the value, for "expected ..."), or after the element of an array that causes it.
+    fn option(&mut self, key: &Spanned<DeString<'a>>, value: &Spanned<DeValue<'a>>) {
+        let Err(e) = options_of(key, value) else {
+            return;
+        };
+        let span = e.span().unwrap_or_else(|| value.span());
+        let Some(msg) = e.message().strip_prefix(REFUSED) else {
+            // serde's own: a wrong type, an unknown key.
+            self.err(&span, e.message().to_string());
+            return;
+        };
+        let k = key.get_ref();
+        if let DeValue::Array(items) = value.get_ref() {
+            let mut found = false;
+            for item in items.iter() {
+                let mut one = DeArray::new();
+                one.push(item.clone());
+                let alone = Spanned::new(value.span(), DeValue::Array(one));
+                if let Err(e) = options_of(key, &alone) {
+                    if let Some(m) = e.message().strip_prefix(REFUSED) {
+                        let at = self.source(&item.span());
+                        self.err(&item.span(), format!("{k}: {at}: {m}"));
+                        found = true;
+                    }
+                }
+            }
+            if found {
+                return;
+            }
+            // The array as a whole (e.g. overlapping ranges).
+        }
+        if msg.starts_with("expected") {
+            let at = self.source(&span);
+            self.err(&span, format!("{k} = {at}: {msg}"));
         } else {
-            self.err(
-                &s.span(),
-                format!(
-                    "{key} = {:?}: expected one of {}",
-                    s.get_ref(),
-                    values.join(", ")
-                ),
-            );
-            false
+            self.err(&span, format!("{k}: {msg}"));
         }
     }
 
-    fn count(&mut self, key: &str, n: &Spanned<u64>, flags: &mut Vec<String>) {
-        if *n.get_ref() == 0 || usize::try_from(*n.get_ref()).is_err() {
-            self.err(
-                &n.span(),
-                format!("{key} = {}: expected at least 1", n.get_ref()),
-            );
-        } else {
-            flags.push(format!("--{}", key.replace('_', "-")));
-            flags.push(n.get_ref().to_string());
-        }
-    }
-
-    fn listen(&mut self, s: &Spanned<String>) -> Option<ListenAddr> {
+    /// A listen address, checked as the supervisor (or the server) will bind it.
+    fn address(&mut self, key: &str, s: &Spanned<String>) -> Option<ListenAddr> {
         let addr = match s.get_ref().parse::<ListenAddr>() {
             Ok(a) => a,
             Err(e) => {
-                self.err(&s.span(), format!("listen: {e}"));
+                self.err(&s.span(), format!("{key}: {e}"));
                 return None;
             }
         };
-        let key = match &addr {
+        let normal = match &addr {
             ListenAddr::Tcp(hp) => match hp.to_socket_addrs().map(|mut it| it.next()) {
                 Ok(Some(sa)) => format!("tcp:{sa}"),
                 Ok(None) | Err(_) => {
                     self.err(
                         &s.span(),
-                        format!(
-                            "listen: {:?}: cannot resolve the host and port",
-                            s.get_ref()
-                        ),
+                        format!("{key}: {:?}: cannot resolve the host and port", s.get_ref()),
                     );
                     return None;
                 }
             },
             ListenAddr::Unix(p) => {
                 if !p.is_absolute() {
-                    self.err(&s.span(), "listen: a Unix socket path must be absolute");
+                    self.err(
+                        &s.span(),
+                        format!("{key}: a Unix socket path must be absolute"),
+                    );
                     return None;
                 }
                 match p.parent() {
@@ -368,7 +339,7 @@ impl Validator<'_> {
                     _ => {
                         self.err(
                             &s.span(),
-                            format!("listen: {}: its directory does not exist", p.display()),
+                            format!("{key}: {}: its directory does not exist", p.display()),
                         );
                         return None;
                     }
@@ -377,280 +348,152 @@ impl Validator<'_> {
             }
         };
         self.unique(
-            Which::Listen,
-            key,
+            Exclusive::Address,
+            normal,
             &s.span(),
             &format!("listen address {addr}"),
         );
         Some(addr)
     }
 
-    fn export(&mut self, span: &Range<usize>, o: RawOptions) -> Option<Export> {
-        let before = self.errors.len();
-        let mut flags: Vec<String> = Vec::new();
-
-        let path = match &o.path {
-            None => {
-                self.err(span, "this [[export]] has no `path`");
+    fn path(&mut self, span: &Range<usize>, p: Option<Spanned<String>>) -> Option<PathBuf> {
+        let Some(p) = p else {
+            self.err(span, "this [[export]] has no `path`");
+            return None;
+        };
+        let path = PathBuf::from(p.get_ref());
+        if !path.is_absolute() {
+            self.err(&p.span(), format!("path {:?} is not absolute", p.get_ref()));
+            return None;
+        }
+        match std::fs::metadata(&path) {
+            Ok(m) if m.is_dir() => Some(path),
+            Ok(_) => {
+                self.err(
+                    &p.span(),
+                    format!("path {}: not a directory", path.display()),
+                );
                 None
             }
-            Some(p) => {
-                let path = PathBuf::from(p.get_ref());
-                if !path.is_absolute() {
-                    self.err(&p.span(), format!("path {:?} is not absolute", p.get_ref()));
-                    None
-                } else {
-                    match std::fs::metadata(&path) {
-                        Ok(m) if m.is_dir() => Some(path),
-                        Ok(_) => {
-                            self.err(
-                                &p.span(),
-                                format!("path {}: not a directory", path.display()),
-                            );
-                            None
-                        }
-                        Err(e) => {
-                            self.err(&p.span(), format!("path {}: {e}", path.display()));
-                            None
-                        }
-                    }
-                }
+            Err(e) => {
+                self.err(&p.span(), format!("path {}: {e}", path.display()));
+                None
             }
+        }
+    }
+
+    fn export(&mut self, span: &Range<usize>, mut table: Table<'a>) -> Option<Export> {
+        let before = self.errors.len();
+        let mut export_key = |k: &str| take(&mut table, k);
+        let (path, name, listen) = (export_key("path"), export_key("name"), export_key("listen"));
+        let path = match path {
+            Some(p) => self.typed::<Spanned<String>>(&p).map(Some),
+            None => Some(None),
         };
-        if let Some(n) = &o.name {
+        let path = path.and_then(|p| self.path(span, p));
+        let name = name.and_then(|n| self.typed::<Spanned<String>>(&n));
+        if let Some(n) = &name {
             if n.get_ref().is_empty() {
                 self.err(&n.span(), "name is empty");
             } else {
-                let key = n.get_ref().clone();
-                self.unique(
-                    Which::Name,
-                    key,
-                    &n.span(),
-                    &format!("name {:?}", n.get_ref()),
-                );
+                let shown = format!("name {:?}", n.get_ref());
+                self.unique(Exclusive::Name, n.get_ref().clone(), &n.span(), &shown);
             }
         }
-        let mut listen = Vec::new();
-        match &o.listen {
-            Some(l) if !l.get_ref().is_empty() => {
-                for s in l.get_ref() {
-                    if let Some(a) = self.listen(s) {
-                        listen.push(a);
+        let mut addrs = Vec::new();
+        match listen.map(|l| (l.span(), self.typed::<Vec<Spanned<String>>>(&l))) {
+            Some((_, Some(l))) if !l.is_empty() => {
+                for s in &l {
+                    if let Some(a) = self.address("listen", s) {
+                        addrs.push(a);
                     }
                 }
             }
-            Some(l) => self.err(&l.span(), "listen is empty: at least one address is needed"),
+            Some((span, Some(_))) => {
+                self.err(&span, "listen is empty: at least one address is needed")
+            }
+            Some((_, None)) => {}
             None => self.err(
                 span,
                 "this [[export]] has no `listen` (e.g. listen = [\"tcp:127.0.0.1:5640\"])",
             ),
         }
-        let mut backend = BackendKind::Proxy;
-        if let Some(b) = &o.backend {
-            if self.one_of("backend", b, &["proxy", "local"]) {
-                if b.get_ref() == "local" {
-                    backend = BackendKind::Local;
-                }
-                flags.extend(["--backend".into(), b.get_ref().clone()]);
-            }
-        }
-        let readonly = o.readonly.as_ref().is_some_and(|r| *r.get_ref());
-        if readonly {
-            flags.push("--readonly".into());
-        }
-        if let Some(u) = &o.user {
-            match p9_server::privsep::lookup(u.get_ref()) {
-                Ok(_) => flags.extend(["--user".into(), u.get_ref().clone()]),
-                Err(e) => self.err(&u.span(), format!("user: {e}")),
-            }
-        }
-        if let Some(n) = &o.helpers {
-            self.count("helpers", n, &mut flags);
-        }
-        if let Some(n) = &o.poll_us {
-            if *n.get_ref() > crate::cli::MAX_POLL_US {
-                self.err(
-                    &n.span(),
-                    format!(
-                        "poll_us = {}: at most {} (0 turns polling off)",
-                        n.get_ref(),
-                        crate::cli::MAX_POLL_US
-                    ),
-                );
-            } else {
-                flags.extend(["--poll-us".into(), n.get_ref().to_string()]);
-            }
-        }
-        if let Some(s) = &o.sandbox {
-            if self.one_of("sandbox", s, &["namespace", "chroot", "none"]) {
-                flags.extend(["--sandbox".into(), s.get_ref().clone()]);
-            }
-        }
-        if let Some(s) = &o.seccomp {
-            match s.get_ref().parse::<sandbox::SeccompMode>() {
-                Ok(_) => flags.extend(["--seccomp".into(), s.get_ref().clone()]),
-                Err(e) => self.err(&s.span(), format!("seccomp: {e}")),
-            }
-        }
-        if let Some(n) = &o.max_connections {
-            self.count("max_connections", n, &mut flags);
-        }
-        if let Some(n) = &o.max_connections_per_user {
-            self.count("max_connections_per_user", n, &mut flags);
-        }
-        if let Some(n) = &o.handshake_timeout {
-            flags.extend(["--handshake-timeout".into(), n.get_ref().to_string()]);
-        }
-        if let Some(n) = &o.max_fids {
-            self.count("max_fids", n, &mut flags);
-        }
-        let mut msize_max = None;
-        if let Some(m) = &o.msize_max {
-            let parsed = match m.get_ref() {
-                RawSize::Bytes(n) => crate::cli::parse_size(&n.to_string()),
-                RawSize::Text(t) => crate::cli::parse_size(t),
-            };
-            match parsed {
-                Ok(n) => {
-                    msize_max = Some(n);
-                    flags.extend(["--msize-max".into(), n.to_string()]);
-                }
-                Err(e) => self.err(&m.span(), format!("msize_max: {e}")),
-            }
-        }
-        // Keys passed through to serve flags of the same name.
-        if let Some(s) = &o.security_model {
-            if self.one_of("security_model", s, SECURITY_MODELS) {
-                flags.extend(["--security-model".into(), s.get_ref().clone()]);
-            }
-        }
-        // Checked with the parsers of the serve flags themselves, so a file that passes
-        // here never makes a server that refuses its flags at start.
-        if let Some(s) = &o.squash {
-            if parse_id_pair(s.get_ref()).is_ok() {
-                flags.extend(["--squash".into(), s.get_ref().clone()]);
-            } else {
-                self.err(
-                    &s.span(),
-                    format!("squash = {:?}: expected \"UID:GID\"", s.get_ref()),
-                );
-            }
-        }
-        let mapped = o
-            .security_model
-            .as_ref()
-            .and_then(|m| m.get_ref().parse::<SecurityModel>().ok())
-            .is_some_and(SecurityModel::is_mapped);
-        for (key, map) in [("uid_map", &o.uid_map), ("gid_map", &o.gid_map)] {
-            let Some(map) = map else { continue };
-            let mut ranges = Vec::new();
-            for s in map.get_ref() {
-                match s.get_ref().parse::<IdRange>() {
-                    Ok(r) => {
-                        ranges.push(r);
-                        flags.push(format!("--{}", key.replace('_', "-")));
-                        flags.push(s.get_ref().clone());
-                    }
-                    Err(_) => self.err(
-                        &s.span(),
-                        format!(
-                            "{key}: {:?}: expected \"CLIENT:HOST:COUNT\" (COUNT at least 1)",
-                            s.get_ref()
-                        ),
-                    ),
-                }
-            }
-            if let Err(e) = RangeMap::new(ranges) {
-                self.err(&map.span(), format!("{key}: {e}"));
-            }
-            if mapped && !map.get_ref().is_empty() {
-                self.err(
-                    &map.span(),
-                    format!(
-                        "{key}: not with a mapped security_model (the mapped models store the \
-                         client's own ids; use squash, or passthrough)"
-                    ),
-                );
-            }
-        }
-        if let Some(c) = &o.control {
-            let p = Path::new(c.get_ref());
-            if !p.is_absolute() {
-                self.err(&c.span(), "control: the socket path must be absolute");
-            } else if !p.parent().is_some_and(Path::is_dir) {
-                self.err(
-                    &c.span(),
-                    format!("control: {}: its directory does not exist", p.display()),
-                );
-            } else {
-                let key = p.display().to_string();
-                self.unique(
-                    Which::Control,
-                    key,
-                    &c.span(),
-                    &format!("control socket {}", p.display()),
-                );
-                flags.extend(["--control".into(), c.get_ref().clone()]);
-            }
-        }
 
-        // Checked with the serve flags' own parsers and resolvers.
-        if let Some(users) = &o.allow_users {
-            let known = p9_server::peer::Users::load();
-            for u in users.get_ref() {
-                if u.get_ref().parse::<u32>().is_ok() || known.uid_of(u.get_ref()).is_some() {
-                    flags.extend(["--allow-user".into(), u.get_ref().clone()]);
-                } else {
-                    self.err(
-                        &u.span(),
-                        format!("allow_users: {:?}: no such user", u.get_ref()),
-                    );
-                }
-            }
+        // The serve options: each key alone first, then all of them.
+        for (k, val) in table.iter() {
+            self.option(k, val);
         }
-        if o.trust_network.as_ref().is_some_and(|t| *t.get_ref()) {
-            flags.push("--trust-network".into());
-        }
-        let mut socket_perms = SocketPerms::default();
-        if let Some(m) = &o.socket_mode {
-            match crate::cli::parse_socket_mode(m.get_ref()) {
-                Ok(mode) => socket_perms.mode = mode,
-                Err(e) => self.err(&m.span(), format!("socket_mode: {e}")),
-            }
-        }
-        if let Some(g) = &o.socket_group {
-            match crate::trust::group_id(g.get_ref()) {
-                Ok(gid) => socket_perms.gid = Some(gid),
-                Err(e) => self.err(&g.span(), format!("socket_group: {e}")),
-            }
-        }
-
-        let path = path?;
         if self.errors.len() != before {
             return None;
         }
-        let name = o
-            .name
+        let whole = Spanned::new(span.clone(), DeValue::Table(table.clone()));
+        let options = self.typed::<ServeOptions>(&whole)?;
+        let at = |k: &str| table.get(k).map_or(span.clone(), Spanned::span);
+        if let Some(map) = options.map_refused_by_model() {
+            self.err(
+                &at(map),
+                format!(
+                    "{map}: not with a mapped security_model (the mapped models store the \
+                     client's own ids; use squash, or passthrough)"
+                ),
+            );
+        }
+        if let Some(c) = &options.control {
+            if !c.is_absolute() {
+                self.err(&at("control"), "control: the socket path must be absolute");
+            } else if !c.parent().is_some_and(Path::is_dir) {
+                self.err(
+                    &at("control"),
+                    format!("control: {}: its directory does not exist", c.display()),
+                );
+            } else {
+                let shown = format!("control socket {}", c.display());
+                self.unique(
+                    Exclusive::ControlSocket,
+                    c.display().to_string(),
+                    &at("control"),
+                    &shown,
+                );
+            }
+        }
+        if let Some(m) = table.get("metrics_listen") {
+            if let Some(s) = self.typed::<Spanned<String>>(m) {
+                self.address("metrics_listen", &s);
+            }
+        }
+        let socket_perms = crate::trust::socket_perms(&options)
+            .map_err(|e| self.err(&at("socket_group"), e))
+            .ok();
+        let flags = options.to_args().map_err(|e| self.err(span, e)).ok();
+        let (path, socket_perms, flags) = (path?, socket_perms?, flags?);
+        if self.errors.len() != before {
+            return None;
+        }
+        let name = name
             .map(Spanned::into_inner)
             .unwrap_or_else(|| path.display().to_string());
         Some(Export {
             name,
             path,
-            listen,
-            backend,
-            readonly,
-            msize_max,
+            listen: addrs,
+            options,
             flags,
             socket_perms,
         })
     }
 }
 
-#[derive(Clone, Copy)]
-enum Which {
-    Listen,
-    Name,
-    Control,
+/// The serve options of a table holding `key` alone (the others at their defaults).
+fn options_of<'a>(
+    key: &Spanned<DeString<'a>>,
+    value: &Spanned<DeValue<'a>>,
+) -> Result<ServeOptions, toml::de::Error> {
+    let mut t = Table::new();
+    t.insert(key.clone(), value.clone());
+    ServeOptions::deserialize(ValueDeserializer::from(Spanned::new(
+        value.span(),
+        DeValue::Table(t),
+    )))
 }
 
 /// `p9proxy check-config FILE`: prints each error as `FILE:LINE:COL: message` (on
@@ -689,11 +532,15 @@ pub fn summary(e: &Export) -> String {
         e.name,
         e.path.display(),
         listen.join(", "),
-        match e.backend {
+        match e.options.backend {
             BackendKind::Proxy => "proxy backend",
             BackendKind::Local => "local backend",
         },
-        if e.readonly { ", read-only" } else { "" }
+        if e.options.readonly {
+            ", read-only"
+        } else {
+            ""
+        }
     )
 }
 
@@ -741,36 +588,40 @@ squash = "1000:1000"
         assert_eq!(cfg.exports.len(), 2);
         let a = &cfg.exports[0];
         assert_eq!(a.name, "a");
-        assert_eq!(a.backend, BackendKind::Local);
+        assert_eq!(a.options.backend, BackendKind::Local);
+        assert!(a.options.readonly);
         assert_eq!(
-            a.flags,
+            (a.options.poll_us, a.options.max_fids, a.options.msize_max),
+            (0, 100, Some(524288))
+        );
+        // Flags of the options not at their default (the backend's depends on the uid),
+        // in declaration order, parsed back to the same options.
+        let tail = &a.flags[a.flags.len() - 9..];
+        assert_eq!(
+            tail,
             [
-                "--backend",
-                "local",
                 "--readonly",
                 "--poll-us",
                 "0",
+                "--msize-max",
+                "524288",
                 "--handshake-timeout",
                 "0",
                 "--max-fids",
-                "100",
-                "--msize-max",
-                "524288"
+                "100"
             ]
         );
+        assert_eq!(ServeOptions::from_args(&a.flags).unwrap(), a.options);
         let b = &cfg.exports[1];
         assert_eq!(b.name, t.path().display().to_string());
+        assert_eq!(b.options.backend, BackendKind::Proxy);
+        assert_eq!(b.options.security_model, p9_server::SecurityModel::None);
+        assert_eq!(b.options.squash, Some((1000, 1000)));
+        assert_eq!(b.options.uid_map.len(), 2);
+        let tail = &b.flags[b.flags.len() - 14..];
         assert_eq!(
-            b.flags,
+            tail,
             [
-                "--backend",
-                "proxy",
-                "--poll-us",
-                "0",
-                "--handshake-timeout",
-                "0",
-                "--max-fids",
-                "100",
                 "--security-model",
                 "none",
                 "--squash",
@@ -778,9 +629,16 @@ squash = "1000:1000"
                 "--uid-map",
                 "0:1000:1",
                 "--uid-map",
-                "1:2000:10"
+                "1:2000:10",
+                "--poll-us",
+                "0",
+                "--handshake-timeout",
+                "0",
+                "--max-fids",
+                "100",
             ]
         );
+        assert_eq!(ServeOptions::from_args(&b.flags).unwrap(), b.options);
         assert_ne!(a.child_key(), b.child_key());
     }
 

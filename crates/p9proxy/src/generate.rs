@@ -10,7 +10,7 @@ use std::path::Path;
 use clap::CommandFactory;
 use clap_complete::Shell;
 
-use crate::cli::Cli;
+use crate::cli::command;
 
 /// Writes the man pages and completions under `dir`.
 pub fn run(dir: &Path) -> Result<(), String> {
@@ -20,7 +20,7 @@ pub fn run(dir: &Path) -> Result<(), String> {
     for d in [&man, &comp] {
         std::fs::create_dir_all(d).map_err(|e| err(&d.display().to_string(), e))?;
     }
-    clap_mangen::generate_to(Cli::command(), &man).map_err(|e| err("man pages", e))?;
+    clap_mangen::generate_to(command(), &man).map_err(|e| err("man pages", e))?;
     let helper = man.join("virtfs-proxy-helper.1");
     let mut page = Vec::new();
     clap_mangen::Man::new(proxy_helper::cli::Cli::command())
@@ -28,7 +28,7 @@ pub fn run(dir: &Path) -> Result<(), String> {
         .and_then(|()| std::fs::write(&helper, page))
         .map_err(|e| err(&helper.display().to_string(), e))?;
     for shell in [Shell::Bash, Shell::Zsh, Shell::Fish] {
-        clap_complete::generate_to(shell, &mut Cli::command(), "p9proxy", &comp)
+        clap_complete::generate_to(shell, &mut command(), "p9proxy", &comp)
             .map_err(|e| err(&format!("{shell} completion"), e))?;
     }
     Ok(())

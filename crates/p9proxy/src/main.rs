@@ -8,13 +8,14 @@ mod config;
 mod control;
 mod generate;
 mod identity;
+mod options;
 mod pidns;
 mod sandbox;
 mod serve;
 mod supervisor;
 mod trust;
 
-use clap::Parser;
+use clap::FromArgMatches;
 use tracing_subscriber::EnvFilter;
 
 fn init_logging(verbose: u8, trace: bool) {
@@ -36,12 +37,23 @@ fn init_logging(verbose: u8, trace: bool) {
 }
 
 fn main() {
-    let cli = cli::Cli::parse();
+    let mut command = cli::command();
+    let matches = command.get_matches_mut();
+    let cli =
+        cli::Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.format(&mut command).exit());
     let result = match cli.command {
         cli::Command::Serve(args) => {
             init_logging(args.verbose, args.trace);
             match &args.config {
-                Some(file) => supervisor::run(file, args.verbose, args.trace),
+                Some(file) => {
+                    // The exports' options come from the file: a flag here would be lost.
+                    let serve = matches.subcommand_matches("serve");
+                    let given = serve.map(options::ServeOptions::given).unwrap_or_default();
+                    if let Some((flag, key)) = given.first() {
+                        cli::refuse_with_config(&mut command, flag, key);
+                    }
+                    supervisor::run(file, args.verbose, args.trace)
+                }
                 None => serve::run(args),
             }
         }

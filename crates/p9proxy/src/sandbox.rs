@@ -20,7 +20,7 @@ use rustix::thread::UnshareFlags;
 use sandbox::lists::{CREDENTIALS, FILE_OPS, FRONT_END, HELPER_START, PROXY_CONNECTION, SPAWNER};
 use sandbox::{Allow, SeccompMode};
 
-use crate::cli::BackendKind;
+use crate::options::BackendKind;
 
 /// How the front end confines itself (as virtiofsd's `--sandbox`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -39,7 +39,7 @@ pub fn confine(mode: SandboxMode, backend: BackendKind, export: &Path) -> Result
         return Ok(());
     }
     if !rustix::process::geteuid().is_root() {
-        return Err(format!("--sandbox {mode:?} needs root (use --sandbox none)").to_lowercase());
+        return Err(format!("--sandbox {mode} needs root (use --sandbox none)"));
     }
     let root = match (mode, backend) {
         (SandboxMode::Namespace, BackendKind::Proxy) => {

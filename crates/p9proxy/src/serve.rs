@@ -29,7 +29,8 @@ use p9_server::stats::Stats;
 use p9_server::{HelperPool, ProxyBackend};
 use proxy_client::SpinPolicy;
 
-use crate::cli::{BackendKind, ServeArgs, SpawnerArgs};
+use crate::cli::{ServeArgs, SpawnerArgs};
+use crate::options::BackendKind;
 
 /// The default listener.
 pub const DEFAULT_LISTEN: &str = "tcp:127.0.0.1:5640";
@@ -100,7 +101,7 @@ fn take_transport(args: &ServeArgs) -> Result<Transport, String> {
     let mut listeners = Vec::new();
     for a in &addrs {
         listeners.push(
-            a.bind_with(&crate::trust::socket_perms(args)?)
+            a.bind_with(&crate::trust::socket_perms(&args.options)?)
                 .map_err(|e| format!("cannot listen on {a}: {e}"))?,
         );
     }
@@ -112,9 +113,9 @@ fn open_backend(
     stats: &Arc<Stats>,
     poller: &Arc<Poller>,
 ) -> Result<Arc<dyn Backend>, String> {
-    match args.backend {
+    match args.options.backend {
         BackendKind::Local => {
-            if args.user.is_some() || args.helper_socket.is_some() {
+            if args.options.user.is_some() || args.options.helper_socket.is_some() {
                 tracing::warn!(
                     "--user and --helper-socket apply to the proxy backend only; ignored"
                 );
@@ -140,7 +141,7 @@ fn open_proxy_backend(
     poller: &Arc<Poller>,
 ) -> Result<Arc<dyn Backend>, String> {
     let policy: Arc<dyn SpinPolicy> = poller.clone();
-    if let Some(sock) = &args.helper_socket {
+    if let Some(sock) = &args.options.helper_socket {
         // One connection: QEMU's helper (and ours) serve one connection each. It may be
         // QEMU's C helper, which knows no identities (T_AS): only root is served there.
         let client = proxy_client::ProxyClient::connect(sock)
@@ -156,7 +157,7 @@ fn open_proxy_backend(
                 .into(),
         );
     }
-    let helper = match &args.helper {
+    let helper = match &args.options.helper {
         Some(h) => h.clone(),
         None => default_helper()?,
     };
@@ -176,22 +177,26 @@ fn open_proxy_backend(
         .arg(&helper)
         .arg("-p")
         .arg(&export);
-    for a in &args.helper_args {
+    for a in &args.options.helper_args {
         cmd.arg(format!("--helper-arg={a}"));
     }
-    cmd.arg(format!("--seccomp={}", args.seccomp));
+    cmd.arg(format!("--seccomp={}", args.options.seccomp));
     cmd.stdin(std::process::Stdio::null());
     let spawner =
         Arc::new(Spawner::start(cmd).map_err(|e| format!("cannot start the helper spawner: {e}"))?);
     // Calls past the first `helpers` replace helpers that died.
-    let (initial, started, stats) = (args.helpers.max(1), AtomicUsize::new(0), Arc::clone(stats));
+    let (initial, started, stats) = (
+        args.options.helpers.max(1),
+        AtomicUsize::new(0),
+        Arc::clone(stats),
+    );
     let connect = move || {
         if started.fetch_add(1, Ordering::Relaxed) >= initial {
             stats.helper_respawned();
         }
         Ok(spawner.helper()?.with_spin_policy(Arc::clone(&policy)))
     };
-    let pool = HelperPool::new(args.helpers, Box::new(connect))
+    let pool = HelperPool::new(args.options.helpers, Box::new(connect))
         .map_err(|e| format!("cannot start the helpers: {e}"))?;
     tracing::info!(helper = %helper.display(), connections = pool.len(), "proxy backend: helpers started");
     Ok(Arc::new(ProxyBackend::new(pool)))
@@ -224,10 +229,10 @@ pub const SERVER_USER: &str = "p9proxy";
 /// The user the proxy backend's front end becomes, looked up while /etc/passwd is still
 /// reachable (before the sandbox's chroot).
 fn target_user(args: &ServeArgs) -> Result<Option<(String, u32, u32)>, String> {
-    if args.backend != BackendKind::Proxy || !rustix::process::geteuid().is_root() {
+    if args.options.backend != BackendKind::Proxy || !rustix::process::geteuid().is_root() {
         return Ok(None);
     }
-    let user = match &args.user {
+    let user = match &args.options.user {
         Some(u) => u.clone(),
         None => match p9_server::privsep::lookup(SERVER_USER) {
             Ok((uid, gid)) => return Ok(Some((SERVER_USER.to_string(), uid, gid))),
@@ -247,7 +252,7 @@ fn target_user(args: &ServeArgs) -> Result<Option<(String, u32, u32)>, String> {
 }
 
 fn drop_privileges(args: &ServeArgs, target: Option<(String, u32, u32)>) -> Result<(), String> {
-    match (args.backend, target) {
+    match (args.options.backend, target) {
         (BackendKind::Local, _) => {
             if rustix::process::geteuid().is_root() {
                 sandbox::caps::keep_only(sandbox::caps::FILE_SERVER_CAPS)
@@ -315,8 +320,12 @@ fn raise_fd_limit() {
 pub fn run(args: ServeArgs) -> Result<(), String> {
     // 1. Inherited descriptors are taken before this process opens any of its own.
     let transport = take_transport(&args)?;
-    let endpoints = crate::control::bind(args.control.as_deref(), args.metrics_listen.as_ref())?;
+    let endpoints = crate::control::bind(
+        args.options.control.as_deref(),
+        args.options.metrics_listen.as_ref(),
+    )?;
     let sandbox_mode = args
+        .options
         .sandbox
         .unwrap_or(if rustix::process::geteuid().is_root() {
             crate::sandbox::SandboxMode::Namespace
@@ -331,20 +340,20 @@ pub fn run(args: ServeArgs) -> Result<(), String> {
         (transport, endpoints)
     };
     let stats = Arc::new(Stats::new());
-    let poller = Arc::new(Poller::new(Duration::from_micros(args.poll_us)));
+    let poller = Arc::new(Poller::new(Duration::from_micros(args.options.poll_us)));
     // The client applies the user's umask; modes reach the file system exactly.
     rustix::process::umask(rustix::fs::Mode::empty());
     raise_fd_limit();
     // The fd budget is a share of that limit, read now (the seccomp filter allows no
     // getrlimit later).
     let budgets = p9_server::budget::Budgets {
-        connections: args.max_connections,
+        connections: args.options.max_connections,
         ..Default::default()
     }
     .resolved();
     // 2. The backend.
-    let mut backend = crate::identity::layer(&args, open_backend(&args, &stats, &poller)?)?;
-    if args.readonly {
+    let mut backend = crate::identity::layer(&args.options, open_backend(&args, &stats, &poller)?)?;
+    if args.options.readonly {
         backend = Arc::new(p9_server::ReadOnly(backend));
     }
     // 3. Confinement (namespaces, chroot), privileges, seccomp.
@@ -357,8 +366,8 @@ pub fn run(args: ServeArgs) -> Result<(), String> {
         args.dir.as_os_str().as_encoded_bytes().to_vec(),
         export.as_os_str().as_encoded_bytes().to_vec(),
     ];
-    let mut policy = crate::trust::policy(&args)?;
-    if args.helper_socket.is_some() {
+    let mut policy = crate::trust::policy(&args.options)?;
+    if args.options.helper_socket.is_some() {
         // A helper we did not start may be QEMU's C one, which takes no identities:
         // serve trusted peers only.
         policy.can_switch = false;
@@ -366,7 +375,7 @@ pub fn run(args: ServeArgs) -> Result<(), String> {
     let trust_line = crate::trust::describe(&policy);
     let config = ServerConfig {
         anames,
-        max_fids: args.max_fids,
+        max_fids: args.options.max_fids,
         trace: args.trace,
         poller,
         budgets,
@@ -374,23 +383,23 @@ pub fn run(args: ServeArgs) -> Result<(), String> {
         sock_diag: p9_server::peer::SockDiag::open().ok().map(Arc::new),
         ..ServerConfig::default()
     };
-    crate::sandbox::confine(sandbox_mode, args.backend, &export)?;
+    crate::sandbox::confine(sandbox_mode, args.options.backend, &export)?;
     drop_privileges(&args, target)?;
     if sandbox_mode == crate::sandbox::SandboxMode::Namespace {
         crate::pidns::rearm_parent_death_signal()?;
     }
-    crate::sandbox::seccomp(args.seccomp, args.backend)?;
+    crate::sandbox::seccomp(args.options.seccomp, args.options.backend)?;
 
     let server = Arc::new(
         Server::with_stats(backend, config, Arc::clone(&stats))
             .map_err(|e| format!("cannot serve {}: {e}", args.dir.display()))?,
     );
     let limits = Limits {
-        max_connections: args.max_connections,
-        handshake_timeout: (args.handshake_timeout > 0)
-            .then(|| Duration::from_secs(args.handshake_timeout)),
-        msize_tcp: args.msize_max.unwrap_or(DEFAULT_MSIZE_TCP),
-        msize_unix: args.msize_max.unwrap_or(DEFAULT_MSIZE_UNIX),
+        max_connections: args.options.max_connections,
+        handshake_timeout: (args.options.handshake_timeout > 0)
+            .then(|| Duration::from_secs(args.options.handshake_timeout)),
+        msize_tcp: args.options.msize_max.unwrap_or(DEFAULT_MSIZE_TCP),
+        msize_unix: args.options.msize_max.unwrap_or(DEFAULT_MSIZE_UNIX),
     };
 
     // 4. Serve (statistics on their own threads).

@@ -308,7 +308,7 @@ impl Supervisor {
     fn announce(&self) {
         for s in &self.slots {
             for a in &s.export.listen {
-                let msize = s.export.msize_max.unwrap_or(match a {
+                let msize = s.export.options.msize_max.unwrap_or(match a {
                     ListenAddr::Tcp(_) => DEFAULT_MSIZE_TCP,
                     ListenAddr::Unix(_) => DEFAULT_MSIZE_UNIX,
                 });

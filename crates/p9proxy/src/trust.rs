@@ -5,7 +5,7 @@
 use p9_server::listen::SocketPerms;
 use p9_server::peer::{Policy, Users};
 
-use crate::cli::ServeArgs;
+use crate::options::ServeOptions;
 
 /// A user given as a name or a uid.
 fn uid_of(users: &Users, who: &str) -> Result<u32, String> {
@@ -16,7 +16,7 @@ fn uid_of(users: &Users, who: &str) -> Result<u32, String> {
 }
 
 /// The policy the flags ask for (on top of the default: the server's own user trusted).
-pub fn policy(args: &ServeArgs) -> Result<Policy, String> {
+pub fn policy(args: &ServeOptions) -> Result<Policy, String> {
     let mut policy = Policy::for_this_process();
     for who in &args.allow_users {
         let uid = uid_of(&policy.users, who)?;
@@ -42,7 +42,7 @@ pub fn group_id(g: &str) -> Result<u32, String> {
 }
 
 /// The permissions of the Unix listeners.
-pub fn socket_perms(args: &ServeArgs) -> Result<SocketPerms, String> {
+pub fn socket_perms(args: &ServeOptions) -> Result<SocketPerms, String> {
     let gid = match &args.socket_group {
         None => None,
         Some(g) => Some(group_id(g).map_err(|e| format!("--socket-group {e}"))?),

@@ -14,6 +14,9 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+mod common;
+use common::{free_port, is_root};
+
 use p9_server::testclient::Client;
 use p9_wire::*;
 use rustix::io::Errno;
@@ -220,6 +223,20 @@ fn check_config_errors_at_their_lines() {
             format!("[[export]]\npath = \"{d}\"\nlisten = [\"tcp:127.0.0.1:5641\"]\nsocket_group = \"no-such-group-p9\"\n"),
             "4:16: socket_group: no-such-group-p9: no such group",
         ),
+        // Every serve option is a key, checked as its flag is: a metrics address taken
+        // by a listener.
+        (
+            format!("[[export]]\npath = \"{d}\"\nlisten = [\"tcp:127.0.0.1:5641\"]\nmetrics_listen = \"tcp:127.0.0.1:5641\"\n"),
+            "4:18: listen address tcp:127.0.0.1:5641 is already used at line 3",
+        ),
+        // A wrong key of [defaults]: once, not once per export inheriting it.
+        (
+            format!(
+                "[defaults]\nhelpers = 0\n[[export]]\npath = \"{d}\"\nlisten = [\"tcp:127.0.0.1:5641\"]\n\
+                 [[export]]\npath = \"{d}\"\nlisten = [\"tcp:127.0.0.1:5642\"]\n"
+            ),
+            "2:11: helpers = 0: expected at least 1",
+        ),
         // path in [defaults].
         (
             format!("[defaults]\npath = \"{d}\"\n[[export]]\npath = \"{d}\"\nlisten = [\"tcp:127.0.0.1:5641\"]\n"),
@@ -256,35 +273,6 @@ fn check_config_errors_at_their_lines() {
 
 // ---------------------------------------------------------------------------------------
 // The supervisor (root).
-
-fn is_root() -> bool {
-    let ok = rustix::process::geteuid().is_root()
-        && Path::new(P9PROXY)
-            .with_file_name("virtfs-proxy-helper")
-            .exists();
-    if !ok {
-        eprintln!("SKIPPED: needs root and the helper built next to p9proxy");
-    }
-    ok
-}
-
-/// A free loopback TCP port (bound, then released), never one this test process was
-/// given before (a released port is often handed out again at once).
-fn free_port() -> u16 {
-    static GIVEN: Mutex<Vec<u16>> = Mutex::new(Vec::new());
-    let mut given = GIVEN.lock().unwrap_or_else(|p| p.into_inner());
-    loop {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        if !given.contains(&port) {
-            given.push(port);
-            return port;
-        }
-    }
-}
 
 /// `p9proxy serve --config FILE`, its stderr collected; stopped (SIGTERM) when dropped.
 struct Supervisor {
@@ -756,4 +744,120 @@ fn xattr(path: &Path, name: &str) -> Vec<u8> {
     let n = rustix::fs::lgetxattr(path, name, &mut buf).unwrap();
     buf.truncate(n);
     buf
+}
+
+/// `serve --config` with the flag of an export option (which the file sets per export):
+/// refused with status 2 and a message naming the flag and its key, not ignored. -v and
+/// --trace (every export) are taken.
+#[test]
+fn config_refuses_export_flags() {
+    let t = tempfile::tempdir().unwrap();
+    let cfg = t.path().join("p9proxy.toml");
+    // A file the supervisor refuses (status 1) once it reads it: the flags are refused
+    // before.
+    std::fs::write(
+        &cfg,
+        "[[export]]\npath = \"/nonexistent/p9proxy\"\nlisten = [\"tcp:127.0.0.1:5641\"]\n",
+    )
+    .unwrap();
+    let serve = |flags: &[&str]| {
+        let out = Command::new(P9PROXY)
+            .args(["serve", "--config"])
+            .arg(&cfg)
+            .args(flags)
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    for (flags, key) in [
+        (&["--seccomp", "off"][..], "seccomp"),
+        (&["--security-model", "mapped-xattr"], "security_model"),
+        (&["--squash", "1000:1000"], "squash"),
+        (&["--uid-map", "0:1000:1"], "uid_map"),
+        (&["--gid-map", "0:1000:1"], "gid_map"),
+        (&["--backend", "local"], "backend"),
+        (&["--helpers", "2"], "helpers"),
+        (&["--helper-arg=--poll-us=0"], "helper_args"),
+        (&["--max-fids", "5"], "max_fids"),
+        (&["--max-connections", "5"], "max_connections"),
+        (
+            &["--max-connections-per-user", "5"],
+            "max_connections_per_user",
+        ),
+        (&["--handshake-timeout", "0"], "handshake_timeout"),
+        (&["--poll-us", "0"], "poll_us"),
+        (&["--control", "/tmp/p9proxy-test.ctl"], "control"),
+        (&["--metrics-listen", "tcp:127.0.0.1:9"], "metrics_listen"),
+        (&["--allow-user", "root"], "allow_users"),
+        (&["--trust-network"], "trust_network"),
+        (&["--socket-mode", "0600"], "socket_mode"),
+        (&["--socket-group", "root"], "socket_group"),
+        (&["--readonly"], "readonly"),
+        (&["--user", "nobody"], "user"),
+        (&["--sandbox", "none"], "sandbox"),
+        (&["--msize-max", "64K"], "msize_max"),
+    ] {
+        let flag = flags[0].split('=').next().unwrap();
+        let (code, err) = serve(flags);
+        assert_eq!(code, Some(2), "{flags:?}: {err}");
+        assert!(
+            err.contains(&format!("{flag} cannot be used with --config"))
+                && err.contains(&format!("`{key}`")),
+            "{flags:?}: {err}"
+        );
+    }
+    // Logging flags apply to every export: the file is read (and refused, status 1).
+    let (code, err) = serve(&["-v", "--trace"]);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("invalid config"), "{err}");
+}
+
+/// Every serve option is a config key, `metrics_listen` too (once missing): the export's
+/// server answers GET /metrics there.
+#[test]
+fn metrics_listen_key_reaches_the_server() {
+    if !is_root() {
+        return;
+    }
+    use std::io::{Read, Write};
+    let t = tempfile::tempdir().unwrap();
+    let e = export(t.path(), "e");
+    let (l, metrics) = (Addr::Unix(t.path().join("e.sock")), free_port());
+    let cfg = t.path().join("p9proxy.toml");
+    std::fs::write(
+        &cfg,
+        export_toml(
+            "e",
+            &e,
+            &l,
+            &format!("backend = \"local\"\nmetrics_listen = \"tcp:127.0.0.1:{metrics}\""),
+        ),
+    )
+    .unwrap();
+    let sup = Supervisor::start(&cfg);
+    sup.wait_log("server started", 1);
+    let mut c = l.client();
+    assert_eq!(read_file(&mut c, 1, "hello"), b"hello from e");
+    // The server binds it as it starts: connect once it listens.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut s = loop {
+        match TcpStream::connect(("127.0.0.1", metrics)) {
+            Ok(s) => break s,
+            Err(e) => {
+                assert!(Instant::now() < deadline, "metrics_listen: {e}");
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
+    };
+    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    write!(s, "GET /metrics HTTP/1.1\r\nHost: localhost\r\n\r\n").unwrap();
+    let mut body = String::new();
+    let _ = s.read_to_string(&mut body);
+    assert!(body.starts_with("HTTP/1.1 200"), "{body}");
+    assert!(body.contains("p9proxy_"), "{body}");
+    drop(c);
+    sup.stop();
 }

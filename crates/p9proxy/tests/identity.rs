@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::Killed;
+use common::{free_port, is_root, Killed};
 use p9_server::testclient::Client;
 use p9_wire::*;
 
@@ -27,16 +27,13 @@ const NOBODY: u32 = 65534;
 /// reachable by uid 65534.
 const PYTHON: &str = "/usr/bin/python3";
 
-fn is_root() -> bool {
-    rustix::process::geteuid().is_root()
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
+/// Runs Python with `args` as uid and gid 65534, with no supplementary groups.
+fn python_as_nobody(args: &[&str]) -> std::process::Output {
+    Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups", PYTHON])
+        .args(args)
+        .output()
         .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 fn wait_for(ready: impl Fn() -> bool, what: &str) {
@@ -84,13 +81,7 @@ fn serve(export: &Path, args: &[&str]) -> Killed {
 /// Runs the hostile client as uid 65534 against `addr`, claiming `uname`; its steps'
 /// errnos (0: allowed).
 fn attack(addr: &str, uname: u32) -> HashMap<String, i64> {
-    let out = Command::new("setpriv")
-        .args(["--reuid=65534", "--regid=65534", "--clear-groups", PYTHON])
-        .arg(ATTACK)
-        .arg(addr)
-        .arg(uname.to_string())
-        .output()
-        .unwrap();
+    let out = python_as_nobody(&[ATTACK, addr, &uname.to_string()]);
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),
@@ -281,20 +272,13 @@ fn unix_listeners_are_private_unless_told() {
         .collect();
     assert!(left.is_empty(), "{left:?}");
     // uid 65534 cannot even connect.
-    let out = Command::new("setpriv")
-        .args([
-            "--reuid=65534",
-            "--regid=65534",
-            "--clear-groups",
-            PYTHON,
-            "-c",
-        ])
-        .arg(format!(
+    let out = python_as_nobody(&[
+        "-c",
+        &format!(
             "import socket; s = socket.socket(socket.AF_UNIX); s.connect({:?})",
             sock.display().to_string()
-        ))
-        .output()
-        .unwrap();
+        ),
+    ]);
     assert!(
         !out.status.success(),
         "uid 65534 connected to a 0600 socket"
@@ -389,17 +373,7 @@ fn an_untrusted_user_holds_at_most_its_connections() {
          \x20       print('closed')\n",
         sock.display().to_string()
     );
-    let out = Command::new("setpriv")
-        .args([
-            "--reuid=65534",
-            "--regid=65534",
-            "--clear-groups",
-            PYTHON,
-            "-c",
-        ])
-        .arg(script)
-        .output()
-        .unwrap();
+    let out = python_as_nobody(&["-c", &script]);
     let text = String::from_utf8_lossy(&out.stdout);
     // Whichever connection's thread counts third is the one closed.
     let mut got: Vec<&str> = text.lines().collect();

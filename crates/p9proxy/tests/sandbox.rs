@@ -4,6 +4,7 @@
 //! file-server capabilities. A syscall outside the allowlist kills it.
 
 mod common;
+use common::is_root;
 
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
@@ -18,10 +19,6 @@ fn temp_export() -> (tempfile::TempDir, PathBuf) {
     let export = dir.path().join("export");
     std::fs::create_dir(&export).unwrap();
     (dir, export)
-}
-
-fn is_root() -> bool {
-    rustix::process::geteuid().is_root()
 }
 
 /// Starts `p9proxy serve EXPORT --listen unix:SOCK ARGS...` and waits for the socket.

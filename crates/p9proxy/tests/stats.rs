@@ -7,7 +7,7 @@
 //! and with the local backend.
 
 mod common;
-use common::{helpers_of, Killed};
+use common::{free_port, helpers_of, Killed};
 
 use std::collections::HashMap;
 use std::io::{Read, Write};
@@ -23,14 +23,6 @@ use p9_wire::*;
 use rustix::io::Errno;
 
 const P9PROXY: &str = env!("CARGO_BIN_EXE_p9proxy");
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 struct Served {
     server: Killed,

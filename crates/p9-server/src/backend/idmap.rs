@@ -41,6 +41,13 @@ pub struct IdRange {
     pub count: u32,
 }
 
+impl std::fmt::Display for IdRange {
+    /// `CLIENT:HOST:COUNT`, as `FromStr` reads it.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}:{}", self.client, self.host, self.count)
+    }
+}
+
 impl std::str::FromStr for IdRange {
     type Err = String;
     /// `CLIENT:HOST:COUNT`.

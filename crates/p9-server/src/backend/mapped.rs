@@ -57,6 +57,14 @@ pub enum SecurityModel {
 }
 
 impl SecurityModel {
+    /// Every model.
+    pub const ALL: [SecurityModel; 4] = [
+        SecurityModel::Passthrough,
+        SecurityModel::MappedXattr,
+        SecurityModel::MappedFile,
+        SecurityModel::None,
+    ];
+
     /// The name QEMU gives it.
     pub fn name(self) -> &'static str {
         match self {

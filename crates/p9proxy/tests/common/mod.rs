@@ -2,6 +2,32 @@
 
 use std::collections::HashMap;
 use std::process::Child;
+use std::sync::Mutex;
+
+/// Whether the tests run as root (those that need it return at once otherwise).
+#[allow(dead_code)]
+pub fn is_root() -> bool {
+    rustix::process::geteuid().is_root()
+}
+
+/// A free loopback TCP port (bound, then released), never one this test process was
+/// given before (a released port is often handed out again at once).
+#[allow(dead_code)]
+pub fn free_port() -> u16 {
+    static GIVEN: Mutex<Vec<u16>> = Mutex::new(Vec::new());
+    let mut given = GIVEN.lock().unwrap_or_else(|p| p.into_inner());
+    loop {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        if !given.contains(&port) {
+            given.push(port);
+            return port;
+        }
+    }
+}
 
 /// A child process killed (and reaped) when dropped, also when a test panics.
 #[allow(dead_code)]
