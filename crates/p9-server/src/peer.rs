@@ -121,8 +121,11 @@ pub struct Policy {
     /// Whether this process can act as other users (it runs as root). Without, a peer
     /// that is neither trusted nor the server's own user is refused.
     pub can_switch: bool,
-    /// The server's own uid.
+    /// The server's own uid (and gid, below) when it started: the identity of whoever
+    /// hands it a pipe (`--stdio`), even after it dropped to another user.
     pub own_uid: u32,
+    /// The server's own gid when it started.
+    pub own_gid: u32,
     /// Most connections one untrusted user may hold at once (trusted peers are bounded
     /// by the server's connection limit only): one local user cannot take every slot.
     pub max_connections_per_user: usize,
@@ -142,6 +145,7 @@ impl Policy {
             users: Arc::new(Users::load()),
             can_switch: own_uid == 0,
             own_uid,
+            own_gid: rustix::process::getegid().as_raw(),
             max_connections_per_user: DEFAULT_MAX_CONNECTIONS_PER_USER,
         }
     }
@@ -337,15 +341,16 @@ fn canonical(a: SocketAddr) -> SocketAddr {
 }
 
 /// Who is at the other end of `conn`, as the kernel says. `diag` finds the owners of
-/// loopback TCP peers (without it, TCP peers have no identity).
-pub fn identify(conn: BorrowedFd<'_>, diag: Option<&SockDiag>, users: &Users) -> PeerIdentity {
+/// loopback TCP peers (without it, TCP peers have no identity). Makes no syscall the
+/// front end's filter forbids (`geteuid`: the server's own identity is `policy`'s).
+pub fn identify(conn: BorrowedFd<'_>, diag: Option<&SockDiag>, policy: &Policy) -> PeerIdentity {
+    let users = &policy.users;
     match rustix::net::sockopt::socket_domain(conn) {
         Err(Errno::NOTSOCK) => {
             // An inherited pipe or file: handed over by whoever started us.
-            let uid = rustix::process::geteuid().as_raw();
             PeerIdentity::Local(Peer {
-                uid,
-                gid: rustix::process::getegid().as_raw(),
+                uid: policy.own_uid,
+                gid: policy.own_gid,
                 pid: None,
             })
         }
@@ -465,6 +470,7 @@ mod tests {
             users: users.clone(),
             can_switch: true,
             own_uid: 0,
+            own_gid: 0,
             max_connections_per_user: 2,
         };
         let local = |uid, gid| {

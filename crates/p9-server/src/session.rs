@@ -540,11 +540,7 @@ pub(crate) fn run(
     }
     let _restore = ActAsSelfAtEnd;
     let config = server.config();
-    let who = identify(
-        reader.as_fd(),
-        config.sock_diag.as_deref(),
-        &config.policy.users,
-    );
+    let who = identify(reader.as_fd(), config.sock_diag.as_deref(), &config.policy);
     let authority = config.policy.authority(&who);
     match &authority {
         Authority::Refused(why) => {

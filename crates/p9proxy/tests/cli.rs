@@ -112,6 +112,63 @@ fn serves_stdio() {
     assert!(child.0.wait().unwrap().success());
 }
 
+/// Two pipes as one client stream (what `--stdio` gets from `ssh` or a pipeline).
+struct Pipes {
+    from_server: std::fs::File,
+    to_server: std::fs::File,
+}
+
+impl std::io::Read for Pipes {
+    fn read(&mut self, b: &mut [u8]) -> std::io::Result<usize> {
+        self.from_server.read(b)
+    }
+}
+
+impl std::io::Write for Pipes {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        self.to_server.write(b)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.to_server.flush()
+    }
+}
+
+/// `--stdio` on pipes, with each backend (the proxy one as root: sandboxed, under its
+/// seccomp filter): one client, then a clean exit. The proxy backend's front end was
+/// killed by its filter twice here: identifying a pipe's peer called `geteuid`, and
+/// reaping the helper spawner at exit `wait4`.
+#[test]
+fn serves_stdio_pipes_and_exits_cleanly() {
+    use std::io::{Read, Write};
+    let backends: &[&str] = if rustix::process::geteuid().is_root() {
+        &["local", "proxy"]
+    } else {
+        &["local"]
+    };
+    for backend in backends {
+        let d = export();
+        let (in_r, in_w) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC).unwrap();
+        let (out_r, out_w) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC).unwrap();
+        let child = Command::new(P9PROXY)
+            .args(["serve", "--backend", backend, "--stdio"])
+            .arg(d.path().join("export"))
+            .stdin(in_r)
+            .stdout(out_w)
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut child = Killed(child);
+        let mut c = Client::new(Pipes {
+            from_server: std::fs::File::from(out_r),
+            to_server: std::fs::File::from(in_w),
+        });
+        read_hello(&mut c);
+        drop(c);
+        let st = child.0.wait().unwrap();
+        assert!(st.success(), "{backend}: {st:?}");
+    }
+}
+
 #[test]
 fn serves_an_inherited_fd() {
     let d = export();

@@ -134,6 +134,8 @@ pub const FRONT_END: &[Allow] = &[
     },
     Allow::Any(libc::SYS_nanosleep),
     Allow::Any(libc::SYS_clock_nanosleep),
+    // Reaping its own child, the helper spawner, when the server ends (`--stdio`).
+    Allow::Any(libc::SYS_wait4),
     // File I/O on handed-out fds.
     Allow::Any(libc::SYS_pread64),
     Allow::Any(libc::SYS_pwrite64),
