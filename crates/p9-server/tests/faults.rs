@@ -71,12 +71,16 @@ impl Helpers {
     fn connector(self: &Arc<Self>, export: PathBuf) -> Connector {
         let helper = helper_binary();
         let me = Arc::clone(self);
+        let tree = p9_server::spawner::SharedTree::default();
         Box::new(move || {
             let mut cmd = Command::new(&helper);
             cmd.arg("-p").arg(&export).arg("-n").stdin(Stdio::null());
             let (sock, child) = {
                 let _g = SPAWNING.lock().unwrap_or_else(|p| p.into_inner());
-                proxy_client::spawn_with_socket(cmd)?
+                let tree = tree
+                    .fd(&export)
+                    .map(|fd| (p9_server::spawner::TREE_FD_FLAG, fd));
+                proxy_client::spawn_with_socket_and_fd(cmd, tree)?
             };
             let fd = sock.as_raw_fd();
             me.live.lock().unwrap().push(Helper { child, sock: fd });

@@ -40,6 +40,7 @@ fn killed_helpers_are_reaped_without_a_new_request() {
         helper: helper.clone(),
         export: dir.path().to_path_buf(),
         args: Vec::new(),
+        tree: Default::default(),
     };
     let (mut front, spawner_end) = UnixStream::pair().unwrap();
     let spawner = std::thread::spawn(move || spawner::serve(OwnedFd::from(spawner_end), &cfg));
