@@ -12,7 +12,7 @@ use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::Path;
 use std::process::Command;
 
-use common::{Helper, HELPER};
+use common::Helper;
 use proxy_client::{Error, ProxyClient, Timestamp};
 use proxy_protocol::{Request, RequestType};
 use rustix::fs::{Mode, OFlags, XattrFlags};
