@@ -9,7 +9,6 @@ use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::fs::MetadataExt;
 
 use common::*;
-use p9_wire::*;
 use rustix::fs::{AtFlags, Mode, OFlags};
 
 /// 40 directories of 250-byte names: a path of 10,040 bytes.
