@@ -389,3 +389,43 @@ fn foreign_fds_are_refused_for_every_request_type() {
     drop(c);
     h.finish();
 }
+
+/// QEMU's own path requests reach files past PATH_MAX too: the helper resolves long
+/// paths a chunk at a time, each inside the export.
+#[test]
+fn qemu_path_requests_past_path_max() {
+    require_root!();
+    let tmp = setup();
+    let export = tmp.path().join("export");
+    let h = Helper::start(&export, false);
+    let c = client_of(&h);
+    let name = "n".repeat(250);
+    let mut path = String::new();
+    for _ in 0..40 {
+        path.push('/');
+        path.push_str(&name);
+        c.mkdir(&path, 0o755, 0, 0).unwrap();
+    }
+    assert!(path.len() > 8192);
+    let p = |rest: &str| format!("{path}/{rest}");
+    // QEMU counts the NUL of the paths it keeps.
+    let with_nul = format!("{}\0", p("f"));
+    drop(c.create(&with_nul, OFlags::RDWR, 0o644, 0, 0).unwrap());
+    c.chmod(p("f"), 0o600).unwrap();
+    assert_eq!(c.lstat(p("f")).unwrap().mode & 0o7777, 0o600);
+    c.rename(p("f"), p("g")).unwrap();
+    c.link(p("g"), p("h")).unwrap();
+    c.symlink("g", p("s"), 0, 0).unwrap();
+    assert_eq!(c.readlink(p("s")).unwrap(), b"g");
+    c.truncate(p("g"), 1).unwrap();
+    c.remove(p("h")).unwrap();
+    let fd = c.open(p("g"), OFlags::RDONLY).unwrap();
+    assert_eq!(rustix::fs::fstat(&fd).unwrap().st_size, 1);
+    // Climbing with `..` past a chunk's start stays inside.
+    let up = format!("{path}{}", "/..".repeat(3000));
+    let st = c.lstat(&up).unwrap();
+    let outside = std::fs::metadata(tmp.path()).unwrap();
+    assert_ne!((st.dev, st.ino), (outside.dev(), outside.ino()));
+    drop(c);
+    h.finish();
+}
