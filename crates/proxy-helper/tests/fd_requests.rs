@@ -429,3 +429,53 @@ fn qemu_path_requests_past_path_max() {
     drop(c);
     h.finish();
 }
+
+/// Fds on a submount of the export are accepted even when this helper did not hand them
+/// out (the front end walks across a mount point itself, or a sibling helper did): the
+/// helper learns its tree's submounts from the mount table at start.
+#[test]
+fn submounts_fds_are_accepted() {
+    require_root!();
+    let tmp = setup();
+    let export = tmp.path().join("export");
+    let sub = export.join("sub");
+    std::fs::create_dir(&sub).unwrap();
+    rustix::mount::mount(
+        "p9proxy-test",
+        &sub,
+        "tmpfs",
+        rustix::mount::MountFlags::empty(),
+        None,
+    )
+    .unwrap();
+    struct Unmount<'a>(&'a Path);
+    impl Drop for Unmount<'_> {
+        fn drop(&mut self) {
+            let _ = rustix::mount::unmount(self.0, rustix::mount::UnmountFlags::DETACH);
+        }
+    }
+    let _unmount = Unmount(&sub);
+    std::fs::write(sub.join("f"), b"on the submount").unwrap();
+    let h = Helper::start(&export, false);
+    let c = client_of(&h);
+    let root = c.open("/", OFlags::PATH | OFlags::NOFOLLOW).unwrap();
+    // Walked by us (the front end), not by the helper.
+    let sub_fd = rustix::fs::openat(&root, "sub", OFlags::PATH, Mode::empty()).unwrap();
+    let f = rustix::fs::openat(&sub_fd, "f", OFlags::PATH, Mode::empty()).unwrap();
+    c.chmod_node(&f, 0o604).unwrap();
+    c.mkdir_at(&sub_fd, "d", 0o700, 0, 0).unwrap();
+    assert_eq!(
+        std::fs::metadata(sub.join("f")).unwrap().mode() & 0o7777,
+        0o604
+    );
+    assert!(sub.join("d").is_dir());
+    // The host's own mount of that tmpfs is not the helper's copy: refused.
+    let host_sub = opath(&sub);
+    assert_eq!(
+        errno(c.mkdir_at(&host_sub, "pwn", 0o700, 0, 0)),
+        Errno::XDEV
+    );
+    assert!(!sub.join("pwn").exists());
+    drop(c);
+    h.finish();
+}
