@@ -614,7 +614,7 @@ mod tests {
         e.remove(&moved).unwrap();
         // `..` at a chunk's start stops there: still inside.
         let mut up = path.clone();
-        up.extend_from_slice(&b"/..".repeat(2000));
+        up.extend_from_slice(&b"/..".repeat(50));
         let fd = e
             .resolve(&up, OFlags::PATH | OFlags::DIRECTORY, Mode::empty())
             .unwrap();

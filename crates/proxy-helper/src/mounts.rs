@@ -11,7 +11,7 @@
 //! Without a detached tree (an unprivileged run) no fd is accepted.
 
 use std::collections::HashSet;
-use std::os::fd::{AsFd, BorrowedFd};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::Path;
 
 use rustix::fs::{self, AtFlags, FileType, Mode, OFlags, ResolveFlags, StatxFlags};
@@ -25,6 +25,9 @@ const MAX_MOUNTS: usize = 4096;
 #[derive(Debug, Default)]
 pub struct ExportMounts {
     ids: HashSet<u64>,
+    /// The tree's fd, held for the helper's life: a detached tree is dissolved when its
+    /// last `open_tree` fd closes, and its mounts' ids must stay theirs.
+    tree: Option<OwnedFd>,
 }
 
 /// The mount id and file type of `fd`'s inode.
@@ -70,6 +73,11 @@ impl ExportMounts {
             }
         }
         m
+    }
+
+    /// Holds the tree's `open_tree` fd for as long as these mounts are checked against.
+    pub fn keep_tree(&mut self, tree: OwnedFd) {
+        self.tree = Some(tree);
     }
 
     /// Remembers the mount of `fd`, an fd this helper made on its tree (bounded).

@@ -114,6 +114,10 @@ pub fn confine(
     process::umask(Mode::empty());
     thread::set_thread_groups(&[]).map_err(at("setgroups"))?;
     ::sandbox::caps::keep_only(KEPT_CAPS).map_err(at("capabilities"))?;
+    let mut mounts = mounts;
+    if let Some(tree) = tree {
+        mounts.keep_tree(tree);
+    }
     Ok((handle, mounts))
 }
 

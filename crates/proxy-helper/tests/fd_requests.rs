@@ -421,8 +421,9 @@ fn qemu_path_requests_past_path_max() {
     c.remove(p("h")).unwrap();
     let fd = c.open(p("g"), OFlags::RDONLY).unwrap();
     assert_eq!(rustix::fs::fstat(&fd).unwrap().st_size, 1);
-    // Climbing with `..` past a chunk's start stays inside.
-    let up = format!("{path}{}", "/..".repeat(3000));
+    // Climbing with `..` past the last chunk's start stays inside. (Few of them: a
+    // rename anywhere on the host while openat2 resolves `..` makes it retry.)
+    let up = format!("{path}{}", "/..".repeat(50));
     let st = c.lstat(&up).unwrap();
     let outside = std::fs::metadata(tmp.path()).unwrap();
     assert_ne!((st.dev, st.ino), (outside.dev(), outside.ino()));
