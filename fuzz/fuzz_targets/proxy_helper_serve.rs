@@ -40,7 +40,7 @@ fuzz_target!(|data: &[u8]| {
     });
     std::thread::scope(|s| {
         let helper = s.spawn(|| {
-            let _ = proxy_helper::serve(&t.export, OwnedFd::from(theirs), Default::default());
+            let _ = proxy_helper::serve(&t.export, Default::default(), OwnedFd::from(theirs), Default::default());
         });
         // The helper may close early (a request it cannot frame): then writes fail.
         let _ = ours.write_all(data);

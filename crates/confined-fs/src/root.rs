@@ -114,14 +114,23 @@ impl Export {
         }
         // RESOLVE_IN_ROOT scopes to `dir`; a walk from a subdirectory is scoped to it,
         // which is stricter than the export and never looser.
-        let how = ResolveFlags::IN_ROOT | ResolveFlags::NO_MAGICLINKS;
-        let mut tries = 0;
-        loop {
-            match fs::openat2(dir, path, flags | OFlags::CLOEXEC, mode, how) {
-                Err(Errno::AGAIN) if tries < RESOLVE_RETRIES => tries += 1,
-                r => return r,
-            }
+        if path.len() <= MAX_CHUNK {
+            return openat2_in_root(dir, path, flags, mode);
         }
+        // Longer than the kernel resolves at once: chunks of whole components, each
+        // resolved (following symlinks inside it) as a directory with RESOLVE_IN_ROOT
+        // from the last one. Each chunk is scoped to where it starts: `..` and absolute
+        // symlinks in a later chunk stop there, never above it (stricter, never looser).
+        let (mut chunks, last) = chunks(path)?;
+        let Some(first) = chunks.next() else {
+            return openat2_in_root(dir, last, flags, mode);
+        };
+        let dir_flags = OFlags::PATH | OFlags::DIRECTORY;
+        let mut cur = openat2_in_root(dir, first, dir_flags, Mode::empty())?;
+        for chunk in chunks {
+            cur = openat2_in_root(cur.as_fd(), chunk, dir_flags, Mode::empty())?;
+        }
+        openat2_in_root(cur.as_fd(), last, flags, mode)
     }
 
     /// Resolves the parent directory of `path` and returns it with the last name. A
@@ -476,6 +485,48 @@ impl Export {
     }
 }
 
+/// The longest path resolved in one `openat2` (`PATH_MAX` less its NUL).
+const MAX_CHUNK: usize = 4096 - 1;
+
+/// `openat2(dir, path, flags, mode, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS)`, retried
+/// when a racing rename makes it `EAGAIN`.
+fn openat2_in_root(
+    dir: BorrowedFd<'_>,
+    path: &[u8],
+    flags: OFlags,
+    mode: Mode,
+) -> Result<OwnedFd, Errno> {
+    let how = ResolveFlags::IN_ROOT | ResolveFlags::NO_MAGICLINKS;
+    let mut tries = 0;
+    loop {
+        match fs::openat2(dir, path, flags | OFlags::CLOEXEC, mode, how) {
+            Err(Errno::AGAIN) if tries < RESOLVE_RETRIES => tries += 1,
+            r => return r,
+        }
+    }
+}
+
+/// Splits a path longer than [`MAX_CHUNK`] at `/`s into the leading chunks, each at
+/// most [`MAX_CHUNK`] bytes of whole components, and the last one (which keeps any
+/// trailing `/`). A component longer than a chunk is `ENAMETOOLONG`.
+fn chunks(path: &[u8]) -> Result<(impl Iterator<Item = &[u8]>, &[u8]), Errno> {
+    let mut cuts = Vec::new();
+    let mut start = 0;
+    while path.len() - start > MAX_CHUNK {
+        // The last `/` within the window ends this chunk (kept in it: `a/b/`).
+        let window = &path[start..start + MAX_CHUNK];
+        let cut = window
+            .iter()
+            .rposition(|&c| c == b'/')
+            .ok_or(Errno::NAMETOOLONG)?;
+        cuts.push(start..start + cut + 1);
+        start += cut + 1;
+    }
+    let last = &path[start..];
+    let last = if last.is_empty() { &b"."[..] } else { last };
+    Ok((cuts.into_iter().map(move |r| &path[r]), last))
+}
+
 /// A resolved parent directory: the export root (borrowed) or a looked-up one.
 #[derive(Debug)]
 enum Dir<'a> {
@@ -499,4 +550,76 @@ pub enum XattrValue {
     Len(usize),
     /// The value or the NUL-separated list.
     Data(Vec<u8>),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_paths_split_at_slashes() {
+        let name = [b'd'; 200];
+        let mut path = Vec::new();
+        for _ in 0..50 {
+            path.push(b'/');
+            path.extend_from_slice(&name);
+        }
+        let (leading, last) = chunks(&path).unwrap();
+        let leading: Vec<&[u8]> = leading.collect();
+        assert!(leading.len() >= 2);
+        assert!(leading
+            .iter()
+            .all(|c| c.len() <= MAX_CHUNK && c.ends_with(b"/")));
+        let total: usize = leading.iter().map(|c| c.len()).sum::<usize>() + last.len();
+        assert_eq!(total, path.len());
+        assert!(last.len() <= MAX_CHUNK && last.ends_with(&name) && !last.starts_with(b"/"));
+        // A component as long as a chunk cannot be split.
+        assert_eq!(chunks(&[b'x'; 5000]).err(), Some(Errno::NAMETOOLONG));
+    }
+
+    #[test]
+    fn paths_past_path_max_resolve_inside() {
+        let tmp = tempfile::tempdir().unwrap();
+        let e = Export::new(tmp.path(), ExportOptions::default()).unwrap();
+        let name = vec![b'n'; 250];
+        let mut path = Vec::new();
+        let root = e.root_fd();
+        let mut dir = e.resolve(b"/", OFlags::PATH, Mode::empty()).unwrap();
+        for _ in 0..40 {
+            e.mkdir_at(dir.as_fd(), &name, 0o755, Credentials { uid: 0, gid: 0 })
+                .or_else(|err| if err == Errno::PERM { Ok(()) } else { Err(err) })
+                .unwrap();
+            dir = e.lookup_at(dir.as_fd(), &name).unwrap();
+            path.push(b'/');
+            path.extend_from_slice(&name);
+        }
+        assert!(path.len() > 8192);
+        let _ = root;
+        let mut file = path.clone();
+        file.extend_from_slice(b"/f");
+        let fd = e
+            .create(
+                &file,
+                OFlags::RDWR.bits() as i32,
+                0o644,
+                Credentials { uid: 0, gid: 0 },
+            )
+            .unwrap();
+        drop(fd);
+        e.chmod(&file, 0o600).unwrap();
+        assert_eq!(e.lstat(&file).unwrap().st_mode & 0o777, 0o600);
+        let mut moved = path.clone();
+        moved.extend_from_slice(b"/g");
+        e.rename(&file, &moved).unwrap();
+        e.remove(&moved).unwrap();
+        // `..` at a chunk's start stops there: still inside.
+        let mut up = path.clone();
+        up.extend_from_slice(&b"/..".repeat(50));
+        let fd = e
+            .resolve(&up, OFlags::PATH | OFlags::DIRECTORY, Mode::empty())
+            .unwrap();
+        let st = fs::fstat(&fd).unwrap();
+        let outside = fs::stat(tmp.path().parent().unwrap()).unwrap();
+        assert!(!(st.st_ino == outside.st_ino && st.st_dev == outside.st_dev));
+    }
 }

@@ -8,10 +8,10 @@
 
 use std::ffi::OsString;
 use std::io;
-use std::os::fd::{AsFd, OwnedFd};
-use std::path::PathBuf;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex, OnceLock};
 
 use proxy_client::ProxyClient;
 use rustix::io::Errno;
@@ -26,9 +26,47 @@ pub struct SpawnConfig {
     pub export: PathBuf,
     /// Extra helper flags (e.g. `--seccomp kill`).
     pub args: Vec<OsString>,
+    /// The detached copy of the export's mounts every helper started from this config
+    /// serves from (`--tree-fd`), made at the first start.
+    pub tree: SharedTree,
+}
+
+/// The helper flag that hands it the shared tree's fd.
+pub const TREE_FD_FLAG: &str = "--tree-fd";
+
+/// One detached copy of an export's mounts (`open_tree(OPEN_TREE_CLONE | AT_RECURSIVE)`),
+/// made once and handed to every helper: the fds one helper hands out are on mounts its
+/// siblings know, so each accepts the others' in fd-relative requests. Without the
+/// privilege to make one (not root), each helper makes its own, or none.
+#[derive(Debug, Clone, Default)]
+pub struct SharedTree(Arc<OnceLock<Option<OwnedFd>>>);
+
+impl SharedTree {
+    /// The tree of `export`, made at the first call (`None`: not root, or it failed).
+    pub fn fd(&self, export: &Path) -> Option<BorrowedFd<'_>> {
+        self.0
+            .get_or_init(|| {
+                if !rustix::process::geteuid().is_root() {
+                    return None;
+                }
+                use rustix::mount::OpenTreeFlags as F;
+                let flags = F::OPEN_TREE_CLONE | F::OPEN_TREE_CLOEXEC | F::AT_RECURSIVE;
+                rustix::mount::open_tree(rustix::fs::CWD, export, flags)
+                    .map_err(|e| tracing::warn!(errno = %e, "cannot detach a copy of the export's mounts: each helper makes its own (fds are not shared between them)"))
+                    .ok()
+            })
+            .as_ref()
+            .map(|fd| fd.as_fd())
+    }
 }
 
 impl SpawnConfig {
+    /// Starts `command()` on a fresh socketpair, with the shared tree.
+    fn spawn(&self) -> io::Result<(OwnedFd, Child)> {
+        let tree = self.tree.fd(&self.export).map(|fd| (TREE_FD_FLAG, fd));
+        proxy_client::spawn_with_socket_and_fd(self.command(), tree)
+    }
+
     fn command(&self) -> Command {
         let mut cmd = Command::new(&self.helper);
         cmd.arg("-p")
@@ -41,7 +79,7 @@ impl SpawnConfig {
 
     /// Starts one helper directly (the caller must be privileged) and connects to it.
     pub fn start_helper(&self) -> io::Result<ProxyClient> {
-        let (sock, _child) = proxy_client::spawn_with_socket(self.command())?;
+        let (sock, _child) = self.spawn()?;
         Ok(ProxyClient::from_fd(sock))
     }
 }
@@ -74,7 +112,7 @@ pub fn serve(sock: OwnedFd, cfg: &SpawnConfig) -> io::Result<()> {
             Err(e) => return Err(e.into()),
         }
         helpers.retain_mut(|h| !matches!(h.child.try_wait(), Ok(Some(_))));
-        let started = proxy_client::spawn_with_socket(cfg.command());
+        let started = cfg.spawn();
         let fd = match started {
             Ok((fd, child)) => {
                 let pidfd = rustix::process::pidfd_open(

@@ -30,6 +30,16 @@ fn request_helper(front: &mut UnixStream) -> OwnedFd {
     spawner::receive_helper(&*front).expect("the spawner sent a helper socket")
 }
 
+/// The pid line a fake helper writes on its socket.
+fn helper_pid(s: &mut UnixStream) -> u32 {
+    let mut line = String::new();
+    let mut b = [0u8; 1];
+    while s.read(&mut b).unwrap() == 1 && b[0] != b'\n' {
+        line.push(b[0] as char);
+    }
+    line.trim().parse::<u32>().expect("the helper's pid")
+}
+
 #[test]
 fn killed_helpers_are_reaped_without_a_new_request() {
     let dir = tempfile::tempdir().unwrap();
@@ -40,6 +50,7 @@ fn killed_helpers_are_reaped_without_a_new_request() {
         helper: helper.clone(),
         export: dir.path().to_path_buf(),
         args: Vec::new(),
+        tree: Default::default(),
     };
     let (mut front, spawner_end) = UnixStream::pair().unwrap();
     let spawner = std::thread::spawn(move || spawner::serve(OwnedFd::from(spawner_end), &cfg));
@@ -47,14 +58,8 @@ fn killed_helpers_are_reaped_without_a_new_request() {
     let mut pids = Vec::new();
     let mut socks = Vec::new();
     for _ in 0..3 {
-        let sock = request_helper(&mut front);
-        let mut s = UnixStream::from(sock);
-        let mut line = String::new();
-        let mut b = [0u8; 1];
-        while s.read(&mut b).unwrap() == 1 && b[0] != b'\n' {
-            line.push(b[0] as char);
-        }
-        pids.push(line.trim().parse::<u32>().expect("the helper's pid"));
+        let mut s = UnixStream::from(request_helper(&mut front));
+        pids.push(helper_pid(&mut s));
         socks.push(s);
     }
     for &pid in &pids {
@@ -83,37 +88,15 @@ fn killed_helpers_are_reaped_without_a_new_request() {
         std::thread::sleep(Duration::from_millis(50));
     }
     // And it still serves: a new helper after the reaping, then a clean exit on hang-up.
-    let sock = request_helper(&mut front);
+    let mut sock = UnixStream::from(request_helper(&mut front));
+    let last = helper_pid(&mut sock);
     drop(sock);
     drop(front);
     drop(socks);
-    // The last fake helper sleeps; the spawner waits for it at exit, so end it.
-    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Some(pid) = entry
-            .file_name()
-            .to_str()
-            .and_then(|s| s.parse::<u32>().ok())
-        else {
-            continue;
-        };
-        let Ok(cmdline) = std::fs::read(format!("/proc/{pid}/cmdline")) else {
-            continue;
-        };
-        let ppid = std::fs::read_to_string(format!("/proc/{pid}/stat"))
-            .ok()
-            .and_then(|s| {
-                s.rsplit_once(')')?
-                    .1
-                    .split_whitespace()
-                    .nth(1)?
-                    .parse::<u32>()
-                    .ok()
-            });
-        if ppid == Some(std::process::id()) && cmdline.starts_with(b"sleep") {
-            // SAFETY: kill(2) of our own child with a valid signal number.
-            unsafe { libc::kill(pid as i32, libc::SIGKILL) };
-        }
-    }
+    // The last fake helper sleeps; the spawner waits for it at exit, so end it (by the
+    // pid it wrote: a scan of /proc for `sleep` could run before its exec).
+    // SAFETY: kill(2) of our own child with a valid signal number.
+    assert_eq!(unsafe { libc::kill(last as i32, libc::SIGKILL) }, 0);
     spawner.join().unwrap().unwrap();
     assert!(Path::new(&helper).exists());
 }

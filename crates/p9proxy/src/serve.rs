@@ -219,6 +219,7 @@ pub fn run_spawner(args: SpawnerArgs) -> Result<(), String> {
         helper: args.helper,
         export: args.export,
         args: args.helper_args.into_iter().map(Into::into).collect(),
+        tree: Default::default(),
     };
     spawner::serve(sock, &cfg).map_err(|e| format!("helper spawner: {e}"))
 }

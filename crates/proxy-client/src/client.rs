@@ -1,7 +1,7 @@
 //! [`ProxyClient`]: the typed API over one connection to a helper, one request at a time.
 
 use std::io;
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::net::UnixStream;
 use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -80,7 +80,14 @@ impl ProxyClient {
     /// Sends `req` as the codec encodes it and returns its reply. The helper's errno is
     /// [`Error::Errno`].
     pub fn request(&self, req: &Request<'_>) -> Result<Response> {
-        self.with_conn(|t| t.call(req))
+        self.request_with_fds(req, &[])
+    }
+
+    /// Sends `req` with `fds` in SCM_RIGHTS (exactly as many as its type declares, else
+    /// `EBADF` and nothing is sent) and returns its reply. Our helper's fd-relative
+    /// requests; QEMU's C helper knows none of them (it closes the connection).
+    pub fn request_with_fds(&self, req: &Request<'_>, fds: &[BorrowedFd<'_>]) -> Result<Response> {
+        self.with_conn(|t| t.call(req, fds))
     }
 
     /// Sends `message` byte for byte (header included, nothing checked) and reads a reply
@@ -274,7 +281,7 @@ impl ProxyClient {
         let (path, name) = (path.as_ref(), name.as_ref());
         self.sized_fetch(
             || self.getxattr_size(path, name),
-            |size| Request::Lgetxattr { size, path, name },
+            |size| (Request::Lgetxattr { size, path, name }, &[]),
         )
     }
 
@@ -292,7 +299,7 @@ impl ProxyClient {
         let path = path.as_ref();
         self.sized_fetch(
             || self.listxattr_size(path),
-            |size| Request::Llistxattr { size, path },
+            |size| (Request::Llistxattr { size, path }, &[]),
         )
     }
 
@@ -333,6 +340,271 @@ impl ProxyClient {
             Response::Version(v) => Ok(v),
             other => Err(unexpected(other)),
         }
+    }
+
+    /// The `O_PATH` handle of the single name `name` in `dir`, not following it.
+    pub fn lookup_at(&self, dir: impl AsFd, name: impl AsRef<[u8]>) -> Result<OwnedFd> {
+        let req = Request::LookupAt {
+            name: name.as_ref(),
+        };
+        self.fd_with(&req, &[dir.as_fd()])
+    }
+
+    /// Reopens the inode of `node` with `flags` (regular files and directories only).
+    pub fn open_node(&self, node: impl AsFd, flags: OFlags) -> Result<OwnedFd> {
+        let req = Request::OpenNode {
+            flags: flags.bits() as i32,
+        };
+        self.fd_with(&req, &[node.as_fd()])
+    }
+
+    /// Creates the regular file `name` in `dir` (never following a symlink: `ELOOP`) as
+    /// `uid:gid` with `mode`, opened with `flags`; without `O_EXCL` an existing regular
+    /// file is opened.
+    pub fn create_at(
+        &self,
+        dir: impl AsFd,
+        name: impl AsRef<[u8]>,
+        flags: OFlags,
+        mode: u32,
+        uid: u32,
+        gid: u32,
+    ) -> Result<OwnedFd> {
+        let req = Request::CreateAt {
+            name: name.as_ref(),
+            flags: (flags | OFlags::CREATE).bits() as i32,
+            mode,
+            uid,
+            gid,
+        };
+        self.fd_with(&req, &[dir.as_fd()])
+    }
+
+    /// `mkdirat(dir, name, mode)` as `uid:gid`; the new directory's stat.
+    pub fn mkdir_at(
+        &self,
+        dir: impl AsFd,
+        name: impl AsRef<[u8]>,
+        mode: u32,
+        uid: u32,
+        gid: u32,
+    ) -> Result<Stat> {
+        let req = Request::MkdirAt {
+            uid,
+            gid,
+            name: name.as_ref(),
+            mode,
+        };
+        self.stat_with(&req, &[dir.as_fd()])
+    }
+
+    /// `mknodat(dir, name, mode, rdev)` as `uid:gid`; the new node's stat.
+    pub fn mknod_at(
+        &self,
+        dir: impl AsFd,
+        name: impl AsRef<[u8]>,
+        mode: u32,
+        rdev: u64,
+        uid: u32,
+        gid: u32,
+    ) -> Result<Stat> {
+        let req = Request::MknodAt {
+            uid,
+            gid,
+            name: name.as_ref(),
+            mode,
+            rdev,
+        };
+        self.stat_with(&req, &[dir.as_fd()])
+    }
+
+    /// `symlinkat(target, dir, name)` as `uid:gid`; the new link's stat.
+    pub fn symlink_at(
+        &self,
+        dir: impl AsFd,
+        name: impl AsRef<[u8]>,
+        target: impl AsRef<[u8]>,
+        uid: u32,
+        gid: u32,
+    ) -> Result<Stat> {
+        let req = Request::SymlinkAt {
+            uid,
+            gid,
+            name: name.as_ref(),
+            target: target.as_ref(),
+        };
+        self.stat_with(&req, &[dir.as_fd()])
+    }
+
+    /// `unlinkat(dir, name)`, with `AT_REMOVEDIR` if `remove_dir` (`EISDIR`/`ENOTDIR`
+    /// when the kind differs, as the kernel answers).
+    pub fn unlink_at(
+        &self,
+        dir: impl AsFd,
+        name: impl AsRef<[u8]>,
+        remove_dir: bool,
+    ) -> Result<()> {
+        let flags = if remove_dir {
+            rustix::fs::AtFlags::REMOVEDIR.bits() as i32
+        } else {
+            0
+        };
+        let req = Request::UnlinkAt {
+            name: name.as_ref(),
+            flags,
+        };
+        self.status_with(&req, &[dir.as_fd()]).map(drop)
+    }
+
+    /// `renameat(olddir, oldname, newdir, newname)`.
+    pub fn rename_at(
+        &self,
+        olddir: impl AsFd,
+        oldname: impl AsRef<[u8]>,
+        newdir: impl AsFd,
+        newname: impl AsRef<[u8]>,
+    ) -> Result<()> {
+        let req = Request::RenameAt {
+            oldname: oldname.as_ref(),
+            newname: newname.as_ref(),
+        };
+        self.status_with(&req, &[olddir.as_fd(), newdir.as_fd()])
+            .map(drop)
+    }
+
+    /// Links the inode of `node` (a symlink itself) as `name` in `dir`.
+    pub fn link_at(&self, node: impl AsFd, dir: impl AsFd, name: impl AsRef<[u8]>) -> Result<()> {
+        let req = Request::LinkAt {
+            name: name.as_ref(),
+        };
+        self.status_with(&req, &[node.as_fd(), dir.as_fd()])
+            .map(drop)
+    }
+
+    /// The target of the symlink `node`, whole ([`READLINK_BUFSIZE`]).
+    pub fn readlink_node(&self, node: impl AsFd) -> Result<Vec<u8>> {
+        let req = Request::ReadlinkNode {
+            bufsize: READLINK_BUFSIZE,
+        };
+        match self.request_with_fds(&req, &[node.as_fd()])? {
+            Response::Bytes(b) => Ok(b),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    /// `fstatfs` of `node`'s file system.
+    pub fn statfs_node(&self, node: impl AsFd) -> Result<StatFs> {
+        match self.request_with_fds(&Request::StatfsNode {}, &[node.as_fd()])? {
+            Response::StatFs(s) => Ok(s),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    /// `chmod` of `node`'s inode.
+    pub fn chmod_node(&self, node: impl AsFd, mode: u32) -> Result<()> {
+        self.status_with(&Request::ChmodNode { mode }, &[node.as_fd()])
+            .map(drop)
+    }
+
+    /// `lchown` of `node`'s inode; [`UNCHANGED_ID`] leaves an id as it is.
+    pub fn chown_node(&self, node: impl AsFd, uid: u32, gid: u32) -> Result<()> {
+        self.status_with(&Request::ChownNode { uid, gid }, &[node.as_fd()])
+            .map(drop)
+    }
+
+    /// Truncates the regular file `node`.
+    pub fn truncate_node(&self, node: impl AsFd, size: u64) -> Result<()> {
+        self.status_with(&Request::TruncateNode { size }, &[node.as_fd()])
+            .map(drop)
+    }
+
+    /// Sets the times of `node`'s inode (a symlink itself).
+    pub fn utimens_node(&self, node: impl AsFd, atime: Timestamp, mtime: Timestamp) -> Result<()> {
+        let (atime_sec, atime_nsec) = atime.to_wire();
+        let (mtime_sec, mtime_nsec) = mtime.to_wire();
+        let req = Request::UtimeNode {
+            atime_sec,
+            atime_nsec,
+            mtime_sec,
+            mtime_nsec,
+        };
+        self.status_with(&req, &[node.as_fd()]).map(drop)
+    }
+
+    /// The value of `node`'s xattr `name`: a size query, then a fetch of that size
+    /// (again if the value grew meanwhile).
+    pub fn getxattr_node(&self, node: impl AsFd, name: impl AsRef<[u8]>) -> Result<Vec<u8>> {
+        let (node, name) = (node.as_fd(), name.as_ref());
+        self.sized_fetch_with(&[node], |size| Request::GetxattrNode { size, name })
+    }
+
+    /// `node`'s xattr names, each NUL-terminated.
+    pub fn listxattr_node(&self, node: impl AsFd) -> Result<Vec<u8>> {
+        let node = node.as_fd();
+        self.sized_fetch_with(&[node], |size| Request::ListxattrNode { size })
+    }
+
+    /// Sets `node`'s xattr `name`.
+    pub fn setxattr_node(
+        &self,
+        node: impl AsFd,
+        name: impl AsRef<[u8]>,
+        value: impl AsRef<[u8]>,
+        flags: XattrFlags,
+    ) -> Result<()> {
+        let value = value.as_ref();
+        let req = Request::SetxattrNode {
+            name: name.as_ref(),
+            value,
+            size: i32::try_from(value.len()).unwrap_or(i32::MAX),
+            flags: flags.bits() as i32,
+        };
+        self.status_with(&req, &[node.as_fd()]).map(drop)
+    }
+
+    /// Removes `node`'s xattr `name`.
+    pub fn removexattr_node(&self, node: impl AsFd, name: impl AsRef<[u8]>) -> Result<()> {
+        let req = Request::RemovexattrNode {
+            name: name.as_ref(),
+        };
+        self.status_with(&req, &[node.as_fd()]).map(drop)
+    }
+
+    fn status_with(&self, req: &Request<'_>, fds: &[BorrowedFd<'_>]) -> Result<i32> {
+        match self.request_with_fds(req, fds)? {
+            Response::Status(v) => Ok(v),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    fn fd_with(&self, req: &Request<'_>, fds: &[BorrowedFd<'_>]) -> Result<OwnedFd> {
+        match self.request_with_fds(req, fds)? {
+            Response::Fd(fd) => Ok(fd),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    fn stat_with(&self, req: &Request<'_>, fds: &[BorrowedFd<'_>]) -> Result<Stat> {
+        match self.request_with_fds(req, fds)? {
+            Response::Stat(s) => Ok(s),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    /// [`ProxyClient::sized_fetch`] for the fd-relative xattr reads: `fetch(0)` is the
+    /// size query.
+    fn sized_fetch_with<'a>(
+        &self,
+        fds: &[BorrowedFd<'_>],
+        fetch: impl Fn(i32) -> Request<'a>,
+    ) -> Result<Vec<u8>> {
+        self.sized_fetch(
+            || {
+                self.status_with(&fetch(0), fds)
+                    .map(|v| v.unsigned_abs() as usize)
+            },
+            |size| (fetch(size), fds),
+        )
     }
 
     /// Runs `f` on the connection, unless it is broken; breaks it after a transport or
@@ -394,10 +666,10 @@ impl ProxyClient {
     }
 
     /// The size-query-then-fetch dance of the xattr reads.
-    fn sized_fetch<'a>(
+    fn sized_fetch<'a, 'f>(
         &self,
         query: impl Fn() -> Result<usize>,
-        fetch: impl Fn(i32) -> Request<'a>,
+        fetch: impl Fn(i32) -> (Request<'a>, &'f [BorrowedFd<'f>]),
     ) -> Result<Vec<u8>> {
         for _ in 0..XATTR_RETRIES {
             let size = query()?;
@@ -406,7 +678,13 @@ impl ProxyClient {
                 return Ok(Vec::new());
             }
             let size = i32::try_from(size).map_err(|_| Error::Errno(Errno::TOOBIG))?;
-            match self.bytes(&fetch(size)) {
+            let (req, fds) = fetch(size);
+            let got = match self.request_with_fds(&req, fds) {
+                Ok(Response::Bytes(b)) => Ok(b),
+                Ok(other) => Err(unexpected(other)),
+                Err(e) => Err(e),
+            };
+            match got {
                 Err(Error::Errno(Errno::RANGE)) => continue,
                 other => return other,
             }

@@ -38,7 +38,9 @@ pub use acting::{set_thread_identity, Identity};
 pub use client::{ProxyClient, READLINK_BUFSIZE, UNCHANGED_ID};
 pub use error::{Error, Result};
 pub use response::Response;
-pub use spawn::{spawn_helper, spawn_helper_command, spawn_with_socket, SpawnedHelper};
+pub use spawn::{
+    spawn_helper, spawn_helper_command, spawn_with_socket, spawn_with_socket_and_fd, SpawnedHelper,
+};
 pub use timestamp::{Timestamp, UTIME_NOW, UTIME_OMIT};
 pub use wait::{spin_readable, spin_until, Spin, SpinHistory, SpinPolicy};
 

@@ -9,7 +9,7 @@
 
 use std::ffi::OsStr;
 use std::io;
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd};
 use std::path::Path;
 use std::process::{Child, Command};
 use std::sync::Mutex;
@@ -53,8 +53,26 @@ pub fn spawn_helper_command(cmd: Command) -> io::Result<SpawnedHelper> {
 
 /// Spawns `cmd` with `-f N` appended, `N` being the child's end of a fresh AF_UNIX stream
 /// socketpair, and returns the parent's end (close-on-exec) with the child.
-pub fn spawn_with_socket(mut cmd: Command) -> io::Result<(OwnedFd, Child)> {
+pub fn spawn_with_socket(cmd: Command) -> io::Result<(OwnedFd, Child)> {
+    spawn_with_socket_and_fd(cmd, None)
+}
+
+/// Like [`spawn_with_socket`], also handing the child a copy of `extra` (flag, fd): the
+/// child gets `FLAG N` before `-f`, `N` being its inherited copy.
+pub fn spawn_with_socket_and_fd(
+    mut cmd: Command,
+    extra: Option<(&str, BorrowedFd<'_>)>,
+) -> io::Result<(OwnedFd, Child)> {
     let _guard = SPAWN_LOCK.lock().unwrap_or_else(|p| p.into_inner());
+    // Not close-on-exec (dup), closed here once the child has its copy.
+    let extra = match extra {
+        Some((flag, fd)) => {
+            let copy = rustix::io::dup(fd)?;
+            cmd.arg(flag).arg(copy.as_raw_fd().to_string());
+            Some(copy)
+        }
+        None => None,
+    };
     let (ours, theirs) = socketpair(
         AddressFamily::UNIX,
         SocketType::STREAM,
@@ -66,5 +84,6 @@ pub fn spawn_with_socket(mut cmd: Command) -> io::Result<(OwnedFd, Child)> {
     cmd.arg("-f").arg(theirs.as_raw_fd().to_string());
     let child = cmd.spawn()?;
     drop(theirs);
+    drop(extra);
     Ok((ours, child))
 }

@@ -14,7 +14,8 @@ use proxy_protocol::{
 };
 use rustix::io::Errno;
 use rustix::net::{
-    recv, recvmsg, send, RecvAncillaryBuffer, RecvAncillaryMessage, RecvFlags, SendFlags,
+    recv, recvmsg, send, sendmsg, RecvAncillaryBuffer, RecvAncillaryMessage, RecvFlags,
+    SendAncillaryBuffer, SendAncillaryMessage, SendFlags,
 };
 
 use crate::acting::{thread_identity, Identity};
@@ -61,7 +62,11 @@ impl Transport {
     /// Encodes `req`, sends it, and reads its reply. When the calling thread acts as an
     /// identity this connection does not act as yet, a `T_AS` goes first, in the same
     /// write ([`crate::acting`]).
-    pub(crate) fn call(&mut self, req: &Request<'_>) -> Result<Response> {
+    pub(crate) fn call(&mut self, req: &Request<'_>, fds: &[BorrowedFd<'_>]) -> Result<Response> {
+        if fds.len() != req.kind().fds() {
+            // A caller's mistake: nothing sent, the connection is fine.
+            return Err(Error::Errno(Errno::BADF));
+        }
         self.out.clear();
         let switch = thread_identity().filter(|w| match &self.acting {
             Some(now) => !now.same(w),
@@ -75,7 +80,7 @@ impl Transport {
             return Err(Error::Encode(e));
         }
         let sent = Instant::now();
-        send_all(self.fd.as_fd(), &self.out)?;
+        send_with_fds(self.fd.as_fd(), &self.out, fds)?;
         let Some(who) = switch else {
             return self.receive(req.reply_form(), sent);
         };
@@ -159,6 +164,30 @@ fn send_all(fd: BorrowedFd<'_>, mut bytes: &[u8]) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// Writes all of `bytes` with `fds` in SCM_RIGHTS on the first `sendmsg` (the helper
+/// takes them for the one request in `bytes` that declares fds); without fds, a plain
+/// [`send_all`].
+fn send_with_fds(fd: BorrowedFd<'_>, bytes: &[u8], fds: &[BorrowedFd<'_>]) -> Result<()> {
+    if fds.is_empty() {
+        return send_all(fd, bytes);
+    }
+    let mut space = [MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(MAX_FDS_PER_WORD))];
+    let mut control = SendAncillaryBuffer::new(&mut space);
+    if !control.push(SendAncillaryMessage::ScmRights(fds)) {
+        return Err(Error::Errno(Errno::BADF));
+    }
+    let iov = [std::io::IoSlice::new(bytes)];
+    loop {
+        match sendmsg(fd, &iov, &mut control, SendFlags::NOSIGNAL) {
+            Ok(0) => return Err(Error::Eof),
+            // The fds went with the first bytes; the rest follows plainly.
+            Ok(n) => return send_all(fd, &bytes[n..]),
+            Err(Errno::INTR) => continue,
+            Err(e) => return Err(Error::Io(e.into())),
+        }
+    }
 }
 
 /// Fills `buf` completely, retrying on EINTR and short reads. End of stream is

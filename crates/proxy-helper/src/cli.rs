@@ -52,6 +52,12 @@ pub struct Cli {
     #[arg(long = "seccomp", value_name = "MODE", default_value = "kill")]
     pub seccomp: sandbox::SeccompMode,
 
+    /// Ours, for `p9proxy serve`'s helper spawner: an inherited fd of a detached copy of
+    /// the export's mounts (`open_tree(OPEN_TREE_CLONE)`) to serve from, shared by the
+    /// helpers of one front end so that each accepts the fds the others hand out.
+    #[arg(long = "tree-fd", value_name = "FD", hide = true)]
+    pub tree_fd: Option<i32>,
+
     /// Log each failed request (one line with the request and errno); also RUST_LOG.
     #[arg(short = 'v', long = "verbose")]
     pub verbose: bool,

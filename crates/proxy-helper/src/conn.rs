@@ -1,5 +1,6 @@
 //! The connection: framed request reads and reply writes, fds over SCM_RIGHTS.
 
+use std::collections::VecDeque;
 use std::mem::MaybeUninit;
 use std::ops::Range;
 use std::os::fd::{AsFd, OwnedFd};
@@ -8,7 +9,10 @@ use std::time::{Duration, Instant};
 use proxy_client::SpinHistory;
 use proxy_protocol::{FdWord, Header, HEADER_SIZE, MAX_MESSAGE_SIZE};
 use rustix::io::Errno;
-use rustix::net::{self, RecvFlags, SendAncillaryBuffer, SendAncillaryMessage, SendFlags};
+use rustix::net::{
+    self, RecvAncillaryBuffer, RecvAncillaryMessage, RecvFlags, SendAncillaryBuffer,
+    SendAncillaryMessage, SendFlags,
+};
 use thiserror::Error;
 
 /// Why serving a connection ended.
@@ -42,6 +46,22 @@ pub struct Frame {
     pub body: Range<usize>,
 }
 
+/// The most fds one `recvmsg` takes in (more than any request declares); the kernel
+/// closes the rest of a larger batch (`MSG_CTRUNC`), which is then refused whole.
+const MAX_FDS_PER_READ: usize = 4;
+
+/// The most fd batches held for requests not read yet; later ones are closed at once.
+const MAX_PENDING_BATCHES: usize = 4;
+
+/// The fds one `sendmsg` of the peer carried (the kernel never merges two senders'
+/// batches into one `recvmsg`): those of one fd-relative request, in order.
+#[derive(Debug)]
+struct FdBatch {
+    fds: Vec<OwnedFd>,
+    /// Some were dropped (too many for our buffer, or too many batches pending).
+    truncated: bool,
+}
+
 /// One proxy-protocol connection.
 #[derive(Debug)]
 pub struct Conn {
@@ -57,6 +77,8 @@ pub struct Conn {
     spins: SpinHistory,
     /// When the last reply started out, if not waited after yet.
     replied_at: Option<Instant>,
+    /// Fd batches received and not yet taken by a request, oldest first (bounded).
+    batches: VecDeque<FdBatch>,
 }
 
 impl Conn {
@@ -71,6 +93,58 @@ impl Conn {
             poll: Duration::ZERO,
             spins: SpinHistory::default(),
             replied_at: None,
+            batches: VecDeque::new(),
+        }
+    }
+
+    /// `recvmsg` into `buf[end..]`, keeping any fds that come along as one batch.
+    fn recv_some(&mut self, flags: RecvFlags) -> Result<usize, Errno> {
+        let mut space = [MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(MAX_FDS_PER_READ))];
+        let mut control = RecvAncillaryBuffer::new(&mut space);
+        let mut iov = [std::io::IoSliceMut::new(&mut self.buf[self.end..])];
+        let msg = net::recvmsg(
+            &self.sock,
+            &mut iov,
+            &mut control,
+            flags | RecvFlags::CMSG_CLOEXEC,
+        )?;
+        let mut fds = Vec::new();
+        for cmsg in control.drain() {
+            if let RecvAncillaryMessage::ScmRights(received) = cmsg {
+                fds.extend(received);
+            }
+        }
+        if !fds.is_empty() || msg.flags.contains(net::ReturnFlags::CTRUNC) {
+            let truncated = msg.flags.contains(net::ReturnFlags::CTRUNC);
+            if self.batches.len() >= MAX_PENDING_BATCHES {
+                // Closed here; the request they came with finds no batch (EBADF).
+                tracing::warn!(count = fds.len(), "too many fd batches pending: closed");
+            } else {
+                self.batches.push_back(FdBatch { fds, truncated });
+            }
+        }
+        Ok(msg.bytes)
+    }
+
+    /// The fds of a request that declares `want` of them: the oldest batch received,
+    /// which must hold exactly `want` (else all its fds are closed: `EBADF`). A request
+    /// that declares none takes none.
+    pub fn take_fds(&mut self, want: usize) -> Result<Vec<OwnedFd>, Errno> {
+        if want == 0 {
+            return Ok(Vec::new());
+        }
+        match self.batches.pop_front() {
+            Some(b) if !b.truncated && b.fds.len() == want => Ok(b.fds),
+            Some(b) => {
+                tracing::warn!(
+                    got = b.fds.len(),
+                    want,
+                    truncated = b.truncated,
+                    "wrong number of fds with a request: closed"
+                );
+                Err(Errno::BADF)
+            }
+            None => Err(Errno::BADF),
         }
     }
 
@@ -87,14 +161,14 @@ impl Conn {
     /// [`SpinHistory`] allows; true if some arrived.
     fn poll_for_bytes(&mut self) -> Result<bool, ConnEnd> {
         let mut failed = None;
-        let (sock, buf, end) = (&self.sock, &mut self.buf, &mut self.end);
         let sent = self.replied_at.take().unwrap_or_else(Instant::now);
-        let outcome = self.spins.spin_with(self.poll, sent, || {
-            match net::recv(sock, &mut buf[*end..], RecvFlags::DONTWAIT) {
+        let mut spins = std::mem::take(&mut self.spins);
+        let outcome = spins.spin_with(self.poll, sent, || {
+            match self.recv_some(RecvFlags::DONTWAIT) {
                 // EOF: stop polling; the blocking read that follows reports it.
-                Ok((0, _)) => true,
-                Ok((got, _)) => {
-                    *end += got;
+                Ok(0) => true,
+                Ok(got) => {
+                    self.end += got;
                     true
                 }
                 Err(Errno::AGAIN) | Err(Errno::INTR) => false,
@@ -104,6 +178,7 @@ impl Conn {
                 }
             }
         });
+        self.spins = spins;
         if let Some(e) = failed {
             return Err(e.into());
         }
@@ -125,15 +200,15 @@ impl Conn {
             return Ok(());
         }
         while self.end < n {
-            match net::recv(&self.sock, &mut self.buf[self.end..], RecvFlags::empty()) {
-                Ok((0, _)) if self.end == 0 => return Err(ConnEnd::Closed),
-                Ok((0, _)) => {
+            match self.recv_some(RecvFlags::empty()) {
+                Ok(0) if self.end == 0 => return Err(ConnEnd::Closed),
+                Ok(0) => {
                     return Err(ConnEnd::Truncated {
                         got: self.end,
                         want: n,
                     })
                 }
-                Ok((got, _)) => self.end += got,
+                Ok(got) => self.end += got,
                 Err(Errno::INTR) => {}
                 Err(e) => return Err(e.into()),
             }

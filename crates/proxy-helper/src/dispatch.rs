@@ -1,12 +1,15 @@
 //! From a decoded request to its answer: one function per request kind, all on the
 //! confined [`Export`]. Errors are values (`Errno`), never fatal.
 
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::sync::Arc;
 
 use confined_fs::{Actor, Credentials, Export, XattrValue, MAX_GROUPS};
 use proxy_protocol::{decode_groups, Request, Stat, StatFs, MAX_BODY_SIZE};
+use rustix::fs::{AtFlags, OFlags, Timespec, Timestamps, XattrFlags};
 use rustix::io::Errno;
+
+use crate::mounts::ExportMounts;
 
 /// The answer to one request, before it is put in its reply form.
 #[derive(Debug)]
@@ -110,17 +113,81 @@ impl Authority {
     }
 }
 
+/// The `readlink` answer: the size counts the NUL, so at most `bufsize - 1` bytes come
+/// back; 0 or 1 leave no room for a byte: `EINVAL`, as readlink(2) with size 0.
+fn readlink_answer(
+    bufsize: i32,
+    read: impl FnOnce() -> Result<Vec<u8>, Errno>,
+) -> Result<Answer, Errno> {
+    let room = wire_size(bufsize)?.saturating_sub(1);
+    if room == 0 {
+        return Err(Errno::INVAL);
+    }
+    let mut target = read()?;
+    target.truncate(room.min(MAX_REPLY_STRING));
+    Ok(Answer::Bytes(target))
+}
+
+/// The `setxattr` value: `size` must describe the value sent (QEMU's helper reads past
+/// it).
+fn sized_value(value: &[u8], size: i32) -> Result<&[u8], Errno> {
+    value.get(..wire_size(size)?).ok_or(Errno::INVAL)
+}
+
+/// An xattr read into a buffer of `size` bytes (0: only the length), from the whole
+/// value: `ERANGE` when it does not fit, as the kernel answers.
+fn sized_xattr(whole: Vec<u8>, size: i32) -> Result<Answer, Errno> {
+    let size = wire_size(size)?;
+    if size == 0 {
+        return xattr_answer(XattrValue::Len(whole.len()));
+    }
+    if whole.len() > size {
+        return Err(Errno::RANGE);
+    }
+    xattr_answer(XattrValue::Data(whole))
+}
+
+/// The stat of `name` in `dir` (not followed), after a creation there.
+fn stat_at(dir: BorrowedFd<'_>, name: &[u8]) -> Result<Answer, Errno> {
+    let st = rustix::fs::statat(dir, name, AtFlags::SYMLINK_NOFOLLOW)?;
+    Ok(Answer::Stat(Stat::from(&st)))
+}
+
+/// Checks the fds of an fd-relative request against the export's mounts: `EXDEV` for
+/// any fd not on them, `ENOTDIR` for a "dir" that is not one.
+struct Fds(Vec<OwnedFd>);
+
+impl Fds {
+    fn node(&self, mounts: &ExportMounts, i: usize) -> Result<BorrowedFd<'_>, Errno> {
+        let fd = self.0.get(i).ok_or(Errno::BADF)?.as_fd();
+        mounts.check(fd)?;
+        Ok(fd)
+    }
+
+    fn dir(&self, mounts: &ExportMounts, i: usize) -> Result<BorrowedFd<'_>, Errno> {
+        let fd = self.0.get(i).ok_or(Errno::BADF)?.as_fd();
+        mounts.check_dir(fd)?;
+        Ok(fd)
+    }
+}
+
 /// Performs `req` on `export`, with the connection's `authority` (which a `T_AS`
-/// changes).
+/// changes). `fds` are those the request carried (as many as its type declares), checked
+/// against `mounts` before use.
 pub fn dispatch(
     export: &Export,
+    mounts: &ExportMounts,
     authority: &mut Authority,
     req: &Request<'_>,
+    fds: Vec<OwnedFd>,
 ) -> Result<Answer, Errno> {
     if let Request::As { uid, gid, groups } = *req {
         return authority.take(uid, gid, groups);
     }
     authority.enter()?;
+    if !req.kind().is_qemu() {
+        return dispatch_fds(export, mounts, req, &Fds(fds));
+    }
     match *req {
         Request::Open { path, flags } => export
             .open(without_trailing_nul(path), flags)
@@ -164,15 +231,7 @@ pub fn dispatch(
             .lstat(without_trailing_nul(path))
             .map(|st| Answer::Stat(Stat::from(&st))),
         Request::Readlink { path, bufsize } => {
-            // The size counts the NUL: at most size - 1 bytes come back.
-            // 0 or 1 leave no room for a byte: EINVAL, as readlink(2) with size 0.
-            let room = wire_size(bufsize)?.saturating_sub(1);
-            if room == 0 {
-                return Err(Errno::INVAL);
-            }
-            let mut target = export.readlink(without_trailing_nul(path))?;
-            target.truncate(room.min(MAX_REPLY_STRING));
-            Ok(Answer::Bytes(target))
+            readlink_answer(bufsize, || export.readlink(without_trailing_nul(path)))
         }
         Request::Statfs { path } => export
             .statfs(without_trailing_nul(path))
@@ -210,9 +269,7 @@ pub fn dispatch(
             size,
             flags,
         } => {
-            // The size must describe the value sent (QEMU's helper reads past it).
-            let size = wire_size(size)?;
-            let value = value.get(..size).ok_or(Errno::INVAL)?;
+            let value = sized_value(value, size)?;
             ok(export.setxattr(
                 without_trailing_nul(path),
                 without_trailing_nul(name),
@@ -226,7 +283,132 @@ pub fn dispatch(
         Request::Getversion { path } => export
             .getversion(without_trailing_nul(path))
             .map(Answer::Version),
-        // Taken above, before the connection's authority is entered.
-        Request::As { .. } => Err(Errno::INVAL),
+        // Taken above, before the connection's authority is entered; ours below.
+        _ => Err(Errno::INVAL),
+    }
+}
+
+/// Our fd-relative requests: every fd checked to be on the export's mounts first.
+fn dispatch_fds(
+    export: &Export,
+    mounts: &ExportMounts,
+    req: &Request<'_>,
+    fds: &Fds,
+) -> Result<Answer, Errno> {
+    let node = || fds.node(mounts, 0);
+    let dir = || fds.dir(mounts, 0);
+    match *req {
+        Request::LookupAt { name } => export.lookup_at(dir()?, name).map(Answer::Fd),
+        Request::OpenNode { flags } => export
+            .open_node(node()?, OFlags::from_bits_retain(flags as u32))
+            .map(Answer::Fd),
+        Request::CreateAt {
+            name,
+            flags,
+            mode,
+            uid,
+            gid,
+        } => export
+            .create_at(
+                dir()?,
+                name,
+                OFlags::from_bits_retain(flags as u32),
+                mode,
+                creds(uid, gid),
+            )
+            .map(Answer::Fd),
+        Request::MkdirAt {
+            uid,
+            gid,
+            name,
+            mode,
+        } => {
+            let d = dir()?;
+            export.mkdir_at(d, name, mode, creds(uid, gid))?;
+            stat_at(d, name)
+        }
+        Request::MknodAt {
+            uid,
+            gid,
+            name,
+            mode,
+            rdev,
+        } => {
+            let d = dir()?;
+            export.mknod_at(d, name, mode, rdev, creds(uid, gid))?;
+            stat_at(d, name)
+        }
+        Request::SymlinkAt {
+            uid,
+            gid,
+            name,
+            target,
+        } => {
+            let d = dir()?;
+            export.symlink_at(d, name, target, creds(uid, gid))?;
+            stat_at(d, name)
+        }
+        Request::UnlinkAt { name, flags } => {
+            let remove_dir = match flags {
+                0 => false,
+                f if f == AtFlags::REMOVEDIR.bits() as i32 => true,
+                _ => return Err(Errno::INVAL),
+            };
+            ok(export.unlink_at(dir()?, name, remove_dir))
+        }
+        Request::RenameAt { oldname, newname } => {
+            ok(export.rename_at(dir()?, oldname, fds.dir(mounts, 1)?, newname))
+        }
+        Request::LinkAt { name } => ok(export.link_at(node()?, fds.dir(mounts, 1)?, name)),
+        Request::ReadlinkNode { bufsize } => {
+            let n = node()?;
+            readlink_answer(bufsize, || export.readlink_node(n))
+        }
+        Request::StatfsNode {} => export
+            .statfs_node(node()?)
+            .map(|(st, fsid)| Answer::StatFs(proxy_statfs(&st, fsid))),
+        Request::ChmodNode { mode } => ok(export.chmod_node(node()?, mode)),
+        Request::ChownNode { uid, gid } => ok(export.chown_node(node()?, Some(uid), Some(gid))),
+        Request::TruncateNode { size } => ok(export.truncate_node(node()?, size)),
+        Request::UtimeNode {
+            atime_sec,
+            atime_nsec,
+            mtime_sec,
+            mtime_nsec,
+        } => {
+            let times = Timestamps {
+                last_access: Timespec {
+                    tv_sec: atime_sec,
+                    tv_nsec: atime_nsec as _,
+                },
+                last_modification: Timespec {
+                    tv_sec: mtime_sec,
+                    tv_nsec: mtime_nsec as _,
+                },
+            };
+            ok(export.utimens_node(node()?, &times))
+        }
+        Request::GetxattrNode { size, name } => {
+            let n = node()?;
+            wire_size(size)?;
+            sized_xattr(export.getxattr_node(n, name)?, size)
+        }
+        Request::ListxattrNode { size } => {
+            let n = node()?;
+            wire_size(size)?;
+            sized_xattr(export.listxattr_node(n)?, size)
+        }
+        Request::SetxattrNode {
+            name,
+            value,
+            size,
+            flags,
+        } => {
+            let value = sized_value(value, size)?;
+            let flags = XattrFlags::from_bits(flags as u32).ok_or(Errno::INVAL)?;
+            ok(export.setxattr_node(node()?, name, value, flags))
+        }
+        Request::RemovexattrNode { name } => ok(export.removexattr_node(node()?, name)),
+        _ => Err(Errno::INVAL),
     }
 }

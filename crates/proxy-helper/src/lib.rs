@@ -10,6 +10,7 @@ pub mod cli;
 pub mod conn;
 pub mod dispatch;
 pub mod log;
+pub mod mounts;
 pub mod sandbox;
 pub mod seccomp;
 pub mod serve;

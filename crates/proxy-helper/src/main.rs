@@ -68,14 +68,19 @@ fn run(cli: Cli) -> Result<(), String> {
         }
         (None, None) => return Err("no socket".into()),
     };
-    let export = sandbox::confine(&export_path).map_err(|e| format!("confinement failed: {e}"))?;
+    let tree = match cli.tree_fd {
+        Some(fd) => Some(inherited_tree(fd)?),
+        None => None,
+    };
+    let (export, mounts) =
+        sandbox::confine(&export_path, tree).map_err(|e| format!("confinement failed: {e}"))?;
     ::sandbox::apply(cli.seccomp, proxy_helper::seccomp::HELPER_SYSCALLS)
         .map_err(|e| format!("seccomp ({}): {e}", cli.seccomp))?;
     ::sandbox::selftest_if_requested();
     let opts = ServeOptions {
         poll: std::time::Duration::from_micros(cli.poll_us),
     };
-    let result = serve(&export, sock, opts);
+    let result = serve(&export, mounts, sock, opts);
     match result {
         Ok(()) => {
             tracing::info!("connection closed, done");
@@ -98,6 +103,24 @@ fn inherited_socket(fd: i32) -> Result<OwnedFd, String> {
     // SAFETY: `fd` was inherited for us alone (the `-f` contract), is open (fstat
     // succeeded), and nothing else in this process owns it or has closed it.
     Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// Adopts the detached mount tree passed with `--tree-fd`, after checking it is an open
+/// directory.
+fn inherited_tree(fd: i32) -> Result<OwnedFd, String> {
+    if fd < 0 {
+        return Err(format!("invalid tree descriptor {fd}"));
+    }
+    let st = rustix::fs::fstat(unsafe_borrow(fd)?).map_err(|e| format!("fd {fd}: {e}"))?;
+    if rustix::fs::FileType::from_raw_mode(st.st_mode) != rustix::fs::FileType::Directory {
+        return Err(format!("fd {fd} is not a directory"));
+    }
+    // SAFETY: `fd` was inherited for us alone (the `--tree-fd` contract), is open (fstat
+    // succeeded), and nothing else in this process owns it.
+    let tree = unsafe { OwnedFd::from_raw_fd(fd) };
+    rustix::io::fcntl_setfd(&tree, rustix::io::FdFlags::CLOEXEC)
+        .map_err(|e| format!("tree descriptor {fd}: {e}"))?;
+    Ok(tree)
 }
 
 /// Borrows a raw fd number for the validity check, failing on a closed one.

@@ -13,7 +13,9 @@
 use std::path::Path;
 
 use confined_fs::{Export, ExportOptions};
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+
+use crate::mounts::ExportMounts;
 
 use rustix::fs::{Mode, CWD};
 use rustix::io::Errno;
@@ -38,46 +40,60 @@ fn at(step: &'static str) -> impl Fn(Errno) -> SandboxError {
     move |errno| SandboxError { step, errno }
 }
 
-/// Confines the process to `export` and returns the export handle to serve from.
-pub fn confine(export: &Path) -> Result<Export, SandboxError> {
+/// Confines the process to `export` and returns the export handle to serve from, with
+/// the mounts whose fds the peer may hand back ([`ExportMounts`]). `tree`: a detached
+/// copy of the export's mounts made by whoever started us (`--tree-fd`), shared with
+/// sibling helpers so that fds any of them hands out are accepted by all; without one,
+/// the helper makes its own.
+pub fn confine(
+    export: &Path,
+    tree: Option<OwnedFd>,
+) -> Result<(Export, ExportMounts), SandboxError> {
     let getversion = Export::supports_getversion(export);
     if !process::geteuid().is_root() {
-        tracing::warn!("not running as root: no chroot, no namespace; openat2 confinement only");
+        tracing::warn!("not running as root: no chroot, no namespace; openat2 confinement only; fd-relative requests refused");
         process::umask(Mode::empty());
-        return Export::new(
+        let handle = Export::new(
             export,
             ExportOptions {
                 nodev: false,
                 getversion,
             },
         )
-        .map_err(at("open export"));
+        .map_err(at("open export"))?;
+        return Ok((handle, ExportMounts::none()));
     }
-    let nodev = match ::sandbox::mounts::private_namespace(UnshareFlags::empty())
-        .and_then(|()| ::sandbox::mounts::bind_nodev(export))
-    {
+    let nodev = match ::sandbox::mounts::private_namespace(UnshareFlags::empty()).and_then(|()| {
+        match &tree {
+            // The tree is ours alone to confine: nodev,nosuid on it and its submounts.
+            Some(tree) => ::sandbox::mounts::tree_nodev(tree.as_fd()),
+            None => ::sandbox::mounts::bind_nodev(export),
+        }
+    }) {
         Ok(()) => true,
         Err(e) => {
             tracing::warn!(error = %e, "no private nodev mount; special files are checked before opening instead");
             false
         }
     };
+    let mount_points = crate::mounts::submount_points(export);
     // Serve from a detached copy of the export's mounts (submounts included): it has no
     // parent mount, so `..` from its root, or from any fd we hand out, stays there in
     // every process that gets one. The 9P front end and QEMU resolve paths without
     // RESOLVE_IN_ROOT: even compromised, they cannot climb out of the export with `..`.
-    let tree = match mount::open_tree(
-        CWD,
-        export,
-        OpenTreeFlags::OPEN_TREE_CLONE
-            | OpenTreeFlags::OPEN_TREE_CLOEXEC
-            | OpenTreeFlags::AT_RECURSIVE,
-    ) {
-        Ok(tree) => Some(tree),
-        Err(e) => {
-            tracing::warn!(errno = %e, "cannot detach a copy of the export's mounts; fds handed out have a parent");
-            None
-        }
+    let tree = match tree {
+        Some(tree) => Some(tree),
+        None => match detached_tree(export) {
+            Ok(tree) => Some(tree),
+            Err(e) => {
+                tracing::warn!(errno = %e, "cannot detach a copy of the export's mounts; fds handed out have a parent, fd-relative requests refused");
+                None
+            }
+        },
+    };
+    let mounts = match &tree {
+        Some(tree) => ExportMounts::of_tree(tree.as_fd(), &mount_points),
+        None => ExportMounts::none(),
     };
     let handle = match &tree {
         Some(tree) => Export::new(
@@ -98,5 +114,22 @@ pub fn confine(export: &Path) -> Result<Export, SandboxError> {
     process::umask(Mode::empty());
     thread::set_thread_groups(&[]).map_err(at("setgroups"))?;
     ::sandbox::caps::keep_only(KEPT_CAPS).map_err(at("capabilities"))?;
-    Ok(handle)
+    let mut mounts = mounts;
+    if let Some(tree) = tree {
+        mounts.keep_tree(tree);
+    }
+    Ok((handle, mounts))
+}
+
+/// A detached copy of the mounts at `export`, submounts included
+/// (`open_tree(OPEN_TREE_CLONE | AT_RECURSIVE)`): no parent mount, no path to it from
+/// outside. Needs `CAP_SYS_ADMIN`.
+pub fn detached_tree(export: &Path) -> Result<OwnedFd, Errno> {
+    mount::open_tree(
+        CWD,
+        export,
+        OpenTreeFlags::OPEN_TREE_CLONE
+            | OpenTreeFlags::OPEN_TREE_CLOEXEC
+            | OpenTreeFlags::AT_RECURSIVE,
+    )
 }

@@ -1,7 +1,7 @@
 //! The request loop: read, decode, dispatch, reply; one request at a time, as QEMU sends
 //! them. Every malformed request gets a defined answer or a clean close with a log line.
 
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsFd, OwnedFd};
 use std::time::Duration;
 
 use confined_fs::Export;
@@ -10,6 +10,7 @@ use rustix::io::Errno;
 
 use crate::conn::{Conn, ConnEnd};
 use crate::dispatch::{dispatch, Answer, Authority};
+use crate::mounts::ExportMounts;
 
 /// How a connection is served.
 #[derive(Debug, Clone, Copy, Default)]
@@ -19,7 +20,14 @@ pub struct ServeOptions {
 }
 
 /// Serves requests on `sock` until the peer closes it. `Ok` on a clean close.
-pub fn serve(export: &Export, sock: OwnedFd, opts: ServeOptions) -> Result<(), ConnEnd> {
+/// `mounts`: those whose fds the fd-relative requests may carry (the export's detached
+/// tree), learning those of the fds handed out.
+pub fn serve(
+    export: &Export,
+    mut mounts: ExportMounts,
+    sock: OwnedFd,
+    opts: ServeOptions,
+) -> Result<(), ConnEnd> {
     let mut conn = Conn::new(sock);
     conn.set_poll_window(opts.poll);
     let mut authority = Authority::default();
@@ -36,10 +44,16 @@ pub fn serve(export: &Export, sock: OwnedFd, opts: ServeOptions) -> Result<(), C
                 frame.header.kind
             )));
         };
+        // Taken whatever the body holds, so that the next request finds its own fds.
+        let fds = conn.take_fds(kind.fds());
         let body = conn.body(&frame);
         let (form, result) = match Request::decode(frame.header.kind, body) {
             Ok(req) => {
-                let result = dispatch(export, &mut authority, &req);
+                let result =
+                    fds.and_then(|fds| dispatch(export, &mounts, &mut authority, &req, fds));
+                if let Ok(Answer::Fd(fd)) = &result {
+                    mounts.learn(fd.as_fd());
+                }
                 if let Err(e) = &result {
                     tracing::debug!(request = ?req, errno = %e, "request failed");
                 }

@@ -6,6 +6,11 @@
 //! followed by `size` bytes (at most [`MAX_BODY_SIZE`]), all in HOST byte order.
 //! T_OPEN and T_CREATE are answered by a bare [`FdWord`] instead.
 //!
+//! Ours, from [`FIRST_EXTENSION`] on (QEMU never sends them): `T_As` (the identity of
+//! later requests) and the fd-relative requests, which carry [`RequestType::fds`] fds in
+//! SCM_RIGHTS on the same `sendmsg` as the request and name at most one path component
+//! (the helper checks each fd is on its export's mounts); see `request.rs`.
+//!
 //! ```
 //! use proxy_protocol::{Header, Reply, ReplyForm, Request, HEADER_SIZE};
 //! let mut buf = Vec::new();

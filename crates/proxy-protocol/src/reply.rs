@@ -48,12 +48,12 @@ impl ReplyForm {
     pub fn for_request(kind: RequestType, xattr_size: Option<i32>) -> ReplyForm {
         use RequestType as T;
         match kind {
-            T::Open | T::Create => ReplyForm::Fd,
-            T::Lstat => ReplyForm::Data(DataKind::Stat),
-            T::Statfs => ReplyForm::Data(DataKind::StatFs),
-            T::Readlink => ReplyForm::Data(DataKind::Bytes),
+            T::Open | T::Create | T::LookupAt | T::OpenNode | T::CreateAt => ReplyForm::Fd,
+            T::Lstat | T::MkdirAt | T::MknodAt | T::SymlinkAt => ReplyForm::Data(DataKind::Stat),
+            T::Statfs | T::StatfsNode => ReplyForm::Data(DataKind::StatFs),
+            T::Readlink | T::ReadlinkNode => ReplyForm::Data(DataKind::Bytes),
             T::Getversion => ReplyForm::Data(DataKind::Version),
-            T::Lgetxattr | T::Llistxattr => match xattr_size {
+            T::Lgetxattr | T::Llistxattr | T::GetxattrNode | T::ListxattrNode => match xattr_size {
                 Some(0) | None => ReplyForm::Status,
                 Some(_) => ReplyForm::Data(DataKind::Bytes),
             },
@@ -69,7 +69,16 @@ impl ReplyForm {
             | T::Remove
             | T::Lsetxattr
             | T::Lremovexattr
-            | T::As => ReplyForm::Status,
+            | T::As
+            | T::UnlinkAt
+            | T::RenameAt
+            | T::LinkAt
+            | T::ChmodNode
+            | T::ChownNode
+            | T::TruncateNode
+            | T::UtimeNode
+            | T::SetxattrNode
+            | T::RemovexattrNode => ReplyForm::Status,
         }
     }
 }

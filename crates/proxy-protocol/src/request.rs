@@ -13,7 +13,7 @@ use crate::MAX_BODY_SIZE;
 macro_rules! requests {
     ($(
         $(#[$doc:meta])*
-        $name:ident = $num:literal { $($field:ident : $ty:ty),* $(,)? }
+        $name:ident = $num:literal $([fds $fds:literal])? { $($field:ident : $ty:ty),* $(,)? }
     )*) => {
         /// The request types of `hw/9pfs/9p-proxy.h`, with their wire numbers.
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -31,6 +31,14 @@ macro_rules! requests {
                 match v {
                     $( $num => Some(RequestType::$name), )*
                     _ => None,
+                }
+            }
+
+            /// How many fds travel with it (SCM_RIGHTS, on the same `sendmsg` as its
+            /// first byte): 0 for QEMU's requests; 1 or 2 for our fd-relative ones.
+            pub fn fds(self) -> usize {
+                match self {
+                    $( RequestType::$name => 0 $(+ $fds)?, )*
                 }
             }
 
@@ -129,6 +137,55 @@ requests! {
     /// the kernel's permission checks (see `confined_fs::act_as`). Answered with a
     /// status; after a failed one every request fails with `EPERM` until one succeeds.
     As = 256 { uid: u32, gid: u32, groups: &'a [u8] }
+
+    // Ours, never sent by QEMU: fd-relative requests. The fds travel in SCM_RIGHTS with
+    // the request ([`RequestType::fds`]), in the order named: a "node" is an fd of the
+    // inode acted on (any `O_PATH` fd the helpers handed out, or one derived from it), a
+    // "dir" an fd of a directory, and a `name` one path component in it (no `/`, not `.`
+    // or `..`). No path: no length limit, no walk per request, and the inode cannot
+    // change under the request. The helper refuses fds not on its export's mounts.
+
+    /// Lookup of `name` in dir, not following it: an `O_PATH` fd (fd reply).
+    LookupAt = 257 [fds 1] { name: &'a [u8] }
+    /// Reopens node with `flags` (regular files and directories only; fd reply).
+    OpenNode = 258 [fds 1] { flags: i32 }
+    /// Creates the regular file `name` in dir, exclusively and never following a
+    /// symlink, as `uid:gid` (fd reply; without `O_EXCL` an existing regular file is
+    /// opened).
+    CreateAt = 259 [fds 1] { name: &'a [u8], flags: i32, mode: u32, uid: u32, gid: u32 }
+    /// `mkdirat(dir, name)` as `uid:gid`; the reply is the new directory's stat.
+    MkdirAt = 260 [fds 1] { uid: u32, gid: u32, name: &'a [u8], mode: u32 }
+    /// `mknodat(dir, name)` as `uid:gid`; the reply is the new node's stat.
+    MknodAt = 261 [fds 1] { uid: u32, gid: u32, name: &'a [u8], mode: u32, rdev: u64 }
+    /// `symlinkat(target, dir, name)` as `uid:gid`; the reply is the new link's stat.
+    SymlinkAt = 262 [fds 1] { uid: u32, gid: u32, name: &'a [u8], target: &'a [u8] }
+    /// `unlinkat(dir, name, flags)`; `flags` 0 or `AT_REMOVEDIR`.
+    UnlinkAt = 263 [fds 1] { name: &'a [u8], flags: i32 }
+    /// `renameat(olddir, oldname, newdir, newname)`: two fds, old dir then new dir.
+    RenameAt = 264 [fds 2] { oldname: &'a [u8], newname: &'a [u8] }
+    /// Links node (a symlink itself, not its target) as `name` in dir: two fds, node
+    /// then dir.
+    LinkAt = 265 [fds 2] { name: &'a [u8] }
+    /// `readlink` of the symlink node; `bufsize` counts the NUL, as for T_READLINK.
+    ReadlinkNode = 266 [fds 1] { bufsize: i32 }
+    /// `fstatfs` of node's file system.
+    StatfsNode = 267 [fds 1] { }
+    /// `chmod` of node.
+    ChmodNode = 268 [fds 1] { mode: u32 }
+    /// `lchown` of node; `u32::MAX` leaves an id unchanged.
+    ChownNode = 269 [fds 1] { uid: u32, gid: u32 }
+    /// Truncates the regular file node.
+    TruncateNode = 270 [fds 1] { size: u64 }
+    /// Sets node's times (a symlink itself); `UTIME_NOW`/`UTIME_OMIT` as usual.
+    UtimeNode = 271 [fds 1] { atime_sec: i64, atime_nsec: i64, mtime_sec: i64, mtime_nsec: i64 }
+    /// Node's xattr `name`; `size` 0 asks for its length, as T_LGETXATTR.
+    GetxattrNode = 272 [fds 1] { size: i32, name: &'a [u8] }
+    /// Node's xattr names; `size` 0 asks for the list's length, as T_LLISTXATTR.
+    ListxattrNode = 273 [fds 1] { size: i32 }
+    /// Sets node's xattr `name`; `size` repeats the value's length, as T_LSETXATTR.
+    SetxattrNode = 274 [fds 1] { name: &'a [u8], value: &'a [u8], size: i32, flags: i32 }
+    /// Removes node's xattr `name`.
+    RemovexattrNode = 275 [fds 1] { name: &'a [u8] }
 }
 
 /// The first wire number of our own requests; QEMU's are below it.
@@ -195,7 +252,10 @@ impl Request<'_> {
     /// The `size` field of the xattr reads, which selects their reply form.
     pub fn xattr_size(&self) -> Option<i32> {
         match *self {
-            Request::Lgetxattr { size, .. } | Request::Llistxattr { size, .. } => Some(size),
+            Request::Lgetxattr { size, .. }
+            | Request::Llistxattr { size, .. }
+            | Request::GetxattrNode { size, .. }
+            | Request::ListxattrNode { size, .. } => Some(size),
             _ => None,
         }
     }

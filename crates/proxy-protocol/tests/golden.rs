@@ -565,3 +565,71 @@ fn the_identity_request_is_ours_and_round_trips() {
     assert_eq!(decode_groups(&groups).unwrap(), vec![4, 24, 1000]);
     assert_eq!(decode_groups(&[1, 2, 3]), None);
 }
+
+/// Our fd-relative requests: past QEMU's range, each declaring one or two fds (QEMU's
+/// none), encoded from the table's field order, decoded strictly (a truncated body or
+/// trailing bytes are errors, never panics).
+#[test]
+fn fd_relative_requests_are_ours_and_declare_their_fds() {
+    use proxy_protocol::{decode_request, FIRST_EXTENSION};
+    for &t in RequestType::ALL {
+        if t.is_qemu() || t == RequestType::As {
+            assert_eq!(t.fds(), 0, "{}", t.name());
+        } else {
+            assert!(t as u32 > FIRST_EXTENSION);
+            assert!((1..=2).contains(&t.fds()), "{}", t.name());
+        }
+    }
+    assert_eq!(RequestType::RenameAt.fds(), 2);
+    assert_eq!(RequestType::LinkAt.fds(), 2);
+    assert_eq!(RequestType::ChmodNode.fds(), 1);
+    let req = Request::CreateAt {
+        name: b"f",
+        flags: 0o102,
+        mode: 0o644,
+        uid: 1,
+        gid: 2,
+    };
+    let bytes = enc(req);
+    let mut want = 259u32.to_le_bytes().to_vec();
+    want.extend_from_slice(&(2u32 + 1 + 4 * 4).to_le_bytes());
+    want.extend_from_slice(&1u16.to_le_bytes());
+    want.push(b'f');
+    for v in [0o102u32, 0o644, 1, 2] {
+        want.extend_from_slice(&v.to_le_bytes());
+    }
+    assert_eq!(bytes, want);
+    assert_eq!(decode_request(&bytes).unwrap(), req);
+    assert_eq!(req.reply_form(), ReplyForm::Fd);
+    assert_eq!(
+        Request::MkdirAt {
+            uid: 0,
+            gid: 0,
+            name: b"d",
+            mode: 0o755
+        }
+        .reply_form(),
+        ReplyForm::Data(proxy_protocol::DataKind::Stat)
+    );
+    assert_eq!(
+        Request::GetxattrNode {
+            size: 0,
+            name: b"user.a"
+        }
+        .reply_form(),
+        ReplyForm::Status
+    );
+    let st = enc(Request::StatfsNode {});
+    assert_eq!(st.len(), 8);
+    assert!(decode_request(&st).is_ok());
+    for cut in 8..bytes.len() {
+        let mut short = bytes[..cut].to_vec();
+        short[4..8].copy_from_slice(&((cut - 8) as u32).to_le_bytes());
+        assert!(decode_request(&short).is_err(), "cut at {cut}");
+    }
+    let mut long = bytes.clone();
+    long.push(0);
+    let body = (long.len() - 8) as u32;
+    long[4..8].copy_from_slice(&body.to_le_bytes());
+    assert!(decode_request(&long).is_err());
+}

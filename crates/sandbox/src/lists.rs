@@ -37,6 +37,8 @@ pub const THREAD_CLONE_FLAGS: u64 = (libc::CLONE_VM
 /// The helper's one connection.
 pub const PROXY_CONNECTION: &[Allow] = &[
     Allow::Any(libc::SYS_recvfrom),
+    // Requests that carry fds (SCM_RIGHTS).
+    Allow::Any(libc::SYS_recvmsg),
     Allow::Any(libc::SYS_sendto),
     Allow::Any(libc::SYS_sendmsg),
     Allow::Any(libc::SYS_read),

@@ -36,24 +36,36 @@ pub fn private_namespace(more: UnshareFlags) -> Result<(), MountError> {
 /// `mount_setattr(AT_FDCWD, dir, AT_RECURSIVE, {attr_set: nodev|nosuid})`: the mount at
 /// `dir` and every mount below it become `nodev,nosuid`, their other flags unchanged.
 /// `ENOSYS` before Linux 5.12.
-#[allow(unsafe_code)]
 fn set_nodev_nosuid_recursive(dir: &Path) -> Result<(), Errno> {
     use std::os::unix::ffi::OsStrExt;
     let path = std::ffi::CString::new(dir.as_os_str().as_bytes()).map_err(|_| Errno::INVAL)?;
+    mount_setattr_nodev_nosuid(None, &path, libc::AT_RECURSIVE as libc::c_uint)
+}
+
+/// `mount_setattr(dirfd or AT_FDCWD, path, flags, {attr_set: nodev|nosuid})`.
+#[allow(unsafe_code)]
+fn mount_setattr_nodev_nosuid(
+    dirfd: Option<std::os::fd::BorrowedFd<'_>>,
+    path: &std::ffi::CStr,
+    flags: libc::c_uint,
+) -> Result<(), Errno> {
+    use std::os::fd::AsRawFd;
+    let dirfd = dirfd.map_or(libc::AT_FDCWD, |fd| fd.as_raw_fd());
     let attr = libc::mount_attr {
         attr_set: libc::MOUNT_ATTR_NODEV | libc::MOUNT_ATTR_NOSUID,
         attr_clr: 0,
         propagation: 0,
         userns_fd: 0,
     };
-    // SAFETY: `path` is a NUL-terminated string and `attr` one `struct mount_attr` of the
-    // size passed, both live for the call; the kernel only reads them.
+    // SAFETY: `dirfd` is AT_FDCWD or a borrowed fd open for the call, `path` a
+    // NUL-terminated string and `attr` one `struct mount_attr` of the size passed, both
+    // live for the call; the kernel only reads them.
     let r = unsafe {
         libc::syscall(
             libc::SYS_mount_setattr,
-            libc::AT_FDCWD,
+            dirfd,
             path.as_ptr(),
-            libc::AT_RECURSIVE as libc::c_uint,
+            flags,
             &attr as *const libc::mount_attr,
             std::mem::size_of::<libc::mount_attr>(),
         )
@@ -106,6 +118,17 @@ pub fn bind_nodev(dir: &Path) -> Result<(), MountError> {
         "",
     )
     .map_err(at("remount export nodev,nosuid"))
+}
+
+/// Makes the detached mount tree `tree` (from `open_tree(OPEN_TREE_CLONE)`) and every
+/// mount in it `nodev,nosuid` (`mount_setattr(AT_EMPTY_PATH | AT_RECURSIVE)`).
+pub fn tree_nodev(tree: std::os::fd::BorrowedFd<'_>) -> Result<(), MountError> {
+    mount_setattr_nodev_nosuid(
+        Some(tree),
+        c"",
+        (libc::AT_EMPTY_PATH | libc::AT_RECURSIVE) as libc::c_uint,
+    )
+    .map_err(at("mount_setattr tree nodev,nosuid"))
 }
 
 /// In a private mount namespace: mounts an empty, read-only tmpfs on `dir`, to chroot

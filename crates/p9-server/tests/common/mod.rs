@@ -183,6 +183,7 @@ impl Kind {
                     helper: helper_binary(),
                     export: export.to_path_buf(),
                     args: Vec::new(),
+                    tree: Default::default(),
                 };
                 let pool =
                     p9_server::HelperPool::new(2, Box::new(move || cfg.start_helper())).unwrap();

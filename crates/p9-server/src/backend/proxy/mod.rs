@@ -5,6 +5,13 @@
 //! every metadata read (`getattr`), readdir, read and write then costs no helper round
 //! trip. [`HelperPool`] spreads requests over a few helper connections and replaces one
 //! whose helper died.
+//!
+//! With our helpers (`identities`), everything after the walk to the root is
+//! fd-relative: each request carries the fid's own fd (or its directory's) and a single
+//! name (`proxy_protocol`'s requests from `T_LookupAt` on), so it acts on that inode
+//! whatever was renamed meanwhile, no path is re-walked and no path length limit
+//! applies. QEMU's C helper (`--helper-socket`) gets QEMU's path requests, each checked
+//! against the fid's inode first (a window remains there).
 
 mod pool;
 
@@ -35,14 +42,16 @@ fn acting_as_root() -> bool {
     ACTING.with(|a| !a.borrow().as_ref().is_some_and(|(who, _)| who.uid != 0))
 }
 
-/// The proxy backend: every operation is a request to a helper, by path.
+/// The proxy backend: every operation is a request to a helper, by fd (ours) or by path
+/// (QEMU's C helper).
 #[derive(Debug)]
 pub struct ProxyBackend {
     pool: HelperPool,
     /// `/proc/self/fd`, opened at start (before any chroot): reopening our own `O_PATH`
     /// fds there needs no lookup and no helper.
     proc_fd: Option<OwnedFd>,
-    /// Whether the helpers take identities (`T_AS`: ours do, QEMU's C helper does not).
+    /// Whether the helpers are ours: they take identities (`T_AS`) and fd-relative
+    /// requests; QEMU's C helper does neither.
     identities: bool,
 }
 
@@ -178,14 +187,18 @@ impl Backend for ProxyBackend {
         // front end looks it up itself when it may search the directory (no helper round
         // trip); the helper does it when it may not.
         let flags = OPATH | OFlags::CLOEXEC;
-        if !acting_as_root() {
+        if acting_as_root() {
+            match rustix::fs::openat(dir.fd(), name, flags, rustix::fs::Mode::empty()) {
+                Ok(fd) => return Ok(Node::new(p, fd)),
+                Err(Errno::ACCESS) | Err(Errno::PERM) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        if !self.identities {
             return self.handle(p);
         }
-        match rustix::fs::openat(dir.fd(), name, flags, rustix::fs::Mode::empty()) {
-            Ok(fd) => Ok(Node::new(p, fd)),
-            Err(Errno::ACCESS) | Err(Errno::PERM) => self.handle(p),
-            Err(e) => Err(e),
-        }
+        let fd = self.pool.call(|c| c.lookup_at(dir.fd(), name))?;
+        Ok(Node::new(p, fd))
     }
 
     fn open(&self, node: &Node, flags: OFlags) -> Result<OwnedFd, Errno> {
@@ -198,6 +211,9 @@ impl Backend for ProxyBackend {
         let flags = flags & !(OFlags::CREATE | OFlags::EXCL);
         if let Some(fd) = self.open_locally(node, flags) {
             return Ok(fd);
+        }
+        if self.identities {
+            return self.pool.call(|c| c.open_node(node.fd(), flags));
         }
         let fd = self
             .pool
@@ -220,9 +236,15 @@ impl Backend for ProxyBackend {
     ) -> Result<(Node, OwnedFd), Errno> {
         confined_fs::check_name(name)?;
         let p = path::join(dir.path(), name);
-        let fd = self
-            .pool
-            .call(|c| c.create(&p, flags, mode & 0o7777, creds.uid, creds.gid))?;
+        let mode = mode & 0o7777;
+        let fd = if self.identities {
+            // Exclusive and never following a symlink (ELOOP), as the local backend.
+            self.pool
+                .call(|c| c.create_at(dir.fd(), name, flags, mode, creds.uid, creds.gid))?
+        } else {
+            self.pool
+                .call(|c| c.create(&p, flags, mode, creds.uid, creds.gid))?
+        };
         if file_type(&fd)? != FileType::RegularFile {
             return Err(Errno::NXIO);
         }
@@ -233,9 +255,15 @@ impl Backend for ProxyBackend {
 
     fn mkdir(&self, dir: &Node, name: &[u8], mode: u32, creds: Credentials) -> Result<Attr, Errno> {
         confined_fs::check_name(name)?;
+        let mode = mode & 0o7777;
+        if self.identities {
+            return self
+                .pool
+                .call(|c| c.mkdir_at(dir.fd(), name, mode, creds.uid, creds.gid));
+        }
         let p = path::join(dir.path(), name);
         self.pool
-            .call(|c| c.mkdir(&p, mode & 0o7777, creds.uid, creds.gid))?;
+            .call(|c| c.mkdir(&p, mode, creds.uid, creds.gid))?;
         self.lstat(&p)
     }
 
@@ -248,6 +276,11 @@ impl Backend for ProxyBackend {
         creds: Credentials,
     ) -> Result<Attr, Errno> {
         confined_fs::check_name(name)?;
+        if self.identities {
+            return self
+                .pool
+                .call(|c| c.mknod_at(dir.fd(), name, mode, rdev, creds.uid, creds.gid));
+        }
         let p = path::join(dir.path(), name);
         self.pool
             .call(|c| c.mknod(&p, mode, rdev, creds.uid, creds.gid))?;
@@ -262,6 +295,11 @@ impl Backend for ProxyBackend {
         creds: Credentials,
     ) -> Result<Attr, Errno> {
         confined_fs::check_name(name)?;
+        if self.identities {
+            return self
+                .pool
+                .call(|c| c.symlink_at(dir.fd(), name, target, creds.uid, creds.gid));
+        }
         let p = path::join(dir.path(), name);
         self.pool
             .call(|c| c.symlink(target, &p, creds.uid, creds.gid))?;
@@ -270,6 +308,9 @@ impl Backend for ProxyBackend {
 
     fn link(&self, node: &Node, dir: &Node, name: &[u8]) -> Result<(), Errno> {
         confined_fs::check_name(name)?;
+        if self.identities {
+            return self.pool.call(|c| c.link_at(node.fd(), dir.fd(), name));
+        }
         let p = path::join(dir.path(), name);
         self.check_inode(node)?;
         self.pool.call(|c| c.link(node.path(), &p))
@@ -284,6 +325,11 @@ impl Backend for ProxyBackend {
     ) -> Result<(), Errno> {
         confined_fs::check_name(oldname)?;
         confined_fs::check_name(newname)?;
+        if self.identities {
+            return self
+                .pool
+                .call(|c| c.rename_at(olddir.fd(), oldname, newdir.fd(), newname));
+        }
         let (old, new) = (
             path::join(olddir.path(), oldname),
             path::join(newdir.path(), newname),
@@ -293,6 +339,10 @@ impl Backend for ProxyBackend {
 
     fn unlink(&self, dir: &Node, name: &[u8], remove_dir: bool) -> Result<(), Errno> {
         confined_fs::check_name(name)?;
+        if self.identities {
+            // The kernel checks the kind asked for (EISDIR, ENOTDIR).
+            return self.pool.call(|c| c.unlink_at(dir.fd(), name, remove_dir));
+        }
         let p = path::join(dir.path(), name);
         // T_REMOVE removes either kind: check the kind asked for first. Locally when the
         // front end may search the directory, else through the helper.
@@ -313,18 +363,28 @@ impl Backend for ProxyBackend {
         if file_type(node.fd())? == FileType::Symlink {
             return Err(Errno::OPNOTSUPP);
         }
+        let mode = mode & 0o7777;
+        if self.identities {
+            return self.pool.call(|c| c.chmod_node(node.fd(), mode));
+        }
         self.check_inode(node)?;
-        self.pool.call(|c| c.chmod(node.path(), mode & 0o7777))
+        self.pool.call(|c| c.chmod(node.path(), mode))
     }
 
     fn chown(&self, node: &Node, uid: Option<u32>, gid: Option<u32>) -> Result<(), Errno> {
         let (uid, gid) = (uid.unwrap_or(u32::MAX), gid.unwrap_or(u32::MAX));
+        if self.identities {
+            return self.pool.call(|c| c.chown_node(node.fd(), uid, gid));
+        }
         self.check_inode(node)?;
         self.pool.call(|c| c.chown(node.path(), uid, gid))
     }
 
     fn truncate(&self, node: &Node, size: u64) -> Result<(), Errno> {
         match file_type(node.fd())? {
+            FileType::RegularFile if self.identities => {
+                self.pool.call(|c| c.truncate_node(node.fd(), size))
+            }
             FileType::RegularFile => {
                 self.check_inode(node)?;
                 self.pool.call(|c| c.truncate(node.path(), size))
@@ -335,16 +395,25 @@ impl Backend for ProxyBackend {
     }
 
     fn utimens(&self, node: &Node, atime: SetTime, mtime: SetTime) -> Result<(), Errno> {
+        let (atime, mtime) = (timestamp(atime), timestamp(mtime));
+        if self.identities {
+            return self.pool.call(|c| c.utimens_node(node.fd(), atime, mtime));
+        }
         self.check_inode(node)?;
-        self.pool
-            .call(|c| c.utimensat(node.path(), timestamp(atime), timestamp(mtime)))
+        self.pool.call(|c| c.utimensat(node.path(), atime, mtime))
     }
 
     fn getxattr(&self, node: &Node, name: &[u8]) -> Result<Vec<u8>, Errno> {
+        if self.identities {
+            return self.pool.call(|c| c.getxattr_node(node.fd(), name));
+        }
         self.pool.call(|c| c.getxattr(node.path(), name))
     }
 
     fn listxattr(&self, node: &Node) -> Result<Vec<u8>, Errno> {
+        if self.identities {
+            return self.pool.call(|c| c.listxattr_node(node.fd()));
+        }
         self.pool.call(|c| c.listxattr(node.path()))
     }
 
@@ -355,12 +424,20 @@ impl Backend for ProxyBackend {
         value: &[u8],
         flags: XattrFlags,
     ) -> Result<(), Errno> {
+        if self.identities {
+            return self
+                .pool
+                .call(|c| c.setxattr_node(node.fd(), name, value, flags));
+        }
         self.check_inode(node)?;
         self.pool
             .call(|c| c.setxattr(node.path(), name, value, flags))
     }
 
     fn removexattr(&self, node: &Node, name: &[u8]) -> Result<(), Errno> {
+        if self.identities {
+            return self.pool.call(|c| c.removexattr_node(node.fd(), name));
+        }
         self.check_inode(node)?;
         self.pool.call(|c| c.removexattr(node.path(), name))
     }
