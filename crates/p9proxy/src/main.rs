@@ -32,7 +32,7 @@ fn init_logging(verbose: u8, trace: bool) {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_target(false)
-        .with_writer(std::io::stderr)
+        .with_writer(proxy_helper::log::LossyStderr)
         .try_init();
 }
 

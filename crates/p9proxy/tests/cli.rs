@@ -139,7 +139,6 @@ impl std::io::Write for Pipes {
 /// reaping the helper spawner at exit `wait4`.
 #[test]
 fn serves_stdio_pipes_and_exits_cleanly() {
-    use std::io::{Read, Write};
     let backends: &[&str] = if rustix::process::geteuid().is_root() {
         &["local", "proxy"]
     } else {

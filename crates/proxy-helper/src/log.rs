@@ -36,7 +36,31 @@ pub fn init(daemon: bool, verbose: bool) {
             .with_writer(Syslog)
             .try_init();
     } else {
-        let _ = builder.with_writer(io::stderr).try_init();
+        let _ = builder.with_writer(LossyStderr).try_init();
+    }
+}
+
+/// Standard error for log lines, losing a line it cannot write rather than failing: a
+/// failed write makes `tracing-subscriber` report it with `eprintln!`, which panics when
+/// stderr is gone (a closed pipe, a log reader that exited), so a daemon whose stderr
+/// went away died on its next log line.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct LossyStderr;
+
+impl Write for LossyStderr {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let _ = io::stderr().write_all(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> MakeWriter<'a> for LossyStderr {
+    type Writer = LossyStderr;
+    fn make_writer(&'a self) -> Self::Writer {
+        LossyStderr
     }
 }
 

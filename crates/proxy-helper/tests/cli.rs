@@ -144,3 +144,25 @@ fn daemonizes_without_n() {
     let client = proxy_client::ProxyClient::connect(&sock).unwrap();
     assert!(client.lstat("/").is_ok());
 }
+
+/// A helper whose stderr went away (a closed pipe: the log reader exited) loses its log
+/// lines and goes on: it used to panic on the next one (tracing's report of the failed
+/// write) and die under its own filter (the panic's backtrace calls `getcwd`).
+#[test]
+fn a_closed_stderr_loses_log_lines_not_the_helper() {
+    require_root!();
+    let dir = tempfile::tempdir().unwrap();
+    let mut cmd = Command::new(common::HELPER);
+    cmd.arg("-p")
+        .arg(dir.path())
+        .arg("-n")
+        .stderr(Stdio::piped());
+    let mut h = proxy_client::spawn_helper_command(cmd).unwrap();
+    assert!(h.client.lstat("/").is_ok());
+    drop(h.child.stderr.take());
+    assert!(h.client.lstat("/").is_ok());
+    // The end of the connection is logged ("connection closed"), then it exits.
+    drop(h.client);
+    let st = h.child.wait().unwrap();
+    assert!(st.success(), "{st:?}");
+}

@@ -181,6 +181,8 @@ pub const SPAWNER: &[Allow] = &[
     Allow::Any(libc::SYS_clone3),
     Allow::Any(libc::SYS_clone),
     Allow::Any(libc::SYS_execve),
+    // The export's detached tree, made once and handed to every helper.
+    Allow::Any(libc::SYS_dup),
     #[cfg(target_arch = "x86_64")]
     Allow::Any(libc::SYS_dup2),
     Allow::Any(libc::SYS_dup3),
@@ -210,6 +212,7 @@ pub const HELPER_START: &[Allow] = &[
     Allow::Any(libc::SYS_set_robust_list),
     Allow::Any(libc::SYS_rseq),
     Allow::Any(libc::SYS_sched_getaffinity),
+    Allow::Any(libc::SYS_getcwd),
     Allow::Any(libc::SYS_getuid),
     Allow::Any(libc::SYS_getgid),
     Allow::Any(libc::SYS_getegid),
