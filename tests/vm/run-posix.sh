@@ -66,7 +66,7 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 ARGS=pjd=$PJD,fsx=$FSX,fsstress=$FSS
-APPEND="console=ttyS0 quiet panic=-1 p9test=posix p9.args=$ARGS"
+APPEND="console=ttyS0 quiet panic=-1 no_timer_check p9test=posix p9.args=$ARGS"
 [[ -z "$MOPTS" ]] || APPEND+=" p9.opts=$MOPTS"
 QEMU_ARGS=(-accel tcg -m 512 -nographic -nodefaults -no-reboot -no-user-config
   -kernel "$VMLINUZ" -initrd "$INITRD" -serial "file:$CONSOLE" -serial "file:$RESULTS")
