@@ -10,7 +10,8 @@
 #                      "{export}" replaced; run in its own session, its group stopped at the end)
 #   --qemu-proxy H     unmodified QEMU 7.2 `-fsdev proxy` on helper H (socket mode, as run-proxy.sh)
 #   --qemu-local       QEMU 7.2's own `-fsdev local,security_model=passthrough` (reference)
-#   --pjd              pjdfstest: every file, tests/vm/posix/subset.txt, or none (default full)
+#   --pjd              pjdfstest: full (every file; the default), subset (tests/vm/posix/subset.txt),
+#                      only:DIR+DIR (those test directories, e.g. only:chown+link) or none
 #   --fsx N            fsx, N operations in each of its three modes (default 0: not run)
 #   --fsstress N       fsstress, 4 processes x N operations (default 0)
 #   --xfail FILE       expected failures (tests/vm/posix/*.xfail; see posix-check.py)
@@ -39,8 +40,8 @@ while [[ $# -gt 0 ]]; do
 done
 [[ -n "$SERVER$HELPER" || $QLOCAL == 1 ]] || die "one of --server, --qemu-proxy, --qemu-local"
 [[ $(id -u) -eq 0 ]] || die "must run as root"
-# TCG: the whole suite takes 7-10 min of VM; a subset about 2
-[[ -n "$TIMEOUT" ]] || TIMEOUT=$([[ $PJD == full ]] && echo 1800 || echo 900)
+# TCG: the whole suite took 7-10 min of VM on an idle 2-CPU machine, 30+ on a loaded one
+[[ -n "$TIMEOUT" ]] || TIMEOUT=$([[ $PJD == subset ]] && echo 900 || echo 3600)
 QEMU=${P9PROXY_QEMU:-qemu-system-x86_64}
 command -v "$QEMU" >/dev/null || die "$QEMU missing: run scripts/install-deps.sh"
 PY=$(command -v python3) || die "python3 missing: run scripts/install-deps.sh"

@@ -1,6 +1,7 @@
 # POSIX suites on the share (sourced by the guest's /init as `sh posix-workload.sh MNT ARGS`).
 # Arguments (p9.args, comma-separated):
 #   pjd=full|subset|none   pjdfstest: every tests/**/*.t, or those listed in /posix/subset.txt
+#   pjd=only:DIR+DIR...    pjdfstest: every file of those test directories (e.g. only:chown+link)
 #   fsx=N                  fsx, N operations in each of three modes (buffered, O_DIRECT with
 #                          4 KiB-aligned I/O, fsync after every change), fixed seeds, -R -W
 #                          (no shared mmap on a 9p mount without cache=mmap)
@@ -46,8 +47,11 @@ run_pjd() {
 case "$PJD" in
   full) section pjd; run_pjd "$(cd /posix/tests && find . -name '*.t' | sed 's|^\./||' | sort)" ;;
   subset) section pjd; run_pjd "$(grep -v '^#' /posix/subset.txt | grep .)" ;;
+  only:*) section pjd
+    run_pjd "$(for d in $(echo "${PJD#only:}" | tr '+' ' '); do
+      (cd /posix/tests && find "$d" -name '*.t' | sort); done)" ;;
   none) ;;
-  *) fail pjd-args "pjd=$PJD: want full, subset or none" ;;
+  *) fail pjd-args "pjd=$PJD: want full, subset, only:DIR+DIR or none" ;;
 esac
 
 if [ "$FSX" -gt 0 ]; then
