@@ -90,7 +90,10 @@ if wants 'tcp-local|tcp-proxy|diodcli-local|diodcli-proxy|mapped-xattr|tcp-qemu-
 fi
 
 # Prepare the shared cache once, before VMs run in parallel.
-if ! "$VM_DIR/fetch-kernel.sh" >/dev/null || ! "$VM_DIR/build-initramfs.sh" >/dev/null; then
+posix_build=true
+wants 'posix-[a-z-]+' && posix_build="$VM_DIR/posix/build-suites.sh"
+if ! "$VM_DIR/fetch-kernel.sh" >/dev/null || ! "$VM_DIR/build-initramfs.sh" >/dev/null ||
+  ! $posix_build >/dev/null; then
   echo "FAIL: could not prepare the guest kernel/initramfs"
   echo "vm: 0 passed, ${#scenarios[@]} failed"
   exit 1

@@ -82,14 +82,16 @@ out=$VM_CACHE/posix/$key
 if [[ -f "$out/initramfs.cpio.gz" ]]; then echo "$out/initramfs.cpio.gz"; exit 0; fi
 
 log "building pjdfstest, fsx, fsstress (static) into $out"
-rm -rf "$out.tmp"
-mkdir -p "$out.tmp"/{inc-pjd,inc-xfs,stage/posix,stage/bin,stage/workloads}
-printf '%s\n' "$PJD_CONFIG" > "$out.tmp/inc-pjd/config.h"
-printf '%s\n' "$XFS_CONFIG" > "$out.tmp/inc-xfs/config.h"
-st=$out.tmp/stage
-gcc -static -O2 -D_GNU_SOURCE -I"$out.tmp/inc-pjd" -o "$st/posix/pjdfstest" \
+mkdir -p "$VM_CACHE/posix"
+tmp=$(mktemp -d "$out.XXXXXX")  # a build of its own: concurrent callers do not collide
+trap 'rm -rf "$tmp"' EXIT
+mkdir -p "$tmp"/{inc-pjd,inc-xfs,stage/posix,stage/bin,stage/workloads}
+printf '%s\n' "$PJD_CONFIG" > "$tmp/inc-pjd/config.h"
+printf '%s\n' "$XFS_CONFIG" > "$tmp/inc-xfs/config.h"
+st=$tmp/stage
+gcc -static -O2 -D_GNU_SOURCE -I"$tmp/inc-pjd" -o "$st/posix/pjdfstest" \
   "$TP/pjdfstest/pjdfstest.c"
-XFLAGS=(-static -O2 -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 -include getopt.h -I"$out.tmp/inc-xfs"
+XFLAGS=(-static -O2 -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 -include getopt.h -I"$tmp/inc-xfs"
   -I"$TP/xfstests/src" -I"$TP/xfstests/include")
 gcc "${XFLAGS[@]}" -o "$st/bin/fsx" "$TP/xfstests/ltp/fsx.c"
 gcc "${XFLAGS[@]}" -o "$st/bin/fsstress" "$TP/xfstests/ltp/fsstress.c"
@@ -98,11 +100,16 @@ cp -r "$TP/pjdfstest/tests" "$st/posix/tests"
 install -m 0755 "$POSIX_DIR/openssl" "$st/bin/openssl"
 install -m 0644 "$POSIX_DIR/subset.txt" "$st/posix/subset.txt"
 install -m 0755 "$POSIX_DIR/posix-workload.sh" "$st/workloads/posix-workload.sh"
+# pjdfstest asks `id -u nobody` / `id -g nobody` (utimensat/06.t, 07.t): Debian's ids
+mkdir -p "$st/etc"
+printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n' > "$st/etc/passwd"
+printf 'root:x:0:\nnogroup:x:65534:\n' > "$st/etc/group"
 (cd "$st" && find . -print0 | LC_ALL=C sort -z | cpio --null -o -H newc --owner 0:0 --quiet) \
-  | gzip -1 > "$out.tmp/overlay.cpio.gz"
-cat "$base" "$out.tmp/overlay.cpio.gz" > "$out.tmp/initramfs.cpio.gz"
-cp "$st/posix/pjdfstest" "$st/bin/fsx" "$st/bin/fsstress" "$out.tmp/"
-rm -rf "$out.tmp/stage" "$out.tmp/inc-pjd" "$out.tmp/inc-xfs"
-rm -rf "$out"; mv "$out.tmp" "$out"
+  | gzip -1 > "$tmp/overlay.cpio.gz"
+cat "$base" "$tmp/overlay.cpio.gz" > "$tmp/initramfs.cpio.gz"
+cp "$st/posix/pjdfstest" "$st/bin/fsx" "$st/bin/fsstress" "$tmp/"
+rm -rf "$tmp/stage" "$tmp/inc-pjd" "$tmp/inc-xfs"
+chmod 0755 "$tmp"
+mv -T "$tmp" "$out" 2>/dev/null || true  # another build may have won the race: same content
 log "posix initramfs: $out/initramfs.cpio.gz ($(du -h "$out/initramfs.cpio.gz" | cut -f1))"
 echo "$out/initramfs.cpio.gz"

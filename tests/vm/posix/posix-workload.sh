@@ -36,7 +36,8 @@ run_pjd() {
     nfail=$(grep -c '^not ok ' /tmp/tap.out)
     _emit "PJD FILE $f plan=${plan:-0} ok=$nok fail=$nfail secs=$((t1 - t0))"
     grep '^not ok ' /tmp/tap.out | while read -r _n _o num rest; do
-      _emit "PJD FAIL $f:$num $(printf '%s' "$rest" | sed 's/^- //' | cut -c1-300)"
+      # long generated names (PATH_MAX tests) shortened so that "expected X, got Y" stays
+      _emit "PJD FAIL $f:$num $(printf '%s' "$rest" | sed -E 's/^- //; s|([0-9a-z_]{12})[0-9a-z_/]{28,}|\1...|g' | cut -c1-300)"
     done
     [ ! -s /tmp/tap.err ] || _emit "INFO $f stderr: $(head -c 300 /tmp/tap.err | tr '\n' ' ')"
   done
