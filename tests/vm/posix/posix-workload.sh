@@ -32,10 +32,13 @@ run_pjd() {
     (cd "$work" && timeout 600 sh "/posix/tests/$f" > /tmp/tap.out 2>/tmp/tap.err)
     t1=$(cut -d. -f1 /proc/uptime)
     plan=$(sed -n 's/^1\.\.\([0-9]*\).*/\1/p' /tmp/tap.out | head -n 1)
-    nok=$(grep -c '^ok ' /tmp/tap.out)
-    nfail=$(grep -c '^not ok ' /tmp/tap.out)
+    # as prove counts: "not ok N # TODO ..." (a case the suite expects to fail on this OS)
+    # is not a failure
+    grep -v '^not ok [0-9]* # TODO' /tmp/tap.out > /tmp/tap.judged
+    nok=$(grep -c '^ok \|^not ok [0-9]* # TODO' /tmp/tap.out)
+    nfail=$(grep -c '^not ok ' /tmp/tap.judged)
     _emit "PJD FILE $f plan=${plan:-0} ok=$nok fail=$nfail secs=$((t1 - t0))"
-    grep '^not ok ' /tmp/tap.out | while read -r _n _o num rest; do
+    grep '^not ok ' /tmp/tap.judged | while read -r _n _o num rest; do
       # long generated names (PATH_MAX tests) shortened so that "expected X, got Y" stays
       _emit "PJD FAIL $f:$num $(printf '%s' "$rest" | sed -E 's/^- //; s|([0-9a-z_]{12})[0-9a-z_/]{28,}|\1...|g' | cut -c1-300)"
     done
