@@ -14,3 +14,44 @@ as_root() {
   else die "need root for: $*"
   fi
 }
+
+# stop_group PID: TERM the process group PID leads (started with setsid), KILL it after 5 s.
+stop_group() {
+  local pid=$1 i
+  kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || return 0
+  for i in $(seq 1 50); do
+    kill -0 -- "-$pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  kill -KILL -- "-$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+}
+
+# listening PORT: a LISTEN socket on 127.0.0.1:PORT exists (found without connecting: a server
+# may serve only one connection).
+listening() {
+  python3 - "$1" <<'PYEOF'
+import sys
+port = "%04X" % int(sys.argv[1])
+for f in ("/proc/net/tcp", "/proc/net/tcp6"):
+    try:
+        for ln in open(f).readlines()[1:]:
+            p = ln.split()
+            if p[1].endswith(":" + port) and p[3] == "0A":
+                sys.exit(0)
+    except OSError:
+        pass
+sys.exit(1)
+PYEOF
+}
+
+# wait_listening PORT PID: wait up to 5 s for PORT to listen while PID lives.
+wait_listening() {
+  local i
+  for i in $(seq 1 100); do
+    listening "$1" && return 0
+    kill -0 "$2" 2>/dev/null || break
+    sleep 0.05
+  done
+  listening "$1"
+}

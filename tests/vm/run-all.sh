@@ -16,6 +16,14 @@
 #   mapped-xattr    one export written and read in turn by our unprivileged server
 #                   (--security-model mapped-xattr) and QEMU 7.2's own local backend
 #                   (security_model=mapped-xattr), three boots (tests/vm/run-mapped.sh)
+#   posix-proxy     pjdfstest (every file), fsx (3 modes) and fsstress in the guest against
+#                   `p9proxy serve --backend proxy` over TCP, the kernel's default access=client
+#                   (tests/vm/run-posix.sh; expected failures: tests/vm/posix/posix-proxy.xfail)
+#   posix-local     pjdfstest's subset (tests/vm/posix/subset.txt) on --backend local
+#   posix-qemu      the subset through unmodified QEMU 7.2 `-fsdev proxy` on our helper
+#   posix-user      the subset on --backend proxy with access=user
+#   posix-qemu-local, posix-diod   reference runs (not by default): QEMU's own local backend
+#                   (security_model=passthrough) and diod, same workload as posix-proxy
 #   reference runs against diod (with its known failures as XFAIL):
 #   tcp-diod        the proxy workload over TCP      server-diod   the server workload
 #   diodcli-diod    diodls/diodcat
@@ -30,6 +38,8 @@
 #   P9PROXY_VM_XFAIL   known-failures file passed to run-proxy.sh --xfail
 #   P9PROXY_VM_KEEP=1  keep every run's work directory
 #   P9PROXY_VM_CACHE   kernel/initramfs cache (default <repo>/.cache/vm)
+#   P9PROXY_POSIX_PJD  pjdfstest selection of every posix-* scenario instead of its own
+#                      (full, subset, only:DIR+DIR, none), e.g. full for the by-hand runs
 #   P9PROXY_VM_TIMEOUT hard limit per proxy-workload VM (default 120 s; server-workload VMs
 #                      get at least 300 s)
 # Needs root and the packages of scripts/install-deps.sh; the kernel is fetched on demand.
@@ -38,7 +48,7 @@ set -uo pipefail
 
 # The scenarios of a plain run. Our 9P server's scenarios (tcp-local tcp-proxy diodcli-local
 # diodcli-proxy) join them once `p9proxy serve` passes them.
-DEFAULT_MODES="socket fd tcp-local tcp-proxy diodcli-local diodcli-proxy mapped-xattr tcp-qemu-trusted tcp-qemu-untrusted"
+DEFAULT_MODES="posix-proxy socket fd tcp-local tcp-proxy diodcli-local diodcli-proxy mapped-xattr tcp-qemu-trusted tcp-qemu-untrusted posix-local posix-qemu posix-user"
 MODES=${P9PROXY_VM_MODES:-$DEFAULT_MODES}
 JOBS=${P9PROXY_VM_JOBS:-$(( $(nproc) >= 2 ? 2 : 1 ))}
 SRV_TIMEOUT=$(( ${P9PROXY_VM_TIMEOUT:-120} > 300 ? ${P9PROXY_VM_TIMEOUT:-120} : 300 ))
@@ -52,7 +62,7 @@ t0=$(date +%s)
 wants() { [[ " ${scenarios[*]} " =~ \ ($1)\  ]]; }
 
 HELPER=${P9PROXY_HELPER:-}
-if wants 'proxy-socket|proxy-fd'; then
+if wants 'proxy-socket|proxy-fd|posix-qemu'; then
   if [[ -z "$HELPER" ]]; then
     HELPER=$REPO_ROOT/target/release/virtfs-proxy-helper
     if [[ ! -x "$HELPER" ]] && command -v cargo >/dev/null; then
@@ -67,7 +77,7 @@ if wants 'proxy-socket|proxy-fd'; then
   fi
 fi
 SERVER_BIN=${P9PROXY_SERVER:-}
-if wants 'tcp-local|tcp-proxy|diodcli-local|diodcli-proxy|mapped-xattr|tcp-qemu-trusted|tcp-qemu-untrusted'; then
+if wants 'tcp-local|tcp-proxy|diodcli-local|diodcli-proxy|mapped-xattr|tcp-qemu-trusted|tcp-qemu-untrusted|posix-proxy|posix-local|posix-user'; then
   if [[ -z "$SERVER_BIN" ]]; then
     SERVER_BIN=$REPO_ROOT/target/release/p9proxy
     if [[ ! -x "$SERVER_BIN" ]] && command -v cargo >/dev/null; then
@@ -80,7 +90,10 @@ if wants 'tcp-local|tcp-proxy|diodcli-local|diodcli-proxy|mapped-xattr|tcp-qemu-
 fi
 
 # Prepare the shared cache once, before VMs run in parallel.
-if ! "$VM_DIR/fetch-kernel.sh" >/dev/null || ! "$VM_DIR/build-initramfs.sh" >/dev/null; then
+posix_build=true
+wants 'posix-[a-z-]+' && posix_build="$VM_DIR/posix/build-suites.sh"
+if ! "$VM_DIR/fetch-kernel.sh" >/dev/null || ! "$VM_DIR/build-initramfs.sh" >/dev/null ||
+  ! $posix_build >/dev/null; then
   echo "FAIL: could not prepare the guest kernel/initramfs"
   echo "vm: 0 passed, ${#scenarios[@]} failed"
   exit 1
@@ -102,6 +115,12 @@ our_server() { # our_server BACKEND: the server command for run-tcp.sh / tests/d
     return 1
   fi
   echo "$(printf '%q' "$SERVER_BIN") serve {export} --listen tcp:127.0.0.1:{port} --backend $1"
+}
+posix() { # posix SCENARIO PJD ARGS...: tests/vm/run-posix.sh with the scenario's own xfail list
+  local label=$1 pjd=${P9PROXY_POSIX_PJD:-$2}
+  shift 2
+  bash "$VM_DIR/run-posix.sh" --label "$label" --pjd "$pjd" \
+    --xfail "$VM_DIR/posix/$label.xfail" "$@" ${P9PROXY_VM_KEEP:+--keep}
 }
 run_one() { # run_one SCENARIO
   local s0 cmd
@@ -131,6 +150,18 @@ run_one() { # run_one SCENARIO
       cmd=$(our_server proxy) &&
       bash "$VM_DIR/run-tcp.sh" --label "$1" --server "$cmd" --qemu-user "$QEMU_UID" \
         --workload identity ${P9PROXY_VM_KEEP:+--keep} ;;
+    posix-proxy)  # the whole of pjdfstest, fsx and fsstress
+      cmd=$(our_server proxy) && posix "$1" full --server "$cmd" --fsx 10000 --fsstress 1000 ;;
+    posix-local)
+      cmd=$(our_server local) && posix "$1" subset --server "$cmd" ;;
+    posix-user)
+      cmd=$(our_server proxy) && posix "$1" subset --server "$cmd" --mount-opts access=user ;;
+    posix-qemu)
+      posix "$1" subset --qemu-proxy "$HELPER" ;;
+    posix-qemu-local)  # reference (not by default)
+      posix "$1" full --qemu-local --fsx 10000 --fsstress 1000 ;;
+    posix-diod)  # reference (not by default)
+      posix "$1" full --server "$DIOD_CMD" --fsx 10000 --fsstress 1000 ;;
     tcp-diod)  # reference run of the proxy workload against diod over TCP (not by default)
       bash "$VM_DIR/run-tcp.sh" --label tcp-diod --xfail "$VM_DIR/diod.xfail" \
         --server "$DIOD_CMD" ${P9PROXY_VM_KEEP:+--keep} ;;

@@ -68,17 +68,6 @@ CONSOLE=$WORK/console.log
 RESULTS=$WORK/results.log
 SLOG=$WORK/server.log
 spid= lpid=
-# stop_group PID: TERM the process group PID leads (setsid below), KILL it after 5 s.
-stop_group() {
-  local pid=$1 i
-  kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || return 0
-  for i in $(seq 1 50); do
-    kill -0 -- "-$pid" 2>/dev/null || break
-    sleep 0.1
-  done
-  kill -KILL -- "-$pid" 2>/dev/null || true
-  wait "$pid" 2>/dev/null || true
-}
 cleanup() {
   [[ -z "$spid" ]] || stop_group "$spid"
   if [[ -n "$lpid" ]]; then kill "$lpid" 2>/dev/null || true; wait "$lpid" 2>/dev/null || true; fi
@@ -106,28 +95,7 @@ log "$LABEL: server: $cmd; work=$WORK"
 setsid bash -c "exec $cmd" > "$SLOG" 2>&1 < /dev/null &
 spid=$!
 
-# Wait for a LISTEN socket on 127.0.0.1:PORT (without connecting: a server may serve only one).
-listening() {
-  "$PY" - "$PORT" <<'EOF'
-import sys
-port = "%04X" % int(sys.argv[1])
-for f in ("/proc/net/tcp", "/proc/net/tcp6"):
-    try:
-        for ln in open(f).readlines()[1:]:
-            p = ln.split()
-            if p[1].endswith(":" + port) and p[3] == "0A":
-                sys.exit(0)
-    except OSError:
-        pass
-sys.exit(1)
-EOF
-}
-for _ in $(seq 1 100); do
-  listening && break
-  kill -0 "$spid" 2>/dev/null || break
-  sleep 0.05
-done
-listening || log "$LABEL: server is not listening on 127.0.0.1:$PORT (see $SLOG)"
+wait_listening "$PORT" "$spid" || log "$LABEL: server is not listening on 127.0.0.1:$PORT (see $SLOG)"
 
 APPEND="console=ttyS0 quiet panic=-1 p9test=$WORKLOAD p9.trans=tcp p9.port=$PORT p9.aname=$EXPORT"
 [[ -z "$MOPTS" ]] || APPEND+=" p9.opts=$MOPTS"

@@ -61,8 +61,15 @@ pub(super) fn setattr(
 ) -> Result<()> {
     let f = s.fids.get(t.fid)?;
     let backend = s.server.backend();
-    // In QEMU's order: mode, times, owner, size. A ctime change alone has nothing to do
-    // (any other change sets it).
+    // Owner, then mode, then size, then times: one Tsetattr ends with exactly what it names
+    // (a chown clears setuid/setgid bits the mode then sets; a truncate sets mtime, which
+    // an explicit mtime then overrides). QEMU's order (mode, times, owner, size) loses both.
+    // A ctime change alone has nothing to do (any other change sets it).
+    if t.valid & (P9_SETATTR_UID | P9_SETATTR_GID) != 0 {
+        let uid = (t.valid & P9_SETATTR_UID != 0).then_some(t.uid);
+        let gid = (t.valid & P9_SETATTR_GID != 0).then_some(t.gid);
+        backend.chown(&f.node, uid, gid)?;
+    }
     if t.valid & P9_SETATTR_MODE != 0 {
         backend.chmod(&f.node, t.mode & 0o7777)?;
     }
@@ -71,6 +78,16 @@ pub(super) fn setattr(
     // longer has, and the proxy backend needs).
     let truncates_by_fd = t.valid & P9_SETATTR_SIZE != 0
         && matches!(&f.state, FidState::File { flags, .. } if flags.intersects(OFlags::WRONLY | OFlags::RDWR));
+    if t.valid & P9_SETATTR_SIZE != 0 {
+        match &f.state {
+            // An fd open for writing truncates with no lookup and no permission check
+            // beyond the open's (as ftruncate(2) in the client).
+            FidState::File { fd, .. } if truncates_by_fd => {
+                rustix::fs::ftruncate(fd.as_fd(), t.size)?
+            }
+            _ => backend.truncate(&f.node, t.size)?,
+        }
+    }
     let times_implied = truncates_by_fd
         && t.valid & (P9_SETATTR_ATIME | P9_SETATTR_ATIME_SET | P9_SETATTR_MTIME_SET) == 0;
     if t.valid & (P9_SETATTR_ATIME | P9_SETATTR_MTIME) != 0 && !times_implied {
@@ -89,21 +106,6 @@ pub(super) fn setattr(
             t.mtime_nsec,
         );
         backend.utimens(&f.node, atime, mtime)?;
-    }
-    if t.valid & (P9_SETATTR_UID | P9_SETATTR_GID) != 0 {
-        let uid = (t.valid & P9_SETATTR_UID != 0).then_some(t.uid);
-        let gid = (t.valid & P9_SETATTR_GID != 0).then_some(t.gid);
-        backend.chown(&f.node, uid, gid)?;
-    }
-    if t.valid & P9_SETATTR_SIZE != 0 {
-        match &f.state {
-            // An fd open for writing truncates with no lookup and no permission check
-            // beyond the open's (as ftruncate(2) in the client).
-            FidState::File { fd, flags } if flags.intersects(OFlags::WRONLY | OFlags::RDWR) => {
-                rustix::fs::ftruncate(fd.as_fd(), t.size)?
-            }
-            _ => backend.truncate(&f.node, t.size)?,
-        }
     }
     s.reply(tag, &Rmessage::Setattr, out)
 }
