@@ -46,7 +46,7 @@ run_vm() {
   local name=$1 helper=$2 dir
   dir=$(mktemp -d "$WORK/$name.XXXX")
   mkdir "$dir/export"
-  local append="console=ttyS0 quiet panic=-1 p9test=meta p9.trans=virtio p9.tag=share p9.args=$DIRS,$FILES"
+  local append="console=ttyS0 quiet panic=-1 no_timer_check p9test=meta p9.trans=virtio p9.tag=share p9.args=$DIRS,$FILES"
   local start end qrc=0
   start=$(date +%s.%N)
   timeout -k 5 "$((TIMEOUT + 15))" "$PY" "$VM_DIR/fdpair.py" "$dir/helper.log" "$dir/helper.status" \

@@ -79,7 +79,7 @@ boot() {
   local res=$WORK/results-$name.log con=$WORK/console-$name.log
   : > "$res"; : > "$con"
   chown $NOBODY "$res" "$con"
-  append="console=ttyS0 quiet panic=-1 p9test=mapped p9.args=$steps p9.opts=access=user"
+  append="console=ttyS0 quiet panic=-1 no_timer_check p9test=mapped p9.args=$steps p9.opts=access=user"
   local t0 qrc=0
   t0=$(date +%s.%N)
   timeout -k 5 "$TIMEOUT" "${AS_NOBODY[@]}" "$QEMU" -accel tcg -m 512 -nographic -nodefaults \

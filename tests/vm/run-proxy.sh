@@ -64,7 +64,7 @@ HSTATUS=$WORK/helper.status
 LABEL="proxy-$MODE"
 log "$LABEL: helper=$HELPER work=$WORK"
 
-APPEND="console=ttyS0 quiet panic=-1 p9test=$WORKLOAD p9.trans=virtio p9.tag=share"
+APPEND="console=ttyS0 quiet panic=-1 no_timer_check p9test=$WORKLOAD p9.trans=virtio p9.tag=share"
 QEMU_ARGS=(-accel tcg -m 512 -nographic -nodefaults -no-reboot -no-user-config
   -kernel "$VMLINUZ" -initrd "$INITRD" -append "$APPEND"
   -serial "file:$CONSOLE" -serial "file:$RESULTS"

@@ -97,7 +97,7 @@ spid=$!
 
 wait_listening "$PORT" "$spid" || log "$LABEL: server is not listening on 127.0.0.1:$PORT (see $SLOG)"
 
-APPEND="console=ttyS0 quiet panic=-1 p9test=$WORKLOAD p9.trans=tcp p9.port=$PORT p9.aname=$EXPORT"
+APPEND="console=ttyS0 quiet panic=-1 no_timer_check p9test=$WORKLOAD p9.trans=tcp p9.port=$PORT p9.aname=$EXPORT"
 [[ -z "$MOPTS" ]] || APPEND+=" p9.opts=$MOPTS"
 start=$(date +%s.%N)
 qrc=0
