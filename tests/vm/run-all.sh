@@ -130,10 +130,8 @@ run_one() { # run_one SCENARIO
       bash "$VM_DIR/run-proxy.sh" --helper "$HELPER" --mode "${1#proxy-}" "${extra[@]}" ;;
     tcp-local|tcp-proxy)
       cmd=$(our_server "${1#tcp-}") &&
-      local xf=()
-      [[ $1 == tcp-proxy ]] && xf=(--xfail "$VM_DIR/proxy-backend.xfail")
       bash "$VM_DIR/run-tcp.sh" --label "$1" --workload server --server "$cmd" \
-        --mount-opts access=user,msize=1048576 --timeout "$SRV_TIMEOUT" "${xf[@]}" \
+        --mount-opts access=user,msize=1048576 --timeout "$SRV_TIMEOUT" \
         ${P9PROXY_VM_KEEP:+--keep} ;;
     diodcli-local|diodcli-proxy)
       cmd=$(our_server "${1#diodcli-}") &&
