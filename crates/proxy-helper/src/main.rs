@@ -92,35 +92,30 @@ fn run(cli: Cli) -> Result<(), String> {
 
 /// Adopts the socket fd passed with `-f`, after checking it is an open socket.
 fn inherited_socket(fd: i32) -> Result<OwnedFd, String> {
-    if fd < 0 {
-        return Err(format!("invalid socket descriptor {fd}"));
-    }
-    // The fd must be open and a socket before we take ownership of it.
-    let st = rustix::fs::fstat(unsafe_borrow(fd)?).map_err(|e| format!("fd {fd}: {e}"))?;
-    if rustix::fs::FileType::from_raw_mode(st.st_mode) != rustix::fs::FileType::Socket {
-        return Err(format!("fd {fd} is not a socket"));
-    }
-    // SAFETY: `fd` was inherited for us alone (the `-f` contract), is open (fstat
-    // succeeded), and nothing else in this process owns it or has closed it.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+    inherited(fd, rustix::fs::FileType::Socket, "socket")
 }
 
 /// Adopts the detached mount tree passed with `--tree-fd`, after checking it is an open
 /// directory.
 fn inherited_tree(fd: i32) -> Result<OwnedFd, String> {
+    inherited(fd, rustix::fs::FileType::Directory, "directory")
+}
+
+/// Adopts an inherited fd once it is open and of type `kind`, close-on-exec.
+fn inherited(fd: i32, kind: rustix::fs::FileType, what: &str) -> Result<OwnedFd, String> {
     if fd < 0 {
-        return Err(format!("invalid tree descriptor {fd}"));
+        return Err(format!("invalid {what} descriptor {fd}"));
     }
     let st = rustix::fs::fstat(unsafe_borrow(fd)?).map_err(|e| format!("fd {fd}: {e}"))?;
-    if rustix::fs::FileType::from_raw_mode(st.st_mode) != rustix::fs::FileType::Directory {
-        return Err(format!("fd {fd} is not a directory"));
+    if rustix::fs::FileType::from_raw_mode(st.st_mode) != kind {
+        return Err(format!("fd {fd} is not a {what}"));
     }
-    // SAFETY: `fd` was inherited for us alone (the `--tree-fd` contract), is open (fstat
-    // succeeded), and nothing else in this process owns it.
-    let tree = unsafe { OwnedFd::from_raw_fd(fd) };
-    rustix::io::fcntl_setfd(&tree, rustix::io::FdFlags::CLOEXEC)
-        .map_err(|e| format!("tree descriptor {fd}: {e}"))?;
-    Ok(tree)
+    // SAFETY: `fd` was inherited for us alone (the `-f`/`--tree-fd` contract), is open
+    // (fstat succeeded), and nothing else in this process owns it or has closed it.
+    let owned = unsafe { OwnedFd::from_raw_fd(fd) };
+    rustix::io::fcntl_setfd(&owned, rustix::io::FdFlags::CLOEXEC)
+        .map_err(|e| format!("{what} descriptor {fd}: {e}"))?;
+    Ok(owned)
 }
 
 /// Borrows a raw fd number for the validity check, failing on a closed one.
@@ -130,7 +125,7 @@ fn unsafe_borrow(fd: i32) -> Result<std::os::fd::BorrowedFd<'static>, String> {
         // and fails with EBADF on a closed one; it does not outlive this call.
         unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) },
     )
-    .map_err(|e| format!("socket descriptor {fd}: {e}"))?;
+    .map_err(|e| format!("descriptor {fd}: {e}"))?;
     // SAFETY: F_GETFD just succeeded, so `fd` is open; the inherited fd stays open for
     // the life of the process until we adopt it as an OwnedFd.
     Ok(unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) })
