@@ -81,7 +81,7 @@ impl ExportMounts {
     }
 
     /// Remembers the mount of `fd`, an fd this helper made on its tree (bounded).
-    pub fn learn(&mut self, fd: BorrowedFd<'_>) {
+    fn learn(&mut self, fd: BorrowedFd<'_>) {
         if self.ids.len() >= MAX_MOUNTS {
             return;
         }

@@ -1,7 +1,7 @@
 //! The request loop: read, decode, dispatch, reply; one request at a time, as QEMU sends
 //! them. Every malformed request gets a defined answer or a clean close with a log line.
 
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::OwnedFd;
 use std::time::Duration;
 
 use confined_fs::Export;
@@ -21,10 +21,10 @@ pub struct ServeOptions {
 
 /// Serves requests on `sock` until the peer closes it. `Ok` on a clean close.
 /// `mounts`: those whose fds the fd-relative requests may carry (the export's detached
-/// tree), learning those of the fds handed out.
+/// tree, known from the start).
 pub fn serve(
     export: &Export,
-    mut mounts: ExportMounts,
+    mounts: ExportMounts,
     sock: OwnedFd,
     opts: ServeOptions,
 ) -> Result<(), ConnEnd> {
@@ -51,9 +51,6 @@ pub fn serve(
             Ok(req) => {
                 let result =
                     fds.and_then(|fds| dispatch(export, &mounts, &mut authority, &req, fds));
-                if let Ok(Answer::Fd(fd)) = &result {
-                    mounts.learn(fd.as_fd());
-                }
                 if let Err(e) = &result {
                     tracing::debug!(request = ?req, errno = %e, "request failed");
                 }
