@@ -99,12 +99,12 @@ impl ProxyClient {
 
     /// `lstat(path)`.
     pub fn lstat(&self, path: impl AsRef<[u8]>) -> Result<Stat> {
-        match self.request(&Request::Lstat {
-            path: path.as_ref(),
-        })? {
-            Response::Stat(s) => Ok(s),
-            other => Err(unexpected(other)),
-        }
+        self.stat_with(
+            &Request::Lstat {
+                path: path.as_ref(),
+            },
+            &[],
+        )
     }
 
     /// Opens `path` with `flags` (host `open(2)` flags) in the helper and returns the fd.
@@ -486,10 +486,7 @@ impl ProxyClient {
         let req = Request::ReadlinkNode {
             bufsize: READLINK_BUFSIZE,
         };
-        match self.request_with_fds(&req, &[node.as_fd()])? {
-            Response::Bytes(b) => Ok(b),
-            other => Err(unexpected(other)),
-        }
+        self.bytes_with(&req, &[node.as_fd()])
     }
 
     /// `fstatfs` of `node`'s file system.
@@ -591,6 +588,13 @@ impl ProxyClient {
         }
     }
 
+    fn bytes_with(&self, req: &Request<'_>, fds: &[BorrowedFd<'_>]) -> Result<Vec<u8>> {
+        match self.request_with_fds(req, fds)? {
+            Response::Bytes(b) => Ok(b),
+            other => Err(unexpected(other)),
+        }
+    }
+
     /// [`ProxyClient::sized_fetch`] for the fd-relative xattr reads: `fetch(0)` is the
     /// size query.
     fn sized_fetch_with<'a>(
@@ -636,10 +640,7 @@ impl ProxyClient {
     }
 
     fn status(&self, req: &Request<'_>) -> Result<i32> {
-        match self.request(req)? {
-            Response::Status(v) => Ok(v),
-            other => Err(unexpected(other)),
-        }
+        self.status_with(req, &[])
     }
 
     fn unit(&self, req: &Request<'_>) -> Result<()> {
@@ -652,17 +653,11 @@ impl ProxyClient {
     }
 
     fn fd(&self, req: &Request<'_>) -> Result<OwnedFd> {
-        match self.request(req)? {
-            Response::Fd(fd) => Ok(fd),
-            other => Err(unexpected(other)),
-        }
+        self.fd_with(req, &[])
     }
 
     fn bytes(&self, req: &Request<'_>) -> Result<Vec<u8>> {
-        match self.request(req)? {
-            Response::Bytes(b) => Ok(b),
-            other => Err(unexpected(other)),
-        }
+        self.bytes_with(req, &[])
     }
 
     /// The size-query-then-fetch dance of the xattr reads.
@@ -679,12 +674,7 @@ impl ProxyClient {
             }
             let size = i32::try_from(size).map_err(|_| Error::Errno(Errno::TOOBIG))?;
             let (req, fds) = fetch(size);
-            let got = match self.request_with_fds(&req, fds) {
-                Ok(Response::Bytes(b)) => Ok(b),
-                Ok(other) => Err(unexpected(other)),
-                Err(e) => Err(e),
-            };
-            match got {
+            match self.bytes_with(&req, fds) {
                 Err(Error::Errno(Errno::RANGE)) => continue,
                 other => return other,
             }
