@@ -49,9 +49,7 @@ impl SharedTree {
                 if !rustix::process::geteuid().is_root() {
                     return None;
                 }
-                use rustix::mount::OpenTreeFlags as F;
-                let flags = F::OPEN_TREE_CLONE | F::OPEN_TREE_CLOEXEC | F::AT_RECURSIVE;
-                rustix::mount::open_tree(rustix::fs::CWD, export, flags)
+                confined_fs::detached_tree(export)
                     .map_err(|e| tracing::warn!(errno = %e, "cannot detach a copy of the export's mounts: each helper makes its own (fds are not shared between them)"))
                     .ok()
             })

@@ -17,9 +17,8 @@ use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 
 use crate::mounts::ExportMounts;
 
-use rustix::fs::{Mode, CWD};
+use rustix::fs::Mode;
 use rustix::io::Errno;
-use rustix::mount::{self, OpenTreeFlags};
 use rustix::process;
 use rustix::thread::{self, CapabilitySet, UnshareFlags};
 
@@ -83,7 +82,7 @@ pub fn confine(
     // RESOLVE_IN_ROOT: even compromised, they cannot climb out of the export with `..`.
     let tree = match tree {
         Some(tree) => Some(tree),
-        None => match detached_tree(export) {
+        None => match confined_fs::detached_tree(export) {
             Ok(tree) => Some(tree),
             Err(e) => {
                 tracing::warn!(errno = %e, "cannot detach a copy of the export's mounts; fds handed out have a parent, fd-relative requests refused");
@@ -119,17 +118,4 @@ pub fn confine(
         mounts.keep_tree(tree);
     }
     Ok((handle, mounts))
-}
-
-/// A detached copy of the mounts at `export`, submounts included
-/// (`open_tree(OPEN_TREE_CLONE | AT_RECURSIVE)`): no parent mount, no path to it from
-/// outside. Needs `CAP_SYS_ADMIN`.
-pub fn detached_tree(export: &Path) -> Result<OwnedFd, Errno> {
-    mount::open_tree(
-        CWD,
-        export,
-        OpenTreeFlags::OPEN_TREE_CLONE
-            | OpenTreeFlags::OPEN_TREE_CLOEXEC
-            | OpenTreeFlags::AT_RECURSIVE,
-    )
 }
