@@ -55,3 +55,25 @@ wait_listening() {
   done
   listening "$1"
 }
+
+# finish_run RC QRC WHAT LOGFILE: a scenario's end. On failure (RC or QEMU's status QRC
+# non-zero) prints the tails of QEMU's output, LOGFILE (the WHAT log: server, helper...) and
+# the guest console, and keeps $WORK; otherwise removes $WORK unless $KEEP is 1. Exits
+# with the scenario's status. Uses $LABEL, $WORK, $CONSOLE, $KEEP.
+finish_run() {
+  local rc=$1 qrc=$2 what=$3 logfile=$4
+  if [[ $rc -ne 0 || $qrc -ne 0 ]]; then
+    [[ $qrc -eq 0 ]] || { echo "FAIL vm: qemu exited with $qrc"; rc=1; }
+    {
+      echo "---- qemu output ----"; tail -n 20 "$WORK/qemu.out" 2>/dev/null
+      echo "---- $what log ----"; tail -n 20 "$logfile" 2>/dev/null
+      echo "---- console (tail) ----"; tail -n 40 "$CONSOLE" 2>/dev/null | tr -d '\r'
+    } >&2
+    log "$LABEL: FAILED; logs kept in $WORK"
+  elif [[ $KEEP -eq 1 ]]; then
+    log "$LABEL: passed; logs kept in $WORK"
+  else
+    rm -rf "$WORK"
+  fi
+  exit "$rc"
+}

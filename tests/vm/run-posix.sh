@@ -107,17 +107,4 @@ log "$LABEL: VM finished in ${elapsed}s (qemu rc=$qrc)"
 rc=0
 "$PY" "$VM_DIR/posix/posix-check.py" --results "$RESULTS" --label "$LABEL" \
   ${XFAIL:+--xfail "$XFAIL"} || rc=$?
-[[ $qrc -eq 0 ]] || { echo "FAIL vm: qemu exited with $qrc"; rc=1; }
-if [[ $rc -ne 0 ]]; then
-  {
-    echo "---- qemu output ----"; tail -n 20 "$WORK/qemu.out" 2>/dev/null
-    echo "---- server/helper log ----"; tail -n 20 "$SLOG" 2>/dev/null
-    echo "---- console (tail) ----"; tail -n 30 "$CONSOLE" 2>/dev/null | tr -d '\r'
-  } >&2
-  log "$LABEL: FAILED; logs kept in $WORK"
-elif [[ $KEEP -eq 1 ]]; then
-  log "$LABEL: passed; logs kept in $WORK"
-else
-  rm -rf "$WORK"
-fi
-exit "$rc"
+finish_run "$rc" "$qrc" server/helper "$SLOG"

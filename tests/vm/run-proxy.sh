@@ -113,17 +113,4 @@ rc=0
   ${XFAIL:+--xfail "$XFAIL"} --label "$LABEL" || rc=$?
 grep -h '^INFO' "$RESULTS" 2>/dev/null | tr -d '\r' | grep -v '^INFO section' \
   | sed "s/^/[$LABEL] /" >&2 || true
-if [[ $rc -ne 0 || $qrc -ne 0 ]]; then
-  [[ $qrc -eq 0 ]] || { echo "FAIL vm: qemu exited with $qrc"; rc=1; }
-  {
-    echo "---- qemu output ----"; tail -n 20 "$WORK/qemu.out" 2>/dev/null
-    echo "---- helper log ----"; tail -n 20 "$HLOG" 2>/dev/null
-    echo "---- console (tail) ----"; tail -n 40 "$CONSOLE" 2>/dev/null | tr -d '\r'
-  } >&2
-  log "$LABEL: FAILED; logs kept in $WORK"
-elif [[ $KEEP -eq 1 ]]; then
-  log "$LABEL: passed; logs kept in $WORK"
-else
-  rm -rf "$WORK"
-fi
-exit "$rc"
+finish_run "$rc" "$qrc" helper "$HLOG"
