@@ -8,9 +8,17 @@
 //! median of the rounds' ratios. Next to wall time, the CPU time the client and the
 //! helper spent per op (from `/proc/PID/task/*/schedstat`): on a busy machine wall time
 //! is noisy, while CPU time per op is what a helper costs a host that has no CPU to spare.
-//! The floor is the same client against a thread that
-//! answers every request with a 12-byte status reply: the cost of the client, the socket
-//! and the context switches, with no helper work at all.
+//! Two floors, each the same client against a thread of the bench:
+//! - `floor (echo)` answers every request with a 12-byte status reply: the cost of the
+//!   client, the socket and the context switches, with no helper work at all;
+//! - `least` (a column of every row) does the least any helper must do for that request:
+//!   one `recv`, the request's own syscall on a path relative to the export's fd (`fstatat`,
+//!   `openat`, `mkdirat`, `unlinkat`), the reply (`send`, or `sendmsg` with the fd and
+//!   `close`) and, for a create or mkdir as a user, the credential switch of QEMU's model
+//!   around it; no confinement, no checks. It is this bench run again
+//!   as `--least-helper`, a process of its own as every helper is. `C/least` is the most
+//!   any helper could be faster than C's in that row and placement: a target above it
+//!   cannot be met by any helper.
 //!
 //! Placements:
 //! - `floating`: client and helpers free to run on any CPU;
@@ -29,20 +37,26 @@
 //! - `P9PROXY_BENCH_SECS`: seconds per row per side (default 2);
 //! - `P9PROXY_BENCH_ROUNDS`: rounds those seconds are split into (default 8).
 
-use std::os::fd::OwnedFd;
+use std::mem::MaybeUninit;
+use std::os::fd::{AsFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
 use proxy_client::{spawn_helper_command, OFlags, ProxyClient, SpawnedHelper};
-use proxy_protocol::{Header, Reply, HEADER_SIZE};
+use proxy_protocol::{FdWord, Header, Reply, Request, HEADER_SIZE};
+use rustix::fs::{AtFlags, Mode};
+use rustix::io::Errno;
 use rustix::net::{
-    recv, send, socketpair, AddressFamily, RecvFlags, SendFlags, SocketFlags, SocketType,
+    recv, send, sendmsg, socketpair, AddressFamily, RecvFlags, SendAncillaryBuffer,
+    SendAncillaryMessage, SendFlags, SocketFlags, SocketType,
 };
 use rustix::thread::{sched_getaffinity, sched_setaffinity, CpuSet};
 
 const DEFAULT_C_HELPER: &str = "/usr/lib/qemu/virtfs-proxy-helper";
+/// The first argument that makes this bench the least-work helper ([`least_helper`]).
+const LEAST_HELPER: &str = "--least-helper";
 /// A non-root guest user, as QEMU passes it for a guest's `touch`/`mkdir`.
 const GUEST_ID: u32 = 1000;
 /// Operations between two looks at the clock.
@@ -122,6 +136,18 @@ struct Side {
     helper: Option<SpawnedHelper>,
 }
 
+/// An export with the files the rows use.
+fn fresh_export() -> std::io::Result<tempfile::TempDir> {
+    let export = tempfile::tempdir()?;
+    std::fs::write(export.path().join("bench-file"), b"benchmark file\n")?;
+    std::fs::create_dir(export.path().join("bench-dir-kept"))?;
+    std::fs::write(
+        export.path().join("bench-dir-kept/bench-file"),
+        b"benchmark file\n",
+    )?;
+    Ok(export)
+}
+
 /// CPU nanoseconds spent so far by every thread of process `pid` (`self` or a number).
 fn cpu_ns(pid: &str) -> u64 {
     let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
@@ -135,13 +161,7 @@ fn cpu_ns(pid: &str) -> u64 {
 
 impl Side {
     fn start(program: &Program) -> std::io::Result<Side> {
-        let export = tempfile::tempdir()?;
-        std::fs::write(export.path().join("bench-file"), b"benchmark file\n")?;
-        std::fs::create_dir(export.path().join("bench-dir-kept"))?;
-        std::fs::write(
-            export.path().join("bench-dir-kept/bench-file"),
-            b"benchmark file\n",
-        )?;
+        let export = fresh_export()?;
         let mut cmd = Command::new(&program.path);
         cmd.args(&program.args)
             .arg("-p")
@@ -326,6 +346,134 @@ fn echo_floor() -> OwnedFd {
     ours
 }
 
+/// The least any helper must do for the rows' requests in `export` (see the module's
+/// doc), answering on `theirs` until it closes: the bench run again as
+/// `helpers --least-helper -p EXPORT -n -f N`, a process of its own as a helper is.
+fn least_helper(export: &Path, theirs: OwnedFd) {
+    let dir = rustix::fs::open(
+        export,
+        rustix::fs::OFlags::PATH | rustix::fs::OFlags::DIRECTORY | rustix::fs::OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .expect("open the export");
+    let caps = rustix::thread::capabilities(None).expect("capget");
+    {
+        let mut buf = vec![0u8; 64 * 1024];
+        let mut out = Vec::new();
+        loop {
+            // One receive for header and body, as our helper does (requests are small).
+            let n = match recv(&theirs, &mut buf, RecvFlags::empty()) {
+                Ok((n, _)) if n >= HEADER_SIZE => n,
+                _ => return,
+            };
+            let head = Header::decode(buf[..HEADER_SIZE].try_into().expect("header"));
+            let body = &buf[HEADER_SIZE..n];
+            let rel = |path: &[u8]| path.strip_prefix(b"/").unwrap_or(path).to_vec();
+            let status = |r: rustix::io::Result<()>| r.map_or_else(|e| -e.raw_os_error(), |()| 0);
+            let reply = match Request::decode(head.kind, body) {
+                Ok(Request::Lstat { path }) => {
+                    match rustix::fs::statat(&dir, rel(path), AtFlags::SYMLINK_NOFOLLOW) {
+                        Ok(st) => Reply::Stat((&st).into()),
+                        Err(e) => Reply::Status(-e.raw_os_error()),
+                    }
+                }
+                Ok(Request::Open { path, flags }) => {
+                    let flags = rustix::fs::OFlags::from_bits_retain(flags as u32);
+                    send_fd(
+                        &theirs,
+                        rustix::fs::openat(&dir, rel(path), flags, Mode::empty()),
+                    );
+                    continue;
+                }
+                Ok(Request::Create {
+                    path,
+                    flags,
+                    mode,
+                    uid,
+                    gid,
+                }) => {
+                    let flags = rustix::fs::OFlags::from_bits_retain(flags as u32)
+                        | rustix::fs::OFlags::CREATE;
+                    let mode = Mode::from_raw_mode(mode);
+                    let fd = as_client(caps, uid, gid, || {
+                        rustix::fs::openat(&dir, rel(path), flags, mode)
+                    });
+                    send_fd(&theirs, fd);
+                    continue;
+                }
+                Ok(Request::Mkdir {
+                    path,
+                    mode,
+                    uid,
+                    gid,
+                }) => Reply::Status(status(as_client(caps, uid, gid, || {
+                    rustix::fs::mkdirat(&dir, rel(path), Mode::from_raw_mode(mode))
+                }))),
+                Ok(Request::Remove { path }) => {
+                    let path = rel(path);
+                    Reply::Status(status(
+                        match rustix::fs::unlinkat(&dir, &path, AtFlags::empty()) {
+                            Err(Errno::ISDIR) => {
+                                rustix::fs::unlinkat(&dir, &path, AtFlags::REMOVEDIR)
+                            }
+                            r => r,
+                        },
+                    ))
+                }
+                _ => Reply::Status(0),
+            };
+            out.clear();
+            reply.encode(&mut out).expect("encode");
+            if send(&theirs, &out, SendFlags::NOSIGNAL) != Ok(out.len()) {
+                return;
+            }
+        }
+    }
+}
+
+/// Runs `op` with the calling thread switched to `uid:gid` in QEMU's model (what its
+/// helper and ours do for a creating request): effective ids switched, only
+/// `CAP_DAC_OVERRIDE` left effective, root restored after. No checks, no error recovery:
+/// the least such a switch costs.
+fn as_client<T>(
+    caps: rustix::thread::CapabilitySets,
+    uid: u32,
+    gid: u32,
+    op: impl FnOnce() -> rustix::io::Result<T>,
+) -> rustix::io::Result<T> {
+    use rustix::process::{Gid, Uid};
+    use rustix::thread::{set_capabilities, set_thread_res_gid, set_thread_res_uid};
+    if uid == 0 && gid == 0 {
+        return op();
+    }
+    set_thread_res_gid(None, Gid::from_raw(gid), None).expect("setresgid");
+    set_thread_res_uid(None, Uid::from_raw(uid), None).expect("setresuid");
+    let effective = caps.permitted & rustix::thread::CapabilitySet::DAC_OVERRIDE;
+    set_capabilities(None, rustix::thread::CapabilitySets { effective, ..caps }).expect("capset");
+    let result = op();
+    set_thread_res_uid(None, Uid::ROOT, None).expect("restore uid");
+    set_thread_res_gid(None, Gid::ROOT, None).expect("restore gid");
+    result
+}
+
+/// Answers an open or create as a helper does: the fd word, the fd in SCM_RIGHTS; then
+/// closes our copy.
+fn send_fd(sock: &OwnedFd, fd: rustix::io::Result<OwnedFd>) {
+    let (word, fd) = match fd {
+        Ok(fd) => (FdWord::Valid.encode(), Some(fd)),
+        Err(e) => (FdWord::Error(e.raw_os_error()).encode(), None),
+    };
+    let mut space = [MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(1))];
+    let mut control = SendAncillaryBuffer::new(&mut space);
+    let fds;
+    if let Some(fd) = &fd {
+        fds = [fd.as_fd()];
+        control.push(SendAncillaryMessage::ScmRights(&fds));
+    }
+    let iov = [std::io::IoSlice::new(&word)];
+    let _ = sendmsg(sock, &iov, &mut control, SendFlags::NOSIGNAL);
+}
+
 fn read_exact(fd: &OwnedFd, mut buf: &mut [u8]) -> bool {
     while !buf.is_empty() {
         match recv(fd, &mut *buf, RecvFlags::empty()) {
@@ -405,11 +553,22 @@ fn run_placement(
     for p in &programs[1..] {
         head += &format!(" {:>8} {:>11}", short(&p.name), "/C (median)");
     }
-    head += &format!(" {:>6} | {:<10}", "target", "CPU µs/op");
+    head += &format!(" {:>6} {:>7} {:>7}", "target", "least", "C/least");
+    head += &format!(" | {:<10}", "CPU µs/op");
     for p in programs {
         head += &format!(" {:>8}", short(&p.name));
     }
+    head += &format!(" {:>8}", "least");
     println!("{head}");
+    // Last: the least any helper must do, interleaved with the helpers.
+    let least_side = Side::start(&Program {
+        name: "least".into(),
+        path: std::env::current_exe().map_err(|e| format!("the bench's own path: {e}"))?,
+        args: vec![LEAST_HELPER.into()],
+    })
+    .map_err(|e| format!("cannot start the least helper: {e}"))?;
+    let least = sides.len();
+    sides.push(least_side);
     let targets: Vec<Target<'_>> = sides
         .iter()
         .map(|s| Target {
@@ -421,12 +580,19 @@ fn run_placement(
         let (totals, per_round) = interleave(&targets, row.op, rounds, slice);
         let c = totals[0].micros_per_op();
         let mut line = format!("{:<18} {:>7.2}", row.name, c);
-        for i in 1..sides.len() {
+        for i in 1..least {
             let t = totals[i].micros_per_op();
             let med = median(per_round.iter().map(|r| r[0] / r[i]).collect());
             line += &format!(" {:>8.2} {:>5.2} ({:>4.2})", t, c / t, med);
         }
-        line += &format!(" {:>5.2}x | {:<10}", row.target[placement.index()], "");
+        let l = totals[least].micros_per_op();
+        line += &format!(
+            " {:>5.2}x {:>7.2} {:>7.2}",
+            row.target[placement.index()],
+            l,
+            c / l
+        );
+        line += &format!(" | {:<10}", "");
         for t in &totals {
             line += &format!(" {:>8.2}", t.cpu_micros_per_op());
         }
@@ -446,7 +612,7 @@ fn run_placement(
         "",
         "",
         floor[0].cpu_micros_per_op(),
-        w = 27 * (programs.len() - 1) + 6,
+        w = 27 * (programs.len() - 1) + 22,
     );
     println!();
     for side in sides {
@@ -460,7 +626,28 @@ fn short(name: &str) -> String {
     name.chars().take(8).collect()
 }
 
+/// `--least-helper -p EXPORT -n -f N`: serves as the least-work helper.
+fn least_helper_main(args: &[String]) -> ExitCode {
+    let value = |flag: &str| {
+        let i = args.iter().position(|a| a == flag)?;
+        args.get(i + 1)
+    };
+    let (Some(export), Some(fd)) = (value("-p"), value("-f").and_then(|f| f.parse().ok())) else {
+        eprintln!("helpers bench: {LEAST_HELPER} needs -p EXPORT and -f FD");
+        return ExitCode::FAILURE;
+    };
+    // SAFETY: `-f` names the socket our parent (this bench) made for us and left open
+    // across exec; nothing else in this process owns that descriptor.
+    let sock = unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd) };
+    least_helper(Path::new(export), sock);
+    ExitCode::SUCCESS
+}
+
 fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().collect();
+    if args.get(1).map(String::as_str) == Some(LEAST_HELPER) {
+        return least_helper_main(&args[2..]);
+    }
     let c_helper = PathBuf::from(
         std::env::var_os("P9PROXY_C_HELPER").unwrap_or_else(|| DEFAULT_C_HELPER.into()),
     );
@@ -573,7 +760,9 @@ fn main() -> ExitCode {
     let _ = Placement::Floating.apply(&all);
     println!(
         "floor: the same client, a request to a thread that answers a 12-byte status reply \
-         at once (in the same placement)"
+         at once (in the same placement); least: a process doing the least any helper must \
+         (the request's one syscall relative to the export's fd, with QEMU's credential \
+         switch around a create or mkdir; no confinement or checks); C/least: the most any helper could be faster than C's"
     );
     ExitCode::SUCCESS
 }
