@@ -23,9 +23,9 @@
 # proxy backend must start as root). Uses only 127.0.0.1.
 set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-REPO_ROOT=$(cd "$HERE/../.." && pwd)
-log() { echo "[diod/run.sh] $*" >&2; }
-die() { echo "[diod/run.sh] ERROR: $*" >&2; exit 1; }
+# log, die, free_port, wait_listening, REPO_ROOT
+# shellcheck source=../vm/lib.sh
+. "$HERE/../vm/lib.sh"
 
 BACKEND=proxy SERVER= LABEL= KEEP=0 TIMEOUT=120 XFAIL=
 while [[ $# -gt 0 ]]; do
@@ -123,33 +123,13 @@ os.mknod(os.path.join(ex, "cdev"), 0o600 | 0o020000, os.makedev(1, 5))
 EOF
 
 # ---- server ------------------------------------------------------------------------------
-PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+PORT=$(free_port)
 cmd=${SERVER//\{port\}/$PORT}
 cmd=${cmd//\{export\}/$EXPORT}
 log "$LABEL: server: $cmd"
 setsid timeout -k 5 $((TIMEOUT + 30)) bash -c "exec $cmd" > "$SLOG" 2>&1 < /dev/null &
 spid=$!
-listening() {
-  python3 - "$PORT" <<'EOF'
-import sys
-port = "%04X" % int(sys.argv[1])
-for f in ("/proc/net/tcp", "/proc/net/tcp6"):
-    try:
-        for ln in open(f).readlines()[1:]:
-            p = ln.split()
-            if p[1].endswith(":" + port) and p[3] == "0A":
-                sys.exit(0)
-    except OSError:
-        pass
-sys.exit(1)
-EOF
-}
-for _ in $(seq 1 200); do
-  listening && break
-  kill -0 "$spid" 2>/dev/null || break
-  sleep 0.05
-done
-if ! listening; then
+if ! wait_listening "$PORT" "$spid" 10; then
   echo "FAIL server: not listening on 127.0.0.1:$PORT; its log:"
   tail -n 20 "$SLOG" | sed 's/^/  /'
   echo "$LABEL: 0 passed, 1 failed"

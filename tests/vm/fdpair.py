@@ -8,7 +8,6 @@ Every "{fd}" inside an argument is replaced by that side's descriptor number (th
 HELPER_LOG; its exit status (or -SIGNAL) is written to HELPER_STATUS_FILE once it has exited
 (it is killed if it is still running 10 s after QEMU ended). Exits with QEMU's status.
 """
-import os
 import signal
 import socket
 import subprocess

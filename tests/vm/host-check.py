@@ -5,42 +5,17 @@ host-side checks of what the workload left in the export.
 usage: host-check.py --export DIR --results LOG [--secret FILE] [--workdir DIR]
                      [--workdir-allow NAME ...] [--xfail FILE] [--label TEXT]
 
-Prints every failing check ("FAIL guest NAME: ..." / "FAIL host NAME: ..."), known failures
-listed in --xfail as "XFAIL ...", and one closing line
-  "LABEL: guest passed=N failed=M, host passed=N failed=M[, xfail=K]".
-Exit status 0 only when every guest and host check passed (xfails excepted), the guest printed
-its SUMMARY and the init its P9TEST-END line.
+Output and exit status: tests/vm/checklib.py (verdict).
 """
 import argparse
 import hashlib
 import os
-import re
 import stat
 import subprocess
 import sys
 
-
-class Checks:
-    def __init__(self):
-        self.results = []  # (name, ok, detail)
-
-    def ok(self, name):
-        self.results.append((name, True, ""))
-
-    def fail(self, name, detail):
-        self.results.append((name, False, detail))
-
-    def eq(self, name, got, want):
-        if got == want:
-            self.ok(name)
-        else:
-            self.fail(name, f"got {got!r} want {want!r}")
-
-    def true(self, name, cond, detail):
-        if cond:
-            self.ok(name)
-        else:
-            self.fail(name, detail)
+import checklib
+from checklib import Checks
 
 
 def lst(path):
@@ -255,108 +230,21 @@ def file_checks(c, ex, expects):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--export", required=True)
-    ap.add_argument("--results", required=True)
-    ap.add_argument("--secret")
-    ap.add_argument("--workdir")
-    ap.add_argument("--workdir-allow", nargs="*", default=[])
-    ap.add_argument("--xfail")
+    checklib.add_run_args(ap)
     ap.add_argument("--no-file-checks", action="store_true",
                     help="judge the guest's checks only (a workload other than proxy's)")
-    ap.add_argument("--label", default="vm")
     args = ap.parse_args()
-
-    try:
-        with open(args.results, "rb") as f:
-            text = f.read().decode("utf-8", "replace").replace("\r", "")
-    except OSError:
-        text = ""
-    lines = text.split("\n")
-
-    guest = Checks()
-    expects = []
-    summary = None
-    ended = False
-    for ln in lines:
-        m = re.match(r"^CHECK (ok|FAIL) ([^:\s]+)(?::\s?(.*))?$", ln)
-        if m:
-            if m.group(1) == "ok":
-                guest.ok(m.group(2))
-            else:
-                guest.fail(m.group(2), m.group(3) or "")
-        elif ln.startswith("EXPECT "):
-            parts = ln.split(" ", 3)
-            if len(parts) == 4:
-                expects.append((parts[1], parts[2], parts[3]))
-        elif ln.startswith("SUMMARY "):
-            summary = ln
-        elif ln.startswith("P9TEST-END"):
-            ended = True
-    if summary is None:
-        guest.fail("guest-summary", "the guest printed no SUMMARY line (crash or timeout?)")
-    else:
-        m = re.match(r"SUMMARY passed=(\d+) failed=(\d+)", summary)
-        n_ok = sum(1 for r in guest.results if r[1])
-        n_bad = sum(1 for r in guest.results if not r[1])
-        if not m or (int(m.group(1)), int(m.group(2))) != (n_ok, n_bad):
-            guest.fail("guest-summary", f"'{summary}' does not match the CHECK lines seen "
-                       f"(ok={n_ok} fail={n_bad}): lost output?")
-    if not ended:
-        guest.fail("guest-end", "no P9TEST-END line: the guest did not finish")
+    text, guest, expects = checklib.read_guest(args.results)
 
     host = Checks()
-    mounted = any(n == "mount" and okk for n, okk, _ in guest.results)
     if not os.path.isdir(args.export):
         host.fail("export", f"{args.export} missing")
-    elif not mounted:
+    elif not checklib.guest_mounted(guest):
         host.fail("export-checks", "skipped: the guest never mounted the share")
     elif not args.no_file_checks:
         file_checks(host, args.export, expects)
-    if args.secret:
-        try:
-            with open(args.secret) as f:
-                sec = f.read()
-            host.true("secret-unchanged", sec.startswith("HOST-SECRET-"), "secret overwritten")
-            host.true("secret-not-leaked", sec.strip() not in text,
-                      "the host secret appears in the guest output")
-        except OSError as e:
-            host.fail("secret-unchanged", str(e))
-    if args.workdir:
-        extra = sorted(set(os.listdir(args.workdir)) - set(args.workdir_allow))
-        host.true("workdir-clean", not extra, f"unexpected files next to the export: {extra}")
-
-    xfail = set()
-    if args.xfail:
-        with open(args.xfail) as f:
-            for ln in f:
-                ln = ln.split("#", 1)[0].strip()
-                if ln:
-                    xfail.add(ln)  # "guest NAME" or "host NAME"
-
-    bad = 0
-    nx = 0
-    for side, cs in (("guest", guest), ("host", host)):
-        for name, okk, detail in cs.results:
-            if okk:
-                if f"{side} {name}" in xfail:
-                    print(f"XPASS {side} {name} (listed in {args.xfail})")
-                continue
-            if f"{side} {name}" in xfail:
-                nx += 1
-                print(f"XFAIL {side} {name}: {detail}")
-            else:
-                bad += 1
-                print(f"FAIL {side} {name}: {detail}")
-
-    def counts(cs, side):
-        okn = sum(1 for r in cs.results if r[1])
-        badn = sum(1 for r in cs.results if not r[1] and f"{side} {r[0]}" not in xfail)
-        return okn, badn
-
-    g, h = counts(guest, "guest"), counts(host, "host")
-    print(f"{args.label}: guest passed={g[0]} failed={g[1]}, host passed={h[0]} failed={h[1]}"
-          + (f", xfail={nx}" if nx else ""))
-    return 0 if bad == 0 else 1
+    checklib.host_run_checks(host, args, text)
+    return checklib.verdict(args, guest, host)
 
 
 if __name__ == "__main__":

@@ -45,15 +45,41 @@ sys.exit(1)
 PYEOF
 }
 
-# wait_listening PORT PID: wait up to 5 s for PORT to listen while PID lives.
+# wait_listening PORT PID [SECONDS]: wait up to SECONDS (default 5) for PORT to listen while
+# PID lives.
 wait_listening() {
   local i
-  for i in $(seq 1 100); do
+  for i in $(seq 1 $((${3:-5} * 20))); do
     listening "$1" && return 0
     kill -0 "$2" 2>/dev/null || break
     sleep 0.05
   done
   listening "$1"
+}
+
+# free_port: a TCP port on 127.0.0.1 free right now.
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# vm_tools [INITRAMFS_BUILDER]: QEMU and python3 are there (sets QEMU, PY), the guest kernel is
+# fetched (its variables: VMLINUZ...) and the initramfs built (INITRD; default builder
+# build-initramfs.sh).
+vm_tools() {
+  QEMU=${P9PROXY_QEMU:-qemu-system-x86_64}
+  command -v "$QEMU" >/dev/null || die "$QEMU missing: run scripts/install-deps.sh"
+  PY=$(command -v python3) || die "python3 missing: run scripts/install-deps.sh"
+  local env_file
+  env_file=$("$VM_DIR/fetch-kernel.sh")
+  # shellcheck disable=SC1090
+  . "$env_file"
+  INITRD=$("${1:-$VM_DIR/build-initramfs.sh}")
+}
+
+# vm_workdir NAME: a fresh work directory WORK (mode 0755) under $TMPDIR.
+vm_workdir() {
+  WORK=$(mktemp -d "${TMPDIR:-/tmp}/$1.XXXXXX")
+  chmod 0755 "$WORK"
 }
 
 # finish_run RC QRC WHAT LOGFILE: a scenario's end. On failure (RC or QEMU's status QRC

@@ -29,16 +29,9 @@ while [[ $# -gt 0 ]]; do
 done
 [[ $(id -u) -eq 0 ]] || die "must run as root (the helpers need it)"
 for h in "$OURS" "$C"; do [[ -x "$h" ]] || die "helper missing: $h"; done
-QEMU=${P9PROXY_QEMU:-qemu-system-x86_64}
-command -v "$QEMU" >/dev/null || die "$QEMU missing: run scripts/install-deps.sh"
-PY=$(command -v python3) || die "python3 missing: run scripts/install-deps.sh"
-env_file=$("$VM_DIR/fetch-kernel.sh")
-# shellcheck disable=SC1090
-. "$env_file"
-INITRD=$("$VM_DIR/build-initramfs.sh")
+vm_tools
 
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/p9proxy-compare.XXXXXX")
-chmod 0755 "$WORK"
+vm_workdir p9proxy-compare
 trap 'rm -rf "$WORK"' EXIT
 
 # run_vm NAME HELPER: one VM on a fresh export; prints "NAME wall=S <the workload's INFO meta>"

@@ -29,19 +29,11 @@ while [[ $# -gt 0 ]]; do
 done
 [[ $(id -u) -eq 0 ]] || die "must run as root (it drops to uid 65534 for the servers)"
 [[ -x "$SERVER_BIN" ]] || die "server $SERVER_BIN not found (cargo build --release --bin p9proxy)"
-QEMU=${P9PROXY_QEMU:-qemu-system-x86_64}
-command -v "$QEMU" >/dev/null || die "$QEMU missing: run scripts/install-deps.sh"
-PY=$(command -v python3) || die "python3 missing"
 NOBODY=65534
 AS_NOBODY=(setpriv --reuid=$NOBODY --regid=$NOBODY --clear-groups)
+vm_tools
 
-env_file=$("$VM_DIR/fetch-kernel.sh")
-# shellcheck disable=SC1090
-. "$env_file"
-INITRD=$("$VM_DIR/build-initramfs.sh")
-
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/p9proxy-mapped.XXXXXX")
-chmod 0755 "$WORK"
+vm_workdir p9proxy-mapped
 EXPORT=$WORK/export
 mkdir "$EXPORT"
 chown $NOBODY:$NOBODY "$EXPORT"

@@ -42,17 +42,9 @@ done
 [[ $(id -u) -eq 0 ]] || die "must run as root"
 # TCG: the whole suite took 7-10 min of VM on an idle 2-CPU machine, 30+ on a loaded one
 [[ -n "$TIMEOUT" ]] || TIMEOUT=$([[ $PJD == subset ]] && echo 900 || echo 3600)
-QEMU=${P9PROXY_QEMU:-qemu-system-x86_64}
-command -v "$QEMU" >/dev/null || die "$QEMU missing: run scripts/install-deps.sh"
-PY=$(command -v python3) || die "python3 missing: run scripts/install-deps.sh"
+vm_tools "$VM_DIR/posix/build-suites.sh"
 
-env_file=$("$VM_DIR/fetch-kernel.sh")
-# shellcheck disable=SC1090
-. "$env_file"
-INITRD=$("$VM_DIR/posix/build-suites.sh")
-
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/p9proxy-posix.XXXXXX")
-chmod 0755 "$WORK"
+vm_workdir p9proxy-posix
 EXPORT=$WORK/export
 mkdir -m 0755 "$EXPORT"
 CONSOLE=$WORK/console.log

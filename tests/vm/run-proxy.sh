@@ -39,17 +39,9 @@ done
 HELPER=$(realpath -e "$HELPER" 2>/dev/null) || die "helper not found: $HELPER"
 [[ -x "$HELPER" ]] || die "helper not executable: $HELPER"
 [[ $(id -u) -eq 0 ]] || die "must run as root (the helper needs it, and so do the host checks)"
-QEMU=${P9PROXY_QEMU:-qemu-system-x86_64}
-command -v "$QEMU" >/dev/null || die "$QEMU missing: run scripts/install-deps.sh"
-PY=$(command -v python3) || die "python3 missing: run scripts/install-deps.sh"
+vm_tools
 
-env_file=$("$VM_DIR/fetch-kernel.sh")
-# shellcheck disable=SC1090
-. "$env_file"
-INITRD=$("$VM_DIR/build-initramfs.sh")
-
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/p9proxy-vm.XXXXXX")
-chmod 0755 "$WORK"
+vm_workdir p9proxy-vm
 if [[ -z "$EXPORT" ]]; then EXPORT=$WORK/export; fi
 mkdir -p "$EXPORT"
 EXPORT=$(realpath "$EXPORT")

@@ -46,20 +46,12 @@ while [[ $# -gt 0 ]]; do
 done
 [[ -n "$SERVER" ]] || die "--server CMD is required"
 [[ $(id -u) -eq 0 ]] || die "must run as root"
-QEMU=${P9PROXY_QEMU:-qemu-system-x86_64}
-command -v "$QEMU" >/dev/null || die "$QEMU missing: run scripts/install-deps.sh"
-PY=$(command -v python3) || die "python3 missing: run scripts/install-deps.sh"
-
-env_file=$("$VM_DIR/fetch-kernel.sh")
-# shellcheck disable=SC1090
-. "$env_file"
-INITRD=$("$VM_DIR/build-initramfs.sh")
+vm_tools
 
 if [[ -z "$PORT" ]]; then
-  PORT=$("$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  PORT=$(free_port)
 fi
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/p9proxy-vm.XXXXXX")
-chmod 0755 "$WORK"
+vm_workdir p9proxy-vm
 [[ -n "$EXPORT" ]] || EXPORT=$WORK/export
 mkdir -p "$EXPORT"
 EXPORT=$(realpath "$EXPORT")

@@ -16,49 +16,20 @@ EXPECT lines ("EXPECT KIND PATH VALUE", PATH relative to the export) understood 
   xattr_md5 PATH NAME=HEX  md5 of an xattr value     sparse PATH BYTES  allocated <= BYTES
   mtime PATH SEC / atime PATH SEC   whole seconds
   statfs_type . HEX / statfs_bytes . N / statfs_files . N   compared with the host's statfs
-Host check names are "KIND-PATH"; the last EXPECT of a KIND for a PATH wins. Output and exit status as tests/vm/host-check.py.
+Host check names are "KIND-PATH"; the last EXPECT of a KIND for a PATH wins. Output and exit status: tests/vm/checklib.py (verdict).
 """
 import argparse
 import hashlib
 import os
-import re
 import stat
 import subprocess
 import sys
 
+import checklib
+from checklib import Checks, md5_file
+
 TYPES = {stat.S_IFREG: "reg", stat.S_IFDIR: "dir", stat.S_IFLNK: "lnk", stat.S_IFCHR: "chr",
          stat.S_IFBLK: "blk", stat.S_IFIFO: "fifo", stat.S_IFSOCK: "sock"}
-
-
-class Checks:
-    def __init__(self):
-        self.results = []  # (name, ok, detail)
-
-    def ok(self, name):
-        self.results.append((name, True, ""))
-
-    def fail(self, name, detail):
-        self.results.append((name, False, detail))
-
-    def eq(self, name, got, want):
-        if got == want:
-            self.ok(name)
-        else:
-            self.fail(name, f"got {got!r:.200} want {want!r:.200}")
-
-    def true(self, name, cond, detail):
-        if cond:
-            self.ok(name)
-        else:
-            self.fail(name, detail)
-
-
-def md5_file(path):
-    h = hashlib.md5()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def fact(c, ex, kind, rel, value):
@@ -142,60 +113,15 @@ def fact(c, ex, kind, rel, value):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--export", required=True)
-    ap.add_argument("--results", required=True)
-    ap.add_argument("--secret")
-    ap.add_argument("--workdir")
-    ap.add_argument("--workdir-allow", nargs="*", default=[])
-    ap.add_argument("--xfail")
-    ap.add_argument("--label", default="vm")
+    checklib.add_run_args(ap)
     args = ap.parse_args()
     ex = os.path.realpath(args.export)
-
-    try:
-        with open(args.results, "rb") as f:
-            text = f.read().decode("utf-8", "replace").replace("\r", "")
-    except OSError:
-        text = ""
-
-    guest = Checks()
-    expects = []
-    summary = None
-    ended = False
-    for ln in text.split("\n"):
-        m = re.match(r"^CHECK (ok|FAIL) ([^:\s]+)(?::\s?(.*))?$", ln)
-        if m:
-            if m.group(1) == "ok":
-                guest.ok(m.group(2))
-            else:
-                guest.fail(m.group(2), m.group(3) or "")
-        elif ln.startswith("EXPECT "):
-            parts = ln.split(" ", 3)
-            if len(parts) == 4:
-                expects.append((parts[1], parts[2], parts[3]))
-            elif len(parts) == 3:
-                expects.append((parts[1], parts[2], ""))
-        elif ln.startswith("SUMMARY "):
-            summary = ln
-        elif ln.startswith("P9TEST-END"):
-            ended = True
-    if summary is None:
-        guest.fail("guest-summary", "the guest printed no SUMMARY line (crash or timeout?)")
-    else:
-        m = re.match(r"SUMMARY passed=(\d+) failed=(\d+)", summary)
-        n_ok = sum(1 for r in guest.results if r[1])
-        n_bad = sum(1 for r in guest.results if not r[1])
-        if not m or (int(m.group(1)), int(m.group(2))) != (n_ok, n_bad):
-            guest.fail("guest-summary", f"'{summary}' does not match the CHECK lines seen "
-                       f"(ok={n_ok} fail={n_bad}): lost output?")
-    if not ended:
-        guest.fail("guest-end", "no P9TEST-END line: the guest did not finish")
+    text, guest, expects = checklib.read_guest(args.results)
 
     host = Checks()
-    mounted = any(n == "mount" and okk for n, okk, _ in guest.results)
     if not os.path.isdir(ex):
         host.fail("export", f"{ex} missing")
-    elif not mounted:
+    elif not checklib.guest_mounted(guest):
         host.fail("export-checks", "skipped: the guest never mounted the share")
     else:
         st = os.lstat(ex)
@@ -219,51 +145,8 @@ def main():
     for n in ["/p9-escape-probe", "/p9-escape-probe2", "/hard-out", "/tmp/stolen"]:
         host.true(f"escape-{n.strip('/').replace('/', '-')}-on-host", not os.path.lexists(n),
                   f"{n} exists on the host")
-    if args.secret:
-        try:
-            with open(args.secret) as f:
-                sec = f.read()
-            host.true("secret-unchanged", sec.startswith("HOST-SECRET-"), "secret overwritten")
-            host.true("secret-not-leaked", sec.strip() not in text,
-                      "the host secret appears in the guest output")
-        except OSError as e:
-            host.fail("secret-unchanged", str(e))
-    if args.workdir:
-        extra = sorted(set(os.listdir(args.workdir)) - set(args.workdir_allow))
-        host.true("workdir-clean", not extra, f"unexpected files next to the export: {extra}")
-
-    xfail = set()
-    if args.xfail:
-        with open(args.xfail) as f:
-            for ln in f:
-                ln = ln.split("#", 1)[0].strip()
-                if ln:
-                    xfail.add(ln)  # "guest NAME" or "host NAME"
-
-    bad = 0
-    nx = 0
-    for side, cs in (("guest", guest), ("host", host)):
-        for name, okk, detail in cs.results:
-            if okk:
-                if f"{side} {name}" in xfail:
-                    print(f"XPASS {side} {name} (listed in {args.xfail})")
-                continue
-            if f"{side} {name}" in xfail:
-                nx += 1
-                print(f"XFAIL {side} {name}: {detail}")
-            else:
-                bad += 1
-                print(f"FAIL {side} {name}: {detail}")
-
-    def counts(cs, side):
-        okn = sum(1 for r in cs.results if r[1])
-        badn = sum(1 for r in cs.results if not r[1] and f"{side} {r[0]}" not in xfail)
-        return okn, badn
-
-    g, h = counts(guest, "guest"), counts(host, "host")
-    print(f"{args.label}: guest passed={g[0]} failed={g[1]}, host passed={h[0]} failed={h[1]}"
-          + (f", xfail={nx}" if nx else ""))
-    return 0 if bad == 0 else 1
+    checklib.host_run_checks(host, args, text)
+    return checklib.verdict(args, guest, host)
 
 
 if __name__ == "__main__":
