@@ -23,7 +23,7 @@
 # proxy backend must start as root). Uses only 127.0.0.1.
 set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-# log, die, free_port, wait_listening, REPO_ROOT
+# log, die, free_port, wait_listening, stop_group, vm_workdir, REPO_ROOT
 # shellcheck source=../vm/lib.sh
 . "$HERE/../vm/lib.sh"
 
@@ -55,22 +55,10 @@ if [[ -z "$SERVER" ]]; then
 fi
 LABEL=${LABEL:-diodcli}
 
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/p9proxy-diodcli.XXXXXX")
-chmod 0755 "$WORK"
+vm_workdir p9proxy-diodcli
 EXPORT=$WORK/export
 SLOG=$WORK/server.log
 spid=
-# stop_group PID: TERM the process group PID leads (the server runs under setsid), then KILL.
-stop_group() {
-  local pid=$1 i
-  kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || return 0
-  for i in $(seq 1 50); do
-    kill -0 -- "-$pid" 2>/dev/null || break
-    sleep 0.1
-  done
-  kill -KILL -- "-$pid" 2>/dev/null || true
-  wait "$pid" 2>/dev/null || true
-}
 rc=1
 cleanup() {
   [[ -z "$spid" ]] || stop_group "$spid"
