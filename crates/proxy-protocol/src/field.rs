@@ -61,3 +61,14 @@ impl<'a> Field<'a> for &'a [u8] {
         w.string(self).map(|_| ())
     }
 }
+
+/// Two `q`s (`f_fsid`'s halves); a decode error names the field.
+impl<'a> Field<'a> for [u64; 2] {
+    fn read(r: &mut Reader<'a>, what: &'static str) -> Result<Self, DecodeError> {
+        Ok([r.u64(what)?, r.u64(what)?])
+    }
+    fn write(self, w: &mut Writer<'_>) -> Result<(), EncodeError> {
+        w.u64(self[0]).u64(self[1]);
+        Ok(())
+    }
+}

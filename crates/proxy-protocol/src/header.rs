@@ -1,6 +1,7 @@
 //! The `{u32 type, u32 size}` header that frames every request and every non-fd reply.
 
-use crate::error::DecodeError;
+use crate::error::{DecodeError, EncodeError};
+use crate::wire::Writer;
 use crate::MAX_BODY_SIZE;
 
 /// Size of [`Header`] on the wire (`PROXY_HDR_SZ`).
@@ -49,4 +50,36 @@ impl Header {
         }
         Ok(size)
     }
+}
+
+/// Appends one framed message to `buf`: a header, then the body `body` writes (it returns
+/// the message type). On `body`'s error, or a body over `PROXY_MAX_IO_SZ`, `buf` is left
+/// as it was.
+pub(crate) fn encode_frame(
+    buf: &mut Vec<u8>,
+    body: impl FnOnce(&mut Writer<'_>) -> Result<u32, EncodeError>,
+) -> Result<(), EncodeError> {
+    let start = buf.len();
+    buf.extend_from_slice(&[0u8; HEADER_SIZE]);
+    let kind = match body(&mut Writer::new(buf)) {
+        Ok(kind) => kind,
+        Err(e) => {
+            buf.truncate(start);
+            return Err(e);
+        }
+    };
+    let size = buf.len() - start - HEADER_SIZE;
+    if size > MAX_BODY_SIZE {
+        buf.truncate(start);
+        return Err(EncodeError::TooLarge {
+            size,
+            max: MAX_BODY_SIZE,
+        });
+    }
+    let header = Header {
+        kind,
+        size: size as u32,
+    };
+    buf[start..start + HEADER_SIZE].copy_from_slice(&header.encode());
+    Ok(())
 }

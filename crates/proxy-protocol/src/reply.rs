@@ -5,18 +5,45 @@
 //!   [`FD_VALID`] with the fd in SCM_RIGHTS, or `-errno` with no fd.
 
 use crate::error::{DecodeError, EncodeError};
-use crate::header::{Header, HEADER_SIZE, T_ERROR, T_SUCCESS};
+use crate::field::Field;
+use crate::header::{encode_frame, Header, T_ERROR, T_SUCCESS};
 use crate::request::RequestType;
 use crate::wire::{Reader, Writer};
-use crate::MAX_BODY_SIZE;
 
 /// The fd word that says an fd travels in SCM_RIGHTS (`V9FS_FD_VALID`, `INT_MAX`).
 pub const FD_VALID: i32 = i32::MAX;
 
-/// Size of the lstat reply body (`qqqdddqqqqqqqqqq`).
-pub const STAT_SIZE: usize = 3 * 8 + 3 * 4 + 10 * 8;
-/// Size of the statfs reply body (11 × `q`).
-pub const STATFS_SIZE: usize = 11 * 8;
+/// A fixed-size reply body declared once, its fields in wire order with the C names a
+/// decode error reports: the struct, its size on the wire, its encoder and decoder.
+macro_rules! fixed_body {
+    (
+        $(#[$doc:meta])* $name:ident, $size_doc:literal $size:ident {
+            $($field:ident: $ty:ty = $cname:literal,)*
+        }
+    ) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+        #[allow(missing_docs)]
+        pub struct $name {
+            $(pub $field: $ty,)*
+        }
+
+        #[doc = $size_doc]
+        pub const $size: usize = 0 $(+ std::mem::size_of::<$ty>())*;
+
+        impl $name {
+            fn write(&self, w: &mut Writer<'_>) {
+                $(Field::write(self.$field, w).expect("fixed-size fields always encode");)*
+            }
+
+            fn read(r: &mut Reader<'_>) -> Result<$name, DecodeError> {
+                Ok($name {
+                    $($field: Field::read(r, $cname)?,)*
+                })
+            }
+        }
+    };
+}
 
 /// What a data reply carries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -83,26 +110,26 @@ impl ReplyForm {
     }
 }
 
-/// `ProxyStat`: what T_LSTAT returns.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-#[allow(missing_docs)]
-pub struct Stat {
-    pub dev: u64,
-    pub ino: u64,
-    pub nlink: u64,
-    pub mode: u32,
-    pub uid: u32,
-    pub gid: u32,
-    pub rdev: u64,
-    pub size: u64,
-    pub blksize: u64,
-    pub blocks: u64,
-    pub atime_sec: i64,
-    pub atime_nsec: i64,
-    pub mtime_sec: i64,
-    pub mtime_nsec: i64,
-    pub ctime_sec: i64,
-    pub ctime_nsec: i64,
+fixed_body! {
+    /// `ProxyStat`: what T_LSTAT returns.
+    Stat, "Size of the lstat reply body (`qqqdddqqqqqqqqqq`)." STAT_SIZE {
+        dev: u64 = "st_dev",
+        ino: u64 = "st_ino",
+        nlink: u64 = "st_nlink",
+        mode: u32 = "st_mode",
+        uid: u32 = "st_uid",
+        gid: u32 = "st_gid",
+        rdev: u64 = "st_rdev",
+        size: u64 = "st_size",
+        blksize: u64 = "st_blksize",
+        blocks: u64 = "st_blocks",
+        atime_sec: i64 = "st_atim_sec",
+        atime_nsec: i64 = "st_atim_nsec",
+        mtime_sec: i64 = "st_mtim_sec",
+        mtime_nsec: i64 = "st_mtim_nsec",
+        ctime_sec: i64 = "st_ctim_sec",
+        ctime_nsec: i64 = "st_ctim_nsec",
+    }
 }
 
 #[cfg(feature = "rustix")]
@@ -132,20 +159,20 @@ impl From<&rustix::fs::Stat> for Stat {
     }
 }
 
-/// `ProxyStatFS`: what T_STATFS returns. `fsid` halves are sign-extended 32-bit values.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-#[allow(missing_docs)]
-pub struct StatFs {
-    pub fs_type: u64,
-    pub bsize: u64,
-    pub blocks: u64,
-    pub bfree: u64,
-    pub bavail: u64,
-    pub files: u64,
-    pub ffree: u64,
-    pub fsid: [u64; 2],
-    pub namelen: u64,
-    pub frsize: u64,
+fixed_body! {
+    /// `ProxyStatFS`: what T_STATFS returns. `fsid` halves are sign-extended 32-bit values.
+    StatFs, "Size of the statfs reply body (11 × `q`)." STATFS_SIZE {
+        fs_type: u64 = "f_type",
+        bsize: u64 = "f_bsize",
+        blocks: u64 = "f_blocks",
+        bfree: u64 = "f_bfree",
+        bavail: u64 = "f_bavail",
+        files: u64 = "f_files",
+        ffree: u64 = "f_ffree",
+        fsid: [u64; 2] = "f_fsid",
+        namelen: u64 = "f_namelen",
+        frsize: u64 = "f_frsize",
+    }
 }
 
 /// A decoded or to-be-encoded reply (every form but the fd word, see [`FdWord`]).
@@ -167,63 +194,34 @@ impl Reply<'_> {
     /// Appends header and body to `buf`. A body over `PROXY_MAX_IO_SZ` is refused,
     /// leaving `buf` as it was; the helper then answers `-ENOBUFS`, as QEMU's does.
     pub fn encode(&self, buf: &mut Vec<u8>) -> Result<(), EncodeError> {
-        let start = buf.len();
-        buf.extend_from_slice(&[0u8; HEADER_SIZE]);
-        let mut w = Writer::new(buf);
-        let kind = match *self {
-            Reply::Status(v) => {
-                w.i32(v);
-                if v < 0 {
-                    T_ERROR
-                } else {
+        encode_frame(buf, |w| {
+            Ok(match *self {
+                Reply::Status(v) => {
+                    w.i32(v);
+                    if v < 0 {
+                        T_ERROR
+                    } else {
+                        T_SUCCESS
+                    }
+                }
+                Reply::Stat(s) => {
+                    s.write(w);
                     T_SUCCESS
                 }
-            }
-            Reply::Stat(s) => {
-                w.u64(s.dev).u64(s.ino).u64(s.nlink);
-                w.u32(s.mode).u32(s.uid).u32(s.gid);
-                w.u64(s.rdev).u64(s.size).u64(s.blksize).u64(s.blocks);
-                w.i64(s.atime_sec).i64(s.atime_nsec);
-                w.i64(s.mtime_sec).i64(s.mtime_nsec);
-                w.i64(s.ctime_sec).i64(s.ctime_nsec);
-                T_SUCCESS
-            }
-            Reply::StatFs(s) => {
-                w.u64(s.fs_type)
-                    .u64(s.bsize)
-                    .u64(s.blocks)
-                    .u64(s.bfree)
-                    .u64(s.bavail);
-                w.u64(s.files).u64(s.ffree).u64(s.fsid[0]).u64(s.fsid[1]);
-                w.u64(s.namelen).u64(s.frsize);
-                T_SUCCESS
-            }
-            Reply::Bytes(b) => {
-                if let Err(e) = w.string(b) {
-                    buf.truncate(start);
-                    return Err(e);
+                Reply::StatFs(s) => {
+                    s.write(w);
+                    T_SUCCESS
                 }
-                T_SUCCESS
-            }
-            Reply::Version(v) => {
-                w.u64(v);
-                T_SUCCESS
-            }
-        };
-        let size = buf.len() - start - HEADER_SIZE;
-        if size > MAX_BODY_SIZE {
-            buf.truncate(start);
-            return Err(EncodeError::TooLarge {
-                size,
-                max: MAX_BODY_SIZE,
-            });
-        }
-        let header = Header {
-            kind,
-            size: size as u32,
-        };
-        buf[start..start + HEADER_SIZE].copy_from_slice(&header.encode());
-        Ok(())
+                Reply::Bytes(b) => {
+                    w.string(b)?;
+                    T_SUCCESS
+                }
+                Reply::Version(v) => {
+                    w.u64(v);
+                    T_SUCCESS
+                }
+            })
+        })
     }
 
     /// Decodes the body of a reply to a request whose reply form is `form` (never
@@ -249,39 +247,11 @@ impl Reply<'_> {
             }
             (T_SUCCESS, ReplyForm::Data(DataKind::Stat)) => {
                 expect_len(body, STAT_SIZE)?;
-                Reply::Stat(Stat {
-                    dev: r.u64("st_dev")?,
-                    ino: r.u64("st_ino")?,
-                    nlink: r.u64("st_nlink")?,
-                    mode: r.u32("st_mode")?,
-                    uid: r.u32("st_uid")?,
-                    gid: r.u32("st_gid")?,
-                    rdev: r.u64("st_rdev")?,
-                    size: r.u64("st_size")?,
-                    blksize: r.u64("st_blksize")?,
-                    blocks: r.u64("st_blocks")?,
-                    atime_sec: r.i64("st_atim_sec")?,
-                    atime_nsec: r.i64("st_atim_nsec")?,
-                    mtime_sec: r.i64("st_mtim_sec")?,
-                    mtime_nsec: r.i64("st_mtim_nsec")?,
-                    ctime_sec: r.i64("st_ctim_sec")?,
-                    ctime_nsec: r.i64("st_ctim_nsec")?,
-                })
+                Reply::Stat(Stat::read(&mut r)?)
             }
             (T_SUCCESS, ReplyForm::Data(DataKind::StatFs)) => {
                 expect_len(body, STATFS_SIZE)?;
-                Reply::StatFs(StatFs {
-                    fs_type: r.u64("f_type")?,
-                    bsize: r.u64("f_bsize")?,
-                    blocks: r.u64("f_blocks")?,
-                    bfree: r.u64("f_bfree")?,
-                    bavail: r.u64("f_bavail")?,
-                    files: r.u64("f_files")?,
-                    ffree: r.u64("f_ffree")?,
-                    fsid: [r.u64("f_fsid[0]")?, r.u64("f_fsid[1]")?],
-                    namelen: r.u64("f_namelen")?,
-                    frsize: r.u64("f_frsize")?,
-                })
+                Reply::StatFs(StatFs::read(&mut r)?)
             }
             (T_SUCCESS, ReplyForm::Data(DataKind::Bytes)) => Reply::Bytes(r.string("data")?),
             (T_SUCCESS, ReplyForm::Data(DataKind::Version)) => {

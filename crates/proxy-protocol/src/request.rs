@@ -5,10 +5,9 @@
 
 use crate::error::{DecodeError, EncodeError};
 use crate::field::Field;
-use crate::header::{Header, HEADER_SIZE};
+use crate::header::encode_frame;
 use crate::reply::ReplyForm;
 use crate::wire::{Reader, Writer};
-use crate::MAX_BODY_SIZE;
 
 macro_rules! requests {
     ($(
@@ -221,27 +220,10 @@ impl Request<'_> {
     /// Appends header and body to `buf`. Fails, leaving `buf` as it was, when a string
     /// is too long or the body exceeds `PROXY_MAX_IO_SZ`.
     pub fn encode(&self, buf: &mut Vec<u8>) -> Result<(), EncodeError> {
-        let start = buf.len();
-        buf.extend_from_slice(&[0u8; HEADER_SIZE]);
-        let res = self.encode_body(&mut Writer::new(buf));
-        let size = buf.len() - start - HEADER_SIZE;
-        if let Err(e) = res {
-            buf.truncate(start);
-            return Err(e);
-        }
-        if size > MAX_BODY_SIZE {
-            buf.truncate(start);
-            return Err(EncodeError::TooLarge {
-                size,
-                max: MAX_BODY_SIZE,
-            });
-        }
-        let header = Header {
-            kind: self.kind() as u32,
-            size: size as u32,
-        };
-        buf[start..start + HEADER_SIZE].copy_from_slice(&header.encode());
-        Ok(())
+        encode_frame(buf, |w| {
+            self.encode_body(w)?;
+            Ok(self.kind() as u32)
+        })
     }
 
     /// How the helper answers this request.
