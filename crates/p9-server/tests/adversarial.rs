@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use common::*;
-use p9_server::testclient::Client;
+use p9_client::Client;
 use p9_server::ServerConfig;
 
 /// A secret outside the export: `outdir/inside` and `secret`.

@@ -109,14 +109,14 @@ fn blocking_lock(fid: u32, ty: u8) -> Tmessage<'static> {
     })
 }
 
-fn status(r: &p9_server::testclient::Reply) -> u8 {
+fn status(r: &p9_client::Reply) -> u8 {
     match r.decode().unwrap().1 {
         Rmessage::Lock(l) => l.status,
         m => panic!("not an Rlock: {m:?}"),
     }
 }
 
-fn open_rw(c: &mut p9_server::testclient::Client<std::os::unix::net::UnixStream>, fid: u32) {
+fn open_rw(c: &mut p9_client::Client<std::os::unix::net::UnixStream>, fid: u32) {
     c.walk(ROOT, fid, &[b"f"]).unwrap();
     c.lopen(fid, P9_DOTL_RDWR).unwrap();
 }

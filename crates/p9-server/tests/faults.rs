@@ -22,9 +22,9 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use common::*;
+use p9_client::Client;
 use p9_server::backend::proxy::Connector;
 use p9_server::listen::{self, Limits, ListenAddr};
-use p9_server::testclient::Client;
 use p9_server::{Backend, HelperPool, ProxyBackend, Server, ServerConfig};
 
 // ---------------------------------------------------------------------------------------
@@ -1133,7 +1133,7 @@ fn disk_full(kind: Kind) {
         assert!(other.read_all(3).unwrap() == data[..acked], "wrong data");
         other.clunk(3).unwrap();
         match other.mkdir(ROOT, b"dir", 0o755, 0) {
-            Ok(_) | Err(p9_server::testclient::ClientError::Lerror(Errno::NOSPC)) => {}
+            Ok(_) | Err(p9_client::ClientError::Lerror(Errno::NOSPC)) => {}
             Err(e) => panic!("mkdir on a full disk: {e}"),
         }
         // Free the space: writes work again.
@@ -1153,7 +1153,7 @@ fn disk_full(kind: Kind) {
 over_both_backends!(disk_full);
 
 /// The result of a request as an errno (0 for success), for tables of outcomes.
-fn outcome<T>(r: p9_server::testclient::Result<T>) -> i32 {
+fn outcome<T>(r: p9_client::Result<T>) -> i32 {
     match r {
         Ok(_) => 0,
         Err(e) => e

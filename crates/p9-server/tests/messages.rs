@@ -5,7 +5,7 @@ mod common;
 use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
 
 use common::*;
-use p9_server::testclient::Client;
+use p9_client::Client;
 
 const RW_CREATE: u32 = P9_DOTL_RDWR;
 

@@ -4,12 +4,12 @@
 use std::os::unix::net::UnixStream;
 use std::sync::Arc;
 
-use p9_server::testclient::Client;
+use p9_client::Client;
 use p9_server::{LocalBackend, ReadOnly, Server, ServerConfig};
 use p9_wire::*;
 use rustix::io::Errno;
 
-fn errno<T: std::fmt::Debug>(r: p9_server::testclient::Result<T>) -> Errno {
+fn errno<T: std::fmt::Debug>(r: p9_client::Result<T>) -> Errno {
     match r {
         Err(e) => e.errno().unwrap_or_else(|| panic!("not an Rlerror: {e}")),
         Ok(v) => panic!("expected EROFS, got {v:?}"),

@@ -8,8 +8,8 @@ use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use p9_client::Client;
 use p9_server::backend::mapped::{META_DIR, META_ROOT_FILE};
-use p9_server::testclient::Client;
 use p9_server::{
     Backend, IdMapping, IdRange, Identity, LocalBackend, RangeMap, SecurityModel, Server,
     ServerConfig,
@@ -69,7 +69,7 @@ fn serve(
     (c, export, tmp)
 }
 
-fn errno<T: std::fmt::Debug>(r: p9_server::testclient::Result<T>) -> Errno {
+fn errno<T: std::fmt::Debug>(r: p9_client::Result<T>) -> Errno {
     match r {
         Err(e) => e.errno().unwrap_or_else(|| panic!("not an Rlerror: {e}")),
         Ok(v) => panic!("expected an error, got {v:?}"),

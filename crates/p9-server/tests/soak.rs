@@ -30,8 +30,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::*;
+use p9_client::{Client, Result};
 use p9_server::listen::{self, Limits, ListenAddr};
-use p9_server::testclient::{Client, Result};
 use p9_server::{Server, ServerConfig};
 
 const CONNECTIONS: usize = 64;
@@ -656,7 +656,7 @@ impl Attacker {
     }
 
     /// Counts a refusal of `what` (the server bounding the attack).
-    fn refused(&mut self, what: &str, e: &p9_server::testclient::ClientError) {
+    fn refused(&mut self, what: &str, e: &p9_client::ClientError) {
         let errno = e
             .errno()
             .unwrap_or_else(|| panic!("attacker {}: {what}: {e}", self.id));

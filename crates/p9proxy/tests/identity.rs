@@ -17,7 +17,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::{free_port, is_root, Killed};
-use p9_server::testclient::Client;
+use p9_client::Client;
 use p9_wire::*;
 
 const P9PROXY: &str = env!("CARGO_BIN_EXE_p9proxy");
@@ -183,7 +183,7 @@ fn serve_unix(t: &Path, export: &Path, args: &[&str]) -> (Killed, Client<UnixStr
 }
 
 /// The errno of a failed call.
-fn errno<T: std::fmt::Debug>(r: Result<T, p9_server::testclient::ClientError>) -> i32 {
+fn errno<T: std::fmt::Debug>(r: Result<T, p9_client::ClientError>) -> i32 {
     match r.map_err(|e| e.errno()) {
         Err(Some(e)) => e.raw_os_error(),
         other => panic!("expected an Rlerror, got {other:?}"),

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
-use p9_server::testclient::Client;
+use p9_client::Client;
 use p9_server::{LocalBackend, Server, ServerConfig, DEFAULT_MSIZE_UNIX};
 
 pub use p9_wire::*;
@@ -258,7 +258,7 @@ pub fn hostile_names(outside: &Path) -> Vec<Vec<u8>> {
 }
 
 /// The errno of a failed call.
-pub fn errno<T: std::fmt::Debug>(r: p9_server::testclient::Result<T>) -> Errno {
+pub fn errno<T: std::fmt::Debug>(r: p9_client::Result<T>) -> Errno {
     match r {
         Err(e) => e.errno().unwrap_or_else(|| panic!("not an Rlerror: {e}")),
         Ok(v) => panic!("expected an error, got {v:?}"),
