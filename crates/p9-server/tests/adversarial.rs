@@ -21,8 +21,17 @@ fn plant_secrets(h: &Harness) {
     std::fs::write(h.outside().join("secret"), b"SECRET").unwrap();
 }
 
-/// Every operation that takes a name refuses every hostile name with EINVAL and changes
-/// nothing, inside the export or out of it, over either backend.
+/// The xattr name list of `path` on the host.
+fn xattr_names(path: &std::path::Path) -> Vec<u8> {
+    let mut names = vec![0u8; 4096];
+    let n = rustix::fs::listxattr(path, &mut names[..]).unwrap();
+    names.truncate(n);
+    names
+}
+
+/// Every operation that takes a name refuses every hostile name of the table
+/// ([`hostile_names`]) with EINVAL and changes nothing, inside the export or out of it,
+/// over either backend.
 fn bad_names_are_refused(kind: Kind) {
     let h = Harness::over(kind, ServerConfig::default());
     plant_secrets(&h);
@@ -30,6 +39,7 @@ fn bad_names_are_refused(kind: Kind) {
     std::fs::write(h.path("f"), b"f").unwrap();
     let mut c = h.client();
     c.walk(ROOT, 2, &[b"f"]).unwrap();
+    let xattrs_before = xattr_names(&h.path("f"));
     for bad in hostile_names(h.outside()) {
         let bad = &bad[..];
         if bad != b"." && bad != b".." {
@@ -60,7 +70,26 @@ fn bad_names_are_refused(kind: Kind) {
             assert_eq!(errno(r), Errno::INVAL, "{op} {bad:?}");
         }
         c.clunk(3).unwrap();
+        if bad.contains(&0) {
+            assert_eq!(
+                errno(c.xattrwalk(2, 4, bad)),
+                Errno::INVAL,
+                "xattrwalk {bad:?}"
+            );
+        }
+        if bad.contains(&0) || bad.is_empty() {
+            c.walk(2, 4, &[]).unwrap();
+            let r = c.xattrcreate(4, bad, 1, 0);
+            assert_eq!(errno(r), Errno::INVAL, "xattrcreate {bad:?}");
+            c.clunk(4).unwrap();
+        }
     }
+    // No attribute was made either: the name lists are as they were.
+    assert_eq!(xattr_names(&h.path("f")), xattrs_before);
+    c.walk(2, 4, &[]).unwrap();
+    assert_eq!(c.xattrwalk(4, 5, b"").unwrap(), xattrs_before.len() as u64);
+    c.clunk(5).unwrap();
+    c.clunk(4).unwrap();
     assert_eq!(errno(c.getattr(1)), Errno::BADF);
     // Nothing changed, inside or outside.
     let mut inside: Vec<_> = std::fs::read_dir(h.export())

@@ -1,4 +1,4 @@
-//! Every 9P2000.L message against a real tree, with checked results.
+//! Every 9P2000.L message against a real tree, with checked results, on both backends.
 
 mod common;
 
@@ -26,9 +26,8 @@ fn create_file(
     }
 }
 
-#[test]
-fn version_negotiation() {
-    let h = Harness::new();
+fn version_negotiation(kind: Kind) {
+    let h = Harness::over(kind, Default::default());
     let (s, _) = h.connect_raw();
     let mut c = Client::new(s);
     // Requests before a version are refused, the connection stays.
@@ -44,9 +43,8 @@ fn version_negotiation() {
     c.attach(ROOT, 0).unwrap();
 }
 
-#[test]
-fn auth_and_attach() {
-    let h = Harness::new();
+fn auth_and_attach(kind: Kind) {
+    let h = Harness::over(kind, Default::default());
     let mut c = h.client_versioned(8192);
     let t = Tauth {
         afid: 9,
@@ -71,9 +69,8 @@ fn auth_and_attach() {
     assert_eq!(c.attach(2, 0).unwrap(), q);
 }
 
-#[test]
-fn walks_full_partial_and_clone() {
-    let h = Harness::new();
+fn walks_full_partial_and_clone(kind: Kind) {
+    let h = Harness::over(kind, Default::default());
     std::fs::create_dir_all(h.path("a/b/c")).unwrap();
     std::fs::write(h.path("a/b/c/f"), b"x").unwrap();
     let mut c = h.client();
@@ -113,9 +110,8 @@ fn walks_full_partial_and_clone() {
     assert_eq!(c.walk(ROOT, 5, &sixteen).unwrap().len(), 16);
 }
 
-#[test]
-fn dotdot_walks_by_path() {
-    let h = Harness::new();
+fn dotdot_walks_by_path(kind: Kind) {
+    let h = Harness::over(kind, Default::default());
     std::fs::create_dir_all(h.path("a/b")).unwrap();
     let root_ino = std::fs::metadata(h.export()).unwrap().ino();
     let a_ino = std::fs::metadata(h.path("a")).unwrap().ino();
@@ -130,9 +126,8 @@ fn dotdot_walks_by_path() {
     assert_eq!(c.walk(ROOT, 2, &[b".."]).unwrap()[0].path, root_ino);
 }
 
-#[test]
-fn getattr_matches_the_host() {
-    let h = Harness::new();
+fn getattr_matches_the_host(kind: Kind) {
+    let h = Harness::over(kind, Default::default());
     std::fs::write(h.path("f"), vec![7u8; 5000]).unwrap();
     std::fs::set_permissions(h.path("f"), std::fs::Permissions::from_mode(0o640)).unwrap();
     let m = std::fs::symlink_metadata(h.path("f")).unwrap();
@@ -162,9 +157,8 @@ fn getattr_matches_the_host() {
     assert_eq!(a.qid.ty, QTFILE);
 }
 
-#[test]
-fn lcreate_write_read() {
-    let h = Harness::new();
+fn lcreate_write_read(kind: Kind) {
+    let h = Harness::over(kind, Default::default());
     let mut c = h.client();
     create_file(&mut c, ROOT, 1, "new", b"0123456789");
     assert_eq!(c.read(1, 2, 3).unwrap(), b"234");
@@ -195,17 +189,17 @@ fn lcreate_write_read() {
     assert_eq!(std::fs::metadata(h.path("new")).unwrap().len(), 0);
     // Bad names.
     c.walk(ROOT, 4, &[]).unwrap();
-    for bad in [&b""[..], b".", b"..", b"a/b", b"a\0b"] {
+    for bad in hostile_names(h.outside()) {
         assert_eq!(
-            errno(c.lcreate(4, bad, P9_DOTL_RDWR, 0o644, 0)),
-            Errno::INVAL
+            errno(c.lcreate(4, &bad, P9_DOTL_RDWR, 0o644, 0)),
+            Errno::INVAL,
+            "{bad:?}"
         );
     }
 }
 
-#[test]
-fn append_mode() {
-    let h = Harness::new();
+fn append_mode(kind: Kind) {
+    let h = Harness::over(kind, Default::default());
     std::fs::write(h.path("log"), b"one\n").unwrap();
     let mut c = h.client();
     c.walk(ROOT, 1, &[b"log"]).unwrap();
@@ -214,9 +208,8 @@ fn append_mode() {
     assert_eq!(std::fs::read(h.path("log")).unwrap(), b"one\ntwo\n");
 }
 
-#[test]
-fn remove_and_unlinkat() {
-    let h = Harness::new();
+fn remove_and_unlinkat(kind: Kind) {
+    let h = Harness::over(kind, Default::default());
     std::fs::create_dir_all(h.path("d/full")).unwrap();
     std::fs::write(h.path("d/full/x"), b"").unwrap();
     std::fs::write(h.path("d/f"), b"").unwrap();
@@ -257,9 +250,8 @@ fn remove_and_unlinkat() {
 /// way: owner, then mode (a chown clears setuid/setgid, the mode sets them again), then
 /// size, then times (a truncate sets mtime to now, the given mtime then wins). QEMU's order
 /// (mode, times, owner, size) ends with neither.
-#[test]
-fn setattr_ends_with_what_it_names() {
-    let h = Harness::new();
+fn setattr_ends_with_what_it_names(kind: Kind) {
+    let h = Harness::over(kind, Default::default());
     let mut c = h.client();
     let none = Tsetattr {
         fid: 1,
@@ -347,9 +339,8 @@ fn setattr_ends_with_what_it_names() {
     );
 }
 
-#[test]
-fn setattr_mode_size_times() {
-    let h = Harness::new();
+fn setattr_mode_size_times(kind: Kind) {
+    let h = Harness::over(kind, Default::default());
     std::fs::write(h.path("f"), b"0123456789").unwrap();
     let mut c = h.client();
     c.walk(ROOT, 1, &[b"f"]).unwrap();
@@ -441,10 +432,9 @@ fn setattr_mode_size_times() {
     assert_eq!((m.mtime(), m.mtime_nsec()), (2000, 7));
 }
 
-#[test]
-fn setattr_owner() {
+fn setattr_owner(kind: Kind) {
     require_root!();
-    let h = Harness::new();
+    let h = Harness::over(kind, Default::default());
     std::fs::write(h.path("f"), b"").unwrap();
     std::os::unix::fs::symlink("f", h.path("l")).unwrap();
     let mut c = h.client();
@@ -480,10 +470,9 @@ fn setattr_owner() {
     assert_eq!(std::fs::metadata(h.path("f")).unwrap().gid(), 42);
 }
 
-#[test]
-fn creations_belong_to_the_client() {
+fn creations_belong_to_the_client(kind: Kind) {
     require_root!();
-    let h = Harness::new();
+    let h = Harness::over(kind, Default::default());
     let mut c = h.client_as(1000);
     c.walk(ROOT, 1, &[]).unwrap();
     c.lcreate(1, b"file", P9_DOTL_RDWR, 0o640, 1001).unwrap();
@@ -509,9 +498,8 @@ fn creations_belong_to_the_client() {
     assert!(rustix::process::geteuid().is_root());
 }
 
-#[test]
-fn statfs_matches_the_host() {
-    let h = Harness::new();
+fn statfs_matches_the_host(kind: Kind) {
+    let h = Harness::over(kind, Default::default());
     let mut c = h.client();
     let s = c.statfs(ROOT).unwrap();
     let host = rustix::fs::statvfs(h.export()).unwrap();
@@ -523,9 +511,8 @@ fn statfs_matches_the_host() {
     assert_ne!(s.ty, 0);
 }
 
-#[test]
-fn fsync_open_fids() {
-    let h = Harness::new();
+fn fsync_open_fids(kind: Kind) {
+    let h = Harness::over(kind, Default::default());
     let mut c = h.client();
     create_file(&mut c, ROOT, 1, "f", b"data");
     c.fsync(1, 0).unwrap();
@@ -537,9 +524,8 @@ fn fsync_open_fids() {
     assert_eq!(errno(c.fsync(3, 0)), Errno::BADF);
 }
 
-#[test]
-fn mkdir_symlink_readlink_link() {
-    let h = Harness::new();
+fn mkdir_symlink_readlink_link(kind: Kind) {
+    let h = Harness::over(kind, Default::default());
     let mut c = h.client();
     let q = c.mkdir(ROOT, b"d", 0o711, 0).unwrap();
     assert_eq!(q.ty, QTDIR);
@@ -577,9 +563,8 @@ fn mkdir_symlink_readlink_link() {
     assert_eq!(errno(c.link(3, 2, b"hard")), Errno::EXIST);
 }
 
-#[test]
-fn mknod_fifo_and_socket() {
-    let h = Harness::new();
+fn mknod_fifo_and_socket(kind: Kind) {
+    let h = Harness::over(kind, Default::default());
     let mut c = h.client();
     let q = c
         .mknod(ROOT, b"fifo", libc::S_IFIFO | 0o644, 0, 0, 0)
@@ -608,10 +593,9 @@ fn mknod_fifo_and_socket() {
     assert_eq!(errno(c.lopen(1, P9_DOTL_WRONLY)), Errno::NXIO);
 }
 
-#[test]
-fn mknod_devices() {
+fn mknod_devices(kind: Kind) {
     require_root!();
-    let h = Harness::new();
+    let h = Harness::over(kind, Default::default());
     let mut c = h.client();
     c.mknod(ROOT, b"null", libc::S_IFCHR | 0o666, 1, 3, 0)
         .unwrap();
@@ -625,9 +609,8 @@ fn mknod_devices() {
     assert_eq!(errno(c.lopen(1, P9_DOTL_RDWR)), Errno::NXIO);
 }
 
-#[test]
-fn rename_moves_fids() {
-    let h = Harness::new();
+fn rename_moves_fids(kind: Kind) {
+    let h = Harness::over(kind, Default::default());
     std::fs::create_dir_all(h.path("a/sub")).unwrap();
     std::fs::write(h.path("a/sub/f"), b"x").unwrap();
     std::fs::create_dir(h.path("b")).unwrap();
@@ -665,9 +648,8 @@ fn rename_moves_fids() {
     assert_eq!(errno(c.rename(ROOT, 3, b"root")), Errno::BUSY);
 }
 
-#[test]
-fn open_unlink_fstat() {
-    let h = Harness::new();
+fn open_unlink_fstat(kind: Kind) {
+    let h = Harness::over(kind, Default::default());
     let mut c = h.client();
     create_file(&mut c, ROOT, 1, "f", b"still here");
     c.walk(ROOT, 2, &[b"f"]).unwrap();
@@ -708,9 +690,8 @@ fn user_xattrs(p: &std::path::Path) -> bool {
     }
 }
 
-#[test]
-fn xattrs() {
-    let h = Harness::new();
+fn xattrs(kind: Kind) {
+    let h = Harness::over(kind, Default::default());
     std::fs::write(h.path("f"), b"").unwrap();
     if !user_xattrs(&h.path("f")) {
         eprintln!("SKIPPED: no user xattrs on this file system");
@@ -764,9 +745,8 @@ fn xattrs() {
     assert_eq!(errno(c.xattrcreate(6, b"user.x", 1, 0)), Errno::BADF);
 }
 
-#[test]
-fn locks_conflict_between_fids_and_connections() {
-    let h = Harness::new();
+fn locks_conflict_between_fids_and_connections(kind: Kind) {
+    let h = Harness::over(kind, Default::default());
     std::fs::write(h.path("f"), b"0123456789").unwrap();
     let mut a = h.client();
     let mut b = h.client();
@@ -819,9 +799,8 @@ fn locks_conflict_between_fids_and_connections() {
     assert_eq!(errno(a.lock(3, 9, 0, 0, 1)), Errno::INVAL);
 }
 
-#[test]
-fn flush_and_unknown_types() {
-    let h = Harness::new();
+fn flush_and_unknown_types(kind: Kind) {
+    let h = Harness::over(kind, Default::default());
     let mut c = h.client();
     c.flush(1234).unwrap();
     // Legacy 9P2000 Topen and a reply type sent as a request: EOPNOTSUPP, and the
@@ -841,9 +820,8 @@ fn flush_and_unknown_types() {
 /// `O_EXCL`), and over an existing special file never opens it (`ENXIO`): with both
 /// backends (the proxy backend's helper creates the name exclusively, without following,
 /// and looks at what exists before opening it).
-#[test]
-fn lcreate_over_a_symlink_or_special_file() {
-    let h = Harness::new();
+fn lcreate_over_a_symlink_or_special_file(kind: Kind) {
+    let h = Harness::over(kind, Default::default());
     std::fs::write(h.path("target"), b"keep").unwrap();
     std::os::unix::fs::symlink("target", h.path("link")).unwrap();
     rustix::fs::mknodat(
@@ -879,9 +857,8 @@ fn lcreate_over_a_symlink_or_special_file() {
 /// client B renames it to `d/moved` and creates a new `d/f`; A's truncate, chmod, utimes
 /// and setxattr hit A's file, on both backends (both act on the fid's fd: the proxy
 /// backend sends it to the helper with the request), and never change B's new file.
-#[test]
-fn operations_on_a_renamed_fid_never_hit_the_new_file() {
-    let h = Harness::new();
+fn operations_on_a_renamed_fid_never_hit_the_new_file(kind: Kind) {
+    let h = Harness::over(kind, Default::default());
     std::fs::create_dir(h.path("d")).unwrap();
     std::fs::write(h.path("d/f"), b"A's file").unwrap();
     let mut a = h.client();
@@ -949,3 +926,30 @@ fn operations_on_a_renamed_fid_never_hit_the_new_file() {
     assert_eq!((m.mtime(), m.mtime_nsec()), (1_000_000, 7));
     assert_eq!(rustix::fs::getxattr(&moved, "user.a", &mut buf[..]), Ok(1));
 }
+
+over_both_backends!(
+    version_negotiation,
+    auth_and_attach,
+    walks_full_partial_and_clone,
+    dotdot_walks_by_path,
+    getattr_matches_the_host,
+    lcreate_write_read,
+    append_mode,
+    remove_and_unlinkat,
+    setattr_ends_with_what_it_names,
+    setattr_mode_size_times,
+    setattr_owner,
+    creations_belong_to_the_client,
+    statfs_matches_the_host,
+    fsync_open_fids,
+    mkdir_symlink_readlink_link,
+    mknod_fifo_and_socket,
+    mknod_devices,
+    rename_moves_fids,
+    open_unlink_fstat,
+    xattrs,
+    locks_conflict_between_fids_and_connections,
+    flush_and_unknown_types,
+    lcreate_over_a_symlink_or_special_file,
+    operations_on_a_renamed_fid_never_hit_the_new_file,
+);
