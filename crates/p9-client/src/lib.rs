@@ -7,6 +7,7 @@
 //! the benchmark measures the server, not this client.
 
 mod error;
+mod setattr;
 mod transport;
 
 use std::io::{self, Read, Write};
@@ -15,6 +16,7 @@ use p9_wire::*;
 use rustix::io::Errno;
 
 pub use error::{ClientError, Result};
+pub use setattr::Setattr;
 pub use transport::{read_frame, Addr, Stream};
 
 /// The `client_id` of this client's Tlock and Tgetlock.
@@ -406,9 +408,9 @@ impl<S: Read + Write> Client<S> {
         })
     }
 
-    /// Tsetattr.
-    pub fn setattr(&mut self, t: Tsetattr) -> Result<()> {
-        self.call(&Tmessage::Setattr(t), |m| {
+    /// Tsetattr (a [`Setattr`], or a [`Tsetattr`] written out).
+    pub fn setattr(&mut self, t: impl Into<Tsetattr>) -> Result<()> {
+        self.call(&Tmessage::Setattr(t.into()), |m| {
             matches!(m, Rmessage::Setattr).then_some(())
         })
     }

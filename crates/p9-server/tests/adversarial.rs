@@ -180,31 +180,10 @@ fn symlinks_out_are_never_followed() {
         Errno::EXIST
     );
     // Truncate, chmod, times and xattrs of the symlink act on the link, not the target.
-    let t = Tsetattr {
-        fid: 1,
-        valid: P9_SETATTR_SIZE,
-        mode: 0,
-        uid: 0,
-        gid: 0,
-        size: 0,
-        atime_sec: 0,
-        atime_nsec: 0,
-        mtime_sec: 0,
-        mtime_nsec: 0,
-    };
-    assert_eq!(errno(c.setattr(t)), Errno::INVAL);
-    c.setattr(Tsetattr {
-        valid: P9_SETATTR_MODE,
-        mode: 0o777,
-        ..t
-    })
-    .unwrap_err();
-    c.setattr(Tsetattr {
-        valid: P9_SETATTR_MTIME | P9_SETATTR_MTIME_SET,
-        mtime_sec: 1,
-        ..t
-    })
-    .unwrap();
+    let t = Setattr::of(1);
+    assert_eq!(errno(c.setattr(t.size(0))), Errno::INVAL);
+    c.setattr(t.mode(0o777)).unwrap_err();
+    c.setattr(t.mtime(1, 0)).unwrap();
     assert_eq!(errno(c.xattrwalk(1, 4, b"user.x")), Errno::NODATA);
     c.walk(1, 5, &[]).unwrap();
     c.xattrcreate(5, b"user.x", 1, 0).unwrap();

@@ -1361,19 +1361,8 @@ fn ids_of_minus_one(kind: Kind) {
     let names: Vec<_> = std::fs::read_dir(&f.export).unwrap().collect();
     assert_eq!(names.len(), 1, "{names:?}");
     c.walk(ROOT, 3, &[b"a"]).unwrap();
-    c.setattr(Tsetattr {
-        fid: 3,
-        valid: P9_SETATTR_UID | P9_SETATTR_GID,
-        mode: 0,
-        uid: u32::MAX,
-        gid: u32::MAX,
-        size: 0,
-        atime_sec: 0,
-        atime_nsec: 0,
-        mtime_sec: 0,
-        mtime_nsec: 0,
-    })
-    .unwrap();
+    c.setattr(Setattr::of(3).uid(u32::MAX).gid(u32::MAX))
+        .unwrap();
     let a = c.getattr(3).unwrap();
     assert_eq!((a.uid, a.gid), (1000, 1000));
 }

@@ -253,30 +253,11 @@ fn remove_and_unlinkat(kind: Kind) {
 fn setattr_ends_with_what_it_names(kind: Kind) {
     let h = Harness::over(kind, Default::default());
     let mut c = h.client();
-    let none = Tsetattr {
-        fid: 1,
-        valid: 0,
-        mode: 0,
-        uid: 0,
-        gid: 0,
-        size: 0,
-        atime_sec: 0,
-        atime_nsec: 0,
-        mtime_sec: 0,
-        mtime_nsec: 0,
-    };
-    let times = P9_SETATTR_ATIME | P9_SETATTR_ATIME_SET | P9_SETATTR_MTIME | P9_SETATTR_MTIME_SET;
+    let none = Setattr::of(1);
     // Owner and setuid/setgid mode together.
     std::fs::write(h.path("s"), b"x").unwrap();
     c.walk(ROOT, 1, &[b"s"]).unwrap();
-    c.setattr(Tsetattr {
-        valid: P9_SETATTR_UID | P9_SETATTR_GID | P9_SETATTR_MODE,
-        uid: 1000,
-        gid: 1000,
-        mode: 0o106755,
-        ..none
-    })
-    .unwrap();
+    c.setattr(none.uid(1000).gid(1000).mode(0o106755)).unwrap();
     let m = std::fs::metadata(h.path("s")).unwrap();
     assert_eq!((m.uid(), m.gid(), m.mode() & 0o7777), (1000, 1000, 0o6755));
     // Size and explicit times, by path (a walked fid) and through an open fid.
@@ -286,17 +267,9 @@ fn setattr_ends_with_what_it_names(kind: Kind) {
         if open {
             c.lopen(fid, P9_DOTL_RDWR).unwrap();
         }
-        c.setattr(Tsetattr {
-            fid,
-            valid: P9_SETATTR_SIZE | times,
-            size: 3,
-            atime_sec: 1_900_000_000,
-            atime_nsec: 1,
-            mtime_sec: 1_000_000_000,
-            mtime_nsec: 2,
-            ..none
-        })
-        .unwrap();
+        let t = none.fid(fid).size(3);
+        c.setattr(t.atime(1_900_000_000, 1).mtime(1_000_000_000, 2))
+            .unwrap();
         let m = std::fs::metadata(h.path(name)).unwrap();
         assert_eq!(
             (
@@ -313,18 +286,9 @@ fn setattr_ends_with_what_it_names(kind: Kind) {
     // Everything at once.
     std::fs::write(h.path("a"), b"0123456789").unwrap();
     c.walk(ROOT, 4, &[b"a"]).unwrap();
-    c.setattr(Tsetattr {
-        fid: 4,
-        valid: P9_SETATTR_UID | P9_SETATTR_GID | P9_SETATTR_MODE | P9_SETATTR_SIZE | times,
-        uid: 2000,
-        gid: 2000,
-        mode: 0o102750,
-        size: 5,
-        atime_sec: 1_500_000_000,
-        mtime_sec: 1_600_000_000,
-        ..none
-    })
-    .unwrap();
+    let t = none.fid(4).uid(2000).gid(2000).mode(0o102750).size(5);
+    c.setattr(t.atime(1_500_000_000, 0).mtime(1_600_000_000, 0))
+        .unwrap();
     let m = std::fs::metadata(h.path("a")).unwrap();
     assert_eq!(
         (
@@ -344,56 +308,22 @@ fn setattr_mode_size_times(kind: Kind) {
     std::fs::write(h.path("f"), b"0123456789").unwrap();
     let mut c = h.client();
     c.walk(ROOT, 1, &[b"f"]).unwrap();
-    let none = Tsetattr {
-        fid: 1,
-        valid: 0,
-        mode: 0,
-        uid: 0,
-        gid: 0,
-        size: 0,
-        atime_sec: 0,
-        atime_nsec: 0,
-        mtime_sec: 0,
-        mtime_nsec: 0,
-    };
-    c.setattr(Tsetattr {
-        valid: P9_SETATTR_MODE,
-        mode: 0o100600,
-        ..none
-    })
-    .unwrap();
+    let none = Setattr::of(1);
+    c.setattr(none.mode(0o100600)).unwrap();
     assert_eq!(
         std::fs::metadata(h.path("f")).unwrap().mode() & 0o7777,
         0o600
     );
     // Truncate by path (a walked fid) ...
-    c.setattr(Tsetattr {
-        valid: P9_SETATTR_SIZE,
-        size: 4,
-        ..none
-    })
-    .unwrap();
+    c.setattr(none.size(4)).unwrap();
     assert_eq!(std::fs::read(h.path("f")).unwrap(), b"0123");
     // ... and through an open fid.
     c.walk(ROOT, 2, &[b"f"]).unwrap();
     c.lopen(2, P9_DOTL_RDWR).unwrap();
-    c.setattr(Tsetattr {
-        fid: 2,
-        valid: P9_SETATTR_SIZE,
-        size: 2,
-        ..none
-    })
-    .unwrap();
+    c.setattr(none.fid(2).size(2)).unwrap();
     assert_eq!(std::fs::read(h.path("f")).unwrap(), b"01");
     // Times: given values.
-    let set = Tsetattr {
-        valid: P9_SETATTR_ATIME | P9_SETATTR_ATIME_SET | P9_SETATTR_MTIME | P9_SETATTR_MTIME_SET,
-        atime_sec: 1000,
-        atime_nsec: 5,
-        mtime_sec: 2000,
-        mtime_nsec: 7,
-        ..none
-    };
+    let set = none.atime(1000, 5).mtime(2000, 7);
     c.setattr(set).unwrap();
     let m = std::fs::metadata(h.path("f")).unwrap();
     assert_eq!(
@@ -401,33 +331,18 @@ fn setattr_mode_size_times(kind: Kind) {
         (1000, 5, 2000, 7)
     );
     // Only mtime, to now: atime untouched.
-    c.setattr(Tsetattr {
-        valid: P9_SETATTR_MTIME,
-        ..none
-    })
-    .unwrap();
+    c.setattr(none.mtime_now()).unwrap();
     let m = std::fs::metadata(h.path("f")).unwrap();
     assert_eq!((m.atime(), m.atime_nsec()), (1000, 5));
     assert!(m.mtime() > 1_000_000_000, "mtime set to now");
     // ctime alone changes nothing and succeeds.
-    c.setattr(Tsetattr {
-        valid: P9_SETATTR_CTIME,
-        ..none
-    })
-    .unwrap();
+    c.setattr(none.ctime()).unwrap();
     // A directory cannot be truncated.
-    assert_eq!(
-        errno(c.setattr(Tsetattr {
-            fid: ROOT,
-            valid: P9_SETATTR_SIZE,
-            ..none
-        })),
-        Errno::ISDIR
-    );
+    assert_eq!(errno(c.setattr(none.fid(ROOT).size(0))), Errno::ISDIR);
     // Times of a symlink itself.
     std::os::unix::fs::symlink("f", h.path("l")).unwrap();
     c.walk(ROOT, 3, &[b"l"]).unwrap();
-    c.setattr(Tsetattr { fid: 3, ..set }).unwrap();
+    c.setattr(set.fid(3)).unwrap();
     let m = std::fs::symlink_metadata(h.path("l")).unwrap();
     assert_eq!((m.mtime(), m.mtime_nsec()), (2000, 7));
 }
@@ -439,32 +354,16 @@ fn setattr_owner(kind: Kind) {
     std::os::unix::fs::symlink("f", h.path("l")).unwrap();
     let mut c = h.client();
     c.walk(ROOT, 1, &[b"f"]).unwrap();
-    let t = Tsetattr {
-        fid: 1,
-        valid: P9_SETATTR_UID | P9_SETATTR_GID,
-        mode: 0,
-        uid: 1234,
-        gid: 5678,
-        size: 0,
-        atime_sec: 0,
-        atime_nsec: 0,
-        mtime_sec: 0,
-        mtime_nsec: 0,
-    };
+    let t = Setattr::of(1).uid(1234).gid(5678);
     c.setattr(t).unwrap();
     let m = std::fs::metadata(h.path("f")).unwrap();
     assert_eq!((m.uid(), m.gid()), (1234, 5678));
-    c.setattr(Tsetattr {
-        valid: P9_SETATTR_GID,
-        gid: 42,
-        ..t
-    })
-    .unwrap();
+    c.setattr(Setattr::of(1).gid(42)).unwrap();
     let m = std::fs::metadata(h.path("f")).unwrap();
     assert_eq!((m.uid(), m.gid()), (1234, 42));
     // A symlink's own owner (lchown).
     c.walk(ROOT, 2, &[b"l"]).unwrap();
-    c.setattr(Tsetattr { fid: 2, ..t }).unwrap();
+    c.setattr(t.fid(2)).unwrap();
     let m = std::fs::symlink_metadata(h.path("l")).unwrap();
     assert_eq!((m.uid(), m.gid()), (1234, 5678));
     assert_eq!(std::fs::metadata(h.path("f")).unwrap().gid(), 42);
@@ -663,19 +562,7 @@ fn open_unlink_fstat(kind: Kind) {
     c.write(1, 10, b"!").unwrap();
     assert_eq!(c.getattr(2).unwrap().size, 11);
     // ftruncate of the open, unlinked file.
-    let t = Tsetattr {
-        fid: 1,
-        valid: P9_SETATTR_SIZE,
-        mode: 0,
-        uid: 0,
-        gid: 0,
-        size: 5,
-        atime_sec: 0,
-        atime_nsec: 0,
-        mtime_sec: 0,
-        mtime_nsec: 0,
-    };
-    c.setattr(t).unwrap();
+    c.setattr(Setattr::of(1).size(5)).unwrap();
     assert_eq!(c.getattr(1).unwrap().size, 5);
 }
 
@@ -869,34 +756,10 @@ fn operations_on_a_renamed_fid_never_hit_the_new_file(kind: Kind) {
     b.walk(1, 2, &[]).unwrap();
     b.lcreate(2, b"f", P9_DOTL_RDWR, 0o644, 0).unwrap();
     assert_eq!(b.write(2, 0, b"B's new file").unwrap(), 12);
-    let none = Tsetattr {
-        fid: 1,
-        valid: 0,
-        mode: 0,
-        uid: 0,
-        gid: 0,
-        size: 0,
-        atime_sec: 0,
-        atime_nsec: 0,
-        mtime_sec: 0,
-        mtime_nsec: 0,
-    };
-    let truncated = a.setattr(Tsetattr {
-        valid: P9_SETATTR_SIZE,
-        size: 1,
-        ..none
-    });
-    let chmodded = a.setattr(Tsetattr {
-        valid: P9_SETATTR_MODE,
-        mode: 0o100600,
-        ..none
-    });
-    let utimed = a.setattr(Tsetattr {
-        valid: P9_SETATTR_MTIME | P9_SETATTR_MTIME_SET,
-        mtime_sec: 1_000_000,
-        mtime_nsec: 7,
-        ..none
-    });
+    let none = Setattr::of(1);
+    let truncated = a.setattr(none.size(1));
+    let chmodded = a.setattr(none.mode(0o100600));
+    let utimed = a.setattr(none.mtime(1_000_000, 7));
     a.walk(1, 3, &[]).unwrap();
     let xattr = a
         .xattrcreate(3, b"user.a", 1, 0)

@@ -334,32 +334,19 @@ impl Conn {
             return;
         };
         let is_file = matches!(self.m.own[&path], Entry::File { .. });
-        let mut t = Tsetattr {
-            fid: T1,
-            valid: 0,
-            mode: 0,
-            uid: 0,
-            gid: 0,
-            size: 0,
-            atime_sec: 0,
-            atime_nsec: 0,
-            mtime_sec: 0,
-            mtime_nsec: 0,
-        };
         let new_mode = [0o600, 0o644, 0o700, 0o755][self.rng.below(4)];
         let new_size = self.rng.below(20_000);
-        if is_file && self.rng.below(2) == 0 {
-            t.valid = P9_SETATTR_SIZE;
-            t.size = new_size as u64;
+        let truncate = is_file && self.rng.below(2) == 0;
+        let t = if truncate {
+            Setattr::of(T1).size(new_size as u64)
         } else {
-            t.valid = P9_SETATTR_MODE;
-            t.mode = new_mode;
-        }
+            Setattr::of(T1).mode(new_mode)
+        };
         self.walk_to(T1, &path);
         self.ok("setattr", |c| c.setattr(t));
         self.clunk(T1);
         match self.m.own.get_mut(&path).unwrap() {
-            Entry::File { data, .. } if t.valid == P9_SETATTR_SIZE => data.resize(new_size, 0),
+            Entry::File { data, .. } if truncate => data.resize(new_size, 0),
             Entry::File { mode, .. } | Entry::Dir { mode } => *mode = new_mode,
         }
     }
@@ -791,18 +778,7 @@ impl Attacker {
         std::fs::write(host_dir.join(old), b"the new file").unwrap();
         std::fs::set_permissions(host_dir.join(old), std::fs::Permissions::from_mode(0o640))
             .unwrap();
-        let set = Tsetattr {
-            fid: 3,
-            valid: P9_SETATTR_MODE | P9_SETATTR_SIZE,
-            mode: 0o777,
-            uid: 0,
-            gid: 0,
-            size: 0,
-            atime_sec: 0,
-            atime_nsec: 0,
-            mtime_sec: 0,
-            mtime_nsec: 0,
-        };
+        let set = Setattr::of(3).mode(0o777).size(0);
         match self.c.setattr(set) {
             // It acted on the fid's own file, wherever that went.
             Ok(()) => {

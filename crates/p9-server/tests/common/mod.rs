@@ -10,6 +10,7 @@ use std::thread::JoinHandle;
 use p9_client::Client;
 use p9_server::{LocalBackend, Server, ServerConfig, DEFAULT_MSIZE_UNIX};
 
+pub use p9_client::Setattr;
 pub use p9_wire::*;
 pub use rustix::io::Errno;
 
