@@ -10,9 +10,12 @@ use std::thread::JoinHandle;
 use p9_client::Client;
 use p9_server::{LocalBackend, Server, ServerConfig, DEFAULT_MSIZE_UNIX};
 
+pub mod server;
+
 pub use p9_client::Setattr;
 pub use p9_wire::*;
 pub use rustix::io::Errno;
+pub use server::{ServerProc, ENV_FID_MEMORY, ENV_MAX_CONNECTIONS, ENV_NOFILE, SPAWNING};
 
 /// Gives a test's server process a known open-file limit, whatever the machine's
 /// default (the fd budget is 3/4 of it, as `p9proxy serve` raises its soft limit to the
