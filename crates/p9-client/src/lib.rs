@@ -6,6 +6,9 @@
 //! the client's own buffer: no allocation per request beyond what a method returns, so
 //! the benchmark measures the server, not this client.
 
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
 mod error;
 mod setattr;
 mod transport;
@@ -691,4 +694,70 @@ fn patch_twrite(frame: &mut [u8], tag: u16, offset: u64) -> Result<()> {
     frame[TAG_AT..TAG_AT + 2].copy_from_slice(&tag.to_le_bytes());
     frame[TWRITE_OFFSET_AT..TWRITE_OFFSET_AT + 8].copy_from_slice(&offset.to_le_bytes());
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::net::UnixStream;
+
+    use super::*;
+
+    #[test]
+    fn setattr_sets_each_field_with_its_bit() {
+        let t: Tsetattr = Setattr::of(3).mode(0o600).size(4).mtime(5, 6).into();
+        assert_eq!(t.fid, 3);
+        assert_eq!(
+            t.valid,
+            P9_SETATTR_MODE | P9_SETATTR_SIZE | P9_SETATTR_MTIME | P9_SETATTR_MTIME_SET
+        );
+        assert_eq!(
+            (t.mode, t.size, t.mtime_sec, t.mtime_nsec),
+            (0o600, 4, 5, 6)
+        );
+        assert_eq!((t.uid, t.gid, t.atime_sec), (0, 0, 0));
+        let t: Tsetattr = Setattr::of(1).atime_now().ctime().fid(2).into();
+        assert_eq!((t.fid, t.valid), (2, P9_SETATTR_ATIME | P9_SETATTR_CTIME));
+    }
+
+    #[test]
+    fn frames_out_of_bounds_are_refused() {
+        let mut buf = Vec::new();
+        for size in [0u32, HEADER_SIZE as u32 - 1, 8193] {
+            let mut frame = size.to_le_bytes().to_vec();
+            frame.resize(16, 0);
+            let r = read_frame(&mut &frame[..], &mut buf, 8192);
+            assert!(
+                matches!(r, Err(ClientError::Unexpected(_))),
+                "{size}: {r:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_prepared_twrite_goes_out_with_a_fresh_tag_and_its_offset() {
+        let (ours, mut theirs) = UnixStream::pair().unwrap();
+        let mut c = Client::new(ours);
+        c.prepare_write(7, 100).unwrap();
+        let server = std::thread::spawn(move || {
+            let mut seen = Vec::new();
+            let mut buf = Vec::new();
+            for _ in 0..2 {
+                let n = read_frame(&mut theirs, &mut buf, 8192).unwrap();
+                let (tag, m) = decode_tmessage(&buf[..n]).unwrap();
+                let Tmessage::Write(w) = m else {
+                    panic!("{m:?}")
+                };
+                seen.push((tag, w.fid, w.offset, w.data.len()));
+                let mut out = Vec::new();
+                let count = w.data.len() as u32;
+                encode(tag, &Rmessage::Write(Rwrite { count }), &mut out, 8192).unwrap();
+                theirs.write_all(&out).unwrap();
+            }
+            seen
+        });
+        assert_eq!(c.write_prepared(4096).unwrap(), 100);
+        assert_eq!(c.write_prepared(1 << 40).unwrap(), 100);
+        let seen = server.join().unwrap();
+        assert_eq!(seen, [(0, 7, 4096, 100), (1, 7, 1 << 40, 100)]);
+    }
 }
