@@ -279,14 +279,7 @@ fn rename_race_cannot_escape() {
 #[test]
 fn special_files_are_never_opened() {
     let h = Harness::new();
-    rustix::fs::mknodat(
-        rustix::fs::CWD,
-        h.path("fifo"),
-        rustix::fs::FileType::Fifo,
-        rustix::fs::Mode::from_raw_mode(0o666),
-        0,
-    )
-    .unwrap();
+    make_fifo(&h.path("fifo"));
     let mut names = vec![&b"fifo"[..]];
     if is_root() {
         for (n, dev) in [("null", libc::makedev(1, 3)), ("zero", libc::makedev(1, 5))] {

@@ -711,14 +711,7 @@ fn lcreate_over_a_symlink_or_special_file(kind: Kind) {
     let h = Harness::over(kind, Default::default());
     std::fs::write(h.path("target"), b"keep").unwrap();
     std::os::unix::fs::symlink("target", h.path("link")).unwrap();
-    rustix::fs::mknodat(
-        rustix::fs::CWD,
-        h.path("fifo"),
-        rustix::fs::FileType::Fifo,
-        rustix::fs::Mode::from_raw_mode(0o666),
-        0,
-    )
-    .unwrap();
+    make_fifo(&h.path("fifo"));
     let mut c = h.client();
     c.walk(ROOT, 1, &[]).unwrap();
     assert_eq!(

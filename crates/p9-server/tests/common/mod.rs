@@ -253,6 +253,12 @@ pub fn hostile_names(outside: &Path) -> Vec<Vec<u8>> {
     names
 }
 
+/// Makes a FIFO (mode 0666) at `path` on the host.
+pub fn make_fifo(path: &Path) {
+    let mode = rustix::fs::Mode::from_raw_mode(0o666);
+    rustix::fs::mknodat(rustix::fs::CWD, path, rustix::fs::FileType::Fifo, mode, 0).unwrap();
+}
+
 /// The errno of a failed call.
 pub fn errno<T: std::fmt::Debug>(r: p9_client::Result<T>) -> Errno {
     match r {
