@@ -3,7 +3,7 @@
 //! touches no file system, so a row against it costs the client, the transport and the
 //! thread wake-ups: the bare request/reply round trip any server pays on top of its work.
 
-use std::io::{self, Write};
+use std::io::{self, IoSlice, Write};
 use std::net::TcpListener;
 use std::os::unix::net::UnixListener;
 use std::sync::Arc;
@@ -15,7 +15,7 @@ use p9_wire::{
     VERSION_9P2000_L, VERSION_UNKNOWN,
 };
 
-use crate::client::{read_frame, write_two, Addr, Stream};
+use p9_client::{read_frame, Addr, Stream};
 
 const EOPNOTSUPP: u32 = 95;
 
@@ -66,6 +66,21 @@ pub fn rread_header(tag: u16, count: usize) -> [u8; RREAD_HEADER_SIZE] {
     h[5..7].copy_from_slice(&tag.to_le_bytes());
     h[7..11].copy_from_slice(&(count as u32).to_le_bytes());
     h
+}
+
+/// Writes `a` then `b` with as few system calls as the kernel allows.
+fn write_two(s: &mut impl Write, a: &[u8], b: &[u8]) -> io::Result<()> {
+    let (mut i, mut j) = (0usize, 0usize);
+    while i < a.len() || j < b.len() {
+        let n = s.write_vectored(&[IoSlice::new(&a[i..]), IoSlice::new(&b[j..])])?;
+        if n == 0 {
+            return Err(io::ErrorKind::WriteZero.into());
+        }
+        let from_a = n.min(a.len() - i);
+        i += from_a;
+        j += n - from_a;
+    }
+    Ok(())
 }
 
 fn qid(ty: u8) -> Qid {

@@ -15,8 +15,10 @@ use std::process::ExitCode;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use client::{Addr, BenchError, Conn, Result, ROOT_FID};
-use p9_wire::{max_io_count, P9_DOTL_CREATE, P9_DOTL_RDONLY, P9_DOTL_WRONLY};
+use client::{BenchError, Conn, Result, ROOT_FID};
+use p9_client::Addr;
+use p9_wire::{max_io_count, P9_DOTL_CREATE, P9_DOTL_RDONLY, P9_DOTL_WRONLY, P9_GETATTR_BASIC};
+use rustix::io::Errno;
 use servers::{which, ServerProc};
 
 const HELP: &str = "\
@@ -294,7 +296,6 @@ const FID_READ: u32 = 5;
 const FID_WRITE: u32 = 6;
 const FID_TMP: u32 = 10;
 const FID_TMP2: u32 = 11;
-const EOPNOTSUPP: u32 = 95;
 
 struct ConnState {
     c: Conn,
@@ -333,16 +334,16 @@ fn prepare_conn(
     side: Side,
     i: usize,
 ) -> Result<ConnState> {
-    let mut c = Conn::open(addr, cfg.msize, aname)?;
-    c.walk(ROOT_FID, FID_FILE, &[b"bench", b"getattr.txt"])?;
-    c.walk(ROOT_FID, FID_DIR, &[b"bench"])?;
-    c.walk(ROOT_FID, FID_CU, &[b"bench", b"cu"])?;
-    c.walk(ROOT_FID, FID_READ, &[b"bench", b"read.bin"])?;
+    let mut c = client::open(addr, cfg.msize, aname)?;
+    c.walk_all(ROOT_FID, FID_FILE, &[b"bench", b"getattr.txt"])?;
+    c.walk_all(ROOT_FID, FID_DIR, &[b"bench"])?;
+    c.walk_all(ROOT_FID, FID_CU, &[b"bench", b"cu"])?;
+    c.walk_all(ROOT_FID, FID_READ, &[b"bench", b"read.bin"])?;
     c.lopen(FID_READ, P9_DOTL_RDONLY)?;
     let w = format!("w{i}.bin");
-    c.walk(ROOT_FID, FID_WRITE, &[b"bench", w.as_bytes()])?;
+    c.walk_all(ROOT_FID, FID_WRITE, &[b"bench", w.as_bytes()])?;
     c.lopen(FID_WRITE, P9_DOTL_WRONLY)?;
-    c.prepare_write(FID_WRITE, max_io_count(c.msize))?;
+    c.prepare_write(FID_WRITE, max_io_count(c.msize()))?;
     Ok(ConnState {
         c,
         read_off: (i as u64 * cfg.file_bytes / 8) & !4095,
@@ -493,32 +494,32 @@ impl Tally {
 fn one_op(s: &mut ConnState, row: Row, file_bytes: u64) -> Result<u64> {
     match row {
         Row::Getattr => {
-            s.c.getattr(FID_FILE)?;
+            s.c.getattr_mask(FID_FILE, P9_GETATTR_BASIC)?;
             Ok(0)
         }
         Row::WalkOpenClunk => {
-            s.c.walk(FID_DIR, FID_TMP, &[b"getattr.txt"])?;
+            s.c.walk_all(FID_DIR, FID_TMP, &[b"getattr.txt"])?;
             s.c.lopen(FID_TMP, P9_DOTL_RDONLY)?;
             s.c.clunk(FID_TMP)?;
             Ok(0)
         }
         Row::CreateUnlink => {
-            s.c.walk(FID_CU, FID_TMP, &[])?;
-            s.c.lcreate(FID_TMP, &s.name, P9_DOTL_WRONLY | P9_DOTL_CREATE, 0o644)?;
+            s.c.walk_all(FID_CU, FID_TMP, &[])?;
+            s.c.lcreate(FID_TMP, &s.name, P9_DOTL_WRONLY | P9_DOTL_CREATE, 0o644, 0)?;
             s.c.clunk(FID_TMP)?;
             if !s.use_remove {
                 match s.c.unlinkat(FID_CU, &s.name, 0) {
-                    Err(e) if e.errno() == Some(EOPNOTSUPP) => s.use_remove = true,
-                    other => return other.map(|_| 0),
+                    Err(e) if e.errno() == Some(Errno::OPNOTSUPP) => s.use_remove = true,
+                    other => return Ok(other.map(|_| 0)?),
                 }
             }
-            s.c.walk(FID_CU, FID_TMP2, &[&s.name])?;
+            s.c.walk_all(FID_CU, FID_TMP2, &[&s.name])?;
             s.c.remove(FID_TMP2)?;
             Ok(0)
         }
         Row::Read => {
-            let count = max_io_count(s.c.msize);
-            let n = s.c.read(FID_READ, s.read_off, count)? as u64;
+            let count = max_io_count(s.c.msize());
+            let n = s.c.read_count(FID_READ, s.read_off, count)? as u64;
             s.read_off += n;
             if n == 0 || s.read_off >= file_bytes {
                 s.read_off = 0;
@@ -526,7 +527,7 @@ fn one_op(s: &mut ConnState, row: Row, file_bytes: u64) -> Result<u64> {
             Ok(n)
         }
         Row::Write => {
-            let n = u64::from(s.c.write_at(s.write_off)?);
+            let n = u64::from(s.c.write_prepared(s.write_off)?);
             if n == 0 {
                 return Err(BenchError::msg("Rwrite of 0 bytes"));
             }
@@ -625,7 +626,7 @@ fn run_transport(cfg: &Config, work: &Work, tr: Transport) {
                 header.push(format!(
                     "{} {}",
                     side.name(),
-                    human_bytes(r.conns[0].c.msize)
+                    human_bytes(r.conns[0].c.msize())
                 ));
                 runs.push(r);
             }

@@ -10,7 +10,9 @@ use std::time::{Duration, Instant};
 
 use rustix::process::{kill_process_group, Pid, Signal};
 
-use crate::client::{Addr, BenchError, Result, Stream};
+use p9_client::{Addr, Stream};
+
+use crate::client::{BenchError, Result};
 
 /// A running server process (group).
 pub struct ServerProc {

@@ -7,7 +7,7 @@ use std::os::unix::net::UnixStream;
 use std::sync::Arc;
 use std::time::Instant;
 
-use p9_server::testclient::Client;
+use p9_client::Client;
 use p9_server::{LocalBackend, Server, ServerConfig};
 use p9_wire::*;
 

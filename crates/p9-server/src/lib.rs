@@ -8,7 +8,6 @@
 //! - [`stats`]: per-operation counters and latency histograms ([`Server::stats`]), as a
 //!   table, Prometheus text or JSON; [`trace`]: the decoded-message log lines of
 //!   [`ServerConfig::trace`].
-//! - [`testclient`]: a small blocking 9P client, for tests and benchmarks.
 //!
 //! Each connection is served by its own thread, which answers requests inline and in
 //! order (many may be in flight: they are read and answered in batches). Reads and
@@ -48,7 +47,6 @@ mod readdir;
 mod session;
 pub mod spawner;
 pub mod stats;
-pub mod testclient;
 pub mod trace;
 mod xattr;
 

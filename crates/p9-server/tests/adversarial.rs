@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use common::*;
-use p9_server::testclient::Client;
+use p9_client::Client;
 use p9_server::ServerConfig;
 
 /// A secret outside the export: `outdir/inside` and `secret`.
@@ -21,8 +21,17 @@ fn plant_secrets(h: &Harness) {
     std::fs::write(h.outside().join("secret"), b"SECRET").unwrap();
 }
 
-/// Every operation that takes a name refuses every hostile name with EINVAL and changes
-/// nothing, inside the export or out of it, over either backend.
+/// The xattr name list of `path` on the host.
+fn xattr_names(path: &std::path::Path) -> Vec<u8> {
+    let mut names = vec![0u8; 4096];
+    let n = rustix::fs::listxattr(path, &mut names[..]).unwrap();
+    names.truncate(n);
+    names
+}
+
+/// Every operation that takes a name refuses every hostile name of the table
+/// ([`hostile_names`]) with EINVAL and changes nothing, inside the export or out of it,
+/// over either backend.
 fn bad_names_are_refused(kind: Kind) {
     let h = Harness::over(kind, ServerConfig::default());
     plant_secrets(&h);
@@ -30,6 +39,7 @@ fn bad_names_are_refused(kind: Kind) {
     std::fs::write(h.path("f"), b"f").unwrap();
     let mut c = h.client();
     c.walk(ROOT, 2, &[b"f"]).unwrap();
+    let xattrs_before = xattr_names(&h.path("f"));
     for bad in hostile_names(h.outside()) {
         let bad = &bad[..];
         if bad != b"." && bad != b".." {
@@ -60,7 +70,26 @@ fn bad_names_are_refused(kind: Kind) {
             assert_eq!(errno(r), Errno::INVAL, "{op} {bad:?}");
         }
         c.clunk(3).unwrap();
+        if bad.contains(&0) {
+            assert_eq!(
+                errno(c.xattrwalk(2, 4, bad)),
+                Errno::INVAL,
+                "xattrwalk {bad:?}"
+            );
+        }
+        if bad.contains(&0) || bad.is_empty() {
+            c.walk(2, 4, &[]).unwrap();
+            let r = c.xattrcreate(4, bad, 1, 0);
+            assert_eq!(errno(r), Errno::INVAL, "xattrcreate {bad:?}");
+            c.clunk(4).unwrap();
+        }
     }
+    // No attribute was made either: the name lists are as they were.
+    assert_eq!(xattr_names(&h.path("f")), xattrs_before);
+    c.walk(2, 4, &[]).unwrap();
+    assert_eq!(c.xattrwalk(4, 5, b"").unwrap(), xattrs_before.len() as u64);
+    c.clunk(5).unwrap();
+    c.clunk(4).unwrap();
     assert_eq!(errno(c.getattr(1)), Errno::BADF);
     // Nothing changed, inside or outside.
     let mut inside: Vec<_> = std::fs::read_dir(h.export())
@@ -151,31 +180,10 @@ fn symlinks_out_are_never_followed() {
         Errno::EXIST
     );
     // Truncate, chmod, times and xattrs of the symlink act on the link, not the target.
-    let t = Tsetattr {
-        fid: 1,
-        valid: P9_SETATTR_SIZE,
-        mode: 0,
-        uid: 0,
-        gid: 0,
-        size: 0,
-        atime_sec: 0,
-        atime_nsec: 0,
-        mtime_sec: 0,
-        mtime_nsec: 0,
-    };
-    assert_eq!(errno(c.setattr(t)), Errno::INVAL);
-    c.setattr(Tsetattr {
-        valid: P9_SETATTR_MODE,
-        mode: 0o777,
-        ..t
-    })
-    .unwrap_err();
-    c.setattr(Tsetattr {
-        valid: P9_SETATTR_MTIME | P9_SETATTR_MTIME_SET,
-        mtime_sec: 1,
-        ..t
-    })
-    .unwrap();
+    let t = Setattr::of(1);
+    assert_eq!(errno(c.setattr(t.size(0))), Errno::INVAL);
+    c.setattr(t.mode(0o777)).unwrap_err();
+    c.setattr(t.mtime(1, 0)).unwrap();
     assert_eq!(errno(c.xattrwalk(1, 4, b"user.x")), Errno::NODATA);
     c.walk(1, 5, &[]).unwrap();
     c.xattrcreate(5, b"user.x", 1, 0).unwrap();
@@ -271,14 +279,7 @@ fn rename_race_cannot_escape() {
 #[test]
 fn special_files_are_never_opened() {
     let h = Harness::new();
-    rustix::fs::mknodat(
-        rustix::fs::CWD,
-        h.path("fifo"),
-        rustix::fs::FileType::Fifo,
-        rustix::fs::Mode::from_raw_mode(0o666),
-        0,
-    )
-    .unwrap();
+    make_fifo(&h.path("fifo"));
     let mut names = vec![&b"fifo"[..]];
     if is_root() {
         for (n, dev) in [("null", libc::makedev(1, 3)), ("zero", libc::makedev(1, 5))] {

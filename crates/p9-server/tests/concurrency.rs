@@ -109,21 +109,20 @@ fn blocking_lock(fid: u32, ty: u8) -> Tmessage<'static> {
     })
 }
 
-fn status(r: &p9_server::testclient::Reply) -> u8 {
+fn status(r: &p9_client::Reply) -> u8 {
     match r.decode().unwrap().1 {
         Rmessage::Lock(l) => l.status,
         m => panic!("not an Rlock: {m:?}"),
     }
 }
 
-fn open_rw(c: &mut p9_server::testclient::Client<std::os::unix::net::UnixStream>, fid: u32) {
+fn open_rw(c: &mut p9_client::Client<std::os::unix::net::UnixStream>, fid: u32) {
     c.walk(ROOT, fid, &[b"f"]).unwrap();
     c.lopen(fid, P9_DOTL_RDWR).unwrap();
 }
 
-#[test]
-fn blocking_lock_waits_without_holding_up_the_connection() {
-    let h = Harness::new();
+/// A client with the file `f` open on fids 1 and 2, fid 1 holding a write lock on all of it.
+fn write_locked(h: &Harness) -> p9_client::Client<std::os::unix::net::UnixStream> {
     std::fs::write(h.path("f"), b"").unwrap();
     let mut c = h.client();
     open_rw(&mut c, 1);
@@ -132,6 +131,13 @@ fn blocking_lock_waits_without_holding_up_the_connection() {
         c.lock(1, P9_LOCK_TYPE_WRLCK, 0, 0, 1).unwrap(),
         P9_LOCK_SUCCESS
     );
+    c
+}
+
+#[test]
+fn blocking_lock_waits_without_holding_up_the_connection() {
+    let h = Harness::new();
+    let mut c = write_locked(&h);
     // The waiter's blocking Tlock arrives before the holder's unlock (as with Linux,
     // whose local lock wakes the waiter first): it waits, other requests go on.
     c.send(60010, &blocking_lock(2, P9_LOCK_TYPE_WRLCK))
@@ -174,14 +180,7 @@ fn blocking_lock_waits_without_holding_up_the_connection() {
 #[test]
 fn blocking_lock_flushed_or_clunked() {
     let h = Harness::new();
-    std::fs::write(h.path("f"), b"").unwrap();
-    let mut c = h.client();
-    open_rw(&mut c, 1);
-    open_rw(&mut c, 2);
-    assert_eq!(
-        c.lock(1, P9_LOCK_TYPE_WRLCK, 0, 0, 1).unwrap(),
-        P9_LOCK_SUCCESS
-    );
+    let mut c = write_locked(&h);
     // Flushed: only the Rflush comes, and the lock is not taken later.
     c.send(60020, &blocking_lock(2, P9_LOCK_TYPE_WRLCK))
         .unwrap();

@@ -58,19 +58,7 @@ fn deep_tree_past_path_max(kind: Kind) {
     c.lcreate(3, b"f", P9_DOTL_RDWR | P9_DOTL_CREATE, 0o644, 0)
         .unwrap();
     assert_eq!(c.write(3, 0, b"deep").unwrap(), 4);
-    c.setattr(Tsetattr {
-        fid: 3,
-        valid: P9_SETATTR_MODE,
-        mode: 0o100600,
-        uid: 0,
-        gid: 0,
-        size: 0,
-        atime_sec: 0,
-        atime_nsec: 0,
-        mtime_sec: 0,
-        mtime_nsec: 0,
-    })
-    .unwrap();
+    c.setattr(Setattr::of(3).mode(0o100600)).unwrap();
     c.renameat(2, b"f", 2, b"g").unwrap();
     c.walk(2, 4, &[b"g"]).unwrap();
     c.link(2, 4, b"h").unwrap();

@@ -8,7 +8,7 @@ mod common;
 use std::net::{TcpListener, TcpStream};
 
 use common::*;
-use p9_server::testclient::Client;
+use p9_client::Client;
 use p9_server::{DEFAULT_MSIZE_TCP, DEFAULT_MSIZE_UNIX};
 
 /// Bytes that differ at every offset of a large write.

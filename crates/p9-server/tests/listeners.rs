@@ -8,8 +8,8 @@ use std::os::unix::net::UnixStream;
 use std::sync::Arc;
 
 use common::*;
+use p9_client::Client;
 use p9_server::listen::{self, Limits, ListenAddr};
-use p9_server::testclient::Client;
 
 #[test]
 fn tcp_and_unix_listeners() {

@@ -6,7 +6,7 @@ mod common;
 use std::io::Read;
 
 use common::*;
-use p9_server::testclient::Client;
+use p9_client::Client;
 use p9_server::{DEFAULT_MSIZE_TCP, DEFAULT_MSIZE_UNIX, MIN_MSIZE};
 
 #[test]

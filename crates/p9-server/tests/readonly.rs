@@ -4,12 +4,12 @@
 use std::os::unix::net::UnixStream;
 use std::sync::Arc;
 
-use p9_server::testclient::Client;
+use p9_client::{Client, Setattr};
 use p9_server::{LocalBackend, ReadOnly, Server, ServerConfig};
 use p9_wire::*;
 use rustix::io::Errno;
 
-fn errno<T: std::fmt::Debug>(r: p9_server::testclient::Result<T>) -> Errno {
+fn errno<T: std::fmt::Debug>(r: p9_client::Result<T>) -> Errno {
     match r {
         Err(e) => e.errno().unwrap_or_else(|| panic!("not an Rlerror: {e}")),
         Ok(v) => panic!("expected EROFS, got {v:?}"),
@@ -61,24 +61,10 @@ fn every_change_is_erofs() {
         Errno::ROFS
     );
     assert_eq!(errno(c.renameat(0, b"f", 0, b"g")), Errno::ROFS);
-    let set = |valid, mode, size| Tsetattr {
-        fid: 2,
-        valid,
-        mode,
-        uid: 0,
-        gid: 0,
-        size,
-        atime_sec: 0,
-        atime_nsec: 0,
-        mtime_sec: 0,
-        mtime_nsec: 0,
-    };
-    assert_eq!(
-        errno(c.setattr(set(P9_SETATTR_MODE, 0o777, 0))),
-        Errno::ROFS
-    );
-    assert_eq!(errno(c.setattr(set(P9_SETATTR_SIZE, 0, 0))), Errno::ROFS);
-    assert_eq!(errno(c.setattr(set(P9_SETATTR_MTIME, 0, 0))), Errno::ROFS);
+    let set = Setattr::of(2);
+    assert_eq!(errno(c.setattr(set.mode(0o777))), Errno::ROFS);
+    assert_eq!(errno(c.setattr(set.size(0))), Errno::ROFS);
+    assert_eq!(errno(c.setattr(set.mtime_now())), Errno::ROFS);
     // The host's tree is as it was.
     assert_eq!(std::fs::read(export.join("f")).unwrap(), b"contents");
     let mut names: Vec<_> = std::fs::read_dir(&export)

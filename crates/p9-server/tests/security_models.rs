@@ -8,8 +8,8 @@ use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use p9_client::{Client, Setattr};
 use p9_server::backend::mapped::{META_DIR, META_ROOT_FILE};
-use p9_server::testclient::Client;
 use p9_server::{
     Backend, IdMapping, IdRange, Identity, LocalBackend, RangeMap, SecurityModel, Server,
     ServerConfig,
@@ -69,7 +69,7 @@ fn serve(
     (c, export, tmp)
 }
 
-fn errno<T: std::fmt::Debug>(r: p9_server::testclient::Result<T>) -> Errno {
+fn errno<T: std::fmt::Debug>(r: p9_client::Result<T>) -> Errno {
     match r {
         Err(e) => e.errno().unwrap_or_else(|| panic!("not an Rlerror: {e}")),
         Ok(v) => panic!("expected an error, got {v:?}"),
@@ -207,23 +207,10 @@ fn mapped_xattr_keeps_qemus_xattrs() {
     );
 
     // chmod and chown rewrite the metadata only.
-    let set = |fid, valid, mode, uid, gid| Tsetattr {
-        fid,
-        valid,
-        mode,
-        uid,
-        gid,
-        size: 0,
-        atime_sec: 0,
-        atime_nsec: 0,
-        mtime_sec: 0,
-        mtime_nsec: 0,
-    };
     c.walk_path(0, 30, "f1000").unwrap();
-    c.setattr(set(30, P9_SETATTR_MODE, libc::S_IFREG | 0o4711, 0, 0))
+    c.setattr(Setattr::of(30).mode(libc::S_IFREG | 0o4711))
         .unwrap();
-    c.setattr(set(30, P9_SETATTR_UID | P9_SETATTR_GID, 0, 3000, 3001))
-        .unwrap();
+    c.setattr(Setattr::of(30).uid(3000).gid(3001)).unwrap();
     assert_eq!(
         attrs(&mut c, "f1000"),
         (3000, 3001, libc::S_IFREG | 0o4711, 0)
@@ -236,7 +223,7 @@ fn mapped_xattr_keeps_qemus_xattrs() {
     );
     // A device stays a device through chmod.
     c.walk_path(0, 31, "chr").unwrap();
-    c.setattr(set(31, P9_SETATTR_MODE, 0o600, 0, 0)).unwrap();
+    c.setattr(Setattr::of(31).mode(0o600)).unwrap();
     assert_eq!(attrs(&mut c, "chr").2, libc::S_IFCHR | 0o600);
     // Rename and link keep it (it is the inode's); unlink takes it away.
     c.renameat(0, b"f1000", 20, b"moved").unwrap();
@@ -256,7 +243,7 @@ fn mapped_xattr_keeps_qemus_xattrs() {
     c.write(33, 0, b"hello").unwrap();
     assert_eq!(std::fs::read(export.join("d2000/g")).unwrap(), b"hello");
     // The export root: its own xattrs.
-    c.setattr(set(0, P9_SETATTR_UID, 0, 4242, 0)).unwrap();
+    c.setattr(Setattr::of(0).uid(4242)).unwrap();
     assert_eq!(c.getattr(0).unwrap().uid, 4242);
     assert_eq!(xattr(&export, "user.virtfs.uid"), le32(4242));
 }
@@ -354,21 +341,8 @@ fn mapped_file_keeps_qemus_metadata_files() {
     assert!(user_virtfs(&export.join("f1000")).is_empty());
 
     // chmod/chown rewrite the file, keeping the other values.
-    let set = |fid, valid, mode, uid, gid| Tsetattr {
-        fid,
-        valid,
-        mode,
-        uid,
-        gid,
-        size: 0,
-        atime_sec: 0,
-        atime_nsec: 0,
-        mtime_sec: 0,
-        mtime_nsec: 0,
-    };
     c.walk_path(0, 30, "chr").unwrap();
-    c.setattr(set(30, P9_SETATTR_UID, 0, 4294967294, 0))
-        .unwrap();
+    c.setattr(Setattr::of(30).uid(4294967294)).unwrap();
     assert_eq!(
         meta_text(&export, ".virtfs_metadata/chr"),
         format!(
@@ -379,7 +353,7 @@ fn mapped_file_keeps_qemus_metadata_files() {
     );
     assert_eq!(attrs(&mut c, "chr").0, 4294967294);
     // The root's metadata lives in .virtfs_metadata_root.
-    c.setattr(set(0, P9_SETATTR_MODE, libc::S_IFDIR | 0o711, 0, 0))
+    c.setattr(Setattr::of(0).mode(libc::S_IFDIR | 0o711))
         .unwrap();
     assert_eq!(
         meta_text(&export, ".virtfs_metadata_root"),
@@ -598,18 +572,7 @@ fn passthrough_maps_and_squash() {
     assert_eq!((root.uid, root.gid), (NOBODY, NOBODY));
     // chown into the map works, outside it is EINVAL; creating as an unmapped id too.
     c.walk_path(0, 1, "d").unwrap();
-    let chown = |uid| Tsetattr {
-        fid: 1,
-        valid: P9_SETATTR_UID,
-        mode: 0,
-        uid,
-        gid: 0,
-        size: 0,
-        atime_sec: 0,
-        atime_nsec: 0,
-        mtime_sec: 0,
-        mtime_nsec: 0,
-    };
+    let chown = |uid| Setattr::of(1).uid(uid);
     // A mapped id is no host root: giving a file away is the kernel's EPERM.
     assert_eq!(errno(c.setattr(chown(5))), Errno::PERM);
     assert_eq!(errno(c.setattr(chown(5000))), Errno::INVAL);
@@ -658,35 +621,21 @@ fn mapped_metadata_changes_follow_the_acting_identity() {
         c.lcreate(11, b"f1000", P9_DOTL_RDWR, 0o644, 1000).unwrap();
         c.walk(10, 12, &[]).unwrap();
         c.lcreate(12, b"f1000g", P9_DOTL_RDWR, 0o644, 3000).unwrap();
-        let set = |fid, valid, mode, uid, gid| Tsetattr {
-            fid,
-            valid,
-            mode,
-            uid,
-            gid,
-            size: 0,
-            atime_sec: 5,
-            atime_nsec: 0,
-            mtime_sec: 5,
-            mtime_nsec: 0,
-        };
         // uid 1000 on 2000's file: no chmod, no chown, no explicit times.
         c.walk_path(10, 13, "f2000").unwrap();
         let label = format!("{model}");
         assert_eq!(
-            errno(c.setattr(set(13, P9_SETATTR_MODE, 0o777, 0, 0))),
+            errno(c.setattr(Setattr::of(13).mode(0o777))),
             Errno::PERM,
             "{label}"
         );
         assert_eq!(
-            errno(c.setattr(set(13, P9_SETATTR_UID, 0, 1000, 0))),
+            errno(c.setattr(Setattr::of(13).uid(1000))),
             Errno::PERM,
             "{label}"
         );
-        let times =
-            P9_SETATTR_ATIME | P9_SETATTR_ATIME_SET | P9_SETATTR_MTIME | P9_SETATTR_MTIME_SET;
         assert_eq!(
-            errno(c.setattr(set(13, times, 0, 0, 0))),
+            errno(c.setattr(Setattr::of(13).atime(5, 0).mtime(5, 0))),
             Errno::PERM,
             "{label}"
         );
@@ -694,25 +643,24 @@ fn mapped_metadata_changes_follow_the_acting_identity() {
         // setgid bit on a group it is not in is dropped.
         c.walk_path(10, 14, "f1000").unwrap();
         assert_eq!(
-            errno(c.setattr(set(14, P9_SETATTR_UID, 0, 0, 0))),
+            errno(c.setattr(Setattr::of(14).uid(0))),
             Errno::PERM,
             "{label}"
         );
         assert_eq!(
-            errno(c.setattr(set(14, P9_SETATTR_GID, 0, 0, 50))),
+            errno(c.setattr(Setattr::of(14).gid(50))),
             Errno::PERM,
             "{label}"
         );
-        c.setattr(set(14, P9_SETATTR_MODE, 0o2755, 0, 0)).unwrap();
+        c.setattr(Setattr::of(14).mode(0o2755)).unwrap();
         assert_eq!(attrs(&mut c, "f1000").2 & 0o7777, 0o2755, "{label}");
-        c.setattr(set(14, times, 0, 0, 0)).unwrap();
+        c.setattr(Setattr::of(14).atime(5, 0).mtime(5, 0)).unwrap();
         c.walk_path(10, 15, "f1000g").unwrap();
-        c.setattr(set(15, P9_SETATTR_MODE, 0o2755, 0, 0)).unwrap();
+        c.setattr(Setattr::of(15).mode(0o2755)).unwrap();
         assert_eq!(attrs(&mut c, "f1000g").2 & 0o7777, 0o755, "{label}");
         // Root may do all of it.
         c.walk_path(0, 1, "f1000").unwrap();
-        c.setattr(set(1, P9_SETATTR_UID | P9_SETATTR_GID, 0, 2000, 50))
-            .unwrap();
+        c.setattr(Setattr::of(1).uid(2000).gid(50)).unwrap();
         assert_eq!(attrs(&mut c, "f1000").0, 2000, "{label}");
     }
 }

@@ -21,18 +21,14 @@
 mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::UnixStream;
 use std::path::Path;
-use std::process::{Child, Stdio};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::*;
-use p9_server::listen::{self, Limits, ListenAddr};
-use p9_server::testclient::{Client, Result};
-use p9_server::{Server, ServerConfig};
+use p9_client::{Client, Result};
 
 const CONNECTIONS: usize = 64;
 /// Hostile connections beside the workload (see the module's doc).
@@ -334,32 +330,19 @@ impl Conn {
             return;
         };
         let is_file = matches!(self.m.own[&path], Entry::File { .. });
-        let mut t = Tsetattr {
-            fid: T1,
-            valid: 0,
-            mode: 0,
-            uid: 0,
-            gid: 0,
-            size: 0,
-            atime_sec: 0,
-            atime_nsec: 0,
-            mtime_sec: 0,
-            mtime_nsec: 0,
-        };
         let new_mode = [0o600, 0o644, 0o700, 0o755][self.rng.below(4)];
         let new_size = self.rng.below(20_000);
-        if is_file && self.rng.below(2) == 0 {
-            t.valid = P9_SETATTR_SIZE;
-            t.size = new_size as u64;
+        let truncate = is_file && self.rng.below(2) == 0;
+        let t = if truncate {
+            Setattr::of(T1).size(new_size as u64)
         } else {
-            t.valid = P9_SETATTR_MODE;
-            t.mode = new_mode;
-        }
+            Setattr::of(T1).mode(new_mode)
+        };
         self.walk_to(T1, &path);
         self.ok("setattr", |c| c.setattr(t));
         self.clunk(T1);
         match self.m.own.get_mut(&path).unwrap() {
-            Entry::File { data, .. } if t.valid == P9_SETATTR_SIZE => data.resize(new_size, 0),
+            Entry::File { data, .. } if truncate => data.resize(new_size, 0),
             Entry::File { mode, .. } | Entry::Dir { mode } => *mode = new_mode,
         }
     }
@@ -656,7 +639,7 @@ impl Attacker {
     }
 
     /// Counts a refusal of `what` (the server bounding the attack).
-    fn refused(&mut self, what: &str, e: &p9_server::testclient::ClientError) {
+    fn refused(&mut self, what: &str, e: &p9_client::ClientError) {
         let errno = e
             .errno()
             .unwrap_or_else(|| panic!("attacker {}: {what}: {e}", self.id));
@@ -791,18 +774,7 @@ impl Attacker {
         std::fs::write(host_dir.join(old), b"the new file").unwrap();
         std::fs::set_permissions(host_dir.join(old), std::fs::Permissions::from_mode(0o640))
             .unwrap();
-        let set = Tsetattr {
-            fid: 3,
-            valid: P9_SETATTR_MODE | P9_SETATTR_SIZE,
-            mode: 0o777,
-            uid: 0,
-            gid: 0,
-            size: 0,
-            atime_sec: 0,
-            atime_nsec: 0,
-            mtime_sec: 0,
-            mtime_nsec: 0,
-        };
+        let set = Setattr::of(3).mode(0o777).size(0);
         match self.c.setattr(set) {
             // It acted on the fid's own file, wherever that went.
             Ok(()) => {
@@ -872,12 +844,6 @@ fn prepare_attack(export: &Path) {
 }
 
 /// Open fds of process `pid`.
-fn fd_count(pid: u32) -> usize {
-    std::fs::read_dir(format!("/proc/{pid}/fd"))
-        .map(|d| d.count())
-        .unwrap_or(0)
-}
-
 /// The tree under `dir` on the host, as the model describes it.
 fn host_tree(dir: &Path) -> BTreeMap<String, Entry> {
     fn walk(base: &Path, rel: &str, out: &mut BTreeMap<String, Entry>) {
@@ -911,14 +877,6 @@ fn host_tree(dir: &Path) -> BTreeMap<String, Entry> {
     out
 }
 
-fn status_kib(pid: u32, field: &str) -> u64 {
-    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    s.lines()
-        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap_or(0)
-}
-
 fn percentile(sorted: &[u32], p: f64) -> u32 {
     if sorted.is_empty() {
         return 0;
@@ -926,98 +884,7 @@ fn percentile(sorted: &[u32], p: f64) -> u32 {
     sorted[((sorted.len() - 1) as f64 * p).round() as usize]
 }
 
-const ENV_EXPORT: &str = "P9PROXY_SOAK_SERVER_EXPORT";
-const ENV_SOCK: &str = "P9PROXY_SOAK_SERVER_SOCK";
-const ENV_BACKEND: &str = "P9PROXY_SOAK_SERVER_BACKEND";
-
-/// Not a test: the server process of [`soak`] (does nothing unless started by it).
-/// Serves its export on a Unix socket until its stdin closes.
-#[test]
-#[ignore = "the server process the soak tests start; does nothing on its own"]
-fn soak_server_process() {
-    let (Ok(export), Ok(sock), Ok(kind)) = (
-        std::env::var(ENV_EXPORT),
-        std::env::var(ENV_SOCK),
-        std::env::var(ENV_BACKEND),
-    ) else {
-        return;
-    };
-    rustix::process::umask(rustix::fs::Mode::empty());
-    known_fd_limit();
-    let backend = Kind::named(&kind).backend(std::path::Path::new(&export));
-    let server = Arc::new(Server::new(backend, ServerConfig::default()).unwrap());
-    let l = ListenAddr::Unix(sock.into()).bind().unwrap();
-    std::thread::spawn(move || listen::serve(server, vec![l], Limits::default()));
-    println!("READY");
-    std::io::stdout().flush().unwrap();
-    let mut b = [0u8; 64];
-    while matches!(std::io::stdin().read(&mut b), Ok(n) if n > 0) {}
-    std::process::exit(0);
-}
-
-/// The server process: this test binary again, as [`soak_server_process`].
-struct ServerProc(Child);
-
-impl ServerProc {
-    fn start(export: &Path, sock: &Path, kind: &str) -> ServerProc {
-        let mut child = std::process::Command::new(std::env::current_exe().unwrap())
-            .args([
-                "--exact",
-                "soak_server_process",
-                "--ignored",
-                "--nocapture",
-                "--test-threads=1",
-            ])
-            .env(ENV_EXPORT, export)
-            .env(ENV_SOCK, sock)
-            .env(ENV_BACKEND, kind)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut out = BufReader::new(child.stdout.take().unwrap());
-        let mut line = String::new();
-        loop {
-            line.clear();
-            assert!(
-                out.read_line(&mut line).unwrap() > 0,
-                "server process exited"
-            );
-            if line.trim_end().ends_with("READY") {
-                break;
-            }
-        }
-        std::thread::spawn(move || std::io::copy(&mut out, &mut std::io::sink()));
-        ServerProc(child)
-    }
-
-    /// Peak RSS of the server process and of the largest of its helpers, in KiB.
-    fn peaks(&self) -> (u64, u64) {
-        let pid = self.0.id();
-        let helpers = std::fs::read_dir("/proc")
-            .unwrap()
-            .flatten()
-            .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
-            .filter(|&p| {
-                let stat = std::fs::read_to_string(format!("/proc/{p}/stat")).unwrap_or_default();
-                let ppid = stat
-                    .rsplit_once(')')
-                    .and_then(|(_, rest)| rest.split_whitespace().nth(1)?.parse::<u32>().ok());
-                ppid == Some(pid)
-            })
-            .map(|p| status_kib(p, "VmHWM"))
-            .max()
-            .unwrap_or(0);
-        (status_kib(pid, "VmHWM"), helpers)
-    }
-}
-
-impl Drop for ServerProc {
-    fn drop(&mut self) {
-        drop(self.0.stdin.take());
-        let _ = self.0.wait();
-    }
-}
+server_process_test!();
 
 fn soak(kind: Kind) {
     let name = kind.name();
@@ -1031,9 +898,9 @@ fn soak(kind: Kind) {
         std::fs::create_dir(export.join(format!("c{i}"))).unwrap();
     }
     prepare_attack(&export);
-    let sock = tmp.path().join("p9.sock");
-    let server = ServerProc::start(&export, &sock, name);
-    let (base_fds, base_rss) = (fd_count(server.0.id()), status_kib(server.0.id(), "VmRSS"));
+    let server = ServerProc::start_on(tmp, kind, &[]);
+    let sock = server.sock().to_path_buf();
+    let (base_fds, base_rss) = (server.fds(), server.status_kib("VmRSS"));
     let run_for = duration();
     let seed = seed();
     let start = Instant::now();
@@ -1096,12 +963,11 @@ fn soak(kind: Kind) {
     let elapsed = start.elapsed();
     let (peak, helper_peak) = server.peaks();
     // Every client is gone: what they made the server hold is given back.
-    let pid = server.0.id();
     let settle = Instant::now() + Duration::from_secs(30);
-    while fd_count(pid) > base_fds && Instant::now() < settle {
+    while server.fds() > base_fds && Instant::now() < settle {
         std::thread::sleep(Duration::from_millis(20));
     }
-    let (end_fds, end_rss) = (fd_count(pid), status_kib(pid, "VmRSS"));
+    let (end_fds, end_rss) = (server.fds(), server.status_kib("VmRSS"));
     assert!(
         end_fds <= base_fds,
         "{name}: the server holds {end_fds} fds after every client left, {base_fds} before"
@@ -1191,7 +1057,7 @@ fn soak(kind: Kind) {
             "release"
         }
     );
-    drop(server);
+    server.finish();
 }
 
 over_both_backends!(soak);

@@ -5,7 +5,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use p9_server::testclient::Client;
+use p9_client::Client;
 use p9_wire::*;
 
 const P9PROXY: &str = env!("CARGO_BIN_EXE_p9proxy");

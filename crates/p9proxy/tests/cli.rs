@@ -6,7 +6,7 @@ use std::os::fd::AsRawFd;
 use std::os::unix::net::UnixStream;
 use std::process::{Command, Stdio};
 
-use p9_server::testclient::Client;
+use p9_client::Client;
 use p9_wire::*;
 
 const P9PROXY: &str = env!("CARGO_BIN_EXE_p9proxy");

@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 mod common;
 use common::{free_port, is_root};
 
-use p9_server::testclient::Client;
+use p9_client::Client;
 use p9_wire::*;
 use rustix::io::Errno;
 

@@ -17,7 +17,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use p9_server::testclient::Client;
+use p9_client::Client;
 use p9_wire::*;
 use rustix::io::Errno;
 

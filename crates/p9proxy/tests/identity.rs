@@ -17,7 +17,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::{free_port, is_root, Killed};
-use p9_server::testclient::Client;
+use p9_client::{Client, Setattr};
 use p9_wire::*;
 
 const P9PROXY: &str = env!("CARGO_BIN_EXE_p9proxy");
@@ -154,22 +154,6 @@ fn check_host(export: &Path, steps: &HashMap<String, i64>, label: &str) {
     assert_eq!((mine.uid(), mine.gid()), (NOBODY, NOBODY));
 }
 
-/// A Tsetattr of `valid` with these values (times untouched).
-fn setattr(fid: u32, valid: u32, mode: u32, uid: u32) -> Tsetattr {
-    Tsetattr {
-        fid,
-        valid,
-        mode,
-        uid,
-        gid: 0,
-        size: 0,
-        atime_sec: 0,
-        atime_nsec: 0,
-        mtime_sec: 0,
-        mtime_nsec: 0,
-    }
-}
-
 /// A root server on a Unix socket in `t` with `args`, and a versioned client of it (as
 /// root, a trusted peer).
 fn serve_unix(t: &Path, export: &Path, args: &[&str]) -> (Killed, Client<UnixStream>) {
@@ -183,7 +167,7 @@ fn serve_unix(t: &Path, export: &Path, args: &[&str]) -> (Killed, Client<UnixStr
 }
 
 /// The errno of a failed call.
-fn errno<T: std::fmt::Debug>(r: Result<T, p9_server::testclient::ClientError>) -> i32 {
+fn errno<T: std::fmt::Debug>(r: Result<T, p9_client::ClientError>) -> i32 {
     match r.map_err(|e| e.errno()) {
         Err(Some(e)) => e.raw_os_error(),
         other => panic!("expected an Rlerror, got {other:?}"),
@@ -305,7 +289,7 @@ fn a_trusted_peer_acts_as_whom_it_attaches_as() {
         c.lcreate(1, b"by1234", P9_DOTL_RDWR, 0o644, 1234).unwrap();
         let m = std::fs::metadata(export.join("by1234")).unwrap();
         assert_eq!((m.uid(), m.gid()), (1234, 1234), "{backend}");
-        let chown_root = |fid| setattr(fid, P9_SETATTR_UID, 0, 0);
+        let chown_root = |fid| Setattr::of(fid).uid(0);
         assert_eq!(errno(c.setattr(chown_root(1))), libc::EPERM, "{backend}");
         c.walk(0, 2, &[b"secret"]).unwrap();
         assert_eq!(errno(c.lopen(2, P9_DOTL_RDONLY)), libc::EACCES, "{backend}");
@@ -328,7 +312,7 @@ fn a_trusted_peer_acts_as_whom_it_attaches_as() {
         c.attach(0, 0).unwrap();
         c.walk(0, 1, &[b"prog"]).unwrap();
         assert_eq!(errno(c.lopen(1, P9_DOTL_WRONLY)), libc::EACCES, "{backend}");
-        let chmod = setattr(1, P9_SETATTR_MODE, 0o4755, 0);
+        let chmod = Setattr::of(1).mode(0o4755);
         assert_eq!(errno(c.setattr(chmod)), libc::EPERM, "{backend}");
         let m = std::fs::metadata(export.join("prog")).unwrap();
         assert_eq!((m.mode() & 0o7777, m.uid()), (0o755, 0));

@@ -77,7 +77,7 @@ fn poke(sock: &Path) {
             Err(e) => panic!("{}: {e}", sock.display()),
         }
     };
-    let mut c = p9_server::testclient::Client::new(s);
+    let mut c = p9_client::Client::new(s);
     c.version(65536).unwrap();
     c.attach(0, 0).unwrap();
 }
@@ -461,8 +461,7 @@ fn submounts_are_nodev_nosuid() {
     let child = common::Killed(serve(&export, &sock, &[], &[]));
     poke(&sock);
     let front = common::front_end(child.0.id());
-    let mut c =
-        p9_server::testclient::Client::new(std::os::unix::net::UnixStream::connect(&sock).unwrap());
+    let mut c = p9_client::Client::new(std::os::unix::net::UnixStream::connect(&sock).unwrap());
     c.version(65536).unwrap();
     c.attach(0, 0).unwrap();
     c.walk(0, 1, &[b"sub", b"marker"]).unwrap();

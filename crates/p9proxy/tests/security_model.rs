@@ -7,7 +7,7 @@ use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::os::unix::net::UnixStream;
 use std::process::{Command, Stdio};
 
-use p9_server::testclient::Client;
+use p9_client::Client;
 
 const P9PROXY: &str = env!("CARGO_BIN_EXE_p9proxy");
 const NOBODY: u32 = 65534;

@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use p9_server::testclient::Client;
+use p9_client::Client;
 use p9_wire::*;
 use rustix::io::Errno;
 

@@ -109,7 +109,7 @@ fn bounding_set_suffices() {
     use std::os::unix::fs::{FileTypeExt, MetadataExt};
     use std::os::unix::net::UnixStream;
 
-    use p9_server::testclient::Client;
+    use p9_client::Client;
 
     if !rustix::process::geteuid().is_root() {
         println!("SKIP: needs root (the proxy backend starts privileged helpers)");
@@ -182,7 +182,7 @@ fn bounding_set_suffices() {
         }
     };
     let mut c = Client::new(stream);
-    let result = (|| -> p9_server::testclient::Result<()> {
+    let result = (|| -> p9_client::Result<()> {
         c.version(1 << 20)?;
         c.attach(0, 1000)?;
         c.mkdir(0, b"dir", 0o755, 1000)?;

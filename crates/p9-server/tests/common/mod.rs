@@ -7,11 +7,15 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
-use p9_server::testclient::Client;
+use p9_client::Client;
 use p9_server::{LocalBackend, Server, ServerConfig, DEFAULT_MSIZE_UNIX};
 
+pub mod server;
+
+pub use p9_client::Setattr;
 pub use p9_wire::*;
 pub use rustix::io::Errno;
+pub use server::{ServerProc, ENV_FID_MEMORY, ENV_MAX_CONNECTIONS, ENV_NOFILE, SPAWNING};
 
 /// Gives a test's server process a known open-file limit, whatever the machine's
 /// default (the fd budget is 3/4 of it, as `p9proxy serve` raises its soft limit to the
@@ -61,13 +65,14 @@ pub struct Harness {
 }
 
 impl Harness {
-    /// An empty export.
+    /// An empty export, served by the local backend.
     pub fn new() -> Harness {
         Self::with_config(ServerConfig::default())
     }
 
+    /// An empty export served by the local backend with `config`.
     pub fn with_config(config: ServerConfig) -> Harness {
-        Self::over(Kind::of_this_binary(), config)
+        Self::over(Kind::Local, config)
     }
 
     /// An empty export served by a backend of `kind`.
@@ -134,10 +139,8 @@ impl Harness {
     }
 }
 
-/// The backends a test runs over. One way to run a test over both:
-/// [`over_both_backends!`] for single tests; for a whole file, a symlink to it named
-/// `*_proxy.rs` (`messages_proxy.rs` -> `messages.rs`), whose [`Harness`] then serves with
-/// [`Kind::of_this_binary`]; a server process of its own is told `Kind::name`.
+/// The backends a test runs over. The one way to run a test over both is
+/// [`over_both_backends!`]; a server process of its own is told [`Kind::name`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
     /// `LocalBackend`: the server does the file system work itself.
@@ -158,16 +161,6 @@ impl Kind {
     /// The kind named `name` (as [`Kind::name`] gives it); local for anything else.
     pub fn named(name: &str) -> Kind {
         if name == Kind::Proxy.name() {
-            Kind::Proxy
-        } else {
-            Kind::Local
-        }
-    }
-
-    /// The backend this test binary serves with: proxy when it is built from a
-    /// `*_proxy.rs` symlink, local otherwise.
-    pub fn of_this_binary() -> Kind {
-        if env!("CARGO_CRATE_NAME").ends_with("_proxy") {
             Kind::Proxy
         } else {
             Kind::Local
@@ -232,10 +225,13 @@ pub fn helper_binary() -> PathBuf {
     helper
 }
 
-/// The names every operation that takes one (walk, lcreate, mkdir, symlink, mknod, link,
-/// rename, renameat, unlinkat) must refuse with EINVAL: empty, the dot entries (walk
-/// alone gives them a meaning), separators, NUL, relative and absolute paths out of the
-/// export, and the absolute path of `outside/outdir`, a directory that exists outside.
+/// The one table of hostile names: every operation that takes a file name (walk,
+/// lcreate, mkdir, symlink, mknod, link, rename, renameat, unlinkat) must refuse each with
+/// EINVAL, on both backends: empty, the dot entries (walk alone gives them a meaning),
+/// separators, NUL, relative and absolute paths out of the export, and the absolute path
+/// of `outside/outdir`, a directory that exists outside. Where a name is an xattr name,
+/// the ones that cannot be one are refused with EINVAL too: with a NUL (Txattrwalk,
+/// Txattrcreate), or empty (Txattrcreate; an empty Txattrwalk lists the names).
 pub fn hostile_names(outside: &Path) -> Vec<Vec<u8>> {
     let mut names: Vec<Vec<u8>> = [
         &b""[..],
@@ -257,8 +253,14 @@ pub fn hostile_names(outside: &Path) -> Vec<Vec<u8>> {
     names
 }
 
+/// Makes a FIFO (mode 0666) at `path` on the host.
+pub fn make_fifo(path: &Path) {
+    let mode = rustix::fs::Mode::from_raw_mode(0o666);
+    rustix::fs::mknodat(rustix::fs::CWD, path, rustix::fs::FileType::Fifo, mode, 0).unwrap();
+}
+
 /// The errno of a failed call.
-pub fn errno<T: std::fmt::Debug>(r: p9_server::testclient::Result<T>) -> Errno {
+pub fn errno<T: std::fmt::Debug>(r: p9_client::Result<T>) -> Errno {
     match r {
         Err(e) => e.errno().unwrap_or_else(|| panic!("not an Rlerror: {e}")),
         Ok(v) => panic!("expected an error, got {v:?}"),

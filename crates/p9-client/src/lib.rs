@@ -1,62 +1,29 @@
-//! A small blocking 9P2000.L client on top of `p9-wire`, for tests and benchmarks: one
-//! method per request with typed results, plus raw frames and explicit tags for
-//! pipelining and malformed input.
+//! A small blocking 9P2000.L client on top of `p9-wire`, shared by the tests, the
+//! benchmark (`p9-bench`) and tools: one method per request with typed results, plus raw
+//! frames and explicit tags for pipelining and malformed input.
+//!
+//! Typed calls ([`Client::call`] and the methods on it) decode the reply in place from
+//! the client's own buffer: no allocation per request beyond what a method returns, so
+//! the benchmark measures the server, not this client.
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+mod error;
+mod setattr;
+mod transport;
 
 use std::io::{self, Read, Write};
 
 use p9_wire::*;
 use rustix::io::Errno;
 
-/// Why a client call failed.
-#[derive(Debug)]
-pub enum ClientError {
-    /// The transport failed (or the server closed the connection).
-    Io(io::Error),
-    /// The server answered `Rlerror`.
-    Lerror(Errno),
-    /// The reply could not be decoded.
-    Wire(WireError),
-    /// The reply was of the wrong type or tag.
-    Unexpected(String),
-}
+pub use error::{ClientError, Result};
+pub use setattr::Setattr;
+pub use transport::{read_frame, Addr, Stream};
 
-impl ClientError {
-    /// The errno of an `Rlerror`.
-    pub fn errno(&self) -> Option<Errno> {
-        match self {
-            ClientError::Lerror(e) => Some(*e),
-            _ => None,
-        }
-    }
-}
-
-impl std::fmt::Display for ClientError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            ClientError::Io(e) => write!(f, "transport: {e}"),
-            ClientError::Lerror(e) => write!(f, "Rlerror: {e}"),
-            ClientError::Wire(e) => write!(f, "bad reply: {e}"),
-            ClientError::Unexpected(s) => write!(f, "unexpected reply: {s}"),
-        }
-    }
-}
-
-impl std::error::Error for ClientError {}
-
-impl From<io::Error> for ClientError {
-    fn from(e: io::Error) -> Self {
-        ClientError::Io(e)
-    }
-}
-
-impl From<WireError> for ClientError {
-    fn from(e: WireError) -> Self {
-        ClientError::Wire(e)
-    }
-}
-
-/// The result of a client call.
-pub type Result<T> = std::result::Result<T, ClientError>;
+/// The `client_id` of this client's Tlock and Tgetlock.
+pub const LOCK_CLIENT_ID: &[u8] = b"p9-client";
 
 /// One reply frame, owned.
 #[derive(Debug, Clone)]
@@ -78,7 +45,7 @@ impl Reply {
     /// The tag.
     pub fn tag(&self) -> u16 {
         self.frame
-            .get(5..7)
+            .get(TAG_AT..TAG_AT + 2)
             .map(|b| u16::from_le_bytes([b[0], b[1]]))
             .unwrap_or(NOTAG)
     }
@@ -119,20 +86,33 @@ pub struct Client<S> {
     msize: u32,
     next_tag: u16,
     out: Vec<u8>,
+    inb: Vec<u8>,
+    twrite: Vec<u8>,
 }
 
 fn unexpected(m: &Rmessage<'_>) -> ClientError {
     ClientError::Unexpected(format!("{m:?}"))
 }
 
+fn lerror(ecode: u32) -> ClientError {
+    ClientError::Lerror(Errno::from_raw_os_error(
+        i32::try_from(ecode).unwrap_or(i32::MAX),
+    ))
+}
+
+/// The msize until a Tversion is agreed (the largest frame a server may send before).
+const UNVERSIONED_MSIZE: u32 = 8192;
+
 impl<S: Read + Write> Client<S> {
     /// A client on `stream`; call [`Client::version`] first.
     pub fn new(stream: S) -> Client<S> {
         Client {
             stream,
-            msize: 8192,
+            msize: UNVERSIONED_MSIZE,
             next_tag: 0,
-            out: Vec::new(),
+            out: Vec::with_capacity(256),
+            inb: vec![0; UNVERSIONED_MSIZE as usize],
+            twrite: Vec::new(),
         }
     }
 
@@ -141,7 +121,7 @@ impl<S: Read + Write> Client<S> {
         &mut self.stream
     }
 
-    /// The negotiated msize.
+    /// The negotiated msize: no reply may be larger.
     pub fn msize(&self) -> u32 {
         self.msize
     }
@@ -154,6 +134,16 @@ impl<S: Read + Write> Client<S> {
             self.next_tag = 0;
         }
         t
+    }
+
+    /// The tag a request is sent with by [`Client::rpc`] and [`Client::call`]: `NOTAG`
+    /// for Tversion, a fresh one otherwise.
+    fn tag_for(&mut self, msg: &Tmessage<'_>) -> u16 {
+        if matches!(msg, Tmessage::Version(_)) {
+            NOTAG
+        } else {
+            self.tag()
+        }
     }
 
     /// Sends raw bytes.
@@ -172,27 +162,17 @@ impl<S: Read + Write> Client<S> {
         Ok(r?)
     }
 
-    /// Reads one reply frame.
+    /// Reads one reply frame (at most msize bytes), owned.
     pub fn recv(&mut self) -> Result<Reply> {
-        let mut size = [0u8; 4];
-        self.stream.read_exact(&mut size)?;
-        let n = u32::from_le_bytes(size) as usize;
-        if !(HEADER_SIZE..=64 << 20).contains(&n) {
-            return Err(ClientError::Unexpected(format!("reply size {n}")));
-        }
-        let mut frame = vec![0u8; n];
-        frame[..4].copy_from_slice(&size);
-        self.stream.read_exact(&mut frame[4..])?;
-        Ok(Reply { frame })
+        let n = read_frame(&mut self.stream, &mut self.inb, self.msize)?;
+        Ok(Reply {
+            frame: self.inb[..n].to_vec(),
+        })
     }
 
     /// Sends `msg` with a fresh tag and returns its reply.
     pub fn rpc(&mut self, msg: &Tmessage<'_>) -> Result<Reply> {
-        let tag = if matches!(msg, Tmessage::Version(_)) {
-            NOTAG
-        } else {
-            self.tag()
-        };
+        let tag = self.tag_for(msg);
         self.send(tag, msg)?;
         let r = self.recv()?;
         if r.tag() != tag {
@@ -204,18 +184,29 @@ impl<S: Read + Write> Client<S> {
         Ok(r)
     }
 
-    /// Sends `msg`, and maps its reply with `f` (`Rlerror` becomes an error).
+    /// Sends `msg`, and maps its reply with `f` (`Rlerror` becomes an error; `None`
+    /// from `f`, an unexpected reply). The reply is decoded in place.
     pub fn call<T>(
         &mut self,
         msg: &Tmessage<'_>,
         f: impl FnOnce(&Rmessage<'_>) -> Option<T>,
     ) -> Result<T> {
-        let r = self.rpc(msg)?;
-        let (_, m) = r.decode()?;
-        if let Rmessage::Lerror(e) = m {
-            return Err(ClientError::Lerror(Errno::from_raw_os_error(
-                e.ecode as i32,
+        let tag = self.tag_for(msg);
+        self.send(tag, msg)?;
+        self.answer(tag, f)
+    }
+
+    /// Reads the reply to `tag` and maps it with `f`, as [`Client::call`] does.
+    fn answer<T>(&mut self, tag: u16, f: impl FnOnce(&Rmessage<'_>) -> Option<T>) -> Result<T> {
+        let n = read_frame(&mut self.stream, &mut self.inb, self.msize)?;
+        let (rtag, m) = decode_rmessage(&self.inb[..n])?;
+        if rtag != tag {
+            return Err(ClientError::Unexpected(format!(
+                "reply tag {rtag} to request tag {tag}"
             )));
+        }
+        if let Rmessage::Lerror(e) = m {
+            return Err(lerror(e.ecode));
         }
         f(&m).ok_or_else(|| unexpected(&m))
     }
@@ -247,10 +238,15 @@ impl<S: Read + Write> Client<S> {
 
     /// Tattach of `fid` as `uid` to `aname`.
     pub fn attach_to(&mut self, fid: u32, uid: u32, aname: &[u8]) -> Result<Qid> {
+        self.attach_named(fid, b"", uid, aname)
+    }
+
+    /// Tattach of `fid` as `uname`/`uid` to `aname`.
+    pub fn attach_named(&mut self, fid: u32, uname: &[u8], uid: u32, aname: &[u8]) -> Result<Qid> {
         let t = Tattach {
             fid,
             afid: NOFID,
-            uname: b"",
+            uname,
             aname,
             n_uname: uid,
         };
@@ -274,6 +270,30 @@ impl<S: Read + Write> Client<S> {
                 _ => None,
             },
         )
+    }
+
+    /// Twalk through every one of `names`; a partial walk is an unexpected reply (not an
+    /// errno: the server answered, the caller's tree is not what it expects).
+    pub fn walk_all(&mut self, fid: u32, newfid: u32, names: &[&[u8]]) -> Result<()> {
+        let wnames = WalkVec::from_slice(names)?;
+        let walked = self.call(
+            &Tmessage::Walk(Twalk {
+                fid,
+                newfid,
+                wnames,
+            }),
+            |m| match m {
+                Rmessage::Walk(r) => Some(r.wqids.len()),
+                _ => None,
+            },
+        )?;
+        if walked != names.len() {
+            return Err(ClientError::Unexpected(format!(
+                "walk stopped after {walked} of {} names",
+                names.len()
+            )));
+        }
+        Ok(())
     }
 
     /// Walks `newfid` to the `/`-separated `path` from `fid` (all of it, or an error).
@@ -326,7 +346,15 @@ impl<S: Read + Write> Client<S> {
     /// Tread.
     pub fn read(&mut self, fid: u32, offset: u64, count: u32) -> Result<Vec<u8>> {
         self.call(&Tmessage::Read(Tread { fid, offset, count }), |m| match m {
-            Rmessage::Read(r) => Some(r.data.to_vec()),
+            Rmessage::Read(r) if r.data.len() <= count as usize => Some(r.data.to_vec()),
+            _ => None,
+        })
+    }
+
+    /// Tread; how many bytes came back (not copied out of the reply).
+    pub fn read_count(&mut self, fid: u32, offset: u64, count: u32) -> Result<usize> {
+        self.call(&Tmessage::Read(Tread { fid, offset, count }), |m| match m {
+            Rmessage::Read(r) if r.data.len() <= count as usize => Some(r.data.len()),
             _ => None,
         })
     }
@@ -371,43 +399,44 @@ impl<S: Read + Write> Client<S> {
 
     /// Tgetattr of everything.
     pub fn getattr(&mut self, fid: u32) -> Result<Rgetattr> {
-        let t = Tgetattr {
-            fid,
-            request_mask: P9_GETATTR_ALL,
-        };
+        self.getattr_mask(fid, P9_GETATTR_ALL)
+    }
+
+    /// Tgetattr of the fields in `request_mask` (`P9_GETATTR_*`).
+    pub fn getattr_mask(&mut self, fid: u32, request_mask: u64) -> Result<Rgetattr> {
+        let t = Tgetattr { fid, request_mask };
         self.call(&Tmessage::Getattr(t), |m| match m {
             Rmessage::Getattr(r) => Some(*r),
             _ => None,
         })
     }
 
-    /// Tsetattr.
-    pub fn setattr(&mut self, t: Tsetattr) -> Result<()> {
-        self.call(&Tmessage::Setattr(t), |m| {
+    /// Tsetattr (a [`Setattr`], or a [`Tsetattr`] written out).
+    pub fn setattr(&mut self, t: impl Into<Tsetattr>) -> Result<()> {
+        self.call(&Tmessage::Setattr(t.into()), |m| {
             matches!(m, Rmessage::Setattr).then_some(())
         })
     }
 
     /// Treaddir.
     pub fn readdir(&mut self, fid: u32, offset: u64, count: u32) -> Result<Vec<Dirent>> {
-        let r = self.rpc(&Tmessage::Readdir(Treaddir { fid, offset, count }))?;
-        match r.decode()?.1 {
-            Rmessage::Readdir(d) => dir_entries(d.data)
-                .map(|e| {
-                    e.map(|e| Dirent {
-                        qid: e.qid,
-                        offset: e.offset,
-                        ty: e.ty,
-                        name: e.name.to_vec(),
+        let t = Treaddir { fid, offset, count };
+        self.call(&Tmessage::Readdir(t), |m| match m {
+            Rmessage::Readdir(d) => Some(
+                dir_entries(d.data)
+                    .map(|e| {
+                        e.map(|e| Dirent {
+                            qid: e.qid,
+                            offset: e.offset,
+                            ty: e.ty,
+                            name: e.name.to_vec(),
+                        })
                     })
-                    .map_err(ClientError::from)
-                })
-                .collect(),
-            Rmessage::Lerror(e) => Err(ClientError::Lerror(Errno::from_raw_os_error(
-                e.ecode as i32,
-            ))),
-            m => Err(unexpected(&m)),
-        }
+                    .collect::<std::result::Result<Vec<_>, _>>(),
+            ),
+            _ => None,
+        })?
+        .map_err(ClientError::from)
     }
 
     /// Reads a whole directory from the open `fid`, `count` bytes per Treaddir.
@@ -575,7 +604,7 @@ impl<S: Read + Write> Client<S> {
             start,
             length,
             proc_id,
-            client_id: b"testclient",
+            client_id: LOCK_CLIENT_ID,
         };
         self.call(&Tmessage::Lock(t), |m| match m {
             Rmessage::Lock(r) => Some(r.status),
@@ -598,7 +627,7 @@ impl<S: Read + Write> Client<S> {
             start,
             length,
             proc_id,
-            client_id: b"testclient",
+            client_id: LOCK_CLIENT_ID,
         };
         self.call(&Tmessage::Getlock(t), |m| match m {
             Rmessage::Getlock(r) => Some(LockInfo {
@@ -617,5 +646,118 @@ impl<S: Read + Write> Client<S> {
         self.call(&Tmessage::Flush(Tflush { oldtag }), |m| {
             matches!(m, Rmessage::Flush).then_some(())
         })
+    }
+
+    /// Builds the Twrite frame sent by [`Client::write_prepared`]: `count` bytes of a
+    /// fixed pattern to `fid`. Only the tag and offset change between requests, so no
+    /// payload is copied per request.
+    pub fn prepare_write(&mut self, fid: u32, count: u32) -> Result<()> {
+        let mut f = Vec::with_capacity(count as usize + 32);
+        let start = begin_twrite(0, fid, 0, &mut f);
+        let data_at = f.len();
+        f.extend((0..count as usize).map(|i| (i % 251) as u8));
+        let count = f.len() - data_at;
+        finish_twrite(&mut f, start, count)?;
+        // Check where the tag and offset live by patching them and decoding the frame back.
+        patch_twrite(&mut f, 0x1234, 0x0123_4567_89ab)?;
+        match decode_tmessage(&f)? {
+            (0x1234, Tmessage::Write(w)) if w.offset == 0x0123_4567_89ab && w.fid == fid => {}
+            _ => return Err(ClientError::Unexpected("Twrite layout check failed".into())),
+        }
+        self.twrite = f;
+        Ok(())
+    }
+
+    /// Sends the prepared Twrite at `offset`; the count the server wrote.
+    pub fn write_prepared(&mut self, offset: u64) -> Result<u32> {
+        let tag = self.tag();
+        patch_twrite(&mut self.twrite, tag, offset)?;
+        self.stream.write_all(&self.twrite)?;
+        self.answer(tag, |m| match m {
+            Rmessage::Write(r) => Some(r.count),
+            _ => None,
+        })
+    }
+}
+
+/// The tag of a frame: after `size[4] type[1]`.
+const TAG_AT: usize = 5;
+/// The offset of a Twrite: after `size[4] type[1] tag[2] fid[4]`.
+const TWRITE_OFFSET_AT: usize = HEADER_SIZE + 4;
+
+/// Sets the tag and offset of the Twrite `frame`.
+fn patch_twrite(frame: &mut [u8], tag: u16, offset: u64) -> Result<()> {
+    let h = peek_header(frame)?;
+    if h.ty != P9_TWRITE || frame.len() < TWRITE_OFFSET_AT + 8 {
+        return Err(ClientError::Unexpected("not a Twrite frame".into()));
+    }
+    frame[TAG_AT..TAG_AT + 2].copy_from_slice(&tag.to_le_bytes());
+    frame[TWRITE_OFFSET_AT..TWRITE_OFFSET_AT + 8].copy_from_slice(&offset.to_le_bytes());
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::net::UnixStream;
+
+    use super::*;
+
+    #[test]
+    fn setattr_sets_each_field_with_its_bit() {
+        let t: Tsetattr = Setattr::of(3).mode(0o600).size(4).mtime(5, 6).into();
+        assert_eq!(t.fid, 3);
+        assert_eq!(
+            t.valid,
+            P9_SETATTR_MODE | P9_SETATTR_SIZE | P9_SETATTR_MTIME | P9_SETATTR_MTIME_SET
+        );
+        assert_eq!(
+            (t.mode, t.size, t.mtime_sec, t.mtime_nsec),
+            (0o600, 4, 5, 6)
+        );
+        assert_eq!((t.uid, t.gid, t.atime_sec), (0, 0, 0));
+        let t: Tsetattr = Setattr::of(1).atime_now().ctime().fid(2).into();
+        assert_eq!((t.fid, t.valid), (2, P9_SETATTR_ATIME | P9_SETATTR_CTIME));
+    }
+
+    #[test]
+    fn frames_out_of_bounds_are_refused() {
+        let mut buf = Vec::new();
+        for size in [0u32, HEADER_SIZE as u32 - 1, 8193] {
+            let mut frame = size.to_le_bytes().to_vec();
+            frame.resize(16, 0);
+            let r = read_frame(&mut &frame[..], &mut buf, 8192);
+            assert!(
+                matches!(r, Err(ClientError::Unexpected(_))),
+                "{size}: {r:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_prepared_twrite_goes_out_with_a_fresh_tag_and_its_offset() {
+        let (ours, mut theirs) = UnixStream::pair().unwrap();
+        let mut c = Client::new(ours);
+        c.prepare_write(7, 100).unwrap();
+        let server = std::thread::spawn(move || {
+            let mut seen = Vec::new();
+            let mut buf = Vec::new();
+            for _ in 0..2 {
+                let n = read_frame(&mut theirs, &mut buf, 8192).unwrap();
+                let (tag, m) = decode_tmessage(&buf[..n]).unwrap();
+                let Tmessage::Write(w) = m else {
+                    panic!("{m:?}")
+                };
+                seen.push((tag, w.fid, w.offset, w.data.len()));
+                let mut out = Vec::new();
+                let count = w.data.len() as u32;
+                encode(tag, &Rmessage::Write(Rwrite { count }), &mut out, 8192).unwrap();
+                theirs.write_all(&out).unwrap();
+            }
+            seen
+        });
+        assert_eq!(c.write_prepared(4096).unwrap(), 100);
+        assert_eq!(c.write_prepared(1 << 40).unwrap(), 100);
+        let seen = server.join().unwrap();
+        assert_eq!(seen, [(0, 7, 4096, 100), (1, 7, 1 << 40, 100)]);
     }
 }
