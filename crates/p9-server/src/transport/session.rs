@@ -24,13 +24,13 @@ use rustix::event::{PollFd, PollFlags, Timespec};
 use rustix::fs::{FileType, OFlags};
 use rustix::io::Errno;
 
+use crate::engine::fid::{FidState, FidTable};
+use crate::engine::lock::{self, Range};
 use crate::error::Error;
-use crate::fid::{FidState, FidTable};
-use crate::io::{FileSegment, SpliceBuffer, Taken, Written, SPLICE_WRITE_MIN};
-use crate::lock::{self, Range};
-use crate::peer::{identify, Authority, PeerIdentity};
-use crate::poller::RequestWait;
-use crate::stats::{op_index, ConnGuard};
+use crate::observe::stats::{op_index, ConnGuard};
+use crate::transport::io::{FileSegment, SpliceBuffer, Taken, Written, SPLICE_WRITE_MIN};
+use crate::transport::peer::{identify, Authority, PeerIdentity};
+use crate::transport::poller::RequestWait;
 use crate::Server;
 
 /// Bytes of replies buffered before they are written even though complete requests
@@ -71,7 +71,7 @@ pub(crate) struct Session<'s> {
     /// The pipes large Twrites are spliced through (made at the first one).
     splice: SpliceBuffer,
     warned_fid_limit: bool,
-    /// This connection's counters (see [`crate::stats`]).
+    /// This connection's counters (see [`crate::observe::stats`]).
     stats: ConnGuard<'s>,
     /// Whether to log every message ([`crate::ServerConfig::trace`]).
     trace: bool,
@@ -199,10 +199,10 @@ impl<'s> Session<'s> {
             }
         };
         if self.trace {
-            tracing::trace!(peer = %self.peer, conn = self.stats.id, "<- {}", crate::trace::request(tag, &msg));
+            tracing::trace!(peer = %self.peer, conn = self.stats.id, "<- {}", crate::observe::trace::request(tag, &msg));
         }
         let ty = msg.msg_type();
-        let result = crate::ops::dispatch(self, tag, &msg, out);
+        let result = crate::engine::ops::dispatch(self, tag, &msg, out);
         self.finish(ty, tag, began, start, result, out);
     }
 
@@ -339,7 +339,7 @@ impl<'s> Session<'s> {
     fn trace_replies(&self, mut replies: &[u8]) {
         while let Ok(h) = peek_header(replies) {
             let end = (h.size as usize).min(replies.len());
-            tracing::trace!(peer = %self.peer, conn = self.stats.id, "-> {}", crate::trace::reply(&replies[..end]));
+            tracing::trace!(peer = %self.peer, conn = self.stats.id, "-> {}", crate::observe::trace::reply(&replies[..end]));
             replies = &replies[end..];
         }
     }
@@ -479,7 +479,7 @@ fn send_segment(
         // The read handler checked it just before.
         _ => return Err(io::Error::other("sendfile: fid went away")),
     };
-    crate::io::send_file(writer.as_fd(), file, seg.offset, seg.len)
+    crate::transport::io::send_file(writer.as_fd(), file, seg.offset, seg.len)
 }
 
 /// Whether `fd` becomes readable (or hung up) within `timeout`.

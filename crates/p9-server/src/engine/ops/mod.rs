@@ -11,7 +11,7 @@ use rustix::io::Errno;
 
 use crate::backend::{Attr, AttrExt, Node};
 use crate::error::Result;
-use crate::session::Session;
+use crate::transport::session::Session;
 
 /// The smallest msize the server negotiates: a page of data plus the I/O header,
 /// as the Linux client itself requires.

@@ -1,8 +1,10 @@
 //! POSIX byte-range locks (Tlock, Tgetlock) as open-file-description locks
 //! (`F_OFD_SETLK`, `F_OFD_GETLK`) on the fid's open fd: each open fid is its own lock
 //! owner, so locks held through two fids (of one connection or two) conflict, and
-//! clunking a fid releases its locks. The connection never blocks: a lock held by
-//! someone else answers `P9_LOCK_BLOCKED`, and the client retries.
+//! clunking a fid releases its locks. No thread ever blocks on a lock: a lock held by
+//! someone else is `P9_LOCK_BLOCKED` at once; a blocking Tlock then waits as a pending
+//! lock of its connection, tried again when a lock is released here ([`Waiters`]) or
+//! after a growing delay, while the connection answers its other requests.
 
 use std::collections::BTreeMap;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};

@@ -8,10 +8,10 @@ use rustix::fs::OFlags;
 use rustix::io::Errno;
 
 use crate::backend::SetTime;
+use crate::engine::fid::{Fid, FidState};
+use crate::engine::xattr::{self, XattrWrite};
 use crate::error::Result;
-use crate::fid::{Fid, FidState};
-use crate::session::Session;
-use crate::xattr::{self, XattrWrite};
+use crate::transport::session::Session;
 
 pub(super) fn getattr(
     s: &mut Session<'_>,

@@ -9,11 +9,11 @@ use rustix::io::Errno;
 
 use super::{node_qid, parent_of, MIN_MSIZE};
 use crate::backend::{Attr, AttrExt, Node};
+use crate::engine::fid::{Acting, Fid, FidState};
 use crate::error::Result;
-use crate::fid::{Acting, Fid, FidState};
 use crate::path;
-use crate::peer::Authority;
-use crate::session::Session;
+use crate::transport::peer::Authority;
+use crate::transport::session::Session;
 use std::sync::Arc;
 
 pub(super) fn version(

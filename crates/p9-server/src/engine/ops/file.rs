@@ -13,14 +13,15 @@ use rustix::fs::OFlags;
 use rustix::io::Errno;
 
 use crate::backend::{Attr, AttrExt};
+use crate::engine::fid::FidState;
+use crate::engine::lock::{self, Range};
 use crate::error::Result;
-use crate::fid::FidState;
-use crate::lock::{self, Range};
-use crate::session::{PendingLock, Session};
+use crate::transport::session::{PendingLock, Session};
 
 /// Most blocking locks waiting at once on one connection; more are answered `BLOCKED`.
 const MAX_PENDING_LOCKS: usize = 1024;
-use crate::{io, readdir, xattr};
+use crate::engine::{readdir, xattr};
+use crate::transport::io;
 
 /// Host open flags for a client's `P9_DOTL_*` flags: creation bits, `O_NOCTTY`,
 /// `O_ASYNC` and `O_DIRECT` (a buffer alignment the server cannot promise) dropped.

@@ -11,7 +11,7 @@ use rustix::io::Errno;
 use super::parent_of;
 use crate::error::Result;
 use crate::path;
-use crate::session::Session;
+use crate::transport::session::Session;
 
 /// The directory fid `dfid`, and the credentials of creations in it.
 fn creds(s: &Session<'_>, dfid: u32, gid: u32) -> Result<Credentials> {
