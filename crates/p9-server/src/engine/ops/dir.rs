@@ -9,35 +9,26 @@ use p9_wire::{
 use rustix::io::Errno;
 
 use super::parent_of;
+use crate::engine::answer::Answer;
+use crate::engine::state::ConnState;
 use crate::error::Result;
 use crate::path;
-use crate::transport::session::Session;
 
 /// The directory fid `dfid`, and the credentials of creations in it.
-fn creds(s: &Session<'_>, dfid: u32, gid: u32) -> Result<Credentials> {
+fn creds(s: &ConnState<'_>, dfid: u32, gid: u32) -> Result<Credentials> {
     Ok(s.fids.get(dfid)?.acting.creds(gid))
 }
 
-pub(super) fn mkdir(
-    s: &mut Session<'_>,
-    tag: u16,
-    t: &Tmkdir<'_>,
-    out: &mut Vec<u8>,
-) -> Result<()> {
+pub(super) fn mkdir(s: &mut ConnState<'_>, t: &Tmkdir<'_>) -> Result<Answer<'static>> {
     let creds = creds(s, t.dfid, t.gid)?;
     let name = check_name(t.name)?;
     let dir = &s.fids.get(t.dfid)?.node;
     let a = s.server.backend().mkdir(dir, name, t.mode, creds)?;
     let qid = s.server.qids().qid(&a);
-    s.reply(tag, &Rmessage::Mkdir(Rmkdir { qid }), out)
+    Ok(Rmessage::Mkdir(Rmkdir { qid }).into())
 }
 
-pub(super) fn symlink(
-    s: &mut Session<'_>,
-    tag: u16,
-    t: &Tsymlink<'_>,
-    out: &mut Vec<u8>,
-) -> Result<()> {
+pub(super) fn symlink(s: &mut ConnState<'_>, t: &Tsymlink<'_>) -> Result<Answer<'static>> {
     let creds = creds(s, t.dfid, t.gid)?;
     let name = check_name(t.name)?;
     if t.symtgt.is_empty() {
@@ -46,38 +37,28 @@ pub(super) fn symlink(
     let dir = &s.fids.get(t.dfid)?.node;
     let a = s.server.backend().symlink(dir, name, t.symtgt, creds)?;
     let qid = s.server.qids().qid(&a);
-    s.reply(tag, &Rmessage::Symlink(Rsymlink { qid }), out)
+    Ok(Rmessage::Symlink(Rsymlink { qid }).into())
 }
 
-pub(super) fn mknod(
-    s: &mut Session<'_>,
-    tag: u16,
-    t: &Tmknod<'_>,
-    out: &mut Vec<u8>,
-) -> Result<()> {
+pub(super) fn mknod(s: &mut ConnState<'_>, t: &Tmknod<'_>) -> Result<Answer<'static>> {
     let creds = creds(s, t.dfid, t.gid)?;
     let name = check_name(t.name)?;
     let dir = &s.fids.get(t.dfid)?.node;
     let rdev = rustix::fs::makedev(t.major, t.minor);
     let a = s.server.backend().mknod(dir, name, t.mode, rdev, creds)?;
     let qid = s.server.qids().qid(&a);
-    s.reply(tag, &Rmessage::Mknod(Rmknod { qid }), out)
+    Ok(Rmessage::Mknod(Rmknod { qid }).into())
 }
 
-pub(super) fn link(s: &mut Session<'_>, tag: u16, t: &Tlink<'_>, out: &mut Vec<u8>) -> Result<()> {
+pub(super) fn link(s: &mut ConnState<'_>, t: &Tlink<'_>) -> Result<Answer<'static>> {
     let name = check_name(t.name)?;
     let dir = &s.fids.get(t.dfid)?.node;
     let node = &s.fids.get(t.fid)?.node;
     s.server.backend().link(node, dir, name)?;
-    s.reply(tag, &Rmessage::Link, out)
+    Ok(Rmessage::Link.into())
 }
 
-pub(super) fn rename(
-    s: &mut Session<'_>,
-    tag: u16,
-    t: &Trename<'_>,
-    out: &mut Vec<u8>,
-) -> Result<()> {
+pub(super) fn rename(s: &mut ConnState<'_>, t: &Trename<'_>) -> Result<Answer<'static>> {
     let name = check_name(t.name)?;
     let node = s.fids.get(t.fid)?.node.clone();
     let newdir = s.fids.get(t.dfid)?.node.clone();
@@ -89,15 +70,10 @@ pub(super) fn rename(
         .backend()
         .rename(&olddir, &oldname, &newdir, name)?;
     s.fids.rebase(node.path(), &path::join(newdir.path(), name));
-    s.reply(tag, &Rmessage::Rename, out)
+    Ok(Rmessage::Rename.into())
 }
 
-pub(super) fn renameat(
-    s: &mut Session<'_>,
-    tag: u16,
-    t: &Trenameat<'_>,
-    out: &mut Vec<u8>,
-) -> Result<()> {
+pub(super) fn renameat(s: &mut ConnState<'_>, t: &Trenameat<'_>) -> Result<Answer<'static>> {
     let oldname = check_name(t.oldname)?;
     let newname = check_name(t.newname)?;
     let olddir = s.fids.get(t.olddirfid)?.node.clone();
@@ -109,15 +85,10 @@ pub(super) fn renameat(
         &path::join(olddir.path(), oldname),
         &path::join(newdir.path(), newname),
     );
-    s.reply(tag, &Rmessage::Renameat, out)
+    Ok(Rmessage::Renameat.into())
 }
 
-pub(super) fn unlinkat(
-    s: &mut Session<'_>,
-    tag: u16,
-    t: &Tunlinkat<'_>,
-    out: &mut Vec<u8>,
-) -> Result<()> {
+pub(super) fn unlinkat(s: &mut ConnState<'_>, t: &Tunlinkat<'_>) -> Result<Answer<'static>> {
     let name = check_name(t.name)?;
     if t.flags & !P9_DOTL_AT_REMOVEDIR != 0 {
         return Err(Errno::INVAL.into());
@@ -126,5 +97,5 @@ pub(super) fn unlinkat(
     s.server
         .backend()
         .unlink(dir, name, t.flags & P9_DOTL_AT_REMOVEDIR != 0)?;
-    s.reply(tag, &Rmessage::Unlinkat, out)
+    Ok(Rmessage::Unlinkat.into())
 }
