@@ -3,50 +3,57 @@
 
 use confined_fs::{check_name, Credentials};
 use p9_wire::{
-    Rmessage, Rmkdir, Rmknod, Rsymlink, Tlink, Tmkdir, Tmknod, Trename, Trenameat, Tsymlink,
+    Qid, Rmessage, Rmkdir, Rmknod, Rsymlink, Tlink, Tmkdir, Tmknod, Trename, Trenameat, Tsymlink,
     Tunlinkat, P9_DOTL_AT_REMOVEDIR,
 };
 use rustix::io::Errno;
 
 use super::parent_of;
+use crate::backend::{Attr, Backend, Node};
 use crate::engine::answer::Answer;
 use crate::engine::state::ConnState;
 use crate::error::Result;
 use crate::path;
 
-/// The directory fid `dfid`, and the credentials of creations in it.
-fn creds(s: &ConnState<'_>, dfid: u32, gid: u32) -> Result<Credentials> {
-    Ok(s.fids.get(dfid)?.acting.creds(gid))
+/// Makes `name` in the directory fid `dfid` with `make` (given the backend, the
+/// directory, the checked name and the credentials of the fid's identity with `gid`);
+/// the qid of what it made.
+fn create_in(
+    s: &ConnState<'_>,
+    dfid: u32,
+    gid: u32,
+    name: &[u8],
+    make: impl FnOnce(&dyn Backend, &Node, &[u8], Credentials) -> Result<Attr>,
+) -> Result<Qid> {
+    let f = s.fids.get(dfid)?;
+    let creds = f.acting.creds(gid);
+    let name = check_name(name)?;
+    let a = make(s.server.backend(), &f.node, name, creds)?;
+    Ok(s.server.qids().qid(&a))
 }
 
 pub(super) fn mkdir(s: &mut ConnState<'_>, t: &Tmkdir<'_>) -> Result<Answer<'static>> {
-    let creds = creds(s, t.dfid, t.gid)?;
-    let name = check_name(t.name)?;
-    let dir = &s.fids.get(t.dfid)?.node;
-    let a = s.server.backend().mkdir(dir, name, t.mode, creds)?;
-    let qid = s.server.qids().qid(&a);
+    let qid = create_in(s, t.dfid, t.gid, t.name, |b, dir, name, creds| {
+        Ok(b.mkdir(dir, name, t.mode, creds)?)
+    })?;
     Ok(Rmessage::Mkdir(Rmkdir { qid }).into())
 }
 
 pub(super) fn symlink(s: &mut ConnState<'_>, t: &Tsymlink<'_>) -> Result<Answer<'static>> {
-    let creds = creds(s, t.dfid, t.gid)?;
-    let name = check_name(t.name)?;
-    if t.symtgt.is_empty() {
-        return Err(Errno::NOENT.into());
-    }
-    let dir = &s.fids.get(t.dfid)?.node;
-    let a = s.server.backend().symlink(dir, name, t.symtgt, creds)?;
-    let qid = s.server.qids().qid(&a);
+    let qid = create_in(s, t.dfid, t.gid, t.name, |b, dir, name, creds| {
+        if t.symtgt.is_empty() {
+            return Err(Errno::NOENT.into());
+        }
+        Ok(b.symlink(dir, name, t.symtgt, creds)?)
+    })?;
     Ok(Rmessage::Symlink(Rsymlink { qid }).into())
 }
 
 pub(super) fn mknod(s: &mut ConnState<'_>, t: &Tmknod<'_>) -> Result<Answer<'static>> {
-    let creds = creds(s, t.dfid, t.gid)?;
-    let name = check_name(t.name)?;
-    let dir = &s.fids.get(t.dfid)?.node;
-    let rdev = rustix::fs::makedev(t.major, t.minor);
-    let a = s.server.backend().mknod(dir, name, t.mode, rdev, creds)?;
-    let qid = s.server.qids().qid(&a);
+    let qid = create_in(s, t.dfid, t.gid, t.name, |b, dir, name, creds| {
+        let rdev = rustix::fs::makedev(t.major, t.minor);
+        Ok(b.mknod(dir, name, t.mode, rdev, creds)?)
+    })?;
     Ok(Rmessage::Mknod(Rmknod { qid }).into())
 }
 

@@ -141,35 +141,40 @@ fn json() {
 fn prometheus_format() {
     let text = sample().snapshot().to_prometheus();
     let m = parse_prometheus(&text);
-    assert_eq!(m[r#"p9proxy_requests_total{op="walk"}"#], 100.0);
-    assert_eq!(m[r#"p9proxy_request_errors_total{op="walk"}"#], 10.0);
-    assert_eq!(m[r#"p9proxy_errors_total{errno="ENOENT"}"#], 10.0);
-    assert_eq!(m[r#"p9proxy_data_bytes_total{op="read"}"#], 4106.0);
-    assert_eq!(m[r#"p9proxy_data_bytes_total{op="write"}"#], 0.0);
-    assert_eq!(
-        m[r#"p9proxy_request_duration_seconds_bucket{op="walk",le="0.000001"}"#],
-        0.0
-    );
-    assert_eq!(
-        m[r#"p9proxy_request_duration_seconds_bucket{op="walk",le="0.000002"}"#],
-        90.0
-    );
-    assert_eq!(
-        m[r#"p9proxy_request_duration_seconds_bucket{op="walk",le="+Inf"}"#],
-        100.0
-    );
-    assert_eq!(
-        m[r#"p9proxy_request_duration_seconds_bucket{op="read",le="16.777216"}"#],
-        1.0
-    );
-    assert_eq!(
-        m[r#"p9proxy_request_duration_seconds_bucket{op="read",le="+Inf"}"#],
-        2.0
-    );
-    assert_eq!(
-        m[r#"p9proxy_request_duration_seconds_count{op="walk"}"#],
-        100.0
-    );
+    let want = [
+        (r#"p9proxy_requests_total{op="walk"}"#, 100.0),
+        (r#"p9proxy_request_errors_total{op="walk"}"#, 10.0),
+        (r#"p9proxy_errors_total{errno="ENOENT"}"#, 10.0),
+        (r#"p9proxy_data_bytes_total{op="read"}"#, 4106.0),
+        (r#"p9proxy_data_bytes_total{op="write"}"#, 0.0),
+        (
+            r#"p9proxy_request_duration_seconds_bucket{op="walk",le="0.000001"}"#,
+            0.0,
+        ),
+        (
+            r#"p9proxy_request_duration_seconds_bucket{op="walk",le="0.000002"}"#,
+            90.0,
+        ),
+        (
+            r#"p9proxy_request_duration_seconds_bucket{op="walk",le="+Inf"}"#,
+            100.0,
+        ),
+        (
+            r#"p9proxy_request_duration_seconds_bucket{op="read",le="16.777216"}"#,
+            1.0,
+        ),
+        (
+            r#"p9proxy_request_duration_seconds_bucket{op="read",le="+Inf"}"#,
+            2.0,
+        ),
+        (
+            r#"p9proxy_request_duration_seconds_count{op="walk"}"#,
+            100.0,
+        ),
+    ];
+    for (series, value) in want {
+        assert_eq!(m[series], value, "{series}");
+    }
     let sum = m[r#"p9proxy_request_duration_seconds_sum{op="walk"}"#];
     assert!((sum - 0.030135).abs() < 1e-9, "{sum}");
     assert_eq!(m["p9proxy_connections_open"], 0.0);
