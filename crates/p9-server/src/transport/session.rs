@@ -1,11 +1,15 @@
 //! One connection: reading frames (bounded by the negotiated msize), answering each
-//! request in order on the connection's own thread, and writing the replies.
+//! request in order on the connection's own thread, and writing the replies. The engine
+//! says what to answer ([`crate::engine::ops::dispatch`] on the connection's
+//! [`ConnState`]); the session encodes it (file data read straight into the frame, or
+//! sent after it with `sendfile`), counts it, traces it and writes it.
 //!
 //! Requests are processed inline, in the order they arrive: pipelined requests (many
 //! tags in flight) are read in batches and their replies written in one go, so a busy
 //! client costs one read and one write per batch. Replies come back in request order,
 //! which makes Tflush trivial: by the time a Tflush is read, the request it names has
-//! been answered, so the Rflush follows at once.
+//! been answered, so the Rflush follows at once (a blocking Tlock still waiting is the
+//! one exception: flushed, it is dropped unanswered).
 //!
 //! Errors handling a request become an `Rlerror` and the connection goes on; a frame
 //! that cannot be delimited (size below 7, or above msize) ends the connection (with
