@@ -9,7 +9,8 @@
 //! - [`fid`]: the connection's fids and their states; [`qid`]: stable qids;
 //! - [`readdir`], [`xattr`], [`lock`]: directory entries, extended attributes and byte-range
 //!   locks the 9P2000.L way;
-//! - [`budget`]: the process-wide budgets of fds, fid memory and xattr buffers.
+//! - [`budget`]: the process-wide budgets of fds, fid memory, xattr buffers and lock
+//!   ranges.
 
 pub(crate) mod answer;
 pub mod budget;
