@@ -4,9 +4,9 @@
 use std::sync::Arc;
 
 use p9_wire::{
-    Rmessage, Tattach, Tclunk, Tflush, Tgetattr, Tlock, Tlopen, Tmessage, Tread, Tversion, Twalk,
-    WalkVec, NOFID, P9_DOTL_RDWR, P9_GETATTR_BASIC, P9_LOCK_FLAGS_BLOCK, P9_LOCK_SUCCESS,
-    P9_LOCK_TYPE_WRLCK, VERSION_9P2000_L,
+    Rmessage, Tattach, Tclunk, Tflush, Tgetattr, Tlock, Tlopen, Tmessage, Tread, Treaddir,
+    Tversion, Twalk, WalkVec, NOFID, P9_DOTL_RDWR, P9_GETATTR_BASIC, P9_LOCK_FLAGS_BLOCK,
+    P9_LOCK_SUCCESS, P9_LOCK_TYPE_WRLCK, VERSION_9P2000_L,
 };
 use rustix::io::Errno;
 
@@ -45,6 +45,13 @@ fn walk<'n>(fid: u32, newfid: u32, names: &[&'n [u8]]) -> Tmessage<'n> {
         newfid,
         wnames: WalkVec::from_slice(names).unwrap(),
     })
+}
+
+/// Walks fid 0 to `newfid` along `names` and opens it with `flags`.
+fn open(s: &mut ConnState<'_>, newfid: u32, names: &[&[u8]], flags: u32) {
+    ask(s, walk(0, newfid, names)).unwrap();
+    let lopen = Tmessage::Lopen(Tlopen { fid: newfid, flags });
+    assert!(ask(s, lopen).unwrap().starts_with("Lopen"));
 }
 
 /// A connection after Tversion and a Tattach of fid 0 as the process's own uid.
@@ -127,12 +134,7 @@ fn a_walk_that_fails_past_its_first_name_makes_no_fid() {
 fn a_read_says_where_the_data_is_bounded_by_the_msize() {
     let (_dir, server) = server();
     let mut s = attached(&server);
-    ask(&mut s, walk(0, 1, &[b"a", b"b"])).unwrap();
-    let lopen = Tmessage::Lopen(Tlopen {
-        fid: 1,
-        flags: P9_DOTL_RDWR,
-    });
-    assert!(ask(&mut s, lopen).unwrap().starts_with("Lopen"));
+    open(&mut s, 1, &[b"a", b"b"], P9_DOTL_RDWR);
     let read = Tmessage::Read(Tread {
         fid: 1,
         offset: 6,
@@ -147,16 +149,35 @@ fn a_read_says_where_the_data_is_bounded_by_the_msize() {
         }
         other => panic!("{other:?}"),
     }
-    // A directory is no file to read.
-    ask(&mut s, walk(0, 2, &[b"a"])).unwrap();
-    let lopen = Tmessage::Lopen(Tlopen { fid: 2, flags: 0 });
-    ask(&mut s, lopen).unwrap();
-    let read = Tmessage::Read(Tread {
-        fid: 2,
-        offset: 0,
-        count: 10,
-    });
-    assert_eq!(errno(ask(&mut s, read)), Errno::ISDIR);
+}
+
+#[test]
+fn a_directory_is_no_file_and_a_file_no_directory() {
+    let (_dir, server) = server();
+    let mut s = attached(&server);
+    open(&mut s, 1, &[b"a"], 0);
+    open(&mut s, 2, &[b"a", b"b"], 0);
+    let wrong = [
+        (
+            Tmessage::Read(Tread {
+                fid: 1,
+                offset: 0,
+                count: 10,
+            }),
+            Errno::ISDIR,
+        ),
+        (
+            Tmessage::Readdir(Treaddir {
+                fid: 2,
+                offset: 0,
+                count: 4096,
+            }),
+            Errno::NOTDIR,
+        ),
+    ];
+    for (msg, want) in wrong {
+        assert_eq!(errno(ask(&mut s, msg)), want);
+    }
 }
 
 #[test]
@@ -164,12 +185,7 @@ fn a_blocking_lock_waits_until_flushed() {
     let (_dir, server) = server();
     let mut s = attached(&server);
     for fid in [1, 2] {
-        ask(&mut s, walk(0, fid, &[b"a", b"b"])).unwrap();
-        let lopen = Tmessage::Lopen(Tlopen {
-            fid,
-            flags: P9_DOTL_RDWR,
-        });
-        ask(&mut s, lopen).unwrap();
+        open(&mut s, fid, &[b"a", b"b"], P9_DOTL_RDWR);
     }
     let lock = |fid| {
         Tmessage::Lock(Tlock {
@@ -198,4 +214,50 @@ fn a_blocking_lock_waits_until_flushed() {
     assert!(ask(&mut s, Tmessage::Flush(Tflush { oldtag: 8 })).is_ok());
     assert!(s.pending_locks.is_empty());
     assert!(s.next_lock_retry().is_none());
+}
+
+#[test]
+fn readdir_answers_entries_the_session_fills_in() {
+    let (dir, server) = server();
+    std::fs::write(dir.path().join("c"), b"").unwrap();
+    let mut s = attached(&server);
+    let lopen = Tmessage::Lopen(Tlopen { fid: 0, flags: 0 });
+    ask(&mut s, lopen).unwrap();
+    let readdir = Tmessage::Readdir(Treaddir {
+        fid: 0,
+        offset: 0,
+        count: 4096,
+    });
+    let Answer::Readdir(entries) = dispatch(&mut s, 1, &readdir).unwrap() else {
+        panic!("not entries");
+    };
+    let mut data = Vec::new();
+    entries.fill(&mut data).unwrap();
+    let mut names: Vec<Vec<u8>> = p9_wire::dir_entries(&data)
+        .map(|e| e.unwrap().name.to_vec())
+        .collect();
+    names.sort();
+    assert_eq!(names, [&b"."[..], b"..", b"a", b"c"]);
+}
+
+#[test]
+fn a_refused_peer_is_answered_then_closed() {
+    let (_dir, server) = server();
+    let mut s = ConnState::new(&server, 64 * 1024, Authority::Refused("test"));
+    let version = Tmessage::Version(Tversion {
+        msize: 8192,
+        version: VERSION_9P2000_L,
+    });
+    ask(&mut s, version).unwrap();
+    let attach = Tmessage::Attach(Tattach {
+        fid: 0,
+        afid: NOFID,
+        uname: b"",
+        aname: b"",
+        n_uname: 0,
+    });
+    assert_eq!(errno(ask(&mut s, attach)), Errno::ACCESS);
+    assert!(s.close_after_reply);
+    assert!(!s.attached);
+    assert_eq!(s.fids.len(), 0);
 }
