@@ -2,16 +2,25 @@
 //!
 //! - [`Server`]: the state shared by all connections (a [`Backend`], the qid map, the
 //!   limits); [`Server::serve`] runs one connection on any byte stream.
-//! - [`backend`]: the [`Backend`] trait every fid's [`Node`] goes through, and the
-//!   in-process, confined [`LocalBackend`].
-//! - [`listen`]: TCP and Unix listeners, the accept loop and the connection limit.
-//! - [`stats`]: per-operation counters and latency histograms ([`Server::stats`]), as a
-//!   table, Prometheus text or JSON; [`trace`]: the decoded-message log lines of
-//!   [`ServerConfig::trace`].
+//!
+//! The source folders are the roles:
+//! - `engine/`: the protocol: what each request does to the connection's fids and to the
+//!   backend, with no socket ([`qid`], [`budget`] and the private fids, handlers,
+//!   readdir, xattrs and locks);
+//! - `transport/`: bytes in and out: [`listen`] (TCP and Unix listeners, the accept loop
+//!   and the connection limit), [`peer`] (who is at the other end), [`poller`], and each
+//!   connection's session (reading, encoding, writing, sendfile and splice);
+//! - [`backend`]: the [`Backend`] trait every fid's [`Node`] goes through, the in-process,
+//!   confined [`LocalBackend`], the proxy backend and the layers over any backend;
+//! - `process/`: the front end's privilege drop ([`privsep`]) and helper [`spawner`];
+//! - `observe/`: [`stats`] (per-operation counters and latency histograms,
+//!   [`Server::stats`], as a table, Prometheus text or JSON) and [`trace`] (the
+//!   decoded-message log lines of [`ServerConfig::trace`]).
 //!
 //! Each connection is served by its own thread, which answers requests inline and in
-//! order (many may be in flight: they are read and answered in batches). Reads and
-//! writes go straight between the frame buffers and the files with `pread`/`pwrite`.
+//! order (many may be in flight: they are read and answered in batches). File data goes
+//! straight between the frame buffers and the files with `pread`/`pwrite`, large reads
+//! with `sendfile` and large writes with `splice`.
 //! Errors handling a request are answered with `Rlerror` and never end a connection;
 //! only transport errors and frames that cannot be delimited do.
 //!
@@ -30,25 +39,21 @@
 #![deny(unsafe_code)]
 
 pub mod backend;
-pub mod budget;
+mod engine;
 pub mod error;
-mod fdpass;
-mod fid;
-mod io;
-pub mod listen;
-mod lock;
-mod ops;
+mod observe;
 pub mod path;
-pub mod peer;
-pub mod poller;
-pub mod privsep;
-pub mod qid;
-mod readdir;
-mod session;
-pub mod spawner;
-pub mod stats;
-pub mod trace;
-mod xattr;
+mod process;
+mod transport;
+
+// The public modules keep their flat paths (`p9_server::listen`, …); the folders above
+// say which role each plays.
+pub use engine::{budget, qid};
+pub use observe::{stats, trace};
+pub use process::{privsep, spawner};
+pub use transport::{listen, peer, poller};
+
+use engine::lock;
 
 use std::io::{Read, Write};
 use std::os::fd::AsFd;
@@ -60,8 +65,8 @@ pub use backend::mapped::{Mapped, MetaStore, NoOwnership, SecurityModel};
 pub use backend::proxy::{HelperPool, ProxyBackend};
 pub use backend::readonly::ReadOnly;
 pub use backend::{Attr, AttrExt, Backend, FsStats, Node, SetTime};
+pub use engine::ops::MIN_MSIZE;
 pub use error::Error;
-pub use ops::MIN_MSIZE;
 use qid::QidMap;
 use rustix::io::Errno;
 use stats::Stats;
@@ -229,7 +234,7 @@ impl Server {
         msize_cap: u32,
         peer: &str,
     ) -> std::io::Result<()> {
-        session::run(self, reader, writer, msize_cap.max(MIN_MSIZE), peer, None)
+        transport::session::run(self, reader, writer, msize_cap.max(MIN_MSIZE), peer, None)
     }
 
     /// [`Server::serve_peer`], closing the connection if it has not completed its
@@ -242,7 +247,7 @@ impl Server {
         peer: &str,
         handshake: Option<std::time::Duration>,
     ) -> std::io::Result<()> {
-        session::run(
+        transport::session::run(
             self,
             reader,
             writer,

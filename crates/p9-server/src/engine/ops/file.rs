@@ -5,22 +5,22 @@ use std::os::fd::{AsFd, BorrowedFd};
 
 use confined_fs::check_name;
 use p9_wire::{
-    begin_rread, begin_rreaddir, dotl_to_host_oflags, finish_rread, finish_rreaddir, max_io_count,
-    max_readdir_count, Rgetlock, Rlcreate, Rlock, Rlopen, Rmessage, Rwrite, Tfsync, Tgetlock,
-    Tlcreate, Tlock, Tlopen, Tread, Treaddir, Twrite,
+    dotl_to_host_oflags, max_io_count, max_readdir_count, Rgetlock, Rlcreate, Rlock, Rlopen,
+    Rmessage, Rwrite, Tfsync, Tgetlock, Tlcreate, Tlock, Tlopen, Tread, Treaddir, Twrite,
 };
 use rustix::fs::OFlags;
 use rustix::io::Errno;
 
 use crate::backend::{Attr, AttrExt};
+use crate::engine::answer::{Answer, DirEntries, ReadData};
+use crate::engine::fid::FidState;
+use crate::engine::lock::{self, Range};
+use crate::engine::state::{ConnState, PendingLock};
+use crate::engine::{readdir, xattr};
 use crate::error::Result;
-use crate::fid::FidState;
-use crate::lock::{self, Range};
-use crate::session::{PendingLock, Session};
 
 /// Most blocking locks waiting at once on one connection; more are answered `BLOCKED`.
 const MAX_PENDING_LOCKS: usize = 1024;
-use crate::{io, readdir, xattr};
 
 /// Host open flags for a client's `P9_DOTL_*` flags: creation bits, `O_NOCTTY`,
 /// `O_ASYNC` and `O_DIRECT` (a buffer alignment the server cannot promise) dropped.
@@ -30,7 +30,7 @@ fn open_flags(dotl: u32) -> OFlags {
     OFlags::from_bits_retain(host as u32)
 }
 
-pub(super) fn lopen(s: &mut Session<'_>, tag: u16, t: &Tlopen, out: &mut Vec<u8>) -> Result<()> {
+pub(super) fn lopen(s: &mut ConnState<'_>, t: &Tlopen) -> Result<Answer<'static>> {
     let f = s.fids.get(t.fid)?;
     if f.is_open() {
         return Err(Errno::BADF.into());
@@ -45,15 +45,10 @@ pub(super) fn lopen(s: &mut Session<'_>, tag: u16, t: &Tlopen, out: &mut Vec<u8>
         FidState::File { fd, flags }
     };
     s.fids.set_state(t.fid, None, state)?;
-    s.reply(tag, &Rmessage::Lopen(Rlopen { qid, iounit: 0 }), out)
+    Ok(Rmessage::Lopen(Rlopen { qid, iounit: 0 }).into())
 }
 
-pub(super) fn lcreate(
-    s: &mut Session<'_>,
-    tag: u16,
-    t: &Tlcreate<'_>,
-    out: &mut Vec<u8>,
-) -> Result<()> {
+pub(super) fn lcreate(s: &mut ConnState<'_>, t: &Tlcreate<'_>) -> Result<Answer<'static>> {
     let f = s.fids.get(t.fid)?;
     if f.is_open() {
         return Err(Errno::BADF.into());
@@ -71,54 +66,31 @@ pub(super) fn lcreate(
     let qid = s.server.qids().qid(&a);
     s.fids
         .set_state(t.fid, Some(node), FidState::File { fd, flags })?;
-    s.reply(tag, &Rmessage::Lcreate(Rlcreate { qid, iounit: 0 }), out)
+    Ok(Rmessage::Lcreate(Rlcreate { qid, iounit: 0 }).into())
 }
 
-pub(super) fn read(s: &mut Session<'_>, tag: u16, t: &Tread, out: &mut Vec<u8>) -> Result<()> {
+pub(super) fn read<'a>(s: &'a mut ConnState<'_>, t: &Tread) -> Result<Answer<'a>> {
     let count = t.count.min(max_io_count(s.msize)) as usize;
-    let f = s.fids.get(t.fid)?;
-    if let FidState::File { fd, flags } = &f.state {
-        // Errors must be known before the header goes out.
-        if flags.contains(OFlags::WRONLY) {
-            return Err(Errno::BADF.into());
-        }
-        if count >= io::SENDFILE_MIN {
-            // Large reads go from the page cache to the transport with sendfile: the
-            // session sends this header, then the file's bytes.
-            let size = Attr::of(fd.as_fd())?.size;
-            let n = (size.saturating_sub(t.offset)).min(count as u64) as usize;
-            if n >= io::SENDFILE_MIN {
-                io::rread_header(tag, n, out)?;
-                s.deferred = Some(io::FileSegment {
-                    fid: t.fid,
-                    offset: t.offset,
-                    len: n,
-                });
-                return Ok(());
+    let data = match &s.fids.get(t.fid)?.state {
+        FidState::File { fd, flags } => {
+            if flags.contains(OFlags::WRONLY) {
+                return Err(Errno::BADF.into());
+            }
+            ReadData::File {
+                fid: t.fid,
+                fd: fd.as_fd(),
+                offset: t.offset,
+                count,
             }
         }
-    }
-    let start = begin_rread(tag, out);
-    let n = match &f.state {
-        FidState::File { fd, .. } => io::pread_append(fd.as_fd(), out, count, t.offset)?,
         FidState::Dir { .. } => return Err(Errno::ISDIR.into()),
-        FidState::XattrRead(value) => {
-            let data = xattr::read(value, t.offset, count);
-            out.extend_from_slice(data);
-            data.len()
-        }
+        FidState::XattrRead(value) => ReadData::Bytes(xattr::read(value, t.offset, count)),
         FidState::Walked | FidState::XattrWrite(_) => return Err(Errno::BADF.into()),
     };
-    finish_rread(out, start, n)?;
-    Ok(())
+    Ok(Answer::Read(data))
 }
 
-pub(super) fn write(
-    s: &mut Session<'_>,
-    tag: u16,
-    t: &Twrite<'_>,
-    out: &mut Vec<u8>,
-) -> Result<()> {
+pub(super) fn write(s: &mut ConnState<'_>, t: &Twrite<'_>) -> Result<Answer<'static>> {
     let n = match s.fids.state_mut(t.fid)? {
         FidState::File { fd, .. } => rustix::io::pwrite(fd.as_fd(), t.data, t.offset)?,
         FidState::XattrWrite(w) => w.write(t.offset, t.data)?,
@@ -126,61 +98,56 @@ pub(super) fn write(
         FidState::Walked | FidState::XattrRead(_) => return Err(Errno::BADF.into()),
     };
     let count = u32::try_from(n).map_err(|_| Errno::OVERFLOW)?;
-    s.reply(tag, &Rmessage::Write(Rwrite { count }), out)
+    Ok(Rmessage::Write(Rwrite { count }).into())
 }
 
-pub(super) fn readdir(
-    s: &mut Session<'_>,
-    tag: u16,
-    t: &Treaddir,
-    out: &mut Vec<u8>,
-) -> Result<()> {
+pub(super) fn readdir<'a>(s: &'a mut ConnState<'_>, t: &Treaddir) -> Result<Answer<'a>> {
     let budget = t.count.min(max_readdir_count(s.msize)) as usize;
-    let f = s.fids.get(t.fid)?;
-    let (fd, dev) = match &f.state {
+    let ConnState {
+        server,
+        fids,
+        scratch,
+        ..
+    } = s;
+    let (fd, dev) = match &fids.get(t.fid)?.state {
         FidState::Dir { fd, dev } => (fd.as_fd(), *dev),
         FidState::File { .. } => return Err(Errno::NOTDIR.into()),
         _ => return Err(Errno::BADF.into()),
     };
-    let backend = s.server.backend();
-    let view = readdir::View {
-        hidden: backend.hidden_names(),
-        types: backend.dirent_types(),
-    };
-    let start = begin_rreaddir(tag, out);
-    readdir::fill(
+    let backend = server.backend();
+    Ok(Answer::Readdir(DirEntries {
         fd,
         dev,
-        t.offset,
+        offset: t.offset,
         budget,
-        view,
-        s.server.qids(),
-        &mut s.scratch,
-        out,
-    )?;
-    finish_rreaddir(out, start)?;
-    Ok(())
+        view: readdir::View {
+            hidden: backend.hidden_names(),
+            types: backend.dirent_types(),
+        },
+        qids: server.qids(),
+        scratch,
+    }))
 }
 
 /// The open fd of a fid (file or directory).
-fn open_fd<'f>(s: &'f Session<'_>, fid: u32) -> Result<BorrowedFd<'f>> {
+fn open_fd<'f>(s: &'f ConnState<'_>, fid: u32) -> Result<BorrowedFd<'f>> {
     match &s.fids.get(fid)?.state {
         FidState::File { fd, .. } | FidState::Dir { fd, .. } => Ok(fd.as_fd()),
         _ => Err(Errno::BADF.into()),
     }
 }
 
-pub(super) fn fsync(s: &mut Session<'_>, tag: u16, t: &Tfsync, out: &mut Vec<u8>) -> Result<()> {
+pub(super) fn fsync(s: &mut ConnState<'_>, t: &Tfsync) -> Result<Answer<'static>> {
     let fd = open_fd(s, t.fid)?;
     if t.datasync != 0 {
         rustix::fs::fdatasync(fd)?;
     } else {
         rustix::fs::fsync(fd)?;
     }
-    s.reply(tag, &Rmessage::Fsync, out)
+    Ok(Rmessage::Fsync.into())
 }
 
-pub(super) fn lock(s: &mut Session<'_>, tag: u16, t: &Tlock<'_>, out: &mut Vec<u8>) -> Result<()> {
+pub(super) fn lock(s: &mut ConnState<'_>, tag: u16, t: &Tlock<'_>) -> Result<Answer<'static>> {
     let range = Range {
         ty: t.ty,
         start: t.start,
@@ -197,17 +164,12 @@ pub(super) fn lock(s: &mut Session<'_>, tag: u16, t: &Tlock<'_>, out: &mut Vec<u
         // Answered when granted (or at the deadline); the connection goes on meanwhile.
         s.pending_locks
             .push(PendingLock::new(tag, t.fid, range, wait));
-        return Ok(());
+        return Ok(Answer::Pending);
     }
-    s.reply(tag, &Rmessage::Lock(Rlock { status }), out)
+    Ok(Rmessage::Lock(Rlock { status }).into())
 }
 
-pub(super) fn getlock(
-    s: &mut Session<'_>,
-    tag: u16,
-    t: &Tgetlock<'_>,
-    out: &mut Vec<u8>,
-) -> Result<()> {
+pub(super) fn getlock<'a>(s: &mut ConnState<'_>, t: &Tgetlock<'a>) -> Result<Answer<'a>> {
     let fd = open_fd(s, t.fid)?;
     let r = lock::getlock(
         fd,
@@ -225,5 +187,5 @@ pub(super) fn getlock(
         proc_id: r.proc_id,
         client_id: t.client_id,
     });
-    s.reply(tag, &reply, out)
+    Ok(reply.into())
 }

@@ -194,7 +194,7 @@ pub struct Limits {
     pub handshake_timeout: Option<Duration>,
 }
 
-/// Default [`Limits::max_connections`] (and [`crate::budget::Budgets::connections`]).
+/// Default [`Limits::max_connections`] (and [`crate::engine::budget::Budgets::connections`]).
 pub const DEFAULT_MAX_CONNECTIONS: usize = 256;
 
 /// Default [`Limits::handshake_timeout`]: 5 s (a kernel client attaches at once).
@@ -360,7 +360,7 @@ pub fn send_connection(
     });
     msg.extend_from_slice(&peer.as_bytes()[..peer.len().min(MAX_PEER)]);
     use rustix::net::SendFlags;
-    crate::fdpass::send(
+    crate::transport::fdpass::send(
         channel,
         &msg,
         Some(conn),
@@ -376,7 +376,7 @@ type Received = (ConnKind, String, OwnedFd);
 fn recv_connection(channel: &OwnedFd) -> io::Result<Option<Received>> {
     loop {
         let mut buf = [0u8; 1 + MAX_PEER];
-        let (bytes, mut fds) = crate::fdpass::recv(channel, &mut buf)?;
+        let (bytes, mut fds) = crate::transport::fdpass::recv(channel, &mut buf)?;
         if bytes == 0 && fds.is_empty() {
             return Ok(None);
         }

@@ -160,7 +160,7 @@ fn wait_event(sock: &OwnedFd, helpers: &[Helper]) -> io::Result<(bool, bool)> {
 }
 
 fn send_fd(sock: impl AsFd, fd: Option<&OwnedFd>) -> io::Result<()> {
-    crate::fdpass::send(sock, &[1], fd.map(|f| f.as_fd()), SendFlags::NOSIGNAL)
+    crate::transport::fdpass::send(sock, &[1], fd.map(|f| f.as_fd()), SendFlags::NOSIGNAL)
 }
 
 /// The front end's end of a spawner.
@@ -193,7 +193,7 @@ impl Spawner {
 
 /// Receives the spawner's answer to one request on `sock`: the new helper's socket.
 pub fn receive_helper(sock: impl AsFd) -> io::Result<OwnedFd> {
-    let (n, mut fds) = crate::fdpass::recv(sock, &mut [0u8; 1])?;
+    let (n, mut fds) = crate::transport::fdpass::recv(sock, &mut [0u8; 1])?;
     if n == 0 {
         return Err(io::Error::new(
             io::ErrorKind::UnexpectedEof,

@@ -325,12 +325,21 @@ mod tests {
     use super::*;
     use std::os::fd::AsFd;
 
+    /// The file `f` in `dir` holding `content`, open read-only.
+    fn read_only_file(
+        dir: &tempfile::TempDir,
+        content: &[u8],
+    ) -> (std::path::PathBuf, std::fs::File) {
+        let p = dir.path().join("f");
+        std::fs::write(&p, content).unwrap();
+        let f = std::fs::File::open(&p).unwrap();
+        (p, f)
+    }
+
     #[test]
     fn appends() {
         let dir = tempfile::tempdir().unwrap();
-        let p = dir.path().join("f");
-        std::fs::write(&p, b"hello world").unwrap();
-        let f = std::fs::File::open(&p).unwrap();
+        let (_p, f) = read_only_file(&dir, b"hello world");
         let mut buf = b"head".to_vec();
         assert_eq!(pread_append(f.as_fd(), &mut buf, 5, 6), Ok(5));
         assert_eq!(buf, b"headworld");
@@ -343,9 +352,7 @@ mod tests {
     fn sendfile_pads_a_shrunk_file() {
         use std::io::Read;
         let dir = tempfile::tempdir().unwrap();
-        let p = dir.path().join("f");
-        std::fs::write(&p, b"0123456789").unwrap();
-        let f = std::fs::File::open(&p).unwrap();
+        let (_p, f) = read_only_file(&dir, b"0123456789");
         let (mut a, b) = std::os::unix::net::UnixStream::pair().unwrap();
         // 6 bytes from offset 7: three exist, three are promised anyway.
         send_file(b.as_fd(), f.as_fd(), 7, 6).unwrap();
@@ -461,10 +468,8 @@ mod tests {
     #[test]
     fn a_file_error_drops_the_rest_and_empties_the_pipes() {
         let dir = tempfile::tempdir().unwrap();
-        let p = dir.path().join("f");
-        std::fs::write(&p, b"x").unwrap();
         // Read-only: every write fails with EBADF.
-        let f = std::fs::File::open(&p).unwrap();
+        let (p, f) = read_only_file(&dir, b"x");
         let data = vec![7u8; 300_000];
         let mut buf = SpliceBuffer::default();
         let (_, w) = spliced(&mut buf, &data, &f, 0);

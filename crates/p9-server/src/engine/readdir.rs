@@ -13,8 +13,8 @@ use p9_wire::{dirent_type_from_mode, DirEntry, DirEntryWriter, Qid};
 use rustix::fs::{FileType, RawDir, SeekFrom};
 use rustix::io::Errno;
 
+use crate::engine::qid::QidMap;
 use crate::error::Result;
-use crate::qid::QidMap;
 
 /// Smallest getdents buffer: one entry with a 255-byte name always fits.
 const MIN_GETDENTS: usize = 4096;

@@ -1,175 +1,91 @@
 //! One connection: reading frames (bounded by the negotiated msize), answering each
-//! request in order on the connection's own thread, and writing the replies.
+//! request in order on the connection's own thread, and writing the replies. The engine
+//! says what to answer ([`crate::engine::ops::dispatch`] on the connection's
+//! [`ConnState`]); the session encodes it (file data read straight into the frame, or
+//! sent after it with `sendfile`), counts it, traces it and writes it.
 //!
 //! Requests are processed inline, in the order they arrive: pipelined requests (many
 //! tags in flight) are read in batches and their replies written in one go, so a busy
 //! client costs one read and one write per batch. Replies come back in request order,
 //! which makes Tflush trivial: by the time a Tflush is read, the request it names has
-//! been answered, so the Rflush follows at once.
+//! been answered, so the Rflush follows at once (a blocking Tlock still waiting is the
+//! one exception: flushed, it is dropped unanswered).
 //!
 //! Errors handling a request become an `Rlerror` and the connection goes on; a frame
 //! that cannot be delimited (size below 7, or above msize) ends the connection (with
 //! one warning), as does any error reading or writing the transport.
 
 use std::io::{self, ErrorKind, Read, Write};
-use std::mem::MaybeUninit;
-
-use p9_wire::{decode_tmessage, encode, msg_type_name, peek_header, Rmessage, HEADER_SIZE};
-
 use std::os::fd::{AsFd, BorrowedFd};
 use std::time::{Duration, Instant};
 
-use p9_wire::{Rlock, TwriteHeader, P9_LOCK_BLOCKED, TWRITE_HEADER_SIZE};
+use p9_wire::{
+    begin_rread, begin_rreaddir, decode_tmessage, encode, finish_rread, finish_rreaddir,
+    msg_type_name, peek_header, Rlock, Rmessage, Rreadlink, TwriteHeader, HEADER_SIZE,
+    TWRITE_HEADER_SIZE,
+};
 use rustix::event::{PollFd, PollFlags, Timespec};
 use rustix::fs::{FileType, OFlags};
 use rustix::io::Errno;
 
+use crate::backend::{Attr, AttrExt};
+use crate::engine::answer::{Answer, ReadData};
+use crate::engine::lock;
+use crate::engine::ops::dispatch;
+use crate::engine::state::ConnState;
 use crate::error::Error;
-use crate::fid::{FidState, FidTable};
-use crate::io::{FileSegment, SpliceBuffer, Taken, Written, SPLICE_WRITE_MIN};
-use crate::lock::{self, Range};
-use crate::peer::{identify, Authority, PeerIdentity};
-use crate::poller::RequestWait;
-use crate::stats::{op_index, ConnGuard};
+use crate::observe::stats::{op_index, ConnGuard};
+use crate::transport::io::{
+    pread_append, rread_header, send_file, FileSegment, SpliceBuffer, Taken, Written, SENDFILE_MIN,
+    SPLICE_WRITE_MIN,
+};
+use crate::transport::peer::{identify, Authority, PeerIdentity};
+use crate::transport::poller::RequestWait;
 use crate::Server;
 
 /// Bytes of replies buffered before they are written even though complete requests
 /// remain to be processed.
 const FLUSH_AT: usize = 256 * 1024;
-/// How soon a pending blocking lock is first tried again (besides whenever a lock is
-/// released in this server); the delay doubles after each try, up to
-/// [`LOCK_RETRY_MAX`] (for locks held outside the server, which cannot wake it).
-const LOCK_RETRY: Duration = Duration::from_millis(10);
-/// The longest delay between two tries of a pending blocking lock.
-const LOCK_RETRY_MAX: Duration = Duration::from_secs(1);
-/// The largest frame accepted before a version is agreed.
-const PRE_VERSION_FRAME: u32 = 8192;
 /// The read buffer's initial size.
 const INITIAL_READ: usize = 64 * 1024;
 
-/// The state of one connection.
+/// One connection's transport side: its protocol state ([`ConnState`]), and what it
+/// takes to carry requests and replies (the file data to send after the replies, the
+/// splice pipes, the lock wake-up pipe, the counters and the trace).
 pub(crate) struct Session<'s> {
-    /// The server this connection belongs to.
-    pub server: &'s Server,
-    /// The negotiated msize; 0 until a Tversion succeeds.
-    pub msize: u32,
-    /// The largest msize this transport allows.
-    pub cap: u32,
-    /// The connection's fids.
-    pub fids: FidTable,
-    /// A getdents buffer reused by Treaddir.
-    pub scratch: Vec<MaybeUninit<u8>>,
-    /// Blocking Tlocks waiting for their lock, oldest first.
-    pub pending_locks: Vec<PendingLock>,
+    /// What the protocol remembers between requests.
+    state: ConnState<'s>,
     /// The pipe that wakes this connection when a lock is released (made at its first
     /// pending lock).
     wake: Option<lock::Wake>,
     /// Whether a lock was released since the pending ones were last tried.
     woken: bool,
     /// File data to send right after the reply buffer (a large Rread's).
-    pub deferred: Option<FileSegment>,
+    deferred: Option<FileSegment>,
     /// The pipes large Twrites are spliced through (made at the first one).
     splice: SpliceBuffer,
     warned_fid_limit: bool,
-    /// This connection's counters (see [`crate::stats`]).
+    /// This connection's counters (see [`crate::observe::stats`]).
     stats: ConnGuard<'s>,
     /// Whether to log every message ([`crate::ServerConfig::trace`]).
     trace: bool,
     /// Who is at the other end, for the trace.
     peer: String,
-    /// What the peer may act as (from the kernel's word on who it is).
-    pub authority: Authority,
-    /// Close the connection once the replies so far are sent (a refused attach).
-    pub close_after_reply: bool,
-    /// Whether a Tattach has succeeded (the handshake is complete).
-    pub attached: bool,
-}
-
-/// A blocking Tlock on a lock someone else holds: retried while the connection goes on
-/// with other requests, answered when it is granted, fails, times out (`BLOCKED`), or is
-/// flushed (no answer).
-#[derive(Debug)]
-pub(crate) struct PendingLock {
-    /// The request's tag.
-    pub tag: u16,
-    /// Its fid.
-    pub fid: u32,
-    /// The range wanted.
-    pub range: Range,
-    /// When to give up and answer `BLOCKED`.
-    pub deadline: Instant,
-    /// When to try again, unless a release wakes it first.
-    pub next: Instant,
-    /// The delay before the try after that.
-    pub delay: Duration,
-}
-
-impl PendingLock {
-    /// A blocking lock just refused, waiting up to `wait`.
-    pub fn new(tag: u16, fid: u32, range: Range, wait: Duration) -> PendingLock {
-        let now = Instant::now();
-        PendingLock {
-            tag,
-            fid,
-            range,
-            deadline: now + wait,
-            next: now + LOCK_RETRY,
-            delay: LOCK_RETRY,
-        }
-    }
 }
 
 impl<'s> Session<'s> {
     fn new(server: &'s Server, cap: u32, peer: &str, authority: Authority) -> Session<'s> {
         Session {
-            authority,
-            close_after_reply: false,
+            state: ConnState::new(server, cap, authority),
             stats: server.stats().connect(),
             trace: server.config().trace,
             peer: peer.to_string(),
-            server,
-            msize: 0,
-            cap,
-            fids: FidTable::new(server.config().max_fids, server.pools()),
-            scratch: Vec::new(),
-            pending_locks: Vec::new(),
             wake: None,
             woken: false,
             deferred: None,
             splice: SpliceBuffer::default(),
             warned_fid_limit: false,
-            attached: false,
         }
-    }
-
-    /// The largest frame sent now.
-    pub fn limit(&self) -> u32 {
-        if self.msize == 0 {
-            self.cap
-        } else {
-            self.msize
-        }
-    }
-
-    /// The largest frame accepted now: until a version is agreed, only what a Tversion
-    /// needs (a client cannot make the server hold msize-sized buffers unversioned).
-    pub fn frame_limit(&self) -> u32 {
-        if self.msize == 0 {
-            PRE_VERSION_FRAME.min(self.cap)
-        } else {
-            self.msize
-        }
-    }
-
-    /// Appends the reply `msg` to `out`.
-    pub fn reply(
-        &self,
-        tag: u16,
-        msg: &Rmessage<'_>,
-        out: &mut Vec<u8>,
-    ) -> crate::error::Result<()> {
-        encode(tag, msg, out, self.limit())?;
-        Ok(())
     }
 
     /// Answers one complete frame, appending its reply to `out`.
@@ -199,10 +115,16 @@ impl<'s> Session<'s> {
             }
         };
         if self.trace {
-            tracing::trace!(peer = %self.peer, conn = self.stats.id, "<- {}", crate::trace::request(tag, &msg));
+            tracing::trace!(peer = %self.peer, conn = self.stats.id, "<- {}", crate::observe::trace::request(tag, &msg));
         }
         let ty = msg.msg_type();
-        let result = crate::ops::dispatch(self, tag, &msg, out);
+        // Only a Tversion changes the limit, and an Rversion fits any.
+        let limit = self.state.limit();
+        let Session {
+            state, deferred, ..
+        } = self;
+        let result = dispatch(state, tag, &msg)
+            .and_then(|answer| encode_answer(tag, answer, limit, out, deferred));
         self.finish(ty, tag, began, start, result, out);
     }
 
@@ -232,7 +154,7 @@ impl<'s> Session<'s> {
         };
         self.stats
             .record(op_index(ty), elapsed_ns(began), errno, bytes);
-        self.stats.set_fids(self.fids.len());
+        self.stats.set_fids(self.state.fids.len());
         if let Err(e) = result {
             out.truncate(start);
             if matches!(e.errno(), Errno::MFILE | Errno::NFILE | Errno::NOMEM)
@@ -240,8 +162,8 @@ impl<'s> Session<'s> {
             {
                 self.warned_fid_limit = true;
                 tracing::warn!(
-                    max_fids = self.server.config().max_fids,
-                    fids = self.fids.len(),
+                    max_fids = self.state.server.config().max_fids,
+                    fids = self.state.fids.len(),
                     errno = %e.errno(),
                     "this connection reached a bound (its fids, or its share of the fd, fid \
                      memory or xattr budget); requests for more get this errno"
@@ -274,13 +196,13 @@ impl<'s> Session<'s> {
         from: BorrowedFd<'_>,
         out: &mut Vec<u8>,
     ) -> io::Result<bool> {
-        let Session { fids, splice, .. } = self;
-        let fd = match fids.get(w.fid).map(|f| &f.state) {
-            Ok(FidState::File { fd, flags })
+        let Session { state, splice, .. } = self;
+        let fd = match state.open_file(w.fid) {
+            Some((fd, flags))
                 if flags.intersects(OFlags::WRONLY | OFlags::RDWR)
                     && !flags.contains(OFlags::APPEND) =>
             {
-                fd.as_fd()
+                fd
             }
             _ => return Ok(false),
         };
@@ -327,7 +249,10 @@ impl<'s> Session<'s> {
             // bytes <= count, a u32.
             _ => {
                 let count = written.bytes as u32;
-                self.reply(w.tag, &Rmessage::Write(p9_wire::Rwrite { count }), out)
+                let m = Rmessage::Write(p9_wire::Rwrite { count });
+                encode(w.tag, &m, out, self.state.limit())
+                    .map(drop)
+                    .map_err(Error::from)
             }
         };
         self.finish(p9_wire::P9_TWRITE, w.tag, began, start, result, out);
@@ -339,47 +264,29 @@ impl<'s> Session<'s> {
     fn trace_replies(&self, mut replies: &[u8]) {
         while let Ok(h) = peek_header(replies) {
             let end = (h.size as usize).min(replies.len());
-            tracing::trace!(peer = %self.peer, conn = self.stats.id, "-> {}", crate::trace::reply(&replies[..end]));
+            tracing::trace!(peer = %self.peer, conn = self.stats.id, "-> {}", crate::observe::trace::reply(&replies[..end]));
             replies = &replies[end..];
         }
     }
 
-    /// Retries the pending blocking locks that are due (all of them after a release),
-    /// answering those granted, failed or expired.
+    /// Answers the pending blocking locks granted, failed or expired (see
+    /// [`ConnState::retry_locks`]).
     fn retry_locks(&mut self, out: &mut Vec<u8>) {
         let first = out.len();
-        let now = Instant::now();
         let woken = std::mem::take(&mut self.woken);
-        let mut i = 0;
-        while i < self.pending_locks.len() {
-            let p = &self.pending_locks[i];
-            if !woken && now < p.next && now < p.deadline {
-                i += 1;
-                continue;
-            }
-            let (fid, range) = (p.fid, p.range);
-            let result = self.fids.lock(fid, &range);
-            let p = &mut self.pending_locks[i];
-            if matches!(result, Ok(P9_LOCK_BLOCKED)) && now < p.deadline {
-                p.delay = (p.delay * 2).min(LOCK_RETRY_MAX);
-                p.next = now + p.delay;
-                i += 1;
-                continue;
-            }
-            let p = self.pending_locks.remove(i);
-            match result {
-                Ok(status) => {
-                    let r = Rmessage::Lock(Rlock { status });
-                    if self.reply(p.tag, &r, out).is_err() {
-                        tracing::error!("cannot encode Rlock");
-                    }
-                }
-                Err(e) => {
-                    tracing::debug!(request = "Tlock", tag = p.tag, errno = %e, "request failed");
-                    self.reply_error(p.tag, &Error::from(e), out);
+        let limit = self.state.limit();
+        self.state.retry_locks(woken, |tag, result| match result {
+            Ok(status) => {
+                let r = Rmessage::Lock(Rlock { status });
+                if encode(tag, &r, out, limit).is_err() {
+                    tracing::error!("cannot encode Rlock");
                 }
             }
-        }
+            Err(e) => {
+                tracing::debug!(request = "Tlock", tag, errno = %e, "request failed");
+                reply_error(tag, &Error::from(e), limit, out);
+            }
+        });
         if self.trace {
             self.trace_replies(&out[first..]);
         }
@@ -387,28 +294,18 @@ impl<'s> Session<'s> {
 
     /// Wakes the connections waiting for locks if this one released any.
     fn wake_lock_waiters(&mut self) {
-        if self.fids.take_released() {
-            self.server.lock_waiters().wake_all();
+        if self.state.fids.take_released() {
+            self.state.server.lock_waiters().wake_all();
         }
-    }
-
-    /// Until the next pending lock is due, or `None` if none waits.
-    fn next_lock_retry(&self) -> Option<Duration> {
-        let due = self
-            .pending_locks
-            .iter()
-            .map(|p| p.next.min(p.deadline))
-            .min()?;
-        Some(due.saturating_duration_since(Instant::now()))
     }
 
     /// Waits until the client sends something (true), a lock is released or the next
     /// pending lock is due (false), with pending locks; registers this connection as a
     /// waiter while it has some.
     fn wait_for_locks(&mut self, reader: BorrowedFd<'_>) -> io::Result<bool> {
-        let Some(timeout) = self.next_lock_retry() else {
+        let Some(timeout) = self.state.next_lock_retry() else {
             if let Some(w) = &mut self.wake {
-                w.register(self.server.lock_waiters(), false);
+                w.register(self.state.server.lock_waiters(), false);
             }
             return Ok(true);
         };
@@ -424,7 +321,7 @@ impl<'s> Session<'s> {
         });
         let n = match &mut self.wake {
             Some(w) => {
-                w.register(self.server.lock_waiters(), true);
+                w.register(self.state.server.lock_waiters(), true);
                 let wfd = w.fd();
                 let mut fds = [
                     PollFd::new(&reader, PollFlags::IN),
@@ -450,12 +347,72 @@ impl<'s> Session<'s> {
     }
 
     fn reply_error(&self, tag: u16, e: &Error, out: &mut Vec<u8>) {
-        let r = Rmessage::lerror(e.ecode());
-        // An Rlerror is 11 bytes: it fits any msize the server accepts.
-        if encode(tag, &r, out, self.limit().max(64)).is_err() {
-            tracing::error!("cannot encode Rlerror");
-        }
+        reply_error(tag, e, self.state.limit(), out);
     }
+}
+
+/// Appends the Rlerror of `e` to `out`.
+fn reply_error(tag: u16, e: &Error, limit: u32, out: &mut Vec<u8>) {
+    let r = Rmessage::lerror(e.ecode());
+    // An Rlerror is 11 bytes: it fits any msize the server accepts.
+    if encode(tag, &r, out, limit.max(64)).is_err() {
+        tracing::error!("cannot encode Rlerror");
+    }
+}
+
+/// Appends the reply that `answer` says to `out`, reading file data straight into
+/// it; a large read from a file only gets its header there, its data is sent after
+/// the buffer (`deferred`).
+fn encode_answer(
+    tag: u16,
+    answer: Answer<'_>,
+    limit: u32,
+    out: &mut Vec<u8>,
+    deferred: &mut Option<FileSegment>,
+) -> crate::error::Result<()> {
+    match answer {
+        Answer::Reply(m) => {
+            encode(tag, &m, out, limit)?;
+        }
+        Answer::Readlink(target) => {
+            let m = Rmessage::Readlink(Rreadlink { target: &target });
+            encode(tag, &m, out, limit)?;
+        }
+        Answer::Read(ReadData::File {
+            fid,
+            fd,
+            offset,
+            count,
+        }) => {
+            if count >= SENDFILE_MIN {
+                // Large reads go from the page cache to the transport with sendfile:
+                // this header now, then the file's bytes (errors must be known before
+                // the header goes out).
+                let size = Attr::of(fd)?.size;
+                let len = (size.saturating_sub(offset)).min(count as u64) as usize;
+                if len >= SENDFILE_MIN {
+                    rread_header(tag, len, out)?;
+                    *deferred = Some(FileSegment { fid, offset, len });
+                    return Ok(());
+                }
+            }
+            let start = begin_rread(tag, out);
+            let n = pread_append(fd, out, count, offset)?;
+            finish_rread(out, start, n)?;
+        }
+        Answer::Read(ReadData::Bytes(data)) => {
+            let start = begin_rread(tag, out);
+            out.extend_from_slice(data);
+            finish_rread(out, start, data.len())?;
+        }
+        Answer::Readdir(entries) => {
+            let start = begin_rreaddir(tag, out);
+            entries.fill(out)?;
+            finish_rreaddir(out, start)?;
+        }
+        Answer::Pending => {}
+    }
+    Ok(())
 }
 
 /// Nanoseconds since `t` (saturating; a request never takes 584 years).
@@ -474,12 +431,11 @@ fn send_segment(
 ) -> io::Result<()> {
     writer.write_all(out)?;
     out.clear();
-    let file = match s.fids.get(seg.fid).map(|f| &f.state) {
-        Ok(FidState::File { fd, .. }) => fd.as_fd(),
+    let Some((file, _)) = s.state.open_file(seg.fid) else {
         // The read handler checked it just before.
-        _ => return Err(io::Error::other("sendfile: fid went away")),
+        return Err(io::Error::other("sendfile: fid went away"));
     };
-    crate::io::send_file(writer.as_fd(), file, seg.offset, seg.len)
+    send_file(writer.as_fd(), file, seg.offset, seg.len)
 }
 
 /// Whether `fd` becomes readable (or hung up) within `timeout`.
@@ -585,10 +541,10 @@ pub(crate) fn run(
                     break Ok(());
                 }
             };
-            if h.size > s.frame_limit() {
+            if h.size > s.state.frame_limit() {
                 tracing::warn!(
                     size = h.size,
-                    msize = s.frame_limit(),
+                    msize = s.state.frame_limit(),
                     tag = h.tag,
                     "frame larger than msize; closing the connection"
                 );
@@ -600,7 +556,7 @@ pub(crate) fn run(
                 s.handle(&rbuf[start..start + size], &mut out);
                 s.wake_lock_waiters();
                 start += size;
-                if s.close_after_reply {
+                if s.state.close_after_reply {
                     let _ = writer.write_all(&out).and_then(|()| writer.flush());
                     break Ok(());
                 }
@@ -637,7 +593,7 @@ pub(crate) fn run(
             HEADER_SIZE
         };
         // Everything complete is answered: send the replies before waiting for more.
-        if !s.pending_locks.is_empty() {
+        if !s.state.pending_locks.is_empty() {
             s.retry_locks(&mut out);
         }
         if !out.is_empty() {
@@ -647,7 +603,7 @@ pub(crate) fn run(
             }
             out.clear();
             // Large replies (reads of several MiB) need not keep their buffer.
-            if out.capacity() > 2 * FLUSH_AT + s.limit() as usize {
+            if out.capacity() > 2 * FLUSH_AT + s.state.limit() as usize {
                 out = Vec::with_capacity(INITIAL_READ);
             }
         }
@@ -658,7 +614,7 @@ pub(crate) fn run(
             Ok(false) => continue,
             Err(e) => break Err(e),
         }
-        if let Some(by) = handshake_by.filter(|_| !s.attached) {
+        if let Some(by) = handshake_by.filter(|_| !s.state.attached) {
             let left = by.saturating_duration_since(Instant::now());
             match readable_within(&reader, left) {
                 Ok(true) => {}
@@ -681,7 +637,7 @@ pub(crate) fn run(
             if rbuf.len() < need {
                 rbuf.resize(
                     need.next_power_of_two()
-                        .min(s.frame_limit() as usize)
+                        .min(s.state.frame_limit() as usize)
                         .max(need),
                     0,
                 );
@@ -694,7 +650,7 @@ pub(crate) fn run(
         }
     };
     // Fids (and their open files, locks, unset xattrs) go with the connection.
-    drop(s.fids.clear());
+    drop(s.state.fids.clear());
     s.wake_lock_waiters();
     if let Some(w) = &mut s.wake {
         w.register(server.lock_waiters(), false);

@@ -1,8 +1,10 @@
 //! POSIX byte-range locks (Tlock, Tgetlock) as open-file-description locks
 //! (`F_OFD_SETLK`, `F_OFD_GETLK`) on the fid's open fd: each open fid is its own lock
 //! owner, so locks held through two fids (of one connection or two) conflict, and
-//! clunking a fid releases its locks. The connection never blocks: a lock held by
-//! someone else answers `P9_LOCK_BLOCKED`, and the client retries.
+//! clunking a fid releases its locks. No thread ever blocks on a lock: a lock held by
+//! someone else is `P9_LOCK_BLOCKED` at once; a blocking Tlock then waits as a pending
+//! lock of its connection, tried again when a lock is released here ([`Waiters`]) or
+//! after a growing delay, while the connection answers its other requests.
 
 use std::collections::BTreeMap;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
@@ -283,6 +285,22 @@ mod tests {
     use super::*;
     use std::os::fd::AsFd;
 
+    /// A file holding `content`, opened twice for reading and writing: two open file
+    /// descriptions (two lock owners).
+    fn two_opens(content: &[u8]) -> (tempfile::TempDir, std::fs::File, std::fs::File) {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("f");
+        std::fs::write(&p, content).unwrap();
+        let open = || {
+            std::fs::OpenOptions::new()
+                .read(true)
+                .write(true)
+                .open(&p)
+                .unwrap()
+        };
+        (dir, open(), open())
+    }
+
     fn range(ty: u8, start: u64, length: u64) -> Range {
         Range {
             ty,
@@ -294,19 +312,7 @@ mod tests {
 
     #[test]
     fn two_descriptions_conflict() {
-        let dir = tempfile::tempdir().unwrap();
-        let p = dir.path().join("f");
-        std::fs::write(&p, b"0123456789").unwrap();
-        let a = std::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .open(&p)
-            .unwrap();
-        let b = std::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .open(&p)
-            .unwrap();
+        let (_dir, a, b) = two_opens(b"0123456789");
         let w = range(P9_LOCK_TYPE_WRLCK, 0, 5);
         assert_eq!(lock(a.as_fd(), &w), Ok(P9_LOCK_SUCCESS));
         assert_eq!(lock(b.as_fd(), &w), Ok(P9_LOCK_BLOCKED));
@@ -364,19 +370,7 @@ mod tests {
 
     #[test]
     fn unlock_all_releases_a_shared_description() {
-        let dir = tempfile::tempdir().unwrap();
-        let p = dir.path().join("f");
-        std::fs::write(&p, b"x").unwrap();
-        let a = std::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .open(&p)
-            .unwrap();
-        let other = std::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .open(&p)
-            .unwrap();
+        let (_dir, a, other) = two_opens(b"x");
         // A second fd of the same description (a helper's copy) keeps its locks alive.
         let copy = a.try_clone().unwrap();
         assert_eq!(

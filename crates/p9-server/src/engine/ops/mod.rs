@@ -1,5 +1,5 @@
-//! One function per request: each appends its reply to the output buffer, or returns
-//! the error the session answers as `Rlerror`.
+//! One function per request: each works on the connection's [`ConnState`] and returns
+//! what to answer ([`Answer`]), or the error the session answers as `Rlerror`.
 
 mod dir;
 mod file;
@@ -10,20 +10,21 @@ use p9_wire::{Rmessage, Tmessage};
 use rustix::io::Errno;
 
 use crate::backend::{Attr, AttrExt, Node};
+use crate::engine::answer::Answer;
+use crate::engine::state::ConnState;
 use crate::error::Result;
-use crate::session::Session;
 
 /// The smallest msize the server negotiates: a page of data plus the I/O header,
 /// as the Linux client itself requires.
 pub const MIN_MSIZE: u32 = 4096 + p9_wire::IOHDRSZ;
 
-/// Answers `msg`.
-pub(crate) fn dispatch(
-    s: &mut Session<'_>,
+/// What to answer to `msg` (tagged `tag`); the answer may borrow from the state (an
+/// open file to read) and from the request.
+pub(crate) fn dispatch<'a>(
+    s: &'a mut ConnState<'_>,
     tag: u16,
-    msg: &Tmessage<'_>,
-    out: &mut Vec<u8>,
-) -> Result<()> {
+    msg: &'a Tmessage<'a>,
+) -> Result<Answer<'a>> {
     if s.msize == 0 && !matches!(msg, Tmessage::Version(_)) {
         // Nothing but Tversion before a version is agreed.
         return Err(Errno::PROTO.into());
@@ -35,44 +36,44 @@ pub(crate) fn dispatch(
         }
     }
     match msg {
-        Tmessage::Version(t) => tree::version(s, tag, t, out),
+        Tmessage::Version(t) => tree::version(s, t),
         Tmessage::Auth(_) => {
             // ENOENT is how 9P2000.L servers say "no authentication required": diod
             // answers so, and its client library (diodls, diodcat...) depends on it.
             tracing::debug!("Tauth: no authentication is required; answering ENOENT");
             Err(Errno::NOENT.into())
         }
-        Tmessage::Attach(t) => tree::attach(s, tag, t, out),
+        Tmessage::Attach(t) => tree::attach(s, t),
         Tmessage::Flush(t) => {
             // Requests are answered in order, except blocking locks still waiting: a
             // flushed one is dropped unanswered.
             s.pending_locks.retain(|p| p.tag != t.oldtag);
-            s.reply(tag, &Rmessage::Flush, out)
+            Ok(Rmessage::Flush.into())
         }
-        Tmessage::Walk(t) => tree::walk(s, tag, t, out),
-        Tmessage::Clunk(t) => tree::clunk(s, tag, t.fid, out),
-        Tmessage::Remove(t) => tree::remove(s, tag, t.fid, out),
-        Tmessage::Lopen(t) => file::lopen(s, tag, t, out),
-        Tmessage::Lcreate(t) => file::lcreate(s, tag, t, out),
-        Tmessage::Read(t) => file::read(s, tag, t, out),
-        Tmessage::Write(t) => file::write(s, tag, t, out),
-        Tmessage::Readdir(t) => file::readdir(s, tag, t, out),
-        Tmessage::Fsync(t) => file::fsync(s, tag, t, out),
-        Tmessage::Lock(t) => file::lock(s, tag, t, out),
-        Tmessage::Getlock(t) => file::getlock(s, tag, t, out),
-        Tmessage::Getattr(t) => meta::getattr(s, tag, t, out),
-        Tmessage::Setattr(t) => meta::setattr(s, tag, t, out),
-        Tmessage::Statfs(t) => meta::statfs(s, tag, t.fid, out),
-        Tmessage::Readlink(t) => meta::readlink(s, tag, t.fid, out),
-        Tmessage::Xattrwalk(t) => meta::xattrwalk(s, tag, t, out),
-        Tmessage::Xattrcreate(t) => meta::xattrcreate(s, tag, t, out),
-        Tmessage::Mkdir(t) => dir::mkdir(s, tag, t, out),
-        Tmessage::Symlink(t) => dir::symlink(s, tag, t, out),
-        Tmessage::Mknod(t) => dir::mknod(s, tag, t, out),
-        Tmessage::Link(t) => dir::link(s, tag, t, out),
-        Tmessage::Rename(t) => dir::rename(s, tag, t, out),
-        Tmessage::Renameat(t) => dir::renameat(s, tag, t, out),
-        Tmessage::Unlinkat(t) => dir::unlinkat(s, tag, t, out),
+        Tmessage::Walk(t) => tree::walk(s, t),
+        Tmessage::Clunk(t) => tree::clunk(s, t.fid),
+        Tmessage::Remove(t) => tree::remove(s, t.fid),
+        Tmessage::Lopen(t) => file::lopen(s, t),
+        Tmessage::Lcreate(t) => file::lcreate(s, t),
+        Tmessage::Read(t) => file::read(s, t),
+        Tmessage::Write(t) => file::write(s, t),
+        Tmessage::Readdir(t) => file::readdir(s, t),
+        Tmessage::Fsync(t) => file::fsync(s, t),
+        Tmessage::Lock(t) => file::lock(s, tag, t),
+        Tmessage::Getlock(t) => file::getlock(s, t),
+        Tmessage::Getattr(t) => meta::getattr(s, t),
+        Tmessage::Setattr(t) => meta::setattr(s, t),
+        Tmessage::Statfs(t) => meta::statfs(s, t.fid),
+        Tmessage::Readlink(t) => meta::readlink(s, t.fid),
+        Tmessage::Xattrwalk(t) => meta::xattrwalk(s, t),
+        Tmessage::Xattrcreate(t) => meta::xattrcreate(s, t),
+        Tmessage::Mkdir(t) => dir::mkdir(s, t),
+        Tmessage::Symlink(t) => dir::symlink(s, t),
+        Tmessage::Mknod(t) => dir::mknod(s, t),
+        Tmessage::Link(t) => dir::link(s, t),
+        Tmessage::Rename(t) => dir::rename(s, t),
+        Tmessage::Renameat(t) => dir::renameat(s, t),
+        Tmessage::Unlinkat(t) => dir::unlinkat(s, t),
     }
 }
 
@@ -113,14 +114,14 @@ fn acting_fid(msg: &Tmessage<'_>) -> Option<u32> {
 
 /// The qid of `node` (by default an `fstat` of its fd; the mapped models give the type
 /// the client sees).
-fn node_qid(s: &Session<'_>, node: &Node) -> Result<(p9_wire::Qid, Attr)> {
+fn node_qid(s: &ConnState<'_>, node: &Node) -> Result<(p9_wire::Qid, Attr)> {
     let a = s.server.backend().getattr(node)?;
     Ok((s.server.qids().qid(&a), a))
 }
 
 /// Finds the directory holding `node` and its name there, checking that the name still
 /// refers to the same inode (`ESTALE` if the tree changed under the fid's path).
-fn parent_of(s: &Session<'_>, node: &Node) -> Result<(Node, Vec<u8>)> {
+fn parent_of(s: &ConnState<'_>, node: &Node) -> Result<(Node, Vec<u8>)> {
     let name = crate::path::last(node.path()).ok_or(Errno::BUSY)?.to_vec();
     let backend = s.server.backend();
     let dir = backend.lookup(crate::path::parent(node.path()))?;

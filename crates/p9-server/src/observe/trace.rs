@@ -125,7 +125,11 @@ fn write_number(s: &mut String, name: &str, form: Form, v: u64) -> fmt::Result {
         Form::Oct => write!(s, " {name} 0{v:o}"),
         Form::Hex => write!(s, " {name} 0x{v:x}"),
         Form::Signed => write!(s, " {name} {}", v as u32 as i32),
-        Form::Errno => write!(s, " {name} {v} ({})", crate::stats::errno_name(v as i32)),
+        Form::Errno => write!(
+            s,
+            " {name} {v} ({})",
+            crate::observe::stats::errno_name(v as i32)
+        ),
         Form::Plain | Form::Data => write!(s, " {name} {v}"),
     }
 }

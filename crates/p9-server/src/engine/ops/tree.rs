@@ -9,19 +9,15 @@ use rustix::io::Errno;
 
 use super::{node_qid, parent_of, MIN_MSIZE};
 use crate::backend::{Attr, AttrExt, Node};
+use crate::engine::answer::Answer;
+use crate::engine::fid::{Acting, Fid, FidState};
+use crate::engine::state::ConnState;
 use crate::error::Result;
-use crate::fid::{Acting, Fid, FidState};
 use crate::path;
-use crate::peer::Authority;
-use crate::session::Session;
+use crate::transport::peer::Authority;
 use std::sync::Arc;
 
-pub(super) fn version(
-    s: &mut Session<'_>,
-    tag: u16,
-    t: &Tversion<'_>,
-    out: &mut Vec<u8>,
-) -> Result<()> {
+pub(super) fn version(s: &mut ConnState<'_>, t: &Tversion<'_>) -> Result<Answer<'static>> {
     // A Tversion starts a new session: every fid and waiting lock is forgotten.
     s.pending_locks.clear();
     drop(s.fids.clear());
@@ -36,18 +32,13 @@ pub(super) fn version(
             msize,
             version: VERSION_UNKNOWN,
         });
-        return s.reply(tag, &r, out);
+        return Ok(r.into());
     }
     s.msize = msize;
-    s.reply(tag, &Rmessage::Version(Rversion { msize, version }), out)
+    Ok(Rmessage::Version(Rversion { msize, version }).into())
 }
 
-pub(super) fn attach(
-    s: &mut Session<'_>,
-    tag: u16,
-    t: &Tattach<'_>,
-    out: &mut Vec<u8>,
-) -> Result<()> {
+pub(super) fn attach(s: &mut ConnState<'_>, t: &Tattach<'_>) -> Result<Answer<'static>> {
     if !t.aname.is_empty() && !s.server.config().anames.iter().any(|a| a == t.aname) {
         return Err(Errno::NOENT.into());
     }
@@ -79,11 +70,11 @@ pub(super) fn attach(
     let (qid, _) = node_qid(s, &root)?;
     s.fids.insert_new(t.fid, Fid::walked(root, acting))?;
     s.attached = true;
-    s.reply(tag, &Rmessage::Attach(Rattach { qid }), out)
+    Ok(Rmessage::Attach(Rattach { qid }).into())
 }
 
 /// One step of a walk from `node`.
-fn step(s: &Session<'_>, node: &Node, name: &[u8]) -> Result<Node> {
+fn step(s: &ConnState<'_>, node: &Node, name: &[u8]) -> Result<Node> {
     let backend = s.server.backend();
     if name == b"." {
         // `.` stays (Linux never sends it; diod's tools do, and diod answers so).
@@ -107,7 +98,7 @@ fn step(s: &Session<'_>, node: &Node, name: &[u8]) -> Result<Node> {
     Ok(backend.walk(node, name)?)
 }
 
-pub(super) fn walk(s: &mut Session<'_>, tag: u16, t: &Twalk<'_>, out: &mut Vec<u8>) -> Result<()> {
+pub(super) fn walk(s: &mut ConnState<'_>, t: &Twalk<'_>) -> Result<Answer<'static>> {
     let from = s.fids.get(t.fid)?;
     let acting = std::sync::Arc::clone(&from.acting);
     let mut node = from.node.clone();
@@ -130,10 +121,10 @@ pub(super) fn walk(s: &mut Session<'_>, tag: u16, t: &Twalk<'_>, out: &mut Vec<u
     if wqids.len() == t.wnames.len() {
         s.fids.replace(t.newfid, Fid::walked(node, acting))?;
     }
-    s.reply(tag, &Rmessage::Walk(Rwalk { wqids }), out)
+    Ok(Rmessage::Walk(Rwalk { wqids }).into())
 }
 
-pub(super) fn clunk(s: &mut Session<'_>, tag: u16, fid: u32, out: &mut Vec<u8>) -> Result<()> {
+pub(super) fn clunk(s: &mut ConnState<'_>, fid: u32) -> Result<Answer<'static>> {
     let mut f = s.fids.remove(fid)?;
     // Only an xattr being written is taken out of the fid: an open file stays in it
     // until it drops, which releases its locks first.
@@ -142,10 +133,10 @@ pub(super) fn clunk(s: &mut Session<'_>, tag: u16, fid: u32, out: &mut Vec<u8>) 
             w.commit(s.server.backend(), &f.node)?;
         }
     }
-    s.reply(tag, &Rmessage::Clunk, out)
+    Ok(Rmessage::Clunk.into())
 }
 
-pub(super) fn remove(s: &mut Session<'_>, tag: u16, fid: u32, out: &mut Vec<u8>) -> Result<()> {
+pub(super) fn remove(s: &mut ConnState<'_>, fid: u32) -> Result<Answer<'static>> {
     // The fid is clunked whether or not the removal works.
     let f = s.fids.remove(fid)?;
     if f.node.is_root() {
@@ -154,5 +145,5 @@ pub(super) fn remove(s: &mut Session<'_>, tag: u16, fid: u32, out: &mut Vec<u8>)
     let is_dir = Attr::of(f.node.fd())?.is_dir();
     let (dir, name) = parent_of(s, &f.node)?;
     s.server.backend().unlink(&dir, &name, is_dir)?;
-    s.reply(tag, &Rmessage::Remove, out)
+    Ok(Rmessage::Remove.into())
 }

@@ -58,7 +58,7 @@ impl Default for Budgets {
             fid_memory: DEFAULT_FID_MEMORY,
             xattr: DEFAULT_XATTR,
             lock_ranges: DEFAULT_LOCK_RANGES,
-            connections: crate::listen::DEFAULT_MAX_CONNECTIONS,
+            connections: crate::transport::listen::DEFAULT_MAX_CONNECTIONS,
         }
     }
 }

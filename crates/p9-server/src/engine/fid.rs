@@ -11,10 +11,10 @@ use rustix::fs::OFlags;
 use rustix::io::Errno;
 
 use crate::backend::Node;
-use crate::budget::{fd_errno, Over, Pools, Share, FID_OVERHEAD};
-use crate::lock::{self, Range, MAX_RANGES_PER_FID};
+use crate::engine::budget::{fd_errno, Over, Pools, Share, FID_OVERHEAD};
+use crate::engine::lock::{self, Range, MAX_RANGES_PER_FID};
+use crate::engine::xattr::XattrWrite;
 use crate::path;
-use crate::xattr::XattrWrite;
 use p9_wire::{P9_LOCK_SUCCESS, P9_LOCK_TYPE_UNLCK};
 
 /// One fid.
@@ -31,11 +31,11 @@ pub struct Fid {
     /// proxy helper has not closed yet).
     pub locked: bool,
     /// The ranges it holds locked (counted against the lock budget).
-    ranges: crate::lock::Held,
+    ranges: crate::engine::lock::Held,
 }
 
 /// Whom a fid acts as: decided at its attach by the connection's authority
-/// ([`crate::peer::Authority`]) and the backend's id mapping, inherited by every fid
+/// ([`crate::transport::peer::Authority`]) and the backend's id mapping, inherited by every fid
 /// walked from it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Acting {
@@ -102,7 +102,7 @@ impl Fid {
             acting,
             state,
             locked: false,
-            ranges: crate::lock::Held::default(),
+            ranges: crate::engine::lock::Held::default(),
         }
     }
 
@@ -118,12 +118,12 @@ impl Drop for Fid {
             return;
         }
         if let FidState::File { fd, .. } | FidState::Dir { fd, .. } = &self.state {
-            crate::lock::unlock_all(fd.as_fd());
+            crate::engine::lock::unlock_all(fd.as_fd());
         }
     }
 }
 
-/// A fid's cost to each budget (see [`crate::budget`]).
+/// A fid's cost to each budget (see [`crate::engine::budget`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 struct Cost {
     /// Fds: one for its node, one more while open.

@@ -8,17 +8,13 @@ use rustix::fs::OFlags;
 use rustix::io::Errno;
 
 use crate::backend::SetTime;
+use crate::engine::answer::Answer;
+use crate::engine::fid::{Fid, FidState};
+use crate::engine::state::ConnState;
+use crate::engine::xattr::{self, XattrWrite};
 use crate::error::Result;
-use crate::fid::{Fid, FidState};
-use crate::session::Session;
-use crate::xattr::{self, XattrWrite};
 
-pub(super) fn getattr(
-    s: &mut Session<'_>,
-    tag: u16,
-    t: &Tgetattr,
-    out: &mut Vec<u8>,
-) -> Result<()> {
+pub(super) fn getattr(s: &mut ConnState<'_>, t: &Tgetattr) -> Result<Answer<'static>> {
     // The node's own fd: an unlinked but still open (or walked) file keeps working.
     let a = s.server.backend().getattr(&s.fids.get(t.fid)?.node)?;
     let r = Rgetattr {
@@ -40,7 +36,7 @@ pub(super) fn getattr(
         ctime_nsec: a.ctime_nsec as u64,
         ..Rgetattr::default()
     };
-    s.reply(tag, &Rmessage::Getattr(r), out)
+    Ok(Rmessage::Getattr(r).into())
 }
 
 fn set_time(valid: u32, change: u32, given: u32, sec: u64, nsec: u64) -> SetTime {
@@ -53,12 +49,7 @@ fn set_time(valid: u32, change: u32, given: u32, sec: u64, nsec: u64) -> SetTime
     }
 }
 
-pub(super) fn setattr(
-    s: &mut Session<'_>,
-    tag: u16,
-    t: &Tsetattr,
-    out: &mut Vec<u8>,
-) -> Result<()> {
+pub(super) fn setattr(s: &mut ConnState<'_>, t: &Tsetattr) -> Result<Answer<'static>> {
     let f = s.fids.get(t.fid)?;
     let backend = s.server.backend();
     // Owner, then mode, then size, then times: one Tsetattr ends with exactly what it names
@@ -107,10 +98,10 @@ pub(super) fn setattr(
         );
         backend.utimens(&f.node, atime, mtime)?;
     }
-    s.reply(tag, &Rmessage::Setattr, out)
+    Ok(Rmessage::Setattr.into())
 }
 
-pub(super) fn statfs(s: &mut Session<'_>, tag: u16, fid: u32, out: &mut Vec<u8>) -> Result<()> {
+pub(super) fn statfs(s: &mut ConnState<'_>, fid: u32) -> Result<Answer<'static>> {
     let st = s.server.backend().statfs(&s.fids.get(fid)?.node)?;
     let r = Rstatfs {
         ty: st.fs_type,
@@ -123,20 +114,15 @@ pub(super) fn statfs(s: &mut Session<'_>, tag: u16, fid: u32, out: &mut Vec<u8>)
         fsid: st.fsid,
         namelen: st.namelen,
     };
-    s.reply(tag, &Rmessage::Statfs(r), out)
+    Ok(Rmessage::Statfs(r).into())
 }
 
-pub(super) fn readlink(s: &mut Session<'_>, tag: u16, fid: u32, out: &mut Vec<u8>) -> Result<()> {
+pub(super) fn readlink(s: &mut ConnState<'_>, fid: u32) -> Result<Answer<'static>> {
     let target = s.server.backend().readlink(&s.fids.get(fid)?.node)?;
-    s.reply(tag, &Rmessage::Readlink(Rreadlink { target: &target }), out)
+    Ok(Answer::Readlink(target))
 }
 
-pub(super) fn xattrwalk(
-    s: &mut Session<'_>,
-    tag: u16,
-    t: &Txattrwalk<'_>,
-    out: &mut Vec<u8>,
-) -> Result<()> {
+pub(super) fn xattrwalk(s: &mut ConnState<'_>, t: &Txattrwalk<'_>) -> Result<Answer<'static>> {
     let f = s.fids.get(t.fid)?;
     let (node, acting) = (f.node.clone(), Arc::clone(&f.acting));
     if t.newfid != t.fid {
@@ -147,20 +133,15 @@ pub(super) fn xattrwalk(
     let size = value.len() as u64;
     s.fids
         .replace(t.newfid, Fid::new(node, acting, FidState::XattrRead(value)))?;
-    s.reply(tag, &Rmessage::Xattrwalk(Rxattrwalk { size }), out)
+    Ok(Rmessage::Xattrwalk(Rxattrwalk { size }).into())
 }
 
-pub(super) fn xattrcreate(
-    s: &mut Session<'_>,
-    tag: u16,
-    t: &Txattrcreate<'_>,
-    out: &mut Vec<u8>,
-) -> Result<()> {
+pub(super) fn xattrcreate(s: &mut ConnState<'_>, t: &Txattrcreate<'_>) -> Result<Answer<'static>> {
     if s.fids.get(t.fid)?.is_open() {
         return Err(Errno::BADF.into());
     }
     let w = XattrWrite::new(t.name, t.attr_size, t.flags)?;
     s.fids.check_xattr_budget(w.size())?;
     s.fids.set_state(t.fid, None, FidState::XattrWrite(w))?;
-    s.reply(tag, &Rmessage::Xattrcreate, out)
+    Ok(Rmessage::Xattrcreate.into())
 }
