@@ -16,21 +16,21 @@ use rustix::fs::{self, AtFlags, FileType, Mode, OFlags, StatFs, Timestamps, Xatt
 use rustix::io::Errno;
 
 use crate::creds::Credentials;
-use crate::path::check_name;
+use crate::path::Name;
 use crate::root::{Export, XATTR_SIZE_MAX};
 
 /// The `/proc/self/fd` entry naming `fd`.
-fn proc_name(fd: BorrowedFd<'_>) -> CString {
+pub(crate) fn proc_name(fd: BorrowedFd<'_>) -> CString {
     CString::new(fd.as_raw_fd().to_string()).expect("decimal digits have no NUL")
 }
 
-fn file_type_of(fd: BorrowedFd<'_>) -> Result<FileType, Errno> {
+pub(crate) fn file_type_of(fd: BorrowedFd<'_>) -> Result<FileType, Errno> {
     Ok(FileType::from_raw_mode(fs::fstat(fd)?.st_mode))
 }
 
 /// Checks that an fd opened with `O_NONBLOCK` is a regular file or directory, and gives
 /// it the status flags the client asked for.
-fn finish_open(fd: OwnedFd, flags: OFlags) -> Result<OwnedFd, Errno> {
+pub(crate) fn finish_open(fd: OwnedFd, flags: OFlags) -> Result<OwnedFd, Errno> {
     match file_type_of(fd.as_fd())? {
         FileType::RegularFile | FileType::Directory => {}
         _ => return Err(Errno::NXIO),
@@ -51,11 +51,15 @@ fn open_flags(flags: OFlags) -> Result<OFlags, Errno> {
 }
 
 impl Export {
-    /// Looks up the single name `name` (checked with [`check_name`]) in the directory
-    /// `dir` without following it if it is a symlink: an `O_PATH` fd of what it names.
-    pub fn lookup_at(&self, dir: BorrowedFd<'_>, name: &[u8]) -> Result<OwnedFd, Errno> {
-        check_name(name)?;
-        self.resolve_at(dir, name, OFlags::PATH | OFlags::NOFOLLOW, Mode::empty())
+    /// Looks up the single name `name` in the directory `dir` without following it if it
+    /// is a symlink: an `O_PATH` fd of what it names.
+    pub fn lookup_at(&self, dir: BorrowedFd<'_>, name: Name<'_>) -> Result<OwnedFd, Errno> {
+        self.resolve_at(
+            dir,
+            name.as_bytes(),
+            OFlags::PATH | OFlags::NOFOLLOW,
+            Mode::empty(),
+        )
     }
 
     /// An `O_PATH` fd of the inode `fd` refers to (any kind of fd of this export).
@@ -95,12 +99,11 @@ impl Export {
     pub fn create_at(
         &self,
         dir: BorrowedFd<'_>,
-        name: &[u8],
+        name: Name<'_>,
         flags: OFlags,
         mode: u32,
         creds: Credentials,
     ) -> Result<OwnedFd, Errno> {
-        check_name(name)?;
         if flags.intersects(OFlags::PATH | OFlags::DIRECTORY | OFlags::TMPFILE) {
             return Err(Errno::INVAL);
         }
@@ -112,7 +115,7 @@ impl Export {
             // opened, so a device node is never opened by a create.
             self.resolve_at(
                 dir,
-                name,
+                name.as_bytes(),
                 base | OFlags::CREATE
                     | OFlags::EXCL
                     | OFlags::NOFOLLOW
@@ -140,13 +143,12 @@ impl Export {
     pub fn mkdir_at(
         &self,
         dir: BorrowedFd<'_>,
-        name: &[u8],
+        name: Name<'_>,
         mode: u32,
         creds: Credentials,
     ) -> Result<(), Errno> {
-        check_name(name)?;
         let _as_client = creds.switch()?;
-        fs::mkdirat(dir, name, Mode::from_raw_mode(mode & 0o7777))
+        fs::mkdirat(dir, name.as_bytes(), Mode::from_raw_mode(mode & 0o7777))
     }
 
     /// `mknodat(dir, name, mode, rdev)` as `creds`: devices, FIFOs, sockets, regular
@@ -154,12 +156,11 @@ impl Export {
     pub fn mknod_at(
         &self,
         dir: BorrowedFd<'_>,
-        name: &[u8],
+        name: Name<'_>,
         mode: u32,
         rdev: u64,
         creds: Credentials,
     ) -> Result<(), Errno> {
-        check_name(name)?;
         let ty = match FileType::from_raw_mode(mode) {
             _ if mode & 0o170000 == 0 => FileType::RegularFile,
             t @ (FileType::RegularFile
@@ -170,7 +171,13 @@ impl Export {
             _ => return Err(Errno::INVAL),
         };
         let _as_client = creds.switch()?;
-        fs::mknodat(dir, name, ty, Mode::from_raw_mode(mode & 0o7777), rdev)
+        fs::mknodat(
+            dir,
+            name.as_bytes(),
+            ty,
+            Mode::from_raw_mode(mode & 0o7777),
+            rdev,
+        )
     }
 
     /// `symlinkat(target, dir, name)` as `creds`. The target is stored as given; it is
@@ -178,16 +185,15 @@ impl Export {
     pub fn symlink_at(
         &self,
         dir: BorrowedFd<'_>,
-        name: &[u8],
+        name: Name<'_>,
         target: &[u8],
         creds: Credentials,
     ) -> Result<(), Errno> {
-        check_name(name)?;
         if target.contains(&0) {
             return Err(Errno::INVAL);
         }
         let _as_client = creds.switch()?;
-        fs::symlinkat(target, dir, name)
+        fs::symlinkat(target, dir, name.as_bytes())
     }
 
     /// Links the inode of the `O_PATH` fd `node` (a symlink itself, not its target) as
@@ -196,16 +202,15 @@ impl Export {
         &self,
         node: BorrowedFd<'_>,
         dir: BorrowedFd<'_>,
-        name: &[u8],
+        name: Name<'_>,
     ) -> Result<(), Errno> {
-        check_name(name)?;
         // Following the /proc magic link lands on the inode itself, without needing
         // CAP_DAC_READ_SEARCH as AT_EMPTY_PATH would.
         fs::linkat(
             self.proc_dir(),
             proc_name(node),
             dir,
-            name,
+            name.as_bytes(),
             AtFlags::SYMLINK_FOLLOW,
         )
     }
@@ -214,29 +219,26 @@ impl Export {
     pub fn rename_at(
         &self,
         olddir: BorrowedFd<'_>,
-        oldname: &[u8],
+        oldname: Name<'_>,
         newdir: BorrowedFd<'_>,
-        newname: &[u8],
+        newname: Name<'_>,
     ) -> Result<(), Errno> {
-        check_name(oldname)?;
-        check_name(newname)?;
-        fs::renameat(olddir, oldname, newdir, newname)
+        fs::renameat(olddir, oldname.as_bytes(), newdir, newname.as_bytes())
     }
 
     /// `unlinkat(dir, name)`, with `AT_REMOVEDIR` if `remove_dir`.
     pub fn unlink_at(
         &self,
         dir: BorrowedFd<'_>,
-        name: &[u8],
+        name: Name<'_>,
         remove_dir: bool,
     ) -> Result<(), Errno> {
-        check_name(name)?;
         let flags = if remove_dir {
             AtFlags::REMOVEDIR
         } else {
             AtFlags::empty()
         };
-        fs::unlinkat(dir, name, flags)
+        fs::unlinkat(dir, name.as_bytes(), flags)
     }
 
     /// The target of the symlink `node` (an `O_PATH` fd), whole.
@@ -407,7 +409,7 @@ fn whole(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ExportOptions;
+    use crate::{check_name, ExportOptions};
     use std::os::unix::fs::MetadataExt;
 
     fn setup() -> (tempfile::TempDir, Export) {
@@ -420,17 +422,22 @@ mod tests {
 
     const ROOT: Credentials = Credentials { uid: 0, gid: 0 };
 
+    /// A name the tests know to be valid.
+    fn n(name: &[u8]) -> Name<'_> {
+        check_name(name).unwrap()
+    }
+
     #[test]
     fn lookups_are_single_names() {
         let (tmp, e) = setup();
         std::fs::create_dir(tmp.path().join("export/d")).unwrap();
         let root = e.root_fd();
         for bad in [&b""[..], b".", b"..", b"d/..", b"/d", b"a\0"] {
-            assert_eq!(e.lookup_at(root, bad).unwrap_err(), Errno::INVAL, "{bad:?}");
+            assert_eq!(check_name(bad).unwrap_err(), Errno::INVAL, "{bad:?}");
         }
-        let d = e.lookup_at(root, b"d").unwrap();
+        let d = e.lookup_at(root, n(b"d")).unwrap();
         assert!(fs::fstat(&d).unwrap().st_mode & 0o170000 == 0o040000);
-        assert_eq!(e.lookup_at(d.as_fd(), b"x").unwrap_err(), Errno::NOENT);
+        assert_eq!(e.lookup_at(d.as_fd(), n(b"x")).unwrap_err(), Errno::NOENT);
     }
 
     #[test]
@@ -440,7 +447,7 @@ mod tests {
         std::fs::write(ex.join("f"), b"").unwrap();
         std::os::unix::fs::symlink("f", ex.join("l")).unwrap();
         let root = e.root_fd();
-        let f = e.lookup_at(root, b"f").unwrap();
+        let f = e.lookup_at(root, n(b"f")).unwrap();
         e.setxattr_node(f.as_fd(), b"user.a", b"1", fs::XattrFlags::empty())
             .unwrap();
         e.setxattr_node(f.as_fd(), b"user.b", b"22", fs::XattrFlags::empty())
@@ -458,7 +465,7 @@ mod tests {
             ]
         );
         // A symlink has none here (and is never opened).
-        let l = e.lookup_at(root, b"l").unwrap();
+        let l = e.lookup_at(root, n(b"l")).unwrap();
         assert_eq!(
             e.getxattrs_node(l.as_fd(), &[b"user.a"]).unwrap(),
             vec![Err(Errno::NODATA)]
@@ -471,13 +478,13 @@ mod tests {
         let ex = tmp.path().join("export");
         std::os::unix::fs::symlink(tmp.path().join("secret"), ex.join("l")).unwrap();
         let root = e.root_fd();
-        let l = e.lookup_at(root, b"l").unwrap();
+        let l = e.lookup_at(root, n(b"l")).unwrap();
         assert_eq!(
             e.open_node(l.as_fd(), OFlags::RDONLY).unwrap_err(),
             Errno::LOOP
         );
         assert_eq!(
-            e.create_at(root, b"l", OFlags::RDWR, 0o644, ROOT)
+            e.create_at(root, n(b"l"), OFlags::RDWR, 0o644, ROOT)
                 .unwrap_err(),
             Errno::LOOP
         );
@@ -504,7 +511,7 @@ mod tests {
                 .mtime(),
             6
         );
-        e.link_at(l.as_fd(), root, b"l2").unwrap();
+        e.link_at(l.as_fd(), root, n(b"l2")).unwrap();
         assert!(std::fs::symlink_metadata(ex.join("l2"))
             .unwrap()
             .file_type()
@@ -517,12 +524,13 @@ mod tests {
     fn special_files_are_never_opened() {
         let (tmp, e) = setup();
         let root = e.root_fd();
-        e.mknod_at(root, b"fifo", 0o010644, 0, ROOT).unwrap();
-        let f = e.lookup_at(root, b"fifo").unwrap();
+        e.mknod_at(root, n(b"fifo"), 0o010644, 0, ROOT).unwrap();
+        let f = e.lookup_at(root, n(b"fifo")).unwrap();
         for flags in [OFlags::RDONLY, OFlags::WRONLY, OFlags::RDWR] {
             assert_eq!(e.open_node(f.as_fd(), flags).unwrap_err(), Errno::NXIO);
             assert_eq!(
-                e.create_at(root, b"fifo", flags, 0o644, ROOT).unwrap_err(),
+                e.create_at(root, n(b"fifo"), flags, 0o644, ROOT)
+                    .unwrap_err(),
                 Errno::NXIO
             );
         }
@@ -539,28 +547,30 @@ mod tests {
         let (tmp, e) = setup();
         let ex = tmp.path().join("export");
         let root = e.root_fd();
-        let fd = e.create_at(root, b"f", OFlags::RDWR, 0o600, ROOT).unwrap();
+        let fd = e
+            .create_at(root, n(b"f"), OFlags::RDWR, 0o600, ROOT)
+            .unwrap();
         rustix::io::write(&fd, b"abc").unwrap();
         assert_eq!(
-            e.create_at(root, b"f", OFlags::RDWR | OFlags::EXCL, 0o600, ROOT)
+            e.create_at(root, n(b"f"), OFlags::RDWR | OFlags::EXCL, 0o600, ROOT)
                 .unwrap_err(),
             Errno::EXIST
         );
         let again = e
-            .create_at(root, b"f", OFlags::RDONLY, 0o600, ROOT)
+            .create_at(root, n(b"f"), OFlags::RDONLY, 0o600, ROOT)
             .unwrap();
         let mut buf = [0u8; 8];
         assert_eq!(rustix::io::read(&again, &mut buf).unwrap(), 3);
         let node = e.path_fd(fd.as_fd()).unwrap();
         e.truncate_node(node.as_fd(), 1).unwrap();
         assert_eq!(std::fs::read(ex.join("f")).unwrap(), b"a");
-        e.mkdir_at(root, b"d", 0o700, ROOT).unwrap();
-        let d = e.lookup_at(root, b"d").unwrap();
-        e.rename_at(root, b"f", d.as_fd(), b"g").unwrap();
+        e.mkdir_at(root, n(b"d"), 0o700, ROOT).unwrap();
+        let d = e.lookup_at(root, n(b"d")).unwrap();
+        e.rename_at(root, n(b"f"), d.as_fd(), n(b"g")).unwrap();
         assert!(ex.join("d/g").exists());
-        assert_eq!(e.unlink_at(root, b"d", false).unwrap_err(), Errno::ISDIR);
-        e.unlink_at(d.as_fd(), b"g", false).unwrap();
-        e.unlink_at(root, b"d", true).unwrap();
+        assert_eq!(e.unlink_at(root, n(b"d"), false).unwrap_err(), Errno::ISDIR);
+        e.unlink_at(d.as_fd(), n(b"g"), false).unwrap();
+        e.unlink_at(root, n(b"d"), true).unwrap();
         assert_eq!(std::fs::read_dir(&ex).unwrap().count(), 0);
         // The open (now unlinked) file is still there through its fds.
         assert_eq!(fs::fstat(&node).unwrap().st_nlink, 0);

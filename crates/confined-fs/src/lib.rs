@@ -20,7 +20,7 @@ mod path;
 mod root;
 
 pub use creds::{act_as, acting, Actor, CredSwitch, Credentials, MAX_GROUPS};
-pub use path::{check_name, split_parent, Name, PathError};
-pub use root::{detached_tree, Export, ExportOptions, XattrValue, XATTR_SIZE_MAX};
+pub use path::{check_name, split_parent, Last, Name, PathError};
+pub use root::{detached_tree, Export, ExportOptions, XATTR_SIZE_MAX};
 
 pub use rustix::io::Errno;

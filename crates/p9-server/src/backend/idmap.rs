@@ -21,7 +21,7 @@
 use std::os::fd::OwnedFd;
 use std::sync::Arc;
 
-use confined_fs::{Actor, Credentials};
+use confined_fs::{Actor, Credentials, Name};
 use rustix::fs::{OFlags, XattrFlags};
 use rustix::io::Errno;
 
@@ -257,7 +257,7 @@ impl Backend for Identity {
     fn create(
         &self,
         dir: &Node,
-        name: &[u8],
+        name: Name<'_>,
         flags: OFlags,
         mode: u32,
         creds: Credentials,
@@ -265,14 +265,20 @@ impl Backend for Identity {
         self.inner
             .create(dir, name, flags, mode, self.map.creds(creds)?)
     }
-    fn mkdir(&self, dir: &Node, name: &[u8], mode: u32, creds: Credentials) -> Result<Attr, Errno> {
+    fn mkdir(
+        &self,
+        dir: &Node,
+        name: Name<'_>,
+        mode: u32,
+        creds: Credentials,
+    ) -> Result<Attr, Errno> {
         let a = self.inner.mkdir(dir, name, mode, self.map.creds(creds)?)?;
         Ok(self.show(a))
     }
     fn mknod(
         &self,
         dir: &Node,
-        name: &[u8],
+        name: Name<'_>,
         mode: u32,
         rdev: u64,
         creds: Credentials,
@@ -285,7 +291,7 @@ impl Backend for Identity {
     fn symlink(
         &self,
         dir: &Node,
-        name: &[u8],
+        name: Name<'_>,
         target: &[u8],
         creds: Credentials,
     ) -> Result<Attr, Errno> {

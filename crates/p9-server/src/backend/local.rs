@@ -8,7 +8,7 @@ use std::os::fd::{AsFd, OwnedFd};
 use std::path::Path;
 use std::sync::Arc;
 
-use confined_fs::{Actor, Credentials, Export, ExportOptions};
+use confined_fs::{Actor, Credentials, Export, ExportOptions, Name};
 use rustix::fs::{AtFlags, Mode, OFlags, Timestamps, XattrFlags};
 use rustix::io::Errno;
 
@@ -43,8 +43,9 @@ impl LocalBackend {
     }
 
     /// The attributes of `name` in `dir`, not following a symlink.
-    fn stat_at(dir: &Node, name: &[u8]) -> Result<Attr, Errno> {
-        rustix::fs::statat(dir.fd(), name, AtFlags::SYMLINK_NOFOLLOW).map(|st| Attr::from(&st))
+    fn stat_at(dir: &Node, name: Name<'_>) -> Result<Attr, Errno> {
+        rustix::fs::statat(dir.fd(), name.as_bytes(), AtFlags::SYMLINK_NOFOLLOW)
+            .map(|st| Attr::from(&st))
     }
 }
 
@@ -69,7 +70,7 @@ impl Backend for LocalBackend {
         Ok(Node::new(p.to_vec(), fd))
     }
 
-    fn walk(&self, dir: &Node, name: &[u8]) -> Result<Node, Errno> {
+    fn walk(&self, dir: &Node, name: Name<'_>) -> Result<Node, Errno> {
         let fd = self.export.lookup_at(dir.fd(), name)?;
         Ok(Node::new(path::join(dir.path(), name), fd))
     }
@@ -81,7 +82,7 @@ impl Backend for LocalBackend {
     fn create(
         &self,
         dir: &Node,
-        name: &[u8],
+        name: Name<'_>,
         flags: OFlags,
         mode: u32,
         creds: Credentials,
@@ -91,7 +92,13 @@ impl Backend for LocalBackend {
         Ok((Node::new(path::join(dir.path(), name), opath), fd))
     }
 
-    fn mkdir(&self, dir: &Node, name: &[u8], mode: u32, creds: Credentials) -> Result<Attr, Errno> {
+    fn mkdir(
+        &self,
+        dir: &Node,
+        name: Name<'_>,
+        mode: u32,
+        creds: Credentials,
+    ) -> Result<Attr, Errno> {
         self.export.mkdir_at(dir.fd(), name, mode, creds)?;
         Self::stat_at(dir, name)
     }
@@ -99,7 +106,7 @@ impl Backend for LocalBackend {
     fn mknod(
         &self,
         dir: &Node,
-        name: &[u8],
+        name: Name<'_>,
         mode: u32,
         rdev: u64,
         creds: Credentials,
@@ -111,7 +118,7 @@ impl Backend for LocalBackend {
     fn symlink(
         &self,
         dir: &Node,
-        name: &[u8],
+        name: Name<'_>,
         target: &[u8],
         creds: Credentials,
     ) -> Result<Attr, Errno> {
@@ -119,22 +126,22 @@ impl Backend for LocalBackend {
         Self::stat_at(dir, name)
     }
 
-    fn link(&self, node: &Node, dir: &Node, name: &[u8]) -> Result<(), Errno> {
+    fn link(&self, node: &Node, dir: &Node, name: Name<'_>) -> Result<(), Errno> {
         self.export.link_at(node.fd(), dir.fd(), name)
     }
 
     fn rename(
         &self,
         olddir: &Node,
-        oldname: &[u8],
+        oldname: Name<'_>,
         newdir: &Node,
-        newname: &[u8],
+        newname: Name<'_>,
     ) -> Result<(), Errno> {
         self.export
             .rename_at(olddir.fd(), oldname, newdir.fd(), newname)
     }
 
-    fn unlink(&self, dir: &Node, name: &[u8], remove_dir: bool) -> Result<(), Errno> {
+    fn unlink(&self, dir: &Node, name: Name<'_>, remove_dir: bool) -> Result<(), Errno> {
         self.export.unlink_at(dir.fd(), name, remove_dir)
     }
 

@@ -35,7 +35,7 @@
 use std::os::fd::{AsFd, OwnedFd};
 use std::sync::Arc;
 
-use confined_fs::{Actor, Credentials};
+use confined_fs::{Actor, Credentials, Name};
 use rustix::fs::{OFlags, XattrFlags};
 use rustix::io::Errno;
 
@@ -136,6 +136,17 @@ pub const FILE_MODE: u32 = 0o600;
 pub const DIR_MODE: u32 = 0o700;
 
 const HIDDEN: &[&[u8]] = &[META_DIR, META_ROOT_FILE];
+/// [`META_DIR`] and [`META_ROOT_FILE`] as the names the backends take, checked when this
+/// compiles.
+const META_DIR_NAME: Name<'static> = fixed_name(META_DIR);
+const META_ROOT_NAME: Name<'static> = fixed_name(META_ROOT_FILE);
+
+const fn fixed_name(name: &'static [u8]) -> Name<'static> {
+    match confined_fs::check_name(name) {
+        Ok(n) => n,
+        Err(_) => panic!("a fixed name is not a valid name"),
+    }
+}
 const ACL_NAMES: &[&[u8]] = &[b"system.posix_acl_access", b"system.posix_acl_default"];
 /// The server's own identity for host creations (no credential switch).
 const AS_SERVER: Credentials = Credentials { uid: 0, gid: 0 };
@@ -328,8 +339,8 @@ fn ignore_enoent(r: Result<(), Errno>) -> Result<(), Errno> {
 }
 
 /// Refuses the mapped models' reserved names.
-fn check_visible(name: &[u8]) -> Result<(), Errno> {
-    if HIDDEN.contains(&name) {
+fn check_visible(name: Name<'_>) -> Result<(), Errno> {
+    if HIDDEN.contains(&name.as_bytes()) {
         return Err(Errno::INVAL);
     }
     Ok(())
@@ -412,24 +423,24 @@ impl Mapped {
     fn meta_file_of(&self, node: &Node) -> Result<Option<Node>, Errno> {
         if node.is_root() {
             let root = self.inner.root()?;
-            return ignore_missing(self.inner.walk(&root, META_ROOT_FILE));
+            return ignore_missing(self.inner.walk(&root, META_ROOT_NAME));
         }
-        let name = path::last(node.path()).ok_or(Errno::INVAL)?;
+        let name = confined_fs::check_name(path::last(node.path()).ok_or(Errno::INVAL)?)?;
         let dir = self.inner.lookup(path::parent(node.path()))?;
         self.meta_file_in(&dir, name)
     }
 
     /// The metadata directory of `dir` (mapped-file), made if it is not there.
     fn meta_dir(&self, dir: &Node) -> Result<Node, Errno> {
-        match self.inner.mkdir(dir, META_DIR, DIR_MODE, AS_SERVER) {
-            Ok(_) | Err(Errno::EXIST) => self.inner.walk(dir, META_DIR),
+        match self.inner.mkdir(dir, META_DIR_NAME, DIR_MODE, AS_SERVER) {
+            Ok(_) | Err(Errno::EXIST) => self.inner.walk(dir, META_DIR_NAME),
             Err(e) => Err(e),
         }
     }
 
     /// The metadata file of `name` in `dir`, if there is one.
-    fn meta_file_in(&self, dir: &Node, name: &[u8]) -> Result<Option<Node>, Errno> {
-        let Some(mdir) = ignore_missing(self.inner.walk(dir, META_DIR))? else {
+    fn meta_file_in(&self, dir: &Node, name: Name<'_>) -> Result<Option<Node>, Errno> {
+        let Some(mdir) = ignore_missing(self.inner.walk(dir, META_DIR_NAME))? else {
             return Ok(None);
         };
         ignore_missing(self.inner.walk(&mdir, name))
@@ -445,7 +456,7 @@ impl Mapped {
 
     /// Merges `update` into the metadata of `name` in `dir` (`None`: the export root,
     /// with `dir` the root) and writes it back.
-    fn set_meta_at(&self, dir: &Node, name: Option<&[u8]>, update: Meta) -> Result<(), Errno> {
+    fn set_meta_at(&self, dir: &Node, name: Option<Name<'_>>, update: Meta) -> Result<(), Errno> {
         match self.store {
             MetaStore::Xattr => {
                 let node = match name {
@@ -461,7 +472,7 @@ impl Mapped {
             MetaStore::File => {
                 let (mdir, fname) = match name {
                     Some(n) => (self.meta_dir(dir)?, n),
-                    None => (dir.clone(), META_ROOT_FILE),
+                    None => (dir.clone(), META_ROOT_NAME),
                 };
                 let old = match ignore_missing(self.inner.walk(&mdir, fname))? {
                     Some(f) => {
@@ -489,7 +500,7 @@ impl Mapped {
         if node.is_root() {
             return self.set_meta_at(node, None, update);
         }
-        let name = path::last(node.path()).ok_or(Errno::INVAL)?;
+        let name = confined_fs::check_name(path::last(node.path()).ok_or(Errno::INVAL)?)?;
         match self.store {
             // The node's own inode: right even for an open-unlinked file.
             MetaStore::Xattr => self.set_meta_at(node, None, update),
@@ -505,7 +516,7 @@ impl Mapped {
     fn finish_create(
         &self,
         dir: &Node,
-        name: &[u8],
+        name: Name<'_>,
         meta: Meta,
         is_dir: bool,
     ) -> Result<Attr, Errno> {
@@ -529,16 +540,16 @@ impl Mapped {
 
     /// Removes the mapped-file metadata of `name` in `dir` (a directory's own
     /// metadata directory too), tolerating what is not there.
-    fn unlink_meta(&self, dir: &Node, name: &[u8], is_dir: bool) -> Result<(), Errno> {
+    fn unlink_meta(&self, dir: &Node, name: Name<'_>, is_dir: bool) -> Result<(), Errno> {
         if self.store != MetaStore::File {
             return Ok(());
         }
         if is_dir {
             if let Some(child) = ignore_missing(self.inner.walk(dir, name))? {
-                ignore_enoent(self.inner.unlink(&child, META_DIR, true))?;
+                ignore_enoent(self.inner.unlink(&child, META_DIR_NAME, true))?;
             }
         }
-        if let Some(mdir) = ignore_missing(self.inner.walk(dir, META_DIR))? {
+        if let Some(mdir) = ignore_missing(self.inner.walk(dir, META_DIR_NAME))? {
             ignore_enoent(self.inner.unlink(&mdir, name, false))?;
         }
         Ok(())
@@ -665,7 +676,7 @@ impl Backend for Mapped {
         self.inner.utimens(node, atime, mtime)
     }
 
-    fn walk(&self, dir: &Node, name: &[u8]) -> Result<Node, Errno> {
+    fn walk(&self, dir: &Node, name: Name<'_>) -> Result<Node, Errno> {
         check_visible(name)?;
         self.inner.walk(dir, name)
     }
@@ -673,7 +684,7 @@ impl Backend for Mapped {
     fn create(
         &self,
         dir: &Node,
-        name: &[u8],
+        name: Name<'_>,
         flags: OFlags,
         mode: u32,
         creds: Credentials,
@@ -695,7 +706,13 @@ impl Backend for Mapped {
         Ok((node, fd))
     }
 
-    fn mkdir(&self, dir: &Node, name: &[u8], mode: u32, creds: Credentials) -> Result<Attr, Errno> {
+    fn mkdir(
+        &self,
+        dir: &Node,
+        name: Name<'_>,
+        mode: u32,
+        creds: Credentials,
+    ) -> Result<Attr, Errno> {
         check_visible(name)?;
         self.inner.mkdir(dir, name, DIR_MODE, AS_SERVER)?;
         let meta = Meta::created(creds, mode | libc::S_IFDIR, None);
@@ -705,7 +722,7 @@ impl Backend for Mapped {
     fn mknod(
         &self,
         dir: &Node,
-        name: &[u8],
+        name: Name<'_>,
         mode: u32,
         rdev: u64,
         creds: Credentials,
@@ -726,7 +743,7 @@ impl Backend for Mapped {
     fn symlink(
         &self,
         dir: &Node,
-        name: &[u8],
+        name: Name<'_>,
         target: &[u8],
         creds: Credentials,
     ) -> Result<Attr, Errno> {
@@ -746,7 +763,7 @@ impl Backend for Mapped {
         self.finish_create(dir, name, meta, false)
     }
 
-    fn link(&self, node: &Node, dir: &Node, name: &[u8]) -> Result<(), Errno> {
+    fn link(&self, node: &Node, dir: &Node, name: Name<'_>) -> Result<(), Errno> {
         check_visible(name)?;
         self.inner.link(node, dir, name)?;
         if self.store == MetaStore::File && !node.is_root() {
@@ -767,9 +784,9 @@ impl Backend for Mapped {
     fn rename(
         &self,
         olddir: &Node,
-        oldname: &[u8],
+        oldname: Name<'_>,
         newdir: &Node,
-        newname: &[u8],
+        newname: Name<'_>,
     ) -> Result<(), Errno> {
         check_visible(oldname)?;
         check_visible(newname)?;
@@ -781,11 +798,11 @@ impl Backend for Mapped {
             match self.meta_file_in(olddir, oldname)? {
                 Some(_) => {
                     let nmdir = self.meta_dir(newdir)?;
-                    let omdir = self.inner.walk(olddir, META_DIR)?;
+                    let omdir = self.inner.walk(olddir, META_DIR_NAME)?;
                     self.inner.rename(&omdir, oldname, &nmdir, newname)
                 }
                 // No metadata moves in: whatever the replaced file had goes.
-                None => match ignore_missing(self.inner.walk(newdir, META_DIR))? {
+                None => match ignore_missing(self.inner.walk(newdir, META_DIR_NAME))? {
                     Some(nmdir) => ignore_enoent(self.inner.unlink(&nmdir, newname, false)),
                     None => Ok(()),
                 },
@@ -798,13 +815,13 @@ impl Backend for Mapped {
         Ok(())
     }
 
-    fn unlink(&self, dir: &Node, name: &[u8], remove_dir: bool) -> Result<(), Errno> {
+    fn unlink(&self, dir: &Node, name: Name<'_>, remove_dir: bool) -> Result<(), Errno> {
         check_visible(name)?;
         if self.store == MetaStore::File && remove_dir {
             // A directory's own metadata directory goes first (if it still holds
             // entries, so does the directory: ENOTEMPTY).
             let child = self.inner.walk(dir, name)?;
-            ignore_enoent(self.inner.unlink(&child, META_DIR, true))?;
+            ignore_enoent(self.inner.unlink(&child, META_DIR_NAME, true))?;
         }
         self.inner.unlink(dir, name, remove_dir)?;
         self.unlink_meta(dir, name, false)
@@ -912,7 +929,7 @@ impl std::fmt::Debug for NoOwnership {
 }
 
 impl NoOwnership {
-    fn give(&self, dir: &Node, name: &[u8], creds: Credentials) {
+    fn give(&self, dir: &Node, name: Name<'_>, creds: Credentials) {
         if let Ok(node) = self.0.walk(dir, name) {
             if let Err(e) = self.0.chown(&node, Some(creds.uid), Some(creds.gid)) {
                 tracing::trace!(errno = %e, "none model: ownership of a new file not changed");
@@ -938,7 +955,7 @@ impl Backend for NoOwnership {
     fn create(
         &self,
         dir: &Node,
-        name: &[u8],
+        name: Name<'_>,
         flags: OFlags,
         mode: u32,
         creds: Credentials,
@@ -947,7 +964,13 @@ impl Backend for NoOwnership {
         self.give(dir, name, creds);
         Ok(r)
     }
-    fn mkdir(&self, dir: &Node, name: &[u8], mode: u32, creds: Credentials) -> Result<Attr, Errno> {
+    fn mkdir(
+        &self,
+        dir: &Node,
+        name: Name<'_>,
+        mode: u32,
+        creds: Credentials,
+    ) -> Result<Attr, Errno> {
         self.0.mkdir(dir, name, mode, AS_SERVER)?;
         self.give(dir, name, creds);
         self.0.getattr(&self.0.walk(dir, name)?)
@@ -955,7 +978,7 @@ impl Backend for NoOwnership {
     fn mknod(
         &self,
         dir: &Node,
-        name: &[u8],
+        name: Name<'_>,
         mode: u32,
         rdev: u64,
         creds: Credentials,
@@ -967,7 +990,7 @@ impl Backend for NoOwnership {
     fn symlink(
         &self,
         dir: &Node,
-        name: &[u8],
+        name: Name<'_>,
         target: &[u8],
         creds: Credentials,
     ) -> Result<Attr, Errno> {

@@ -17,11 +17,11 @@
 //!   O_PATH | O_NOFOLLOW)`, `open` is `T_OPEN(node.path, flags)`, the rest maps one to
 //!   one onto the helper's requests by [`Node::path`].
 //!
-//! Names given to the backend are single components already checked with
-//! `confined_fs::check_name` (never `.`, `..`, empty, or holding `/` or NUL); backends
-//! check again where it is cheap. `..` never reaches a backend as a name: the server
-//! walks it by looking up the parent *path* ([`Backend::lookup`]), and stays at the root
-//! at the root.
+//! Names given to the backend are [`Name`]s: single components that only
+//! `confined_fs::check_name` makes (never `.`, `..`, empty, or holding `/` or NUL), so no
+//! backend checks them again. `..` never reaches a backend as a name: the server walks it
+//! by looking up the parent *path* ([`Backend::lookup`]), and stays at the root at the
+//! root.
 
 /// Implements the listed [`Backend`] methods of a layer type by passing them to the
 /// backend it wraps (`self.$inner`), so that a layer writes only what it changes and no
@@ -47,7 +47,7 @@ macro_rules! forward {
         fn lookup(&self, path: &[u8]) -> Result<Node, Errno> { self.$i.lookup(path) }
     };
     (@ $i:tt walk) => {
-        fn walk(&self, dir: &Node, name: &[u8]) -> Result<Node, Errno> { self.$i.walk(dir, name) }
+        fn walk(&self, dir: &Node, name: confined_fs::Name<'_>) -> Result<Node, Errno> { self.$i.walk(dir, name) }
     };
     (@ $i:tt open) => {
         fn open(&self, node: &Node, flags: OFlags) -> Result<OwnedFd, Errno> {
@@ -55,17 +55,17 @@ macro_rules! forward {
         }
     };
     (@ $i:tt link) => {
-        fn link(&self, node: &Node, dir: &Node, name: &[u8]) -> Result<(), Errno> {
+        fn link(&self, node: &Node, dir: &Node, name: confined_fs::Name<'_>) -> Result<(), Errno> {
             self.$i.link(node, dir, name)
         }
     };
     (@ $i:tt rename) => {
-        fn rename(&self, od: &Node, on: &[u8], nd: &Node, nn: &[u8]) -> Result<(), Errno> {
+        fn rename(&self, od: &Node, on: confined_fs::Name<'_>, nd: &Node, nn: confined_fs::Name<'_>) -> Result<(), Errno> {
             self.$i.rename(od, on, nd, nn)
         }
     };
     (@ $i:tt unlink) => {
-        fn unlink(&self, dir: &Node, name: &[u8], remove_dir: bool) -> Result<(), Errno> {
+        fn unlink(&self, dir: &Node, name: confined_fs::Name<'_>, remove_dir: bool) -> Result<(), Errno> {
             self.$i.unlink(dir, name, remove_dir)
         }
     };
@@ -142,7 +142,7 @@ pub mod readonly;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::sync::Arc;
 
-use confined_fs::{Actor, Credentials};
+use confined_fs::{Actor, Credentials, Name};
 use rustix::fs::{OFlags, XattrFlags};
 use rustix::io::Errno;
 
@@ -293,7 +293,7 @@ pub trait Backend: Send + Sync {
 
     /// Looks up the validated name `name` in the directory `dir`, without following it
     /// if it is a symlink.
-    fn walk(&self, dir: &Node, name: &[u8]) -> Result<Node, Errno>;
+    fn walk(&self, dir: &Node, name: Name<'_>) -> Result<Node, Errno>;
 
     /// Opens the file or directory `node` with host `flags` (`O_CREAT`/`O_EXCL` are never
     /// passed). Devices, FIFOs and sockets are never opened (`ENXIO`), symlinks neither
@@ -305,21 +305,27 @@ pub trait Backend: Send + Sync {
     fn create(
         &self,
         dir: &Node,
-        name: &[u8],
+        name: Name<'_>,
         flags: OFlags,
         mode: u32,
         creds: Credentials,
     ) -> Result<(Node, OwnedFd), Errno>;
 
     /// Makes the directory `name` in `dir`; returns its attributes.
-    fn mkdir(&self, dir: &Node, name: &[u8], mode: u32, creds: Credentials) -> Result<Attr, Errno>;
+    fn mkdir(
+        &self,
+        dir: &Node,
+        name: Name<'_>,
+        mode: u32,
+        creds: Credentials,
+    ) -> Result<Attr, Errno>;
 
     /// Makes the node `name` in `dir`: `mode` holds the type (`S_IFCHR`, `S_IFBLK`,
     /// `S_IFIFO`, `S_IFSOCK`, `S_IFREG`) and permission bits; returns its attributes.
     fn mknod(
         &self,
         dir: &Node,
-        name: &[u8],
+        name: Name<'_>,
         mode: u32,
         rdev: u64,
         creds: Credentials,
@@ -330,26 +336,26 @@ pub trait Backend: Send + Sync {
     fn symlink(
         &self,
         dir: &Node,
-        name: &[u8],
+        name: Name<'_>,
         target: &[u8],
         creds: Credentials,
     ) -> Result<Attr, Errno>;
 
     /// Links `node` (a symlink itself, not its target) as `name` in `dir`.
-    fn link(&self, node: &Node, dir: &Node, name: &[u8]) -> Result<(), Errno>;
+    fn link(&self, node: &Node, dir: &Node, name: Name<'_>) -> Result<(), Errno>;
 
     /// Renames `olddir/oldname` to `newdir/newname`.
     fn rename(
         &self,
         olddir: &Node,
-        oldname: &[u8],
+        oldname: Name<'_>,
         newdir: &Node,
-        newname: &[u8],
+        newname: Name<'_>,
     ) -> Result<(), Errno>;
 
     /// Removes `name` from `dir`: a directory (which must be empty) if `remove_dir`,
     /// else anything but a directory.
-    fn unlink(&self, dir: &Node, name: &[u8], remove_dir: bool) -> Result<(), Errno>;
+    fn unlink(&self, dir: &Node, name: Name<'_>, remove_dir: bool) -> Result<(), Errno>;
 
     /// Sets the permission bits of `node` (following nothing: a symlink node is
     /// `EOPNOTSUPP`, as on Linux).

@@ -5,7 +5,7 @@
 use std::os::fd::OwnedFd;
 use std::sync::Arc;
 
-use confined_fs::Credentials;
+use confined_fs::{Credentials, Name};
 use rustix::fs::{OFlags, XattrFlags};
 use rustix::io::Errno;
 
@@ -42,29 +42,29 @@ impl Backend for ReadOnly {
     fn create(
         &self,
         _: &Node,
-        _: &[u8],
+        _: Name<'_>,
         _: OFlags,
         _: u32,
         _: Credentials,
     ) -> Result<(Node, OwnedFd), Errno> {
         Err(Errno::ROFS)
     }
-    fn mkdir(&self, _: &Node, _: &[u8], _: u32, _: Credentials) -> Result<Attr, Errno> {
+    fn mkdir(&self, _: &Node, _: Name<'_>, _: u32, _: Credentials) -> Result<Attr, Errno> {
         Err(Errno::ROFS)
     }
-    fn mknod(&self, _: &Node, _: &[u8], _: u32, _: u64, _: Credentials) -> Result<Attr, Errno> {
+    fn mknod(&self, _: &Node, _: Name<'_>, _: u32, _: u64, _: Credentials) -> Result<Attr, Errno> {
         Err(Errno::ROFS)
     }
-    fn symlink(&self, _: &Node, _: &[u8], _: &[u8], _: Credentials) -> Result<Attr, Errno> {
+    fn symlink(&self, _: &Node, _: Name<'_>, _: &[u8], _: Credentials) -> Result<Attr, Errno> {
         Err(Errno::ROFS)
     }
-    fn link(&self, _: &Node, _: &Node, _: &[u8]) -> Result<(), Errno> {
+    fn link(&self, _: &Node, _: &Node, _: Name<'_>) -> Result<(), Errno> {
         Err(Errno::ROFS)
     }
-    fn rename(&self, _: &Node, _: &[u8], _: &Node, _: &[u8]) -> Result<(), Errno> {
+    fn rename(&self, _: &Node, _: Name<'_>, _: &Node, _: Name<'_>) -> Result<(), Errno> {
         Err(Errno::ROFS)
     }
-    fn unlink(&self, _: &Node, _: &[u8], _: bool) -> Result<(), Errno> {
+    fn unlink(&self, _: &Node, _: Name<'_>, _: bool) -> Result<(), Errno> {
         Err(Errno::ROFS)
     }
     fn chmod(&self, _: &Node, _: u32) -> Result<(), Errno> {

@@ -87,7 +87,7 @@ pub(super) fn rename(
     let (olddir, oldname) = parent_of(s, &node)?;
     s.server
         .backend()
-        .rename(&olddir, &oldname, &newdir, name)?;
+        .rename(&olddir, check_name(&oldname)?, &newdir, name)?;
     s.fids.rebase(node.path(), &path::join(newdir.path(), name));
     s.reply(tag, &Rmessage::Rename, out)
 }

@@ -153,6 +153,8 @@ pub(super) fn remove(s: &mut Session<'_>, tag: u16, fid: u32, out: &mut Vec<u8>)
     }
     let is_dir = Attr::of(f.node.fd())?.is_dir();
     let (dir, name) = parent_of(s, &f.node)?;
-    s.server.backend().unlink(&dir, &name, is_dir)?;
+    s.server
+        .backend()
+        .unlink(&dir, check_name(&name)?, is_dir)?;
     s.reply(tag, &Rmessage::Remove, out)
 }

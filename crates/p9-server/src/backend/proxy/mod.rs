@@ -23,7 +23,7 @@ use crate::backend::{Attr, Backend, Node, SetTime};
 use crate::path;
 use std::sync::Arc;
 
-use confined_fs::{Actor, Credentials};
+use confined_fs::{Actor, Credentials, Name};
 use proxy_client::{set_thread_identity, Identity, OFlags, Timestamp, XattrFlags};
 use rustix::fs::{AtFlags, FileType};
 use rustix::io::Errno;
@@ -180,15 +180,14 @@ impl Backend for ProxyBackend {
         self.handle(p.to_vec())
     }
 
-    fn walk(&self, dir: &Node, name: &[u8]) -> Result<Node, Errno> {
-        confined_fs::check_name(name)?;
+    fn walk(&self, dir: &Node, name: Name<'_>) -> Result<Node, Errno> {
         let p = path::join(dir.path(), name);
         // A validated single name, not followed, relative to the directory's own fd: the
         // front end looks it up itself when it may search the directory (no helper round
         // trip); the helper does it when it may not.
         let flags = OPATH | OFlags::CLOEXEC;
         if acting_as_root() {
-            match rustix::fs::openat(dir.fd(), name, flags, rustix::fs::Mode::empty()) {
+            match rustix::fs::openat(dir.fd(), name.as_bytes(), flags, rustix::fs::Mode::empty()) {
                 Ok(fd) => return Ok(Node::new(p, fd)),
                 Err(Errno::ACCESS) | Err(Errno::PERM) => {}
                 Err(e) => return Err(e),
@@ -229,12 +228,11 @@ impl Backend for ProxyBackend {
     fn create(
         &self,
         dir: &Node,
-        name: &[u8],
+        name: Name<'_>,
         flags: OFlags,
         mode: u32,
         creds: Credentials,
     ) -> Result<(Node, OwnedFd), Errno> {
-        confined_fs::check_name(name)?;
         let p = path::join(dir.path(), name);
         let mode = mode & 0o7777;
         let fd = if self.identities {
@@ -253,8 +251,13 @@ impl Backend for ProxyBackend {
         Ok((Node::new(p, handle), fd))
     }
 
-    fn mkdir(&self, dir: &Node, name: &[u8], mode: u32, creds: Credentials) -> Result<Attr, Errno> {
-        confined_fs::check_name(name)?;
+    fn mkdir(
+        &self,
+        dir: &Node,
+        name: Name<'_>,
+        mode: u32,
+        creds: Credentials,
+    ) -> Result<Attr, Errno> {
         let mode = mode & 0o7777;
         if self.identities {
             return self
@@ -270,12 +273,11 @@ impl Backend for ProxyBackend {
     fn mknod(
         &self,
         dir: &Node,
-        name: &[u8],
+        name: Name<'_>,
         mode: u32,
         rdev: u64,
         creds: Credentials,
     ) -> Result<Attr, Errno> {
-        confined_fs::check_name(name)?;
         if self.identities {
             return self
                 .pool
@@ -290,11 +292,10 @@ impl Backend for ProxyBackend {
     fn symlink(
         &self,
         dir: &Node,
-        name: &[u8],
+        name: Name<'_>,
         target: &[u8],
         creds: Credentials,
     ) -> Result<Attr, Errno> {
-        confined_fs::check_name(name)?;
         if self.identities {
             return self
                 .pool
@@ -306,8 +307,7 @@ impl Backend for ProxyBackend {
         self.lstat(&p)
     }
 
-    fn link(&self, node: &Node, dir: &Node, name: &[u8]) -> Result<(), Errno> {
-        confined_fs::check_name(name)?;
+    fn link(&self, node: &Node, dir: &Node, name: Name<'_>) -> Result<(), Errno> {
         if self.identities {
             return self.pool.call(|c| c.link_at(node.fd(), dir.fd(), name));
         }
@@ -319,12 +319,10 @@ impl Backend for ProxyBackend {
     fn rename(
         &self,
         olddir: &Node,
-        oldname: &[u8],
+        oldname: Name<'_>,
         newdir: &Node,
-        newname: &[u8],
+        newname: Name<'_>,
     ) -> Result<(), Errno> {
-        confined_fs::check_name(oldname)?;
-        confined_fs::check_name(newname)?;
         if self.identities {
             return self
                 .pool
@@ -337,8 +335,7 @@ impl Backend for ProxyBackend {
         self.pool.call(|c| c.rename(&old, &new))
     }
 
-    fn unlink(&self, dir: &Node, name: &[u8], remove_dir: bool) -> Result<(), Errno> {
-        confined_fs::check_name(name)?;
+    fn unlink(&self, dir: &Node, name: Name<'_>, remove_dir: bool) -> Result<(), Errno> {
         if self.identities {
             // The kernel checks the kind asked for (EISDIR, ENOTDIR).
             return self.pool.call(|c| c.unlink_at(dir.fd(), name, remove_dir));
@@ -346,7 +343,7 @@ impl Backend for ProxyBackend {
         let p = path::join(dir.path(), name);
         // T_REMOVE removes either kind: check the kind asked for first. Locally when the
         // front end may search the directory, else through the helper.
-        let mode = match rustix::fs::statat(dir.fd(), name, AtFlags::SYMLINK_NOFOLLOW) {
+        let mode = match rustix::fs::statat(dir.fd(), name.as_bytes(), AtFlags::SYMLINK_NOFOLLOW) {
             Ok(st) => st.st_mode,
             Err(Errno::ACCESS) => self.lstat(&p)?.mode,
             Err(e) => return Err(e),
