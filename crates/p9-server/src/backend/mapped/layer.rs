@@ -1,36 +1,4 @@
-//! The security models of QEMU's `local` backend (`-fsdev local,security_model=...`), as
-//! layers over any backend, with QEMU's on-disk formats so one export reads the same
-//! whether our server or QEMU serves it.
-//!
-//! - `passthrough`: files belong to the client's uid/gid on the host (the backends as
-//!   they are; no layer).
-//! - `mapped-xattr` ([`Mapped`] with [`MetaStore::Xattr`]): the server needs no
-//!   privilege. Host files are created as the server's user, regular files and the
-//!   stand-ins of devices and symlinks with mode 0600 (`SM_LOCAL_MODE_BITS`), directories
-//!   0700 (`SM_LOCAL_DIR_MODE_BITS`); the client's uid, gid, mode (with the file type)
-//!   and device number live in the xattrs `user.virtfs.uid`, `.gid`, `.mode` (4 bytes
-//!   each, little-endian) and `.rdev` (8 bytes, little-endian). A symlink is a regular
-//!   file holding its target; a device, FIFO or socket is an empty regular file.
-//!   getattr overlays what is there; chmod and chown only rewrite it.
-//! - `mapped-file` ([`Mapped`] with [`MetaStore::File`]): the same values as text
-//!   (`virtfs.uid=%d\n`, `virtfs.gid=`, `virtfs.mode=`, `virtfs.rdev=`, only those that
-//!   are set, in that order) in `DIR/.virtfs_metadata/NAME` (directory 0700, files 0600),
-//!   and for the export root in `.virtfs_metadata_root`. Renames, links and removals
-//!   carry the metadata file along.
-//! - `none` ([`NoOwnership`]): like passthrough, but creations are made as the server's
-//!   own user and then handed to the client's uid/gid with a chown whose failure is
-//!   ignored (so an unprivileged server works, and files are the server's); POSIX ACLs
-//!   are not supported.
-//!
-//! In both mapped models the client can never reach the metadata (the CVE-2017-7493
-//! class): the names `.virtfs_metadata` and `.virtfs_metadata_root` are hidden from
-//! readdir and refused (`EINVAL`, as QEMU) by walk, create, mkdir, mknod, symlink, link,
-//! rename and unlink; xattrs under `user.virtfs.` are hidden from listxattr, read as
-//! `ENODATA` and refused as `EACCES` on set and remove; POSIX ACLs
-//! (`system.posix_acl_access`/`_default`) are kept as `user.virtfs.system.posix_acl_*`
-//! (as QEMU's mapped model does), other namespaces than `user.` are `EOPNOTSUPP`. QEMU
-//! applies the name and xattr rules to `mapped-file` and `mapped-xattr` respectively;
-//! we apply both to both models.
+//! [`Mapped`]: the mapped-xattr and mapped-file models as a layer over a backend.
 
 use std::os::fd::{AsFd, OwnedFd};
 use std::sync::Arc;
@@ -39,117 +7,11 @@ use confined_fs::{Actor, Credentials, Name};
 use rustix::fs::{OFlags, XattrFlags};
 use rustix::io::Errno;
 
-use super::{Attr, Backend, FsStats, Node, SetTime};
+use super::file_format::{HIDDEN, META_DIR_NAME, META_ROOT_NAME};
+use super::xattr_format::{host_xattr, HostName, ACL_NAMES, META_XATTRS};
+use super::{filter_names, Meta, MetaStore, AS_SERVER, DIR_MODE, FILE_MODE, XATTR_PREFIX};
+use crate::backend::{Attr, AttrExt, Backend, FsStats, Node, SetTime};
 use crate::path;
-
-/// QEMU's `security_model`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum SecurityModel {
-    /// Files belong to the client's ids on the host (needs root for other ids).
-    #[default]
-    Passthrough,
-    /// Ids, modes and device numbers in `user.virtfs.*` xattrs.
-    MappedXattr,
-    /// Ids, modes and device numbers in `.virtfs_metadata` files.
-    MappedFile,
-    /// Like passthrough, with ownership changes of creations best effort.
-    None,
-}
-
-impl SecurityModel {
-    /// Every model.
-    pub const ALL: [SecurityModel; 4] = [
-        SecurityModel::Passthrough,
-        SecurityModel::MappedXattr,
-        SecurityModel::MappedFile,
-        SecurityModel::None,
-    ];
-
-    /// The name QEMU gives it.
-    pub fn name(self) -> &'static str {
-        match self {
-            SecurityModel::Passthrough => "passthrough",
-            SecurityModel::MappedXattr => "mapped-xattr",
-            SecurityModel::MappedFile => "mapped-file",
-            SecurityModel::None => "none",
-        }
-    }
-
-    /// Whether the client's ids are kept in metadata rather than in the host's owners.
-    pub fn is_mapped(self) -> bool {
-        matches!(self, SecurityModel::MappedXattr | SecurityModel::MappedFile)
-    }
-
-    /// `backend` under this model.
-    pub fn wrap(self, backend: Arc<dyn Backend>) -> Arc<dyn Backend> {
-        match self {
-            SecurityModel::Passthrough => backend,
-            SecurityModel::MappedXattr => Arc::new(Mapped::new(backend, MetaStore::Xattr)),
-            SecurityModel::MappedFile => Arc::new(Mapped::new(backend, MetaStore::File)),
-            SecurityModel::None => Arc::new(NoOwnership(backend)),
-        }
-    }
-}
-
-impl std::fmt::Display for SecurityModel {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-impl std::str::FromStr for SecurityModel {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        Ok(match s {
-            "passthrough" => SecurityModel::Passthrough,
-            // QEMU takes "mapped" as "mapped-xattr".
-            "mapped-xattr" | "mapped" => SecurityModel::MappedXattr,
-            "mapped-file" => SecurityModel::MappedFile,
-            "none" => SecurityModel::None,
-            _ => {
-                return Err(format!(
-                    "unknown security model {s:?} (passthrough, mapped-xattr, mapped-file, none)"
-                ))
-            }
-        })
-    }
-}
-
-/// The metadata directory of the mapped-file model, in every directory with entries
-/// that have metadata.
-pub const META_DIR: &[u8] = b".virtfs_metadata";
-/// The metadata file of the export root in the mapped-file model.
-pub const META_ROOT_FILE: &[u8] = b".virtfs_metadata_root";
-/// The xattr holding the client's uid (4 bytes, little-endian).
-pub const XATTR_UID: &[u8] = b"user.virtfs.uid";
-/// The xattr holding the client's gid (4 bytes, little-endian).
-pub const XATTR_GID: &[u8] = b"user.virtfs.gid";
-/// The xattr holding the client's mode, file type included (4 bytes, little-endian).
-pub const XATTR_MODE: &[u8] = b"user.virtfs.mode";
-/// The xattr holding the client's device number (8 bytes, little-endian `dev_t`).
-pub const XATTR_RDEV: &[u8] = b"user.virtfs.rdev";
-/// The reserved xattr prefix.
-pub const XATTR_PREFIX: &[u8] = b"user.virtfs.";
-/// Host mode of regular files and stand-ins (QEMU's `SM_LOCAL_MODE_BITS`).
-pub const FILE_MODE: u32 = 0o600;
-/// Host mode of directories (QEMU's `SM_LOCAL_DIR_MODE_BITS`).
-pub const DIR_MODE: u32 = 0o700;
-
-const HIDDEN: &[&[u8]] = &[META_DIR, META_ROOT_FILE];
-/// [`META_DIR`] and [`META_ROOT_FILE`] as the names the backends take, checked when this
-/// compiles.
-const META_DIR_NAME: Name<'static> = fixed_name(META_DIR);
-const META_ROOT_NAME: Name<'static> = fixed_name(META_ROOT_FILE);
-
-const fn fixed_name(name: &'static [u8]) -> Name<'static> {
-    match confined_fs::check_name(name) {
-        Ok(n) => n,
-        Err(_) => panic!("a fixed name is not a valid name"),
-    }
-}
-const ACL_NAMES: &[&[u8]] = &[b"system.posix_acl_access", b"system.posix_acl_default"];
-/// The server's own identity for host creations (no credential switch).
-const AS_SERVER: Credentials = Credentials { uid: 0, gid: 0 };
 
 thread_local! {
     /// The identity the calling thread's requests act as ([`Backend::act_as`]): under
@@ -174,162 +36,6 @@ fn current_actor() -> Arc<Actor> {
 const MAX_META: usize = 4096;
 
 const S_IFMT: u32 = libc::S_IFMT;
-
-/// Where the mapped models keep the client's view.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum MetaStore {
-    /// `user.virtfs.*` xattrs (mapped-xattr).
-    Xattr,
-    /// `.virtfs_metadata` files (mapped-file).
-    File,
-}
-
-/// What the client sees of a file, where it differs from the host (QEMU's `FsCred`,
-/// `None` for -1).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Meta {
-    /// Owner.
-    pub uid: Option<u32>,
-    /// Group.
-    pub gid: Option<u32>,
-    /// Mode with the file type.
-    pub mode: Option<u32>,
-    /// Device number.
-    pub rdev: Option<u64>,
-}
-
-impl Meta {
-    /// What a creation by `creds` records: owner, group, `mode` (with the file type) and
-    /// the device number of a device.
-    fn created(creds: Credentials, mode: u32, rdev: Option<u64>) -> Meta {
-        Meta {
-            uid: Some(creds.uid),
-            gid: Some(creds.gid),
-            mode: Some(mode),
-            rdev,
-        }
-    }
-
-    /// `other`'s values where it has them, ours elsewhere.
-    fn merge(self, other: Meta) -> Meta {
-        Meta {
-            uid: other.uid.or(self.uid),
-            gid: other.gid.or(self.gid),
-            mode: other.mode.or(self.mode),
-            rdev: other.rdev.or(self.rdev),
-        }
-    }
-
-    /// Overlays the values on host attributes.
-    pub fn apply(self, a: &mut Attr) {
-        if let Some(v) = self.uid {
-            a.uid = v;
-        }
-        if let Some(v) = self.gid {
-            a.gid = v;
-        }
-        if let Some(v) = self.mode {
-            a.mode = v;
-        }
-        if let Some(v) = self.rdev {
-            a.rdev = v;
-        }
-    }
-
-    /// The mapped-file text, exactly as QEMU's `fprintf("virtfs.uid=%d\n", ...)` writes
-    /// it (ids and mode as C `int`, the device number truncated to an `int`).
-    pub fn to_file_text(self) -> Vec<u8> {
-        let mut s = String::new();
-        if let Some(v) = self.uid {
-            s += &format!("virtfs.uid={}\n", v as i32);
-        }
-        if let Some(v) = self.gid {
-            s += &format!("virtfs.gid={}\n", v as i32);
-        }
-        if let Some(v) = self.mode {
-            s += &format!("virtfs.mode={}\n", v as i32);
-        }
-        if let Some(v) = self.rdev {
-            s += &format!("virtfs.rdev={}\n", v as u32 as i32);
-        }
-        s.into_bytes()
-    }
-
-    /// Parses a mapped-file text as QEMU does (`strncmp` of the key, `atoi` of what
-    /// follows); anything else is ignored.
-    pub fn from_file_text(text: &[u8]) -> Meta {
-        let mut m = Meta::default();
-        for line in text.split(|&c| c == b'\n') {
-            let at = |n: usize| atoi(line.get(n..).unwrap_or(&[]));
-            if line.starts_with(b"virtfs.uid") {
-                m.uid = Some(at(11) as u32);
-            } else if line.starts_with(b"virtfs.gid") {
-                m.gid = Some(at(11) as u32);
-            } else if line.starts_with(b"virtfs.mode") {
-                m.mode = Some(at(12) as u32);
-            } else if line.starts_with(b"virtfs.rdev") {
-                // An int widened to dev_t, as QEMU assigns it.
-                m.rdev = Some(at(12) as i64 as u64);
-            }
-        }
-        m
-    }
-
-    /// The values as QEMU's `local_set_xattrat` stores them: `(name, bytes)`.
-    pub fn to_xattrs(self) -> Vec<(&'static [u8], Vec<u8>)> {
-        let mut v = Vec::new();
-        if let Some(x) = self.uid {
-            v.push((XATTR_UID, x.to_le_bytes().to_vec()));
-        }
-        if let Some(x) = self.gid {
-            v.push((XATTR_GID, x.to_le_bytes().to_vec()));
-        }
-        if let Some(x) = self.mode {
-            v.push((XATTR_MODE, x.to_le_bytes().to_vec()));
-        }
-        if let Some(x) = self.rdev {
-            v.push((XATTR_RDEV, x.to_le_bytes().to_vec()));
-        }
-        v
-    }
-}
-
-/// C's `atoi` on bytes: leading blanks, a sign, digits (wrapping like the int it is).
-fn atoi(s: &[u8]) -> i32 {
-    let mut i = 0;
-    while i < s.len() && matches!(s[i], b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c) {
-        i += 1;
-    }
-    let neg = match s.get(i) {
-        Some(b'-') => {
-            i += 1;
-            true
-        }
-        Some(b'+') => {
-            i += 1;
-            false
-        }
-        _ => false,
-    };
-    let mut n: i64 = 0;
-    while let Some(d) = s.get(i).filter(|c| c.is_ascii_digit()) {
-        n = (n * 10 + i64::from(d - b'0')) & 0xffff_ffff_ffff;
-        i += 1;
-    }
-    let n = if neg { -n } else { n };
-    n as i32
-}
-
-/// A little-endian value of at most `N` bytes, zero-extended (QEMU reads into a
-/// `uid_t`/`dev_t` and takes any non-empty value; a longer one fails with `ERANGE`).
-fn le<const N: usize>(v: &[u8]) -> Option<[u8; N]> {
-    if v.is_empty() || v.len() > N {
-        return None;
-    }
-    let mut b = [0u8; N];
-    b[..v.len()].copy_from_slice(v);
-    Some(b)
-}
 
 fn ignore_enoent(r: Result<(), Errno>) -> Result<(), Errno> {
     match r {
@@ -402,19 +108,7 @@ impl Mapped {
 
     fn xattr_meta(&self, node: &Node) -> Meta {
         // Read together: one reopen of the node for the four (local backend).
-        let mut values = self
-            .inner
-            .getxattrs(node, &[XATTR_UID, XATTR_GID, XATTR_MODE, XATTR_RDEV])
-            .into_iter()
-            .map(Result::ok);
-        let mut next = || values.next().flatten();
-        let u32_of = |v: Option<Vec<u8>>| v.and_then(|v| le::<4>(&v)).map(u32::from_le_bytes);
-        Meta {
-            uid: u32_of(next()),
-            gid: u32_of(next()),
-            mode: u32_of(next()),
-            rdev: next().and_then(|v| le::<8>(&v)).map(u64::from_le_bytes),
-        }
+        Meta::from_xattrs(self.inner.getxattrs(node, &META_XATTRS))
     }
 
     /// The directory holding `node`'s metadata file and the file's name there: the
@@ -525,7 +219,7 @@ impl Mapped {
             .and_then(|()| self.inner.walk(dir, name));
         match done {
             Ok(node) => {
-                let mut a = super::AttrExt::of(node.fd())?;
+                let mut a = AttrExt::of(node.fd())?;
                 meta.apply(&mut a);
                 Ok(a)
             }
@@ -557,53 +251,10 @@ impl Mapped {
 
     /// The client's type and permission bits of `node` now.
     fn current_mode(&self, node: &Node) -> Result<u32, Errno> {
-        let mut a = super::AttrExt::of(node.fd())?;
+        let mut a = AttrExt::of(node.fd())?;
         self.meta(node).apply(&mut a);
         Ok(a.mode)
     }
-
-    /// Host xattr name for a client's, or the error QEMU's mapped model answers.
-    fn host_xattr<'n>(name: &'n [u8], on_reserved: Errno) -> Result<HostName<'n>, Errno> {
-        if name.starts_with(XATTR_PREFIX) {
-            return Err(on_reserved);
-        }
-        if ACL_NAMES.contains(&name) {
-            let mut n = XATTR_PREFIX.to_vec();
-            n.extend_from_slice(name);
-            return Ok(HostName::Mapped(n));
-        }
-        if name.starts_with(b"user.") {
-            return Ok(HostName::Same(name));
-        }
-        Err(Errno::OPNOTSUPP)
-    }
-}
-
-enum HostName<'n> {
-    Same(&'n [u8]),
-    Mapped(Vec<u8>),
-}
-
-impl HostName<'_> {
-    fn get(&self) -> &[u8] {
-        match self {
-            HostName::Same(n) => n,
-            HostName::Mapped(n) => n,
-        }
-    }
-}
-
-/// A NUL-separated xattr name list with each name replaced by what `show` makes of it
-/// (`None`: left out).
-fn filter_names<'l>(list: &'l [u8], show: impl Fn(&'l [u8]) -> Option<&'l [u8]>) -> Vec<u8> {
-    let mut out = Vec::with_capacity(list.len());
-    for name in list.split(|&c| c == 0).filter(|n| !n.is_empty()) {
-        if let Some(shown) = show(name) {
-            out.extend_from_slice(shown);
-            out.push(0);
-        }
-    }
-    out
 }
 
 fn ignore_missing(r: Result<Node, Errno>) -> Result<Option<Node>, Errno> {
@@ -855,7 +506,7 @@ impl Backend for Mapped {
     }
 
     fn getxattr(&self, node: &Node, name: &[u8]) -> Result<Vec<u8>, Errno> {
-        let host = Self::host_xattr(name, Errno::NODATA)?;
+        let host = host_xattr(name, Errno::NODATA)?;
         self.inner.getxattr(node, host.get())
     }
 
@@ -877,12 +528,12 @@ impl Backend for Mapped {
         value: &[u8],
         flags: XattrFlags,
     ) -> Result<(), Errno> {
-        let host = Self::host_xattr(name, Errno::ACCESS)?;
+        let host = host_xattr(name, Errno::ACCESS)?;
         self.inner.setxattr(node, host.get(), value, flags)
     }
 
     fn removexattr(&self, node: &Node, name: &[u8]) -> Result<(), Errno> {
-        let host = Self::host_xattr(name, Errno::ACCESS)?;
+        let host = host_xattr(name, Errno::ACCESS)?;
         match (self.inner.removexattr(node, host.get()), &host) {
             // QEMU: removing an ACL that is not there is no error.
             (Err(Errno::NODATA), HostName::Mapped(_)) => Ok(()),
@@ -891,7 +542,7 @@ impl Backend for Mapped {
     }
 
     fn readlink(&self, node: &Node) -> Result<Vec<u8>, Errno> {
-        let a: Attr = super::AttrExt::of(node.fd())?;
+        let a: Attr = AttrExt::of(node.fd())?;
         if a.mode & S_IFMT != libc::S_IFREG {
             // A real symlink (made on the host): read as such.
             return self.inner.readlink(node);
@@ -914,178 +565,5 @@ impl Backend for Mapped {
 
     fn dirent_types(&self) -> bool {
         false
-    }
-}
-
-/// QEMU's `none` model over a backend: creations are made as the server's own user,
-/// then given to the client's uid/gid with a chown whose failure is ignored; POSIX ACLs
-/// are not supported (`EOPNOTSUPP`, and not listed). Everything else passes through.
-pub struct NoOwnership(pub Arc<dyn Backend>);
-
-impl std::fmt::Debug for NoOwnership {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("NoOwnership")
-    }
-}
-
-impl NoOwnership {
-    fn give(&self, dir: &Node, name: Name<'_>, creds: Credentials) {
-        if let Ok(node) = self.0.walk(dir, name) {
-            if let Err(e) = self.0.chown(&node, Some(creds.uid), Some(creds.gid)) {
-                tracing::trace!(errno = %e, "none model: ownership of a new file not changed");
-            }
-        }
-    }
-
-    fn no_acl(name: &[u8]) -> Result<(), Errno> {
-        if name.starts_with(b"system.posix_acl_") {
-            return Err(Errno::OPNOTSUPP);
-        }
-        Ok(())
-    }
-}
-
-impl Backend for NoOwnership {
-    forward!(
-        0;
-        act_as, actor, root, lookup, walk, open, link, rename, unlink, chmod, chown, truncate, utimens,
-        readlink, statfs, getattr, hidden_names, dirent_types
-    );
-
-    fn create(
-        &self,
-        dir: &Node,
-        name: Name<'_>,
-        flags: OFlags,
-        mode: u32,
-        creds: Credentials,
-    ) -> Result<(Node, OwnedFd), Errno> {
-        let r = self.0.create(dir, name, flags, mode, AS_SERVER)?;
-        self.give(dir, name, creds);
-        Ok(r)
-    }
-    fn mkdir(
-        &self,
-        dir: &Node,
-        name: Name<'_>,
-        mode: u32,
-        creds: Credentials,
-    ) -> Result<Attr, Errno> {
-        self.0.mkdir(dir, name, mode, AS_SERVER)?;
-        self.give(dir, name, creds);
-        self.0.getattr(&self.0.walk(dir, name)?)
-    }
-    fn mknod(
-        &self,
-        dir: &Node,
-        name: Name<'_>,
-        mode: u32,
-        rdev: u64,
-        creds: Credentials,
-    ) -> Result<Attr, Errno> {
-        self.0.mknod(dir, name, mode, rdev, AS_SERVER)?;
-        self.give(dir, name, creds);
-        self.0.getattr(&self.0.walk(dir, name)?)
-    }
-    fn symlink(
-        &self,
-        dir: &Node,
-        name: Name<'_>,
-        target: &[u8],
-        creds: Credentials,
-    ) -> Result<Attr, Errno> {
-        self.0.symlink(dir, name, target, AS_SERVER)?;
-        self.give(dir, name, creds);
-        self.0.getattr(&self.0.walk(dir, name)?)
-    }
-    fn getxattr(&self, node: &Node, name: &[u8]) -> Result<Vec<u8>, Errno> {
-        Self::no_acl(name)?;
-        self.0.getxattr(node, name)
-    }
-    fn listxattr(&self, node: &Node) -> Result<Vec<u8>, Errno> {
-        let list = self.0.listxattr(node)?;
-        Ok(filter_names(&list, |name| {
-            Self::no_acl(name).is_ok().then_some(name)
-        }))
-    }
-    fn setxattr(&self, node: &Node, name: &[u8], value: &[u8], f: XattrFlags) -> Result<(), Errno> {
-        Self::no_acl(name)?;
-        self.0.setxattr(node, name, value, f)
-    }
-    fn removexattr(&self, node: &Node, name: &[u8]) -> Result<(), Errno> {
-        Self::no_acl(name)?;
-        self.0.removexattr(node, name)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn file_text_round_trip() {
-        let m = Meta {
-            uid: Some(1000),
-            gid: Some(u32::MAX - 1),
-            mode: Some(0o20640),
-            rdev: Some(rustix::fs::makedev(4, 64)),
-        };
-        let t = m.to_file_text();
-        assert_eq!(
-            t,
-            b"virtfs.uid=1000\nvirtfs.gid=-2\nvirtfs.mode=8608\nvirtfs.rdev=1088\n"
-        );
-        assert_eq!(Meta::from_file_text(&t), m);
-        assert_eq!(
-            Meta::from_file_text(b"virtfs.mode=\nvirtfs.uidx\njunk\n"),
-            Meta {
-                uid: Some(0),
-                mode: Some(0),
-                ..Meta::default()
-            }
-        );
-    }
-
-    #[test]
-    fn atoi_like_c() {
-        assert_eq!(atoi(b" 42\n"), 42);
-        assert_eq!(atoi(b"-7x"), -7);
-        assert_eq!(atoi(b"+3"), 3);
-        assert_eq!(atoi(b""), 0);
-        assert_eq!(atoi(b"4294967295"), -1);
-        assert_eq!(atoi(&[b'9'; 200]), atoi(&[b'9'; 200]));
-    }
-
-    #[test]
-    fn xattr_bytes() {
-        let m = Meta {
-            uid: Some(0x01020304),
-            rdev: Some(0x0102),
-            ..Meta::default()
-        };
-        assert_eq!(
-            m.to_xattrs(),
-            vec![
-                (XATTR_UID, vec![4, 3, 2, 1]),
-                (XATTR_RDEV, vec![2, 1, 0, 0, 0, 0, 0, 0])
-            ]
-        );
-        assert_eq!(le::<4>(&[1]), Some([1, 0, 0, 0]));
-        assert_eq!(le::<4>(&[1, 2, 3, 4, 5]), None);
-        assert_eq!(le::<4>(&[]), None);
-    }
-
-    #[test]
-    fn models_parse() {
-        for m in [
-            SecurityModel::Passthrough,
-            SecurityModel::MappedXattr,
-            SecurityModel::MappedFile,
-            SecurityModel::None,
-        ] {
-            assert_eq!(m.name().parse::<SecurityModel>(), Ok(m));
-        }
-        assert_eq!("mapped".parse(), Ok(SecurityModel::MappedXattr));
-        assert!("x".parse::<SecurityModel>().is_err());
     }
 }
