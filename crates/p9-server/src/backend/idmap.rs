@@ -196,17 +196,10 @@ impl IdMapping {
 }
 
 /// A backend seen through an [`IdMapping`].
+#[derive(Debug)]
 pub struct Identity {
     inner: Arc<dyn Backend>,
     map: IdMapping,
-}
-
-impl std::fmt::Debug for Identity {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Identity")
-            .field("map", &self.map)
-            .finish_non_exhaustive()
-    }
 }
 
 impl Identity {
@@ -257,7 +250,7 @@ impl Backend for Identity {
     fn create(
         &self,
         dir: &Node,
-        name: Name<'_>,
+        name: Name,
         flags: OFlags,
         mode: u32,
         creds: Credentials,
@@ -265,20 +258,14 @@ impl Backend for Identity {
         self.inner
             .create(dir, name, flags, mode, self.map.creds(creds)?)
     }
-    fn mkdir(
-        &self,
-        dir: &Node,
-        name: Name<'_>,
-        mode: u32,
-        creds: Credentials,
-    ) -> Result<Attr, Errno> {
+    fn mkdir(&self, dir: &Node, name: Name, mode: u32, creds: Credentials) -> Result<Attr, Errno> {
         let a = self.inner.mkdir(dir, name, mode, self.map.creds(creds)?)?;
         Ok(self.show(a))
     }
     fn mknod(
         &self,
         dir: &Node,
-        name: Name<'_>,
+        name: Name,
         mode: u32,
         rdev: u64,
         creds: Credentials,
@@ -291,7 +278,7 @@ impl Backend for Identity {
     fn symlink(
         &self,
         dir: &Node,
-        name: Name<'_>,
+        name: Name,
         target: &[u8],
         creds: Credentials,
     ) -> Result<Attr, Errno> {

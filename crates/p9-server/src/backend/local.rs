@@ -43,7 +43,7 @@ impl LocalBackend {
     }
 
     /// The attributes of `name` in `dir`, not following a symlink.
-    fn stat_at(dir: &Node, name: Name<'_>) -> Result<Attr, Errno> {
+    fn stat_at(dir: &Node, name: Name) -> Result<Attr, Errno> {
         rustix::fs::statat(dir.fd(), name.as_bytes(), AtFlags::SYMLINK_NOFOLLOW)
             .map(|st| Attr::from(&st))
     }
@@ -70,7 +70,7 @@ impl Backend for LocalBackend {
         Ok(Node::new(p.to_vec(), fd))
     }
 
-    fn walk(&self, dir: &Node, name: Name<'_>) -> Result<Node, Errno> {
+    fn walk(&self, dir: &Node, name: Name) -> Result<Node, Errno> {
         let fd = self.export.lookup_at(dir.fd(), name)?;
         Ok(Node::new(path::join(dir.path(), name), fd))
     }
@@ -82,7 +82,7 @@ impl Backend for LocalBackend {
     fn create(
         &self,
         dir: &Node,
-        name: Name<'_>,
+        name: Name,
         flags: OFlags,
         mode: u32,
         creds: Credentials,
@@ -92,13 +92,7 @@ impl Backend for LocalBackend {
         Ok((Node::new(path::join(dir.path(), name), opath), fd))
     }
 
-    fn mkdir(
-        &self,
-        dir: &Node,
-        name: Name<'_>,
-        mode: u32,
-        creds: Credentials,
-    ) -> Result<Attr, Errno> {
+    fn mkdir(&self, dir: &Node, name: Name, mode: u32, creds: Credentials) -> Result<Attr, Errno> {
         self.export.mkdir_at(dir.fd(), name, mode, creds)?;
         Self::stat_at(dir, name)
     }
@@ -106,7 +100,7 @@ impl Backend for LocalBackend {
     fn mknod(
         &self,
         dir: &Node,
-        name: Name<'_>,
+        name: Name,
         mode: u32,
         rdev: u64,
         creds: Credentials,
@@ -118,7 +112,7 @@ impl Backend for LocalBackend {
     fn symlink(
         &self,
         dir: &Node,
-        name: Name<'_>,
+        name: Name,
         target: &[u8],
         creds: Credentials,
     ) -> Result<Attr, Errno> {
@@ -126,22 +120,22 @@ impl Backend for LocalBackend {
         Self::stat_at(dir, name)
     }
 
-    fn link(&self, node: &Node, dir: &Node, name: Name<'_>) -> Result<(), Errno> {
+    fn link(&self, node: &Node, dir: &Node, name: Name) -> Result<(), Errno> {
         self.export.link_at(node.fd(), dir.fd(), name)
     }
 
     fn rename(
         &self,
         olddir: &Node,
-        oldname: Name<'_>,
+        oldname: Name,
         newdir: &Node,
-        newname: Name<'_>,
+        newname: Name,
     ) -> Result<(), Errno> {
         self.export
             .rename_at(olddir.fd(), oldname, newdir.fd(), newname)
     }
 
-    fn unlink(&self, dir: &Node, name: Name<'_>, remove_dir: bool) -> Result<(), Errno> {
+    fn unlink(&self, dir: &Node, name: Name, remove_dir: bool) -> Result<(), Errno> {
         self.export.unlink_at(dir.fd(), name, remove_dir)
     }
 

@@ -47,7 +47,7 @@ macro_rules! forward {
         fn lookup(&self, path: &[u8]) -> Result<Node, Errno> { self.$i.lookup(path) }
     };
     (@ $i:tt walk) => {
-        fn walk(&self, dir: &Node, name: confined_fs::Name<'_>) -> Result<Node, Errno> { self.$i.walk(dir, name) }
+        fn walk(&self, dir: &Node, name: confined_fs::Name) -> Result<Node, Errno> { self.$i.walk(dir, name) }
     };
     (@ $i:tt open) => {
         fn open(&self, node: &Node, flags: OFlags) -> Result<OwnedFd, Errno> {
@@ -55,17 +55,17 @@ macro_rules! forward {
         }
     };
     (@ $i:tt link) => {
-        fn link(&self, node: &Node, dir: &Node, name: confined_fs::Name<'_>) -> Result<(), Errno> {
+        fn link(&self, node: &Node, dir: &Node, name: confined_fs::Name) -> Result<(), Errno> {
             self.$i.link(node, dir, name)
         }
     };
     (@ $i:tt rename) => {
-        fn rename(&self, od: &Node, on: confined_fs::Name<'_>, nd: &Node, nn: confined_fs::Name<'_>) -> Result<(), Errno> {
+        fn rename(&self, od: &Node, on: confined_fs::Name, nd: &Node, nn: confined_fs::Name) -> Result<(), Errno> {
             self.$i.rename(od, on, nd, nn)
         }
     };
     (@ $i:tt unlink) => {
-        fn unlink(&self, dir: &Node, name: confined_fs::Name<'_>, remove_dir: bool) -> Result<(), Errno> {
+        fn unlink(&self, dir: &Node, name: confined_fs::Name, remove_dir: bool) -> Result<(), Errno> {
             self.$i.unlink(dir, name, remove_dir)
         }
     };
@@ -269,7 +269,7 @@ impl SetTime {
 /// Errors are errnos, answered to the client as `Rlerror`. Implementations must be
 /// confined to their export: nothing here may reach outside it, whatever the names
 /// and however the tree changes meanwhile.
-pub trait Backend: Send + Sync {
+pub trait Backend: Send + Sync + std::fmt::Debug {
     /// Makes the operations the calling thread asks for next act as `who` (a host
     /// identity, after [`Backend::actor`]): the kernel then checks every permission as
     /// for that user. Called before every request that names a fid, with the identity
@@ -293,7 +293,7 @@ pub trait Backend: Send + Sync {
 
     /// Looks up the validated name `name` in the directory `dir`, without following it
     /// if it is a symlink.
-    fn walk(&self, dir: &Node, name: Name<'_>) -> Result<Node, Errno>;
+    fn walk(&self, dir: &Node, name: Name) -> Result<Node, Errno>;
 
     /// Opens the file or directory `node` with host `flags` (`O_CREAT`/`O_EXCL` are never
     /// passed). Devices, FIFOs and sockets are never opened (`ENXIO`), symlinks neither
@@ -305,27 +305,21 @@ pub trait Backend: Send + Sync {
     fn create(
         &self,
         dir: &Node,
-        name: Name<'_>,
+        name: Name,
         flags: OFlags,
         mode: u32,
         creds: Credentials,
     ) -> Result<(Node, OwnedFd), Errno>;
 
     /// Makes the directory `name` in `dir`; returns its attributes.
-    fn mkdir(
-        &self,
-        dir: &Node,
-        name: Name<'_>,
-        mode: u32,
-        creds: Credentials,
-    ) -> Result<Attr, Errno>;
+    fn mkdir(&self, dir: &Node, name: Name, mode: u32, creds: Credentials) -> Result<Attr, Errno>;
 
     /// Makes the node `name` in `dir`: `mode` holds the type (`S_IFCHR`, `S_IFBLK`,
     /// `S_IFIFO`, `S_IFSOCK`, `S_IFREG`) and permission bits; returns its attributes.
     fn mknod(
         &self,
         dir: &Node,
-        name: Name<'_>,
+        name: Name,
         mode: u32,
         rdev: u64,
         creds: Credentials,
@@ -336,26 +330,26 @@ pub trait Backend: Send + Sync {
     fn symlink(
         &self,
         dir: &Node,
-        name: Name<'_>,
+        name: Name,
         target: &[u8],
         creds: Credentials,
     ) -> Result<Attr, Errno>;
 
     /// Links `node` (a symlink itself, not its target) as `name` in `dir`.
-    fn link(&self, node: &Node, dir: &Node, name: Name<'_>) -> Result<(), Errno>;
+    fn link(&self, node: &Node, dir: &Node, name: Name) -> Result<(), Errno>;
 
     /// Renames `olddir/oldname` to `newdir/newname`.
     fn rename(
         &self,
         olddir: &Node,
-        oldname: Name<'_>,
+        oldname: Name,
         newdir: &Node,
-        newname: Name<'_>,
+        newname: Name,
     ) -> Result<(), Errno>;
 
     /// Removes `name` from `dir`: a directory (which must be empty) if `remove_dir`,
     /// else anything but a directory.
-    fn unlink(&self, dir: &Node, name: Name<'_>, remove_dir: bool) -> Result<(), Errno>;
+    fn unlink(&self, dir: &Node, name: Name, remove_dir: bool) -> Result<(), Errno>;
 
     /// Sets the permission bits of `node` (following nothing: a symlink node is
     /// `EOPNOTSUPP`, as on Linux).

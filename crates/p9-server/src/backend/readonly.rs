@@ -12,13 +12,8 @@ use rustix::io::Errno;
 use super::{Attr, Backend, FsStats, Node, SetTime};
 
 /// A backend, read-only.
+#[derive(Debug)]
 pub struct ReadOnly(pub Arc<dyn Backend>);
-
-impl std::fmt::Debug for ReadOnly {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("ReadOnly")
-    }
-}
 
 const WRITE: OFlags = OFlags::WRONLY
     .union(OFlags::RDWR)
@@ -42,29 +37,29 @@ impl Backend for ReadOnly {
     fn create(
         &self,
         _: &Node,
-        _: Name<'_>,
+        _: Name,
         _: OFlags,
         _: u32,
         _: Credentials,
     ) -> Result<(Node, OwnedFd), Errno> {
         Err(Errno::ROFS)
     }
-    fn mkdir(&self, _: &Node, _: Name<'_>, _: u32, _: Credentials) -> Result<Attr, Errno> {
+    fn mkdir(&self, _: &Node, _: Name, _: u32, _: Credentials) -> Result<Attr, Errno> {
         Err(Errno::ROFS)
     }
-    fn mknod(&self, _: &Node, _: Name<'_>, _: u32, _: u64, _: Credentials) -> Result<Attr, Errno> {
+    fn mknod(&self, _: &Node, _: Name, _: u32, _: u64, _: Credentials) -> Result<Attr, Errno> {
         Err(Errno::ROFS)
     }
-    fn symlink(&self, _: &Node, _: Name<'_>, _: &[u8], _: Credentials) -> Result<Attr, Errno> {
+    fn symlink(&self, _: &Node, _: Name, _: &[u8], _: Credentials) -> Result<Attr, Errno> {
         Err(Errno::ROFS)
     }
-    fn link(&self, _: &Node, _: &Node, _: Name<'_>) -> Result<(), Errno> {
+    fn link(&self, _: &Node, _: &Node, _: Name) -> Result<(), Errno> {
         Err(Errno::ROFS)
     }
-    fn rename(&self, _: &Node, _: Name<'_>, _: &Node, _: Name<'_>) -> Result<(), Errno> {
+    fn rename(&self, _: &Node, _: Name, _: &Node, _: Name) -> Result<(), Errno> {
         Err(Errno::ROFS)
     }
-    fn unlink(&self, _: &Node, _: Name<'_>, _: bool) -> Result<(), Errno> {
+    fn unlink(&self, _: &Node, _: Name, _: bool) -> Result<(), Errno> {
         Err(Errno::ROFS)
     }
     fn chmod(&self, _: &Node, _: u32) -> Result<(), Errno> {

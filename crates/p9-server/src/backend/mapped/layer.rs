@@ -45,7 +45,7 @@ fn ignore_enoent(r: Result<(), Errno>) -> Result<(), Errno> {
 }
 
 /// Refuses the mapped models' reserved names.
-fn check_visible(name: Name<'_>) -> Result<(), Errno> {
+fn check_visible(name: Name) -> Result<(), Errno> {
     if HIDDEN.contains(&name.as_bytes()) {
         return Err(Errno::INVAL);
     }
@@ -79,17 +79,10 @@ fn write_all(fd: &OwnedFd, data: &[u8]) -> Result<(), Errno> {
 }
 
 /// A mapped security model over a backend (see the module documentation).
+#[derive(Debug)]
 pub struct Mapped {
     inner: Arc<dyn Backend>,
     store: MetaStore,
-}
-
-impl std::fmt::Debug for Mapped {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Mapped")
-            .field("store", &self.store)
-            .finish_non_exhaustive()
-    }
 }
 
 impl Mapped {
@@ -133,7 +126,7 @@ impl Mapped {
     }
 
     /// The metadata file of `name` in `dir`, if there is one.
-    fn meta_file_in(&self, dir: &Node, name: Name<'_>) -> Result<Option<Node>, Errno> {
+    fn meta_file_in(&self, dir: &Node, name: Name) -> Result<Option<Node>, Errno> {
         let Some(mdir) = ignore_missing(self.inner.walk(dir, META_DIR_NAME))? else {
             return Ok(None);
         };
@@ -150,7 +143,7 @@ impl Mapped {
 
     /// Merges `update` into the metadata of `name` in `dir` (`None`: the export root,
     /// with `dir` the root) and writes it back.
-    fn set_meta_at(&self, dir: &Node, name: Option<Name<'_>>, update: Meta) -> Result<(), Errno> {
+    fn set_meta_at(&self, dir: &Node, name: Option<Name>, update: Meta) -> Result<(), Errno> {
         match self.store {
             MetaStore::Xattr => {
                 let node = match name {
@@ -210,7 +203,7 @@ impl Mapped {
     fn finish_create(
         &self,
         dir: &Node,
-        name: Name<'_>,
+        name: Name,
         meta: Meta,
         is_dir: bool,
     ) -> Result<Attr, Errno> {
@@ -234,7 +227,7 @@ impl Mapped {
 
     /// Removes the mapped-file metadata of `name` in `dir` (a directory's own
     /// metadata directory too), tolerating what is not there.
-    fn unlink_meta(&self, dir: &Node, name: Name<'_>, is_dir: bool) -> Result<(), Errno> {
+    fn unlink_meta(&self, dir: &Node, name: Name, is_dir: bool) -> Result<(), Errno> {
         if self.store != MetaStore::File {
             return Ok(());
         }
@@ -327,7 +320,7 @@ impl Backend for Mapped {
         self.inner.utimens(node, atime, mtime)
     }
 
-    fn walk(&self, dir: &Node, name: Name<'_>) -> Result<Node, Errno> {
+    fn walk(&self, dir: &Node, name: Name) -> Result<Node, Errno> {
         check_visible(name)?;
         self.inner.walk(dir, name)
     }
@@ -335,7 +328,7 @@ impl Backend for Mapped {
     fn create(
         &self,
         dir: &Node,
-        name: Name<'_>,
+        name: Name,
         flags: OFlags,
         mode: u32,
         creds: Credentials,
@@ -357,13 +350,7 @@ impl Backend for Mapped {
         Ok((node, fd))
     }
 
-    fn mkdir(
-        &self,
-        dir: &Node,
-        name: Name<'_>,
-        mode: u32,
-        creds: Credentials,
-    ) -> Result<Attr, Errno> {
+    fn mkdir(&self, dir: &Node, name: Name, mode: u32, creds: Credentials) -> Result<Attr, Errno> {
         check_visible(name)?;
         self.inner.mkdir(dir, name, DIR_MODE, AS_SERVER)?;
         let meta = Meta::created(creds, mode | libc::S_IFDIR, None);
@@ -373,7 +360,7 @@ impl Backend for Mapped {
     fn mknod(
         &self,
         dir: &Node,
-        name: Name<'_>,
+        name: Name,
         mode: u32,
         rdev: u64,
         creds: Credentials,
@@ -394,7 +381,7 @@ impl Backend for Mapped {
     fn symlink(
         &self,
         dir: &Node,
-        name: Name<'_>,
+        name: Name,
         target: &[u8],
         creds: Credentials,
     ) -> Result<Attr, Errno> {
@@ -414,7 +401,7 @@ impl Backend for Mapped {
         self.finish_create(dir, name, meta, false)
     }
 
-    fn link(&self, node: &Node, dir: &Node, name: Name<'_>) -> Result<(), Errno> {
+    fn link(&self, node: &Node, dir: &Node, name: Name) -> Result<(), Errno> {
         check_visible(name)?;
         self.inner.link(node, dir, name)?;
         if self.store == MetaStore::File && !node.is_root() {
@@ -435,9 +422,9 @@ impl Backend for Mapped {
     fn rename(
         &self,
         olddir: &Node,
-        oldname: Name<'_>,
+        oldname: Name,
         newdir: &Node,
-        newname: Name<'_>,
+        newname: Name,
     ) -> Result<(), Errno> {
         check_visible(oldname)?;
         check_visible(newname)?;
@@ -466,7 +453,7 @@ impl Backend for Mapped {
         Ok(())
     }
 
-    fn unlink(&self, dir: &Node, name: Name<'_>, remove_dir: bool) -> Result<(), Errno> {
+    fn unlink(&self, dir: &Node, name: Name, remove_dir: bool) -> Result<(), Errno> {
         check_visible(name)?;
         if self.store == MetaStore::File && remove_dir {
             // A directory's own metadata directory goes first (if it still holds

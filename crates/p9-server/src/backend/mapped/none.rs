@@ -13,16 +13,11 @@ use crate::backend::{Attr, Backend, FsStats, Node, SetTime};
 /// QEMU's `none` model over a backend: creations are made as the server's own user,
 /// then given to the client's uid/gid with a chown whose failure is ignored; POSIX ACLs
 /// are not supported (`EOPNOTSUPP`, and not listed). Everything else passes through.
+#[derive(Debug)]
 pub struct NoOwnership(pub Arc<dyn Backend>);
 
-impl std::fmt::Debug for NoOwnership {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("NoOwnership")
-    }
-}
-
 impl NoOwnership {
-    fn give(&self, dir: &Node, name: Name<'_>, creds: Credentials) {
+    fn give(&self, dir: &Node, name: Name, creds: Credentials) {
         if let Ok(node) = self.0.walk(dir, name) {
             if let Err(e) = self.0.chown(&node, Some(creds.uid), Some(creds.gid)) {
                 tracing::trace!(errno = %e, "none model: ownership of a new file not changed");
@@ -48,7 +43,7 @@ impl Backend for NoOwnership {
     fn create(
         &self,
         dir: &Node,
-        name: Name<'_>,
+        name: Name,
         flags: OFlags,
         mode: u32,
         creds: Credentials,
@@ -57,13 +52,7 @@ impl Backend for NoOwnership {
         self.give(dir, name, creds);
         Ok(r)
     }
-    fn mkdir(
-        &self,
-        dir: &Node,
-        name: Name<'_>,
-        mode: u32,
-        creds: Credentials,
-    ) -> Result<Attr, Errno> {
+    fn mkdir(&self, dir: &Node, name: Name, mode: u32, creds: Credentials) -> Result<Attr, Errno> {
         self.0.mkdir(dir, name, mode, AS_SERVER)?;
         self.give(dir, name, creds);
         self.0.getattr(&self.0.walk(dir, name)?)
@@ -71,7 +60,7 @@ impl Backend for NoOwnership {
     fn mknod(
         &self,
         dir: &Node,
-        name: Name<'_>,
+        name: Name,
         mode: u32,
         rdev: u64,
         creds: Credentials,
@@ -83,7 +72,7 @@ impl Backend for NoOwnership {
     fn symlink(
         &self,
         dir: &Node,
-        name: Name<'_>,
+        name: Name,
         target: &[u8],
         creds: Credentials,
     ) -> Result<Attr, Errno> {

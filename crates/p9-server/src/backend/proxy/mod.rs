@@ -180,7 +180,7 @@ impl Backend for ProxyBackend {
         self.handle(p.to_vec())
     }
 
-    fn walk(&self, dir: &Node, name: Name<'_>) -> Result<Node, Errno> {
+    fn walk(&self, dir: &Node, name: Name) -> Result<Node, Errno> {
         let p = path::join(dir.path(), name);
         // A validated single name, not followed, relative to the directory's own fd: the
         // front end looks it up itself when it may search the directory (no helper round
@@ -228,7 +228,7 @@ impl Backend for ProxyBackend {
     fn create(
         &self,
         dir: &Node,
-        name: Name<'_>,
+        name: Name,
         flags: OFlags,
         mode: u32,
         creds: Credentials,
@@ -251,13 +251,7 @@ impl Backend for ProxyBackend {
         Ok((Node::new(p, handle), fd))
     }
 
-    fn mkdir(
-        &self,
-        dir: &Node,
-        name: Name<'_>,
-        mode: u32,
-        creds: Credentials,
-    ) -> Result<Attr, Errno> {
+    fn mkdir(&self, dir: &Node, name: Name, mode: u32, creds: Credentials) -> Result<Attr, Errno> {
         let mode = mode & 0o7777;
         if self.identities {
             return self
@@ -273,7 +267,7 @@ impl Backend for ProxyBackend {
     fn mknod(
         &self,
         dir: &Node,
-        name: Name<'_>,
+        name: Name,
         mode: u32,
         rdev: u64,
         creds: Credentials,
@@ -292,7 +286,7 @@ impl Backend for ProxyBackend {
     fn symlink(
         &self,
         dir: &Node,
-        name: Name<'_>,
+        name: Name,
         target: &[u8],
         creds: Credentials,
     ) -> Result<Attr, Errno> {
@@ -307,7 +301,7 @@ impl Backend for ProxyBackend {
         self.lstat(&p)
     }
 
-    fn link(&self, node: &Node, dir: &Node, name: Name<'_>) -> Result<(), Errno> {
+    fn link(&self, node: &Node, dir: &Node, name: Name) -> Result<(), Errno> {
         if self.identities {
             return self.pool.call(|c| c.link_at(node.fd(), dir.fd(), name));
         }
@@ -319,9 +313,9 @@ impl Backend for ProxyBackend {
     fn rename(
         &self,
         olddir: &Node,
-        oldname: Name<'_>,
+        oldname: Name,
         newdir: &Node,
-        newname: Name<'_>,
+        newname: Name,
     ) -> Result<(), Errno> {
         if self.identities {
             return self
@@ -335,7 +329,7 @@ impl Backend for ProxyBackend {
         self.pool.call(|c| c.rename(&old, &new))
     }
 
-    fn unlink(&self, dir: &Node, name: Name<'_>, remove_dir: bool) -> Result<(), Errno> {
+    fn unlink(&self, dir: &Node, name: Name, remove_dir: bool) -> Result<(), Errno> {
         if self.identities {
             // The kernel checks the kind asked for (EISDIR, ENOTDIR).
             return self.pool.call(|c| c.unlink_at(dir.fd(), name, remove_dir));
