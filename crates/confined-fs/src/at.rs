@@ -93,16 +93,17 @@ impl Export {
         finish_open(fd, flags)
     }
 
-    /// Creates the regular file `name` in `dir` as `creds` with `mode` and opens it with
-    /// `flags` (host `O_*`). Without `O_EXCL` an existing regular file is opened instead;
-    /// an existing symlink is `ELOOP` and an existing special file `ENXIO` (never opened).
+    /// Creates the regular file `name` in `dir` as `creds` (`None`: as the process) with
+    /// `mode` and opens it with `flags` (host `O_*`). Without `O_EXCL` an existing regular
+    /// file is opened instead; an existing symlink is `ELOOP` and an existing special file
+    /// `ENXIO` (never opened).
     pub fn create_at(
         &self,
         dir: BorrowedFd<'_>,
         name: Name<'_>,
         flags: OFlags,
         mode: u32,
-        creds: Credentials,
+        creds: Option<Credentials>,
     ) -> Result<OwnedFd, Errno> {
         if flags.intersects(OFlags::PATH | OFlags::DIRECTORY | OFlags::TMPFILE) {
             return Err(Errno::INVAL);
@@ -110,7 +111,7 @@ impl Export {
         let base = flags & !(OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW);
         let mode = Mode::from_raw_mode(mode & 0o7777);
         let created = {
-            let _as_client = creds.switch()?;
+            let _as_client = Credentials::switch_to(creds)?;
             // Always exclusive: an existing name is looked up and checked before it is
             // opened, so a device node is never opened by a create.
             self.resolve_at(
@@ -139,27 +140,27 @@ impl Export {
         }
     }
 
-    /// `mkdirat(dir, name, mode)` as `creds`.
+    /// `mkdirat(dir, name, mode)` as `creds` (`None`: as the process).
     pub fn mkdir_at(
         &self,
         dir: BorrowedFd<'_>,
         name: Name<'_>,
         mode: u32,
-        creds: Credentials,
+        creds: Option<Credentials>,
     ) -> Result<(), Errno> {
-        let _as_client = creds.switch()?;
+        let _as_client = Credentials::switch_to(creds)?;
         fs::mkdirat(dir, name.as_bytes(), Mode::from_raw_mode(mode & 0o7777))
     }
 
-    /// `mknodat(dir, name, mode, rdev)` as `creds`: devices, FIFOs, sockets, regular
-    /// files (no type bits: a regular file).
+    /// `mknodat(dir, name, mode, rdev)` as `creds` (`None`: as the process): devices,
+    /// FIFOs, sockets, regular files (no type bits: a regular file).
     pub fn mknod_at(
         &self,
         dir: BorrowedFd<'_>,
         name: Name<'_>,
         mode: u32,
         rdev: u64,
-        creds: Credentials,
+        creds: Option<Credentials>,
     ) -> Result<(), Errno> {
         let ty = match FileType::from_raw_mode(mode) {
             _ if mode & 0o170000 == 0 => FileType::RegularFile,
@@ -170,7 +171,7 @@ impl Export {
             | FileType::Socket) => t,
             _ => return Err(Errno::INVAL),
         };
-        let _as_client = creds.switch()?;
+        let _as_client = Credentials::switch_to(creds)?;
         fs::mknodat(
             dir,
             name.as_bytes(),
@@ -180,19 +181,19 @@ impl Export {
         )
     }
 
-    /// `symlinkat(target, dir, name)` as `creds`. The target is stored as given; it is
-    /// only ever followed inside the export.
+    /// `symlinkat(target, dir, name)` as `creds` (`None`: as the process). The target is
+    /// stored as given; it is only ever followed inside the export.
     pub fn symlink_at(
         &self,
         dir: BorrowedFd<'_>,
         name: Name<'_>,
         target: &[u8],
-        creds: Credentials,
+        creds: Option<Credentials>,
     ) -> Result<(), Errno> {
         if target.contains(&0) {
             return Err(Errno::INVAL);
         }
-        let _as_client = creds.switch()?;
+        let _as_client = Credentials::switch_to(creds)?;
         fs::symlinkat(target, dir, name.as_bytes())
     }
 
@@ -420,7 +421,7 @@ mod tests {
         (tmp, e)
     }
 
-    const ROOT: Credentials = Credentials { uid: 0, gid: 0 };
+    const ROOT: Option<Credentials> = Some(Credentials::new(0, 0));
 
     /// A name the tests know to be valid.
     fn n(name: &[u8]) -> Name<'_> {

@@ -19,7 +19,7 @@ mod ioctl;
 mod path;
 mod root;
 
-pub use creds::{act_as, acting, Actor, CredSwitch, Credentials, MAX_GROUPS};
+pub use creds::{act_as, acting, Actor, CredSwitch, Credentials, HostGid, HostUid, MAX_GROUPS};
 pub use path::{check_name, split_parent, Last, Name, PathError};
 pub use root::{detached_tree, Export, ExportOptions, XATTR_SIZE_MAX};
 

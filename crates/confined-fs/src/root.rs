@@ -253,7 +253,7 @@ impl Export {
     ) -> Result<OwnedFd, Errno> {
         let flags = OFlags::from_bits_retain(flags as u32);
         let (dir, name) = self.parent_plain(path, Errno::ISDIR)?;
-        self.create_at(dir.as_fd(), name, flags, mode, creds)
+        self.create_at(dir.as_fd(), name, flags, mode, Some(creds))
     }
 
     /// `mknod(path, mode, rdev)` as `creds`: devices, FIFOs, sockets, regular files.
@@ -265,20 +265,20 @@ impl Export {
         creds: Credentials,
     ) -> Result<(), Errno> {
         let (dir, name) = self.parent_plain(path, Errno::EXIST)?;
-        self.mknod_at(dir.as_fd(), name, mode, rdev, creds)
+        self.mknod_at(dir.as_fd(), name, mode, rdev, Some(creds))
     }
 
     /// `mkdir(path, mode)` as `creds`.
     pub fn mkdir(&self, path: &[u8], mode: u32, creds: Credentials) -> Result<(), Errno> {
         let (dir, name) = self.parent_plain(path, Errno::EXIST)?;
-        self.mkdir_at(dir.as_fd(), name, mode, creds)
+        self.mkdir_at(dir.as_fd(), name, mode, Some(creds))
     }
 
     /// `symlink(target, path)` as `creds`. The target is stored as given; it is only ever
     /// followed inside the export.
     pub fn symlink(&self, target: &[u8], path: &[u8], creds: Credentials) -> Result<(), Errno> {
         let (dir, name) = self.parent_plain(path, Errno::EXIST)?;
-        self.symlink_at(dir.as_fd(), name, target, creds)
+        self.symlink_at(dir.as_fd(), name, target, Some(creds))
     }
 
     /// `link(oldpath, newpath)`; a final symlink in `oldpath` is linked, not followed.
@@ -511,7 +511,7 @@ mod tests {
         let mut path = Vec::new();
         let mut dir = e.resolve(b"/", OFlags::PATH, Mode::empty()).unwrap();
         for _ in 0..40 {
-            e.mkdir_at(dir.as_fd(), name, 0o755, Credentials { uid: 0, gid: 0 })
+            e.mkdir_at(dir.as_fd(), name, 0o755, Some(Credentials::new(0, 0)))
                 .or_else(|err| if err == Errno::PERM { Ok(()) } else { Err(err) })
                 .unwrap();
             dir = e.lookup_at(dir.as_fd(), name).unwrap();
@@ -526,7 +526,7 @@ mod tests {
                 &file,
                 OFlags::RDWR.bits() as i32,
                 0o644,
-                Credentials { uid: 0, gid: 0 },
+                Credentials::new(0, 0),
             )
             .unwrap();
         drop(fd);

@@ -39,7 +39,7 @@ const PATHS: &[&str] = &[
     "/d/.", "/nope", "/nope/x", "/f/x", "/d/x", "a\0b",
 ];
 
-const ROOT: Credentials = Credentials { uid: 0, gid: 0 };
+const ROOT: Credentials = Credentials::new(0, 0);
 
 fn show<T>(r: Result<T, Errno>) -> String {
     match r {

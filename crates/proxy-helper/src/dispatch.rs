@@ -35,8 +35,9 @@ fn ok(r: Result<(), Errno>) -> Result<Answer, Errno> {
     r.map(|()| Answer::Status(0))
 }
 
+/// The ids a QEMU request creates as: host ids (QEMU maps nothing), always switched to.
 fn creds(uid: u32, gid: u32) -> Credentials {
-    Credentials { uid, gid }
+    Credentials::new(uid, gid)
 }
 
 /// A size field from the wire: negative is `EINVAL` (QEMU's helper crashes on it).
@@ -317,7 +318,7 @@ fn dispatch_fds(
                     check_name(name)?,
                     OFlags::from_bits_retain(flags as u32),
                     mode,
-                    creds(uid, gid),
+                    Some(creds(uid, gid)),
                 )
                 .map(Answer::Fd)
         }
@@ -328,7 +329,7 @@ fn dispatch_fds(
             mode,
         } => {
             let (d, name) = (dir()?, check_name(name)?);
-            export.mkdir_at(d, name, mode, creds(uid, gid))?;
+            export.mkdir_at(d, name, mode, Some(creds(uid, gid)))?;
             stat_at(d, name)
         }
         Request::MknodAt {
@@ -339,7 +340,7 @@ fn dispatch_fds(
             rdev,
         } => {
             let (d, name) = (dir()?, check_name(name)?);
-            export.mknod_at(d, name, mode, rdev, creds(uid, gid))?;
+            export.mknod_at(d, name, mode, rdev, Some(creds(uid, gid)))?;
             stat_at(d, name)
         }
         Request::SymlinkAt {
@@ -349,7 +350,7 @@ fn dispatch_fds(
             target,
         } => {
             let (d, name) = (dir()?, check_name(name)?);
-            export.symlink_at(d, name, target, creds(uid, gid))?;
+            export.symlink_at(d, name, target, Some(creds(uid, gid)))?;
             stat_at(d, name)
         }
         Request::UnlinkAt { name, flags } => {

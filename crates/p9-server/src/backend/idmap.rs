@@ -21,11 +21,11 @@
 use std::os::fd::OwnedFd;
 use std::sync::Arc;
 
-use confined_fs::{Actor, Credentials, Name};
+use confined_fs::{Actor, Credentials};
 use rustix::fs::{OFlags, XattrFlags};
 use rustix::io::Errno;
 
-use super::{Attr, Backend, FsStats, Node, SetTime};
+use super::{Attr, Backend, FsStats, NewEntry, Node, SetTime};
 
 /// The overflow id unmapped host ids show as.
 pub const OVERFLOW_ID: u32 = 65534;
@@ -184,13 +184,19 @@ impl IdMapping {
         self.gids.to_client(gid)
     }
 
-    fn creds(&self, c: Credentials) -> Result<Credentials, Errno> {
-        if c.uid == u32::MAX || c.gid == u32::MAX {
+    /// `new` with the client's ids of its owner turned into host ids.
+    fn on_host<'a>(&self, new: NewEntry<'a>) -> Result<NewEntry<'a>, Errno> {
+        let Some(c) = new.creds else {
+            return Ok(new);
+        };
+        let (uid, gid) = (c.uid.as_raw(), c.gid.as_raw());
+        if uid == u32::MAX || gid == u32::MAX {
             return Err(Errno::INVAL);
         }
-        Ok(Credentials {
-            uid: self.uid_to_host(c.uid)?,
-            gid: self.gid_to_host(c.gid)?,
+        let creds = Credentials::new(self.uid_to_host(uid)?, self.gid_to_host(gid)?);
+        Ok(NewEntry {
+            creds: Some(creds),
+            ..new
         })
     }
 }
@@ -247,44 +253,19 @@ impl Backend for Identity {
         dirent_types
     );
 
-    fn create(
-        &self,
-        dir: &Node,
-        name: Name,
-        flags: OFlags,
-        mode: u32,
-        creds: Credentials,
-    ) -> Result<(Node, OwnedFd), Errno> {
-        self.inner
-            .create(dir, name, flags, mode, self.map.creds(creds)?)
+    fn create(&self, new: NewEntry, flags: OFlags, mode: u32) -> Result<(Node, OwnedFd), Errno> {
+        self.inner.create(self.map.on_host(new)?, flags, mode)
     }
-    fn mkdir(&self, dir: &Node, name: Name, mode: u32, creds: Credentials) -> Result<Attr, Errno> {
-        let a = self.inner.mkdir(dir, name, mode, self.map.creds(creds)?)?;
+    fn mkdir(&self, new: NewEntry, mode: u32) -> Result<Attr, Errno> {
+        let a = self.inner.mkdir(self.map.on_host(new)?, mode)?;
         Ok(self.show(a))
     }
-    fn mknod(
-        &self,
-        dir: &Node,
-        name: Name,
-        mode: u32,
-        rdev: u64,
-        creds: Credentials,
-    ) -> Result<Attr, Errno> {
-        let a = self
-            .inner
-            .mknod(dir, name, mode, rdev, self.map.creds(creds)?)?;
+    fn mknod(&self, new: NewEntry, mode: u32, rdev: u64) -> Result<Attr, Errno> {
+        let a = self.inner.mknod(self.map.on_host(new)?, mode, rdev)?;
         Ok(self.show(a))
     }
-    fn symlink(
-        &self,
-        dir: &Node,
-        name: Name,
-        target: &[u8],
-        creds: Credentials,
-    ) -> Result<Attr, Errno> {
-        let a = self
-            .inner
-            .symlink(dir, name, target, self.map.creds(creds)?)?;
+    fn symlink(&self, new: NewEntry, target: &[u8]) -> Result<Attr, Errno> {
+        let a = self.inner.symlink(self.map.on_host(new)?, target)?;
         Ok(self.show(a))
     }
     fn chown(&self, node: &Node, uid: Option<u32>, gid: Option<u32>) -> Result<(), Errno> {

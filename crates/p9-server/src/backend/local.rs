@@ -8,11 +8,11 @@ use std::os::fd::{AsFd, OwnedFd};
 use std::path::Path;
 use std::sync::Arc;
 
-use confined_fs::{Actor, Credentials, Export, ExportOptions, Name};
+use confined_fs::{Actor, Export, ExportOptions, Name};
 use rustix::fs::{AtFlags, Mode, OFlags, Timestamps, XattrFlags};
 use rustix::io::Errno;
 
-use super::{Attr, Backend, Node, SetTime};
+use super::{Attr, Backend, NewEntry, Node, SetTime};
 use crate::path;
 
 /// Serves a directory of this machine in-process.
@@ -79,43 +79,27 @@ impl Backend for LocalBackend {
         self.export.open_node(node.fd(), flags)
     }
 
-    fn create(
-        &self,
-        dir: &Node,
-        name: Name,
-        flags: OFlags,
-        mode: u32,
-        creds: Credentials,
-    ) -> Result<(Node, OwnedFd), Errno> {
+    fn create(&self, new: NewEntry, flags: OFlags, mode: u32) -> Result<(Node, OwnedFd), Errno> {
+        let NewEntry { dir, name, creds } = new;
         let fd = self.export.create_at(dir.fd(), name, flags, mode, creds)?;
         let opath = self.export.path_fd(fd.as_fd())?;
         Ok((Node::new(path::join(dir.path(), name), opath), fd))
     }
 
-    fn mkdir(&self, dir: &Node, name: Name, mode: u32, creds: Credentials) -> Result<Attr, Errno> {
+    fn mkdir(&self, new: NewEntry, mode: u32) -> Result<Attr, Errno> {
+        let NewEntry { dir, name, creds } = new;
         self.export.mkdir_at(dir.fd(), name, mode, creds)?;
         Self::stat_at(dir, name)
     }
 
-    fn mknod(
-        &self,
-        dir: &Node,
-        name: Name,
-        mode: u32,
-        rdev: u64,
-        creds: Credentials,
-    ) -> Result<Attr, Errno> {
+    fn mknod(&self, new: NewEntry, mode: u32, rdev: u64) -> Result<Attr, Errno> {
+        let NewEntry { dir, name, creds } = new;
         self.export.mknod_at(dir.fd(), name, mode, rdev, creds)?;
         Self::stat_at(dir, name)
     }
 
-    fn symlink(
-        &self,
-        dir: &Node,
-        name: Name,
-        target: &[u8],
-        creds: Credentials,
-    ) -> Result<Attr, Errno> {
+    fn symlink(&self, new: NewEntry, target: &[u8]) -> Result<Attr, Errno> {
+        let NewEntry { dir, name, creds } = new;
         self.export.symlink_at(dir.fd(), name, target, creds)?;
         Self::stat_at(dir, name)
     }

@@ -240,6 +240,40 @@ pub struct FsStats {
     pub namelen: u32,
 }
 
+/// What a creation (create, mkdir, mknod, symlink) makes: the name `name` in the
+/// directory `dir`, and whose it becomes: `creds`, or the server's own (`None`: no
+/// credential switch, what the mapped models create as). The id maps
+/// ([`idmap::Identity`]) turn the client's ids into host ids on the way down.
+#[derive(Debug, Clone, Copy)]
+pub struct NewEntry<'a> {
+    /// The directory.
+    pub dir: &'a Node,
+    /// The name in it.
+    pub name: Name<'a>,
+    /// Whose the new file becomes (`None`: the server's).
+    pub creds: Option<Credentials>,
+}
+
+impl<'a> NewEntry<'a> {
+    /// `name` in `dir`, made as `creds`.
+    pub fn new(dir: &'a Node, name: Name<'a>, creds: Credentials) -> NewEntry<'a> {
+        NewEntry {
+            dir,
+            name,
+            creds: Some(creds),
+        }
+    }
+
+    /// `name` in `dir`, made as the server itself.
+    pub fn as_server(dir: &'a Node, name: Name<'a>) -> NewEntry<'a> {
+        NewEntry {
+            dir,
+            name,
+            creds: None,
+        }
+    }
+}
+
 /// One timestamp to set.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SetTime {
@@ -300,40 +334,20 @@ pub trait Backend: Send + Sync + std::fmt::Debug {
     /// (`ELOOP`).
     fn open(&self, node: &Node, flags: OFlags) -> Result<OwnedFd, Errno>;
 
-    /// Creates the regular file `name` in `dir` with `mode` as `creds`, opened with host
-    /// `flags`; returns its node and the open fd.
-    fn create(
-        &self,
-        dir: &Node,
-        name: Name,
-        flags: OFlags,
-        mode: u32,
-        creds: Credentials,
-    ) -> Result<(Node, OwnedFd), Errno>;
+    /// Creates the regular file `new` with `mode`, opened with host `flags`; returns its
+    /// node and the open fd.
+    fn create(&self, new: NewEntry, flags: OFlags, mode: u32) -> Result<(Node, OwnedFd), Errno>;
 
-    /// Makes the directory `name` in `dir`; returns its attributes.
-    fn mkdir(&self, dir: &Node, name: Name, mode: u32, creds: Credentials) -> Result<Attr, Errno>;
+    /// Makes the directory `new`; returns its attributes.
+    fn mkdir(&self, new: NewEntry, mode: u32) -> Result<Attr, Errno>;
 
-    /// Makes the node `name` in `dir`: `mode` holds the type (`S_IFCHR`, `S_IFBLK`,
+    /// Makes the node `new`: `mode` holds the type (`S_IFCHR`, `S_IFBLK`,
     /// `S_IFIFO`, `S_IFSOCK`, `S_IFREG`) and permission bits; returns its attributes.
-    fn mknod(
-        &self,
-        dir: &Node,
-        name: Name,
-        mode: u32,
-        rdev: u64,
-        creds: Credentials,
-    ) -> Result<Attr, Errno>;
+    fn mknod(&self, new: NewEntry, mode: u32, rdev: u64) -> Result<Attr, Errno>;
 
-    /// Makes the symlink `name` in `dir` pointing at `target` (stored as given);
-    /// returns its attributes.
-    fn symlink(
-        &self,
-        dir: &Node,
-        name: Name,
-        target: &[u8],
-        creds: Credentials,
-    ) -> Result<Attr, Errno>;
+    /// Makes the symlink `new` pointing at `target` (stored as given); returns its
+    /// attributes.
+    fn symlink(&self, new: NewEntry, target: &[u8]) -> Result<Attr, Errno>;
 
     /// Links `node` (a symlink itself, not its target) as `name` in `dir`.
     fn link(&self, node: &Node, dir: &Node, name: Name) -> Result<(), Errno>;

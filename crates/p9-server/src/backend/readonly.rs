@@ -5,11 +5,11 @@
 use std::os::fd::OwnedFd;
 use std::sync::Arc;
 
-use confined_fs::{Credentials, Name};
+use confined_fs::Name;
 use rustix::fs::{OFlags, XattrFlags};
 use rustix::io::Errno;
 
-use super::{Attr, Backend, FsStats, Node, SetTime};
+use super::{Attr, Backend, FsStats, NewEntry, Node, SetTime};
 
 /// A backend, read-only.
 #[derive(Debug)]
@@ -34,23 +34,16 @@ impl Backend for ReadOnly {
         }
         self.0.open(node, flags)
     }
-    fn create(
-        &self,
-        _: &Node,
-        _: Name,
-        _: OFlags,
-        _: u32,
-        _: Credentials,
-    ) -> Result<(Node, OwnedFd), Errno> {
+    fn create(&self, _: NewEntry, _: OFlags, _: u32) -> Result<(Node, OwnedFd), Errno> {
         Err(Errno::ROFS)
     }
-    fn mkdir(&self, _: &Node, _: Name, _: u32, _: Credentials) -> Result<Attr, Errno> {
+    fn mkdir(&self, _: NewEntry, _: u32) -> Result<Attr, Errno> {
         Err(Errno::ROFS)
     }
-    fn mknod(&self, _: &Node, _: Name, _: u32, _: u64, _: Credentials) -> Result<Attr, Errno> {
+    fn mknod(&self, _: NewEntry, _: u32, _: u64) -> Result<Attr, Errno> {
         Err(Errno::ROFS)
     }
-    fn symlink(&self, _: &Node, _: Name, _: &[u8], _: Credentials) -> Result<Attr, Errno> {
+    fn symlink(&self, _: NewEntry, _: &[u8]) -> Result<Attr, Errno> {
         Err(Errno::ROFS)
     }
     fn link(&self, _: &Node, _: &Node, _: Name) -> Result<(), Errno> {

@@ -9,6 +9,7 @@ use p9_wire::{
 use rustix::io::Errno;
 
 use super::parent_of;
+use crate::backend::NewEntry;
 use crate::error::Result;
 use crate::path;
 use crate::session::Session;
@@ -27,7 +28,10 @@ pub(super) fn mkdir(
     let creds = creds(s, t.dfid, t.gid)?;
     let name = check_name(t.name)?;
     let dir = &s.fids.get(t.dfid)?.node;
-    let a = s.server.backend().mkdir(dir, name, t.mode, creds)?;
+    let a = s
+        .server
+        .backend()
+        .mkdir(NewEntry::new(dir, name, creds), t.mode)?;
     let qid = s.server.qids().qid(&a);
     s.reply(tag, &Rmessage::Mkdir(Rmkdir { qid }), out)
 }
@@ -44,7 +48,10 @@ pub(super) fn symlink(
         return Err(Errno::NOENT.into());
     }
     let dir = &s.fids.get(t.dfid)?.node;
-    let a = s.server.backend().symlink(dir, name, t.symtgt, creds)?;
+    let a = s
+        .server
+        .backend()
+        .symlink(NewEntry::new(dir, name, creds), t.symtgt)?;
     let qid = s.server.qids().qid(&a);
     s.reply(tag, &Rmessage::Symlink(Rsymlink { qid }), out)
 }
@@ -59,7 +66,10 @@ pub(super) fn mknod(
     let name = check_name(t.name)?;
     let dir = &s.fids.get(t.dfid)?.node;
     let rdev = rustix::fs::makedev(t.major, t.minor);
-    let a = s.server.backend().mknod(dir, name, t.mode, rdev, creds)?;
+    let a = s
+        .server
+        .backend()
+        .mknod(NewEntry::new(dir, name, creds), t.mode, rdev)?;
     let qid = s.server.qids().qid(&a);
     s.reply(tag, &Rmessage::Mknod(Rmknod { qid }), out)
 }

@@ -3,14 +3,14 @@
 use std::os::fd::{AsFd, OwnedFd};
 use std::sync::Arc;
 
-use confined_fs::{Actor, Credentials, Name};
+use confined_fs::{Actor, Name};
 use rustix::fs::{OFlags, XattrFlags};
 use rustix::io::Errno;
 
 use super::file_format::{HIDDEN, META_DIR_NAME, META_ROOT_NAME};
 use super::xattr_format::{host_xattr, HostName, ACL_NAMES, META_XATTRS};
-use super::{filter_names, Meta, MetaStore, AS_SERVER, DIR_MODE, FILE_MODE, XATTR_PREFIX};
-use crate::backend::{Attr, AttrExt, Backend, FsStats, Node, SetTime};
+use super::{filter_names, Meta, MetaStore, DIR_MODE, FILE_MODE, XATTR_PREFIX};
+use crate::backend::{Attr, AttrExt, Backend, FsStats, NewEntry, Node, SetTime};
 use crate::path;
 
 thread_local! {
@@ -119,7 +119,10 @@ impl Mapped {
 
     /// The metadata directory of `dir` (mapped-file), made if it is not there.
     fn meta_dir(&self, dir: &Node) -> Result<Node, Errno> {
-        match self.inner.mkdir(dir, META_DIR_NAME, DIR_MODE, AS_SERVER) {
+        match self
+            .inner
+            .mkdir(NewEntry::as_server(dir, META_DIR_NAME), DIR_MODE)
+        {
             Ok(_) | Err(Errno::EXIST) => self.inner.walk(dir, META_DIR_NAME),
             Err(e) => Err(e),
         }
@@ -169,11 +172,9 @@ impl Mapped {
                 };
                 let text = old.merge(update).to_file_text();
                 let (file, fd) = self.inner.create(
-                    &mdir,
-                    fname,
+                    NewEntry::as_server(&mdir, fname),
                     OFlags::WRONLY | OFlags::TRUNC,
                     FILE_MODE,
-                    AS_SERVER,
                 )?;
                 write_all(&fd, &text)?;
                 // QEMU makes it 0600 whatever it was.
@@ -325,23 +326,21 @@ impl Backend for Mapped {
         self.inner.walk(dir, name)
     }
 
-    fn create(
-        &self,
-        dir: &Node,
-        name: Name,
-        flags: OFlags,
-        mode: u32,
-        creds: Credentials,
-    ) -> Result<(Node, OwnedFd), Errno> {
+    fn create(&self, new: NewEntry, flags: OFlags, mode: u32) -> Result<(Node, OwnedFd), Errno> {
+        let NewEntry { dir, name, creds } = new;
         check_visible(name)?;
         // Only a file this call makes gets the client's metadata (an existing one opened
         // without O_EXCL keeps its own).
-        let created = self
-            .inner
-            .create(dir, name, flags | OFlags::EXCL, FILE_MODE, AS_SERVER);
+        let created = self.inner.create(
+            NewEntry::as_server(dir, name),
+            flags | OFlags::EXCL,
+            FILE_MODE,
+        );
         let (node, fd) = match created {
             Err(Errno::EXIST) if !flags.contains(OFlags::EXCL) => {
-                return self.inner.create(dir, name, flags, FILE_MODE, AS_SERVER)
+                return self
+                    .inner
+                    .create(NewEntry::as_server(dir, name), flags, FILE_MODE)
             }
             r => r?,
         };
@@ -350,21 +349,16 @@ impl Backend for Mapped {
         Ok((node, fd))
     }
 
-    fn mkdir(&self, dir: &Node, name: Name, mode: u32, creds: Credentials) -> Result<Attr, Errno> {
+    fn mkdir(&self, new: NewEntry, mode: u32) -> Result<Attr, Errno> {
+        let NewEntry { dir, name, creds } = new;
         check_visible(name)?;
-        self.inner.mkdir(dir, name, DIR_MODE, AS_SERVER)?;
+        self.inner.mkdir(NewEntry::as_server(dir, name), DIR_MODE)?;
         let meta = Meta::created(creds, mode | libc::S_IFDIR, None);
         self.finish_create(dir, name, meta, true)
     }
 
-    fn mknod(
-        &self,
-        dir: &Node,
-        name: Name,
-        mode: u32,
-        rdev: u64,
-        creds: Credentials,
-    ) -> Result<Attr, Errno> {
+    fn mknod(&self, new: NewEntry, mode: u32, rdev: u64) -> Result<Attr, Errno> {
+        let NewEntry { dir, name, creds } = new;
         check_visible(name)?;
         let ty = mode & S_IFMT;
         let mode = match ty {
@@ -373,25 +367,22 @@ impl Backend for Mapped {
             _ => return Err(Errno::INVAL),
         };
         self.inner
-            .mknod(dir, name, libc::S_IFREG | FILE_MODE, 0, AS_SERVER)?;
+            .mknod(NewEntry::as_server(dir, name), libc::S_IFREG | FILE_MODE, 0)?;
         let meta = Meta::created(creds, mode, Some(rdev));
         self.finish_create(dir, name, meta, false)
     }
 
-    fn symlink(
-        &self,
-        dir: &Node,
-        name: Name,
-        target: &[u8],
-        creds: Credentials,
-    ) -> Result<Attr, Errno> {
+    fn symlink(&self, new: NewEntry, target: &[u8]) -> Result<Attr, Errno> {
+        let NewEntry { dir, name, creds } = new;
         check_visible(name)?;
         if target.contains(&0) {
             return Err(Errno::INVAL);
         }
-        let (_, fd) =
-            self.inner
-                .create(dir, name, OFlags::RDWR | OFlags::EXCL, FILE_MODE, AS_SERVER)?;
+        let (_, fd) = self.inner.create(
+            NewEntry::as_server(dir, name),
+            OFlags::RDWR | OFlags::EXCL,
+            FILE_MODE,
+        )?;
         if let Err(e) = write_all(&fd, target) {
             let _ = self.inner.unlink(dir, name, false);
             return Err(e);

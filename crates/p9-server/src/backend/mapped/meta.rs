@@ -31,10 +31,10 @@ pub struct Meta {
 impl Meta {
     /// What a creation by `creds` records: owner, group, `mode` (with the file type) and
     /// the device number of a device.
-    pub(super) fn created(creds: Credentials, mode: u32, rdev: Option<u64>) -> Meta {
+    pub(super) fn created(creds: Option<Credentials>, mode: u32, rdev: Option<u64>) -> Meta {
         Meta {
-            uid: Some(creds.uid),
-            gid: Some(creds.gid),
+            uid: creds.map(|c| c.uid.as_raw()),
+            gid: creds.map(|c| c.gid.as_raw()),
             mode: Some(mode),
             rdev,
         }

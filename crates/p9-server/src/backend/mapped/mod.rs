@@ -44,8 +44,6 @@ mod xattr_format;
 
 use std::sync::Arc;
 
-use confined_fs::Credentials;
-
 use super::Backend;
 
 pub use file_format::{META_DIR, META_ROOT_FILE};
@@ -131,9 +129,6 @@ impl std::str::FromStr for SecurityModel {
 pub const FILE_MODE: u32 = 0o600;
 /// Host mode of directories (QEMU's `SM_LOCAL_DIR_MODE_BITS`).
 pub const DIR_MODE: u32 = 0o700;
-
-/// The server's own identity for host creations (no credential switch).
-const AS_SERVER: Credentials = Credentials { uid: 0, gid: 0 };
 
 /// A NUL-separated xattr name list with each name replaced by what `show` makes of it
 /// (`None`: left out).

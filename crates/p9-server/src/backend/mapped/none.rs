@@ -7,8 +7,8 @@ use confined_fs::{Credentials, Name};
 use rustix::fs::{OFlags, XattrFlags};
 use rustix::io::Errno;
 
-use super::{filter_names, AS_SERVER};
-use crate::backend::{Attr, Backend, FsStats, Node, SetTime};
+use super::filter_names;
+use crate::backend::{Attr, Backend, FsStats, NewEntry, Node, SetTime};
 
 /// QEMU's `none` model over a backend: creations are made as the server's own user,
 /// then given to the client's uid/gid with a chown whose failure is ignored; POSIX ACLs
@@ -17,9 +17,15 @@ use crate::backend::{Attr, Backend, FsStats, Node, SetTime};
 pub struct NoOwnership(pub Arc<dyn Backend>);
 
 impl NoOwnership {
-    fn give(&self, dir: &Node, name: Name, creds: Credentials) {
+    fn give(&self, dir: &Node, name: Name, creds: Option<Credentials>) {
+        let Some(creds) = creds else {
+            return;
+        };
         if let Ok(node) = self.0.walk(dir, name) {
-            if let Err(e) = self.0.chown(&node, Some(creds.uid), Some(creds.gid)) {
+            if let Err(e) = self
+                .0
+                .chown(&node, Some(creds.uid.as_raw()), Some(creds.gid.as_raw()))
+            {
                 tracing::trace!(errno = %e, "none model: ownership of a new file not changed");
             }
         }
@@ -40,43 +46,27 @@ impl Backend for NoOwnership {
         readlink, statfs, getattr, hidden_names, dirent_types
     );
 
-    fn create(
-        &self,
-        dir: &Node,
-        name: Name,
-        flags: OFlags,
-        mode: u32,
-        creds: Credentials,
-    ) -> Result<(Node, OwnedFd), Errno> {
-        let r = self.0.create(dir, name, flags, mode, AS_SERVER)?;
+    fn create(&self, new: NewEntry, flags: OFlags, mode: u32) -> Result<(Node, OwnedFd), Errno> {
+        let NewEntry { dir, name, creds } = new;
+        let r = self.0.create(NewEntry::as_server(dir, name), flags, mode)?;
         self.give(dir, name, creds);
         Ok(r)
     }
-    fn mkdir(&self, dir: &Node, name: Name, mode: u32, creds: Credentials) -> Result<Attr, Errno> {
-        self.0.mkdir(dir, name, mode, AS_SERVER)?;
+    fn mkdir(&self, new: NewEntry, mode: u32) -> Result<Attr, Errno> {
+        let NewEntry { dir, name, creds } = new;
+        self.0.mkdir(NewEntry::as_server(dir, name), mode)?;
         self.give(dir, name, creds);
         self.0.getattr(&self.0.walk(dir, name)?)
     }
-    fn mknod(
-        &self,
-        dir: &Node,
-        name: Name,
-        mode: u32,
-        rdev: u64,
-        creds: Credentials,
-    ) -> Result<Attr, Errno> {
-        self.0.mknod(dir, name, mode, rdev, AS_SERVER)?;
+    fn mknod(&self, new: NewEntry, mode: u32, rdev: u64) -> Result<Attr, Errno> {
+        let NewEntry { dir, name, creds } = new;
+        self.0.mknod(NewEntry::as_server(dir, name), mode, rdev)?;
         self.give(dir, name, creds);
         self.0.getattr(&self.0.walk(dir, name)?)
     }
-    fn symlink(
-        &self,
-        dir: &Node,
-        name: Name,
-        target: &[u8],
-        creds: Credentials,
-    ) -> Result<Attr, Errno> {
-        self.0.symlink(dir, name, target, AS_SERVER)?;
+    fn symlink(&self, new: NewEntry, target: &[u8]) -> Result<Attr, Errno> {
+        let NewEntry { dir, name, creds } = new;
+        self.0.symlink(NewEntry::as_server(dir, name), target)?;
         self.give(dir, name, creds);
         self.0.getattr(&self.0.walk(dir, name)?)
     }

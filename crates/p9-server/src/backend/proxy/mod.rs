@@ -19,7 +19,7 @@ pub use pool::{Connector, HelperPool};
 
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 
-use crate::backend::{Attr, Backend, Node, SetTime};
+use crate::backend::{Attr, Backend, NewEntry, Node, SetTime};
 use crate::path;
 use std::sync::Arc;
 
@@ -150,6 +150,12 @@ impl ProxyBackend {
     }
 }
 
+/// The ids a creation sends a helper: QEMU's protocol has no "as the helper itself", and
+/// `0:0` is what a helper creates as without switching.
+fn wire_ids(creds: Option<Credentials>) -> (u32, u32) {
+    creds.map_or((0, 0), |c| (c.uid.as_raw(), c.gid.as_raw()))
+}
+
 impl Backend for ProxyBackend {
     fn act_as(&self, who: &Arc<Actor>) -> Result<(), Errno> {
         ACTING.with(|a| {
@@ -225,23 +231,17 @@ impl Backend for ProxyBackend {
         Ok(fd)
     }
 
-    fn create(
-        &self,
-        dir: &Node,
-        name: Name,
-        flags: OFlags,
-        mode: u32,
-        creds: Credentials,
-    ) -> Result<(Node, OwnedFd), Errno> {
+    fn create(&self, new: NewEntry, flags: OFlags, mode: u32) -> Result<(Node, OwnedFd), Errno> {
+        let NewEntry { dir, name, creds } = new;
+        let (uid, gid) = wire_ids(creds);
         let p = path::join(dir.path(), name);
         let mode = mode & 0o7777;
         let fd = if self.identities {
             // Exclusive and never following a symlink (ELOOP), as the local backend.
             self.pool
-                .call(|c| c.create_at(dir.fd(), name, flags, mode, creds.uid, creds.gid))?
+                .call(|c| c.create_at(dir.fd(), name, flags, mode, uid, gid))?
         } else {
-            self.pool
-                .call(|c| c.create(&p, flags, mode, creds.uid, creds.gid))?
+            self.pool.call(|c| c.create(&p, flags, mode, uid, gid))?
         };
         if file_type(&fd)? != FileType::RegularFile {
             return Err(Errno::NXIO);
@@ -251,53 +251,43 @@ impl Backend for ProxyBackend {
         Ok((Node::new(p, handle), fd))
     }
 
-    fn mkdir(&self, dir: &Node, name: Name, mode: u32, creds: Credentials) -> Result<Attr, Errno> {
+    fn mkdir(&self, new: NewEntry, mode: u32) -> Result<Attr, Errno> {
+        let NewEntry { dir, name, creds } = new;
+        let (uid, gid) = wire_ids(creds);
         let mode = mode & 0o7777;
         if self.identities {
             return self
                 .pool
-                .call(|c| c.mkdir_at(dir.fd(), name, mode, creds.uid, creds.gid));
+                .call(|c| c.mkdir_at(dir.fd(), name, mode, uid, gid));
         }
         let p = path::join(dir.path(), name);
-        self.pool
-            .call(|c| c.mkdir(&p, mode, creds.uid, creds.gid))?;
+        self.pool.call(|c| c.mkdir(&p, mode, uid, gid))?;
         self.lstat(&p)
     }
 
-    fn mknod(
-        &self,
-        dir: &Node,
-        name: Name,
-        mode: u32,
-        rdev: u64,
-        creds: Credentials,
-    ) -> Result<Attr, Errno> {
+    fn mknod(&self, new: NewEntry, mode: u32, rdev: u64) -> Result<Attr, Errno> {
+        let NewEntry { dir, name, creds } = new;
+        let (uid, gid) = wire_ids(creds);
         if self.identities {
             return self
                 .pool
-                .call(|c| c.mknod_at(dir.fd(), name, mode, rdev, creds.uid, creds.gid));
+                .call(|c| c.mknod_at(dir.fd(), name, mode, rdev, uid, gid));
         }
         let p = path::join(dir.path(), name);
-        self.pool
-            .call(|c| c.mknod(&p, mode, rdev, creds.uid, creds.gid))?;
+        self.pool.call(|c| c.mknod(&p, mode, rdev, uid, gid))?;
         self.lstat(&p)
     }
 
-    fn symlink(
-        &self,
-        dir: &Node,
-        name: Name,
-        target: &[u8],
-        creds: Credentials,
-    ) -> Result<Attr, Errno> {
+    fn symlink(&self, new: NewEntry, target: &[u8]) -> Result<Attr, Errno> {
+        let NewEntry { dir, name, creds } = new;
+        let (uid, gid) = wire_ids(creds);
         if self.identities {
             return self
                 .pool
-                .call(|c| c.symlink_at(dir.fd(), name, target, creds.uid, creds.gid));
+                .call(|c| c.symlink_at(dir.fd(), name, target, uid, gid));
         }
         let p = path::join(dir.path(), name);
-        self.pool
-            .call(|c| c.symlink(target, &p, creds.uid, creds.gid))?;
+        self.pool.call(|c| c.symlink(target, &p, uid, gid))?;
         self.lstat(&p)
     }
 
