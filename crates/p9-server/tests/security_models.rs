@@ -8,6 +8,7 @@ use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use p9_server::backend::idmap::{HostGid, HostUid};
 use p9_server::backend::mapped::{META_DIR, META_ROOT_FILE};
 use p9_server::testclient::Client;
 use p9_server::{
@@ -618,7 +619,7 @@ fn passthrough_maps_and_squash() {
 
     // Squash: every creation is UID:GID on the host.
     let squash = IdMapping {
-        squash: Some((1234, 4321)),
+        squash: Some((HostUid::from_raw(1234), HostGid::from_raw(4321))),
         ..IdMapping::default()
     };
     let (mut c, export, _t) = serve(SecurityModel::Passthrough, squash.clone(), false);
