@@ -9,7 +9,9 @@
 //! client's behalf: they may be created, listed and stat'ed, not opened.
 //!
 //! This is the one path-resolution routine of the project, shared by the proxy helper
-//! and the 9P server's local backend.
+//! and the 9P server's local backend. Each operation has one implementation, on fds
+//! (`at.rs`); its path form (`root.rs`, QEMU's requests) resolves the path and calls it.
+//! A name an operation acts on is a [`Name`], which only [`check_name`] makes.
 
 #![warn(missing_docs)]
 

@@ -1,4 +1,6 @@
-//! [`Export`]: the export root and every operation on paths inside it.
+//! [`Export`]: the export root, path resolution inside it, and the operations on paths
+//! (QEMU's helper requests): each resolves its path (or the path's parent and last name)
+//! and calls the fd form of the operation in `at.rs`.
 
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::Path;

@@ -8,14 +8,15 @@
 //! metadata reads (`getattr` is an `fstat` of the node's fd), reads, writes, readdir,
 //! fsync and locks (on fds from [`Backend::open`]/[`Backend::create`]).
 //!
-//! Two backends are meant to implement it:
+//! Two backends implement it, and layers wrap either ([`readonly`], [`idmap`], [`mapped`]):
 //! - [`LocalBackend`](crate::backend::local::LocalBackend), in-process, confined with
 //!   `confined-fs` (fd-relative `openat2(RESOLVE_IN_ROOT)` lookups of validated names,
 //!   `AT_SYMLINK_NOFOLLOW`, special files never opened, per-thread credentials).
-//! - A proxy backend speaking the (path-based) proxy protocol to a privileged helper,
-//!   which hands back fds over `SCM_RIGHTS`: `walk` is `T_OPEN(join(dir.path, name),
-//!   O_PATH | O_NOFOLLOW)`, `open` is `T_OPEN(node.path, flags)`, the rest maps one to
-//!   one onto the helper's requests by [`Node::path`].
+//! - [`ProxyBackend`](crate::backend::proxy::ProxyBackend), speaking the proxy protocol
+//!   to privileged helpers, which hand back fds over `SCM_RIGHTS`: to ours by fd and one
+//!   name (`LookupAt`, `CreateAt`...: the node's or its directory's fd travels with
+//!   the request), to QEMU's C helper by [`Node::path`] (`walk` is
+//!   `T_OPEN(join(dir.path, name), O_PATH | O_NOFOLLOW)`).
 //!
 //! Names given to the backend are [`Name`]s: single components that only
 //! `confined_fs::check_name` makes (never `.`, `..`, empty, or holding `/` or NUL), so no
