@@ -108,15 +108,8 @@ impl Backend for LocalBackend {
         self.export.link_at(node.fd(), dir.fd(), name)
     }
 
-    fn rename(
-        &self,
-        olddir: &Node,
-        oldname: Name,
-        newdir: &Node,
-        newname: Name,
-    ) -> Result<(), Errno> {
-        self.export
-            .rename_at(olddir.fd(), oldname, newdir.fd(), newname)
+    fn rename(&self, from_dir: &Node, from: Name, to_dir: &Node, to: Name) -> Result<(), Errno> {
+        self.export.rename_at(from_dir.fd(), from, to_dir.fd(), to)
     }
 
     fn unlink(&self, dir: &Node, name: Name, remove_dir: bool) -> Result<(), Errno> {

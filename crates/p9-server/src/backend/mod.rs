@@ -353,14 +353,8 @@ pub trait Backend: Send + Sync + std::fmt::Debug {
     /// Links `node` (a symlink itself, not its target) as `name` in `dir`.
     fn link(&self, node: &Node, dir: &Node, name: Name) -> Result<(), Errno>;
 
-    /// Renames `olddir/oldname` to `newdir/newname`.
-    fn rename(
-        &self,
-        olddir: &Node,
-        oldname: Name,
-        newdir: &Node,
-        newname: Name,
-    ) -> Result<(), Errno>;
+    /// Renames `from_dir/from` to `to_dir/to`.
+    fn rename(&self, from_dir: &Node, from: Name, to_dir: &Node, to: Name) -> Result<(), Errno>;
 
     /// Removes `name` from `dir`: a directory (which must be empty) if `remove_dir`,
     /// else anything but a directory.

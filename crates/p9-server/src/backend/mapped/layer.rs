@@ -410,35 +410,29 @@ impl Backend for Mapped {
         Ok(())
     }
 
-    fn rename(
-        &self,
-        olddir: &Node,
-        oldname: Name,
-        newdir: &Node,
-        newname: Name,
-    ) -> Result<(), Errno> {
-        check_visible(oldname)?;
-        check_visible(newname)?;
-        self.inner.rename(olddir, oldname, newdir, newname)?;
+    fn rename(&self, from_dir: &Node, from: Name, to_dir: &Node, to: Name) -> Result<(), Errno> {
+        check_visible(from)?;
+        check_visible(to)?;
+        self.inner.rename(from_dir, from, to_dir, to)?;
         if self.store != MetaStore::File {
             return Ok(());
         }
         let moved = (|| {
-            match self.meta_file_in(olddir, oldname)? {
+            match self.meta_file_in(from_dir, from)? {
                 Some(_) => {
-                    let nmdir = self.meta_dir(newdir)?;
-                    let omdir = self.inner.walk(olddir, META_DIR_NAME)?;
-                    self.inner.rename(&omdir, oldname, &nmdir, newname)
+                    let nmdir = self.meta_dir(to_dir)?;
+                    let omdir = self.inner.walk(from_dir, META_DIR_NAME)?;
+                    self.inner.rename(&omdir, from, &nmdir, to)
                 }
                 // No metadata moves in: whatever the replaced file had goes.
-                None => match ignore_missing(self.inner.walk(newdir, META_DIR_NAME))? {
-                    Some(nmdir) => ignore_enoent(self.inner.unlink(&nmdir, newname, false)),
+                None => match ignore_missing(self.inner.walk(to_dir, META_DIR_NAME))? {
+                    Some(nmdir) => ignore_enoent(self.inner.unlink(&nmdir, to, false)),
                     None => Ok(()),
                 },
             }
         })();
         if let Err(e) = moved {
-            let _ = self.inner.rename(newdir, newname, olddir, oldname);
+            let _ = self.inner.rename(to_dir, to, from_dir, from);
             return Err(e);
         }
         Ok(())

@@ -300,21 +300,15 @@ impl Backend for ProxyBackend {
         self.pool.call(|c| c.link(node.path(), &p))
     }
 
-    fn rename(
-        &self,
-        olddir: &Node,
-        oldname: Name,
-        newdir: &Node,
-        newname: Name,
-    ) -> Result<(), Errno> {
+    fn rename(&self, from_dir: &Node, from: Name, to_dir: &Node, to: Name) -> Result<(), Errno> {
         if self.identities {
             return self
                 .pool
-                .call(|c| c.rename_at(olddir.fd(), oldname, newdir.fd(), newname));
+                .call(|c| c.rename_at(from_dir.fd(), from, to_dir.fd(), to));
         }
         let (old, new) = (
-            path::join(olddir.path(), oldname),
-            path::join(newdir.path(), newname),
+            path::join(from_dir.path(), from),
+            path::join(to_dir.path(), to),
         );
         self.pool.call(|c| c.rename(&old, &new))
     }
