@@ -42,6 +42,18 @@ pub(crate) fn finish_open(fd: OwnedFd, flags: OFlags) -> Result<OwnedFd, Errno> 
     Ok(fd)
 }
 
+/// An inode to act on, itself if it is a symlink: an fd of it (any fd of this export,
+/// `O_PATH` included), or a name in a directory, which the path operations have at hand
+/// once they resolved the parent (then one `*at` syscall does what takes a lookup, the
+/// operation through `/proc/self/fd` and a close from an fd).
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Inode<'a> {
+    /// An fd of the inode.
+    Fd(BorrowedFd<'a>),
+    /// A name in a directory, not followed.
+    At(BorrowedFd<'a>, Name<'a>),
+}
+
 /// Flags a client may not pass to an open of an existing inode.
 fn open_flags(flags: OFlags) -> Result<OFlags, Errno> {
     if flags.contains(OFlags::TMPFILE) {
@@ -205,15 +217,31 @@ impl Export {
         dir: BorrowedFd<'_>,
         name: Name<'_>,
     ) -> Result<(), Errno> {
-        // Following the /proc magic link lands on the inode itself, without needing
-        // CAP_DAC_READ_SEARCH as AT_EMPTY_PATH would.
-        fs::linkat(
-            self.proc_dir(),
-            proc_name(node),
-            dir,
-            name.as_bytes(),
-            AtFlags::SYMLINK_FOLLOW,
-        )
+        self.link_inode(Inode::Fd(node), dir, name)
+    }
+
+    /// Links `old` (a symlink itself, not its target) as `name` in `dir`.
+    pub(crate) fn link_inode(
+        &self,
+        old: Inode<'_>,
+        dir: BorrowedFd<'_>,
+        name: Name<'_>,
+    ) -> Result<(), Errno> {
+        let name = name.as_bytes();
+        match old {
+            // Following the /proc magic link lands on the inode itself, without needing
+            // CAP_DAC_READ_SEARCH as AT_EMPTY_PATH would.
+            Inode::Fd(node) => fs::linkat(
+                self.proc_dir(),
+                proc_name(node),
+                dir,
+                name,
+                AtFlags::SYMLINK_FOLLOW,
+            ),
+            Inode::At(odir, oname) => {
+                fs::linkat(odir, oname.as_bytes(), dir, name, AtFlags::empty())
+            }
+        }
     }
 
     /// `renameat(olddir, oldname, newdir, newname)`.
@@ -244,10 +272,20 @@ impl Export {
 
     /// The target of the symlink `node` (an `O_PATH` fd), whole.
     pub fn readlink_node(&self, node: BorrowedFd<'_>) -> Result<Vec<u8>, Errno> {
-        match fs::readlinkat(node, "", Vec::new()) {
-            // Not a symlink: readlinkat with an empty path says ENOENT.
-            Err(Errno::NOENT) => Err(Errno::INVAL),
-            r => Ok(r?.into_bytes()),
+        self.readlink_inode(Inode::Fd(node))
+    }
+
+    /// The target of the symlink `link`, whole; anything else is `EINVAL`.
+    pub(crate) fn readlink_inode(&self, link: Inode<'_>) -> Result<Vec<u8>, Errno> {
+        match link {
+            Inode::Fd(node) => match fs::readlinkat(node, "", Vec::new()) {
+                // Not a symlink: readlinkat with an empty path says ENOENT.
+                Err(Errno::NOENT) => Err(Errno::INVAL),
+                r => Ok(r?.into_bytes()),
+            },
+            Inode::At(dir, name) => {
+                Ok(fs::readlinkat(dir, name.as_bytes(), Vec::new())?.into_bytes())
+            }
         }
     }
 
@@ -268,14 +306,28 @@ impl Export {
         uid: Option<u32>,
         gid: Option<u32>,
     ) -> Result<(), Errno> {
-        // -1 leaves an id as it is, as for chown(2).
+        self.chown_inode(Inode::Fd(node), uid, gid)
+    }
+
+    /// `lchown` of `inode`; `None` (or -1, as for chown(2)) leaves an id as it is.
+    pub(crate) fn chown_inode(
+        &self,
+        inode: Inode<'_>,
+        uid: Option<u32>,
+        gid: Option<u32>,
+    ) -> Result<(), Errno> {
         let uid = uid
             .filter(|&u| u != u32::MAX)
             .map(rustix::process::Uid::from_raw);
         let gid = gid
             .filter(|&g| g != u32::MAX)
             .map(rustix::process::Gid::from_raw);
-        fs::chownat(node, "", uid, gid, AtFlags::EMPTY_PATH)
+        match inode {
+            Inode::Fd(node) => fs::chownat(node, "", uid, gid, AtFlags::EMPTY_PATH),
+            Inode::At(dir, name) => {
+                fs::chownat(dir, name.as_bytes(), uid, gid, AtFlags::SYMLINK_NOFOLLOW)
+            }
+        }
     }
 
     /// Truncates the regular file `node` to `size`.
@@ -292,7 +344,19 @@ impl Export {
     /// Sets the times of the inode of `node` (a symlink itself, not its target);
     /// `UTIME_NOW`/`UTIME_OMIT` work as usual.
     pub fn utimens_node(&self, node: BorrowedFd<'_>, times: &Timestamps) -> Result<(), Errno> {
-        fs::utimensat(self.proc_dir(), proc_name(node), times, AtFlags::empty())
+        self.utimens_inode(Inode::Fd(node), times)
+    }
+
+    /// Sets the times of `inode` (a symlink itself, not its target).
+    pub(crate) fn utimens_inode(&self, inode: Inode<'_>, times: &Timestamps) -> Result<(), Errno> {
+        match inode {
+            Inode::Fd(node) => {
+                fs::utimensat(self.proc_dir(), proc_name(node), times, AtFlags::empty())
+            }
+            Inode::At(dir, name) => {
+                fs::utimensat(dir, name.as_bytes(), times, AtFlags::SYMLINK_NOFOLLOW)
+            }
+        }
     }
 
     /// `fstatfs` of the file system holding `node`, with the two halves of `f_fsid`.

@@ -11,7 +11,7 @@ use rustix::fs::{
 };
 use rustix::io::Errno;
 
-use crate::at::{file_type_of, finish_open};
+use crate::at::{file_type_of, finish_open, Inode};
 use crate::creds::Credentials;
 use crate::path::{check_name, split_parent, Last, Name};
 
@@ -169,16 +169,6 @@ impl Export {
         }
     }
 
-    /// The node `path` names, itself if it is a symlink (its parent resolved, then its
-    /// name looked up with [`Export::lookup_at`]); `.`, `..` and the root name the
-    /// directory they resolve to.
-    fn node(&self, path: &[u8]) -> Result<Dir<'_>, Errno> {
-        match self.parent(path)? {
-            (dir, Last::Plain(name)) => Ok(Dir::Owned(self.lookup_at(dir.as_fd(), name)?)),
-            (dir, Last::Dir) => Ok(dir),
-        }
-    }
-
     /// An `O_PATH` fd of what `path` names, a final symlink followed inside the export.
     fn followed(&self, path: &[u8]) -> Result<OwnedFd, Errno> {
         self.resolve(path, OFlags::PATH, Mode::empty())
@@ -287,14 +277,13 @@ impl Export {
     pub fn link(&self, oldpath: &[u8], newpath: &[u8]) -> Result<(), Errno> {
         let (odir, oname) = self.parent_plain(oldpath, Errno::PERM)?;
         let (ndir, nname) = self.parent_plain(newpath, Errno::EXIST)?;
-        let node = self.lookup_at(odir.as_fd(), oname)?;
-        self.link_at(node.as_fd(), ndir.as_fd(), nname)
+        self.link_inode(Inode::At(odir.as_fd(), oname), ndir.as_fd(), nname)
     }
 
     /// `readlink(path)`, whole.
     pub fn readlink(&self, path: &[u8]) -> Result<Vec<u8>, Errno> {
         let (dir, name) = self.parent_plain(path, Errno::INVAL)?;
-        self.readlink_node(self.lookup_at(dir.as_fd(), name)?.as_fd())
+        self.readlink_inode(Inode::At(dir.as_fd(), name))
     }
 
     /// `chmod(path, mode)`: follows a final symlink inside the export, as `chmod` does.
@@ -304,7 +293,8 @@ impl Export {
 
     /// `lchown(path, uid, gid)`; `u32::MAX` leaves an id as it is.
     pub fn chown(&self, path: &[u8], uid: u32, gid: u32) -> Result<(), Errno> {
-        self.chown_node(self.node(path)?.as_fd(), Some(uid), Some(gid))
+        let (dir, last) = self.parent(path)?;
+        self.chown_inode(inode(&dir, last), Some(uid), Some(gid))
     }
 
     /// `truncate(path, size)`: follows a final symlink inside the export.
@@ -325,7 +315,8 @@ impl Export {
                 tv_nsec: mtime.1 as _,
             },
         };
-        self.utimens_node(self.node(path)?.as_fd(), &times)
+        let (dir, last) = self.parent(path)?;
+        self.utimens_inode(inode(&dir, last), &times)
     }
 
     /// `rename(oldpath, newpath)`.
@@ -461,6 +452,15 @@ fn chunks(path: &[u8]) -> Result<(impl Iterator<Item = &[u8]>, &[u8]), Errno> {
     let last = &path[start..];
     let last = if last.is_empty() { &b"."[..] } else { last };
     Ok((cuts.into_iter().map(move |r| &path[r]), last))
+}
+
+/// What a path's resolved parent and last component name, itself if it is a symlink:
+/// the name in the directory, or (`.`, `..`, the root) the directory.
+fn inode<'a>(dir: &'a Dir<'_>, last: Last<'a>) -> Inode<'a> {
+    match last {
+        Last::Plain(name) => Inode::At(dir.as_fd(), name),
+        Last::Dir => Inode::Fd(dir.as_fd()),
+    }
 }
 
 /// A resolved parent directory: the export root (borrowed) or a looked-up one.
