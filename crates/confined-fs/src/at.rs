@@ -16,21 +16,21 @@ use rustix::fs::{self, AtFlags, FileType, Mode, OFlags, StatFs, Timestamps, Xatt
 use rustix::io::Errno;
 
 use crate::creds::Credentials;
-use crate::path::check_name;
+use crate::path::Name;
 use crate::root::{Export, XATTR_SIZE_MAX};
 
 /// The `/proc/self/fd` entry naming `fd`.
-fn proc_name(fd: BorrowedFd<'_>) -> CString {
+pub(crate) fn proc_name(fd: BorrowedFd<'_>) -> CString {
     CString::new(fd.as_raw_fd().to_string()).expect("decimal digits have no NUL")
 }
 
-fn file_type_of(fd: BorrowedFd<'_>) -> Result<FileType, Errno> {
+pub(crate) fn file_type_of(fd: BorrowedFd<'_>) -> Result<FileType, Errno> {
     Ok(FileType::from_raw_mode(fs::fstat(fd)?.st_mode))
 }
 
 /// Checks that an fd opened with `O_NONBLOCK` is a regular file or directory, and gives
 /// it the status flags the client asked for.
-fn finish_open(fd: OwnedFd, flags: OFlags) -> Result<OwnedFd, Errno> {
+pub(crate) fn finish_open(fd: OwnedFd, flags: OFlags) -> Result<OwnedFd, Errno> {
     match file_type_of(fd.as_fd())? {
         FileType::RegularFile | FileType::Directory => {}
         _ => return Err(Errno::NXIO),
@@ -42,6 +42,18 @@ fn finish_open(fd: OwnedFd, flags: OFlags) -> Result<OwnedFd, Errno> {
     Ok(fd)
 }
 
+/// An inode to act on, itself if it is a symlink: an fd of it (any fd of this export,
+/// `O_PATH` included), or a name in a directory, which the path operations have at hand
+/// once they resolved the parent (then one `*at` syscall does what takes a lookup, the
+/// operation through `/proc/self/fd` and a close from an fd).
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Inode<'a> {
+    /// An fd of the inode.
+    Fd(BorrowedFd<'a>),
+    /// A name in a directory, not followed.
+    At(BorrowedFd<'a>, Name<'a>),
+}
+
 /// Flags a client may not pass to an open of an existing inode.
 fn open_flags(flags: OFlags) -> Result<OFlags, Errno> {
     if flags.contains(OFlags::TMPFILE) {
@@ -51,11 +63,15 @@ fn open_flags(flags: OFlags) -> Result<OFlags, Errno> {
 }
 
 impl Export {
-    /// Looks up the single name `name` (checked with [`check_name`]) in the directory
-    /// `dir` without following it if it is a symlink: an `O_PATH` fd of what it names.
-    pub fn lookup_at(&self, dir: BorrowedFd<'_>, name: &[u8]) -> Result<OwnedFd, Errno> {
-        check_name(name)?;
-        self.resolve_at(dir, name, OFlags::PATH | OFlags::NOFOLLOW, Mode::empty())
+    /// Looks up the single name `name` in the directory `dir` without following it if it
+    /// is a symlink: an `O_PATH` fd of what it names.
+    pub fn lookup_at(&self, dir: BorrowedFd<'_>, name: Name<'_>) -> Result<OwnedFd, Errno> {
+        self.resolve_at(
+            dir,
+            name.as_bytes(),
+            OFlags::PATH | OFlags::NOFOLLOW,
+            Mode::empty(),
+        )
     }
 
     /// An `O_PATH` fd of the inode `fd` refers to (any kind of fd of this export).
@@ -89,30 +105,30 @@ impl Export {
         finish_open(fd, flags)
     }
 
-    /// Creates the regular file `name` in `dir` as `creds` with `mode` and opens it with
-    /// `flags` (host `O_*`). Without `O_EXCL` an existing regular file is opened instead;
-    /// an existing symlink is `ELOOP` and an existing special file `ENXIO` (never opened).
+    /// Creates the regular file `name` in `dir` as `creds` (`None`: as the process) with
+    /// `mode` and opens it with `flags` (host `O_*`). Without `O_EXCL` an existing regular
+    /// file is opened instead; an existing symlink is `ELOOP` and an existing special file
+    /// `ENXIO` (never opened).
     pub fn create_at(
         &self,
         dir: BorrowedFd<'_>,
-        name: &[u8],
+        name: Name<'_>,
         flags: OFlags,
         mode: u32,
-        creds: Credentials,
+        creds: Option<Credentials>,
     ) -> Result<OwnedFd, Errno> {
-        check_name(name)?;
         if flags.intersects(OFlags::PATH | OFlags::DIRECTORY | OFlags::TMPFILE) {
             return Err(Errno::INVAL);
         }
         let base = flags & !(OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW);
         let mode = Mode::from_raw_mode(mode & 0o7777);
         let created = {
-            let _as_client = creds.switch()?;
+            let _as_client = Credentials::switch_to(creds)?;
             // Always exclusive: an existing name is looked up and checked before it is
             // opened, so a device node is never opened by a create.
             self.resolve_at(
                 dir,
-                name,
+                name.as_bytes(),
                 base | OFlags::CREATE
                     | OFlags::EXCL
                     | OFlags::NOFOLLOW
@@ -136,30 +152,28 @@ impl Export {
         }
     }
 
-    /// `mkdirat(dir, name, mode)` as `creds`.
+    /// `mkdirat(dir, name, mode)` as `creds` (`None`: as the process).
     pub fn mkdir_at(
         &self,
         dir: BorrowedFd<'_>,
-        name: &[u8],
+        name: Name<'_>,
         mode: u32,
-        creds: Credentials,
+        creds: Option<Credentials>,
     ) -> Result<(), Errno> {
-        check_name(name)?;
-        let _as_client = creds.switch()?;
-        fs::mkdirat(dir, name, Mode::from_raw_mode(mode & 0o7777))
+        let _as_client = Credentials::switch_to(creds)?;
+        fs::mkdirat(dir, name.as_bytes(), Mode::from_raw_mode(mode & 0o7777))
     }
 
-    /// `mknodat(dir, name, mode, rdev)` as `creds`: devices, FIFOs, sockets, regular
-    /// files (no type bits: a regular file).
+    /// `mknodat(dir, name, mode, rdev)` as `creds` (`None`: as the process): devices,
+    /// FIFOs, sockets, regular files (no type bits: a regular file).
     pub fn mknod_at(
         &self,
         dir: BorrowedFd<'_>,
-        name: &[u8],
+        name: Name<'_>,
         mode: u32,
         rdev: u64,
-        creds: Credentials,
+        creds: Option<Credentials>,
     ) -> Result<(), Errno> {
-        check_name(name)?;
         let ty = match FileType::from_raw_mode(mode) {
             _ if mode & 0o170000 == 0 => FileType::RegularFile,
             t @ (FileType::RegularFile
@@ -169,25 +183,30 @@ impl Export {
             | FileType::Socket) => t,
             _ => return Err(Errno::INVAL),
         };
-        let _as_client = creds.switch()?;
-        fs::mknodat(dir, name, ty, Mode::from_raw_mode(mode & 0o7777), rdev)
+        let _as_client = Credentials::switch_to(creds)?;
+        fs::mknodat(
+            dir,
+            name.as_bytes(),
+            ty,
+            Mode::from_raw_mode(mode & 0o7777),
+            rdev,
+        )
     }
 
-    /// `symlinkat(target, dir, name)` as `creds`. The target is stored as given; it is
-    /// only ever followed inside the export.
+    /// `symlinkat(target, dir, name)` as `creds` (`None`: as the process). The target is
+    /// stored as given; it is only ever followed inside the export.
     pub fn symlink_at(
         &self,
         dir: BorrowedFd<'_>,
-        name: &[u8],
+        name: Name<'_>,
         target: &[u8],
-        creds: Credentials,
+        creds: Option<Credentials>,
     ) -> Result<(), Errno> {
-        check_name(name)?;
         if target.contains(&0) {
             return Err(Errno::INVAL);
         }
-        let _as_client = creds.switch()?;
-        fs::symlinkat(target, dir, name)
+        let _as_client = Credentials::switch_to(creds)?;
+        fs::symlinkat(target, dir, name.as_bytes())
     }
 
     /// Links the inode of the `O_PATH` fd `node` (a symlink itself, not its target) as
@@ -196,55 +215,77 @@ impl Export {
         &self,
         node: BorrowedFd<'_>,
         dir: BorrowedFd<'_>,
-        name: &[u8],
+        name: Name<'_>,
     ) -> Result<(), Errno> {
-        check_name(name)?;
-        // Following the /proc magic link lands on the inode itself, without needing
-        // CAP_DAC_READ_SEARCH as AT_EMPTY_PATH would.
-        fs::linkat(
-            self.proc_dir(),
-            proc_name(node),
-            dir,
-            name,
-            AtFlags::SYMLINK_FOLLOW,
-        )
+        self.link_inode(Inode::Fd(node), dir, name)
+    }
+
+    /// Links `old` (a symlink itself, not its target) as `name` in `dir`.
+    pub(crate) fn link_inode(
+        &self,
+        old: Inode<'_>,
+        dir: BorrowedFd<'_>,
+        name: Name<'_>,
+    ) -> Result<(), Errno> {
+        let name = name.as_bytes();
+        match old {
+            // Following the /proc magic link lands on the inode itself, without needing
+            // CAP_DAC_READ_SEARCH as AT_EMPTY_PATH would.
+            Inode::Fd(node) => fs::linkat(
+                self.proc_dir(),
+                proc_name(node),
+                dir,
+                name,
+                AtFlags::SYMLINK_FOLLOW,
+            ),
+            Inode::At(odir, oname) => {
+                fs::linkat(odir, oname.as_bytes(), dir, name, AtFlags::empty())
+            }
+        }
     }
 
     /// `renameat(olddir, oldname, newdir, newname)`.
     pub fn rename_at(
         &self,
         olddir: BorrowedFd<'_>,
-        oldname: &[u8],
+        oldname: Name<'_>,
         newdir: BorrowedFd<'_>,
-        newname: &[u8],
+        newname: Name<'_>,
     ) -> Result<(), Errno> {
-        check_name(oldname)?;
-        check_name(newname)?;
-        fs::renameat(olddir, oldname, newdir, newname)
+        fs::renameat(olddir, oldname.as_bytes(), newdir, newname.as_bytes())
     }
 
     /// `unlinkat(dir, name)`, with `AT_REMOVEDIR` if `remove_dir`.
     pub fn unlink_at(
         &self,
         dir: BorrowedFd<'_>,
-        name: &[u8],
+        name: Name<'_>,
         remove_dir: bool,
     ) -> Result<(), Errno> {
-        check_name(name)?;
         let flags = if remove_dir {
             AtFlags::REMOVEDIR
         } else {
             AtFlags::empty()
         };
-        fs::unlinkat(dir, name, flags)
+        fs::unlinkat(dir, name.as_bytes(), flags)
     }
 
     /// The target of the symlink `node` (an `O_PATH` fd), whole.
     pub fn readlink_node(&self, node: BorrowedFd<'_>) -> Result<Vec<u8>, Errno> {
-        match fs::readlinkat(node, "", Vec::new()) {
-            // Not a symlink: readlinkat with an empty path says ENOENT.
-            Err(Errno::NOENT) => Err(Errno::INVAL),
-            r => Ok(r?.into_bytes()),
+        self.readlink_inode(Inode::Fd(node))
+    }
+
+    /// The target of the symlink `link`, whole; anything else is `EINVAL`.
+    pub(crate) fn readlink_inode(&self, link: Inode<'_>) -> Result<Vec<u8>, Errno> {
+        match link {
+            Inode::Fd(node) => match fs::readlinkat(node, "", Vec::new()) {
+                // Not a symlink: readlinkat with an empty path says ENOENT.
+                Err(Errno::NOENT) => Err(Errno::INVAL),
+                r => Ok(r?.into_bytes()),
+            },
+            Inode::At(dir, name) => {
+                Ok(fs::readlinkat(dir, name.as_bytes(), Vec::new())?.into_bytes())
+            }
         }
     }
 
@@ -265,14 +306,28 @@ impl Export {
         uid: Option<u32>,
         gid: Option<u32>,
     ) -> Result<(), Errno> {
-        // -1 leaves an id as it is, as for chown(2).
+        self.chown_inode(Inode::Fd(node), uid, gid)
+    }
+
+    /// `lchown` of `inode`; `None` (or -1, as for chown(2)) leaves an id as it is.
+    pub(crate) fn chown_inode(
+        &self,
+        inode: Inode<'_>,
+        uid: Option<u32>,
+        gid: Option<u32>,
+    ) -> Result<(), Errno> {
         let uid = uid
             .filter(|&u| u != u32::MAX)
             .map(rustix::process::Uid::from_raw);
         let gid = gid
             .filter(|&g| g != u32::MAX)
             .map(rustix::process::Gid::from_raw);
-        fs::chownat(node, "", uid, gid, AtFlags::EMPTY_PATH)
+        match inode {
+            Inode::Fd(node) => fs::chownat(node, "", uid, gid, AtFlags::EMPTY_PATH),
+            Inode::At(dir, name) => {
+                fs::chownat(dir, name.as_bytes(), uid, gid, AtFlags::SYMLINK_NOFOLLOW)
+            }
+        }
     }
 
     /// Truncates the regular file `node` to `size`.
@@ -289,7 +344,19 @@ impl Export {
     /// Sets the times of the inode of `node` (a symlink itself, not its target);
     /// `UTIME_NOW`/`UTIME_OMIT` work as usual.
     pub fn utimens_node(&self, node: BorrowedFd<'_>, times: &Timestamps) -> Result<(), Errno> {
-        fs::utimensat(self.proc_dir(), proc_name(node), times, AtFlags::empty())
+        self.utimens_inode(Inode::Fd(node), times)
+    }
+
+    /// Sets the times of `inode` (a symlink itself, not its target).
+    pub(crate) fn utimens_inode(&self, inode: Inode<'_>, times: &Timestamps) -> Result<(), Errno> {
+        match inode {
+            Inode::Fd(node) => {
+                fs::utimensat(self.proc_dir(), proc_name(node), times, AtFlags::empty())
+            }
+            Inode::At(dir, name) => {
+                fs::utimensat(dir, name.as_bytes(), times, AtFlags::SYMLINK_NOFOLLOW)
+            }
+        }
     }
 
     /// `fstatfs` of the file system holding `node`, with the two halves of `f_fsid`.
@@ -407,7 +474,7 @@ fn whole(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ExportOptions;
+    use crate::{check_name, ExportOptions};
     use std::os::unix::fs::MetadataExt;
 
     fn setup() -> (tempfile::TempDir, Export) {
@@ -418,7 +485,12 @@ mod tests {
         (tmp, e)
     }
 
-    const ROOT: Credentials = Credentials { uid: 0, gid: 0 };
+    const ROOT: Option<Credentials> = Some(Credentials::new(0, 0));
+
+    /// A name the tests know to be valid.
+    fn n(name: &[u8]) -> Name<'_> {
+        check_name(name).unwrap()
+    }
 
     #[test]
     fn lookups_are_single_names() {
@@ -426,11 +498,11 @@ mod tests {
         std::fs::create_dir(tmp.path().join("export/d")).unwrap();
         let root = e.root_fd();
         for bad in [&b""[..], b".", b"..", b"d/..", b"/d", b"a\0"] {
-            assert_eq!(e.lookup_at(root, bad).unwrap_err(), Errno::INVAL, "{bad:?}");
+            assert_eq!(check_name(bad).unwrap_err(), Errno::INVAL, "{bad:?}");
         }
-        let d = e.lookup_at(root, b"d").unwrap();
+        let d = e.lookup_at(root, n(b"d")).unwrap();
         assert!(fs::fstat(&d).unwrap().st_mode & 0o170000 == 0o040000);
-        assert_eq!(e.lookup_at(d.as_fd(), b"x").unwrap_err(), Errno::NOENT);
+        assert_eq!(e.lookup_at(d.as_fd(), n(b"x")).unwrap_err(), Errno::NOENT);
     }
 
     #[test]
@@ -440,7 +512,7 @@ mod tests {
         std::fs::write(ex.join("f"), b"").unwrap();
         std::os::unix::fs::symlink("f", ex.join("l")).unwrap();
         let root = e.root_fd();
-        let f = e.lookup_at(root, b"f").unwrap();
+        let f = e.lookup_at(root, n(b"f")).unwrap();
         e.setxattr_node(f.as_fd(), b"user.a", b"1", fs::XattrFlags::empty())
             .unwrap();
         e.setxattr_node(f.as_fd(), b"user.b", b"22", fs::XattrFlags::empty())
@@ -458,7 +530,7 @@ mod tests {
             ]
         );
         // A symlink has none here (and is never opened).
-        let l = e.lookup_at(root, b"l").unwrap();
+        let l = e.lookup_at(root, n(b"l")).unwrap();
         assert_eq!(
             e.getxattrs_node(l.as_fd(), &[b"user.a"]).unwrap(),
             vec![Err(Errno::NODATA)]
@@ -471,13 +543,13 @@ mod tests {
         let ex = tmp.path().join("export");
         std::os::unix::fs::symlink(tmp.path().join("secret"), ex.join("l")).unwrap();
         let root = e.root_fd();
-        let l = e.lookup_at(root, b"l").unwrap();
+        let l = e.lookup_at(root, n(b"l")).unwrap();
         assert_eq!(
             e.open_node(l.as_fd(), OFlags::RDONLY).unwrap_err(),
             Errno::LOOP
         );
         assert_eq!(
-            e.create_at(root, b"l", OFlags::RDWR, 0o644, ROOT)
+            e.create_at(root, n(b"l"), OFlags::RDWR, 0o644, ROOT)
                 .unwrap_err(),
             Errno::LOOP
         );
@@ -504,7 +576,7 @@ mod tests {
                 .mtime(),
             6
         );
-        e.link_at(l.as_fd(), root, b"l2").unwrap();
+        e.link_at(l.as_fd(), root, n(b"l2")).unwrap();
         assert!(std::fs::symlink_metadata(ex.join("l2"))
             .unwrap()
             .file_type()
@@ -517,12 +589,13 @@ mod tests {
     fn special_files_are_never_opened() {
         let (tmp, e) = setup();
         let root = e.root_fd();
-        e.mknod_at(root, b"fifo", 0o010644, 0, ROOT).unwrap();
-        let f = e.lookup_at(root, b"fifo").unwrap();
+        e.mknod_at(root, n(b"fifo"), 0o010644, 0, ROOT).unwrap();
+        let f = e.lookup_at(root, n(b"fifo")).unwrap();
         for flags in [OFlags::RDONLY, OFlags::WRONLY, OFlags::RDWR] {
             assert_eq!(e.open_node(f.as_fd(), flags).unwrap_err(), Errno::NXIO);
             assert_eq!(
-                e.create_at(root, b"fifo", flags, 0o644, ROOT).unwrap_err(),
+                e.create_at(root, n(b"fifo"), flags, 0o644, ROOT)
+                    .unwrap_err(),
                 Errno::NXIO
             );
         }
@@ -539,28 +612,30 @@ mod tests {
         let (tmp, e) = setup();
         let ex = tmp.path().join("export");
         let root = e.root_fd();
-        let fd = e.create_at(root, b"f", OFlags::RDWR, 0o600, ROOT).unwrap();
+        let fd = e
+            .create_at(root, n(b"f"), OFlags::RDWR, 0o600, ROOT)
+            .unwrap();
         rustix::io::write(&fd, b"abc").unwrap();
         assert_eq!(
-            e.create_at(root, b"f", OFlags::RDWR | OFlags::EXCL, 0o600, ROOT)
+            e.create_at(root, n(b"f"), OFlags::RDWR | OFlags::EXCL, 0o600, ROOT)
                 .unwrap_err(),
             Errno::EXIST
         );
         let again = e
-            .create_at(root, b"f", OFlags::RDONLY, 0o600, ROOT)
+            .create_at(root, n(b"f"), OFlags::RDONLY, 0o600, ROOT)
             .unwrap();
         let mut buf = [0u8; 8];
         assert_eq!(rustix::io::read(&again, &mut buf).unwrap(), 3);
         let node = e.path_fd(fd.as_fd()).unwrap();
         e.truncate_node(node.as_fd(), 1).unwrap();
         assert_eq!(std::fs::read(ex.join("f")).unwrap(), b"a");
-        e.mkdir_at(root, b"d", 0o700, ROOT).unwrap();
-        let d = e.lookup_at(root, b"d").unwrap();
-        e.rename_at(root, b"f", d.as_fd(), b"g").unwrap();
+        e.mkdir_at(root, n(b"d"), 0o700, ROOT).unwrap();
+        let d = e.lookup_at(root, n(b"d")).unwrap();
+        e.rename_at(root, n(b"f"), d.as_fd(), n(b"g")).unwrap();
         assert!(ex.join("d/g").exists());
-        assert_eq!(e.unlink_at(root, b"d", false).unwrap_err(), Errno::ISDIR);
-        e.unlink_at(d.as_fd(), b"g", false).unwrap();
-        e.unlink_at(root, b"d", true).unwrap();
+        assert_eq!(e.unlink_at(root, n(b"d"), false).unwrap_err(), Errno::ISDIR);
+        e.unlink_at(d.as_fd(), n(b"g"), false).unwrap();
+        e.unlink_at(root, n(b"d"), true).unwrap();
         assert_eq!(std::fs::read_dir(&ex).unwrap().count(), 0);
         // The open (now unlinked) file is still there through its fds.
         assert_eq!(fs::fstat(&node).unwrap().st_nlink, 0);

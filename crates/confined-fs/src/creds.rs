@@ -134,13 +134,53 @@ pub fn acting() -> Option<Arc<Actor>> {
     ACTING.with(|a| a.borrow().clone())
 }
 
-/// A client's identity for a creating operation.
+/// A uid as the host's kernel has it (what it checks and stores), as opposed to one a
+/// client names (which an id map may translate first).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct HostUid(u32);
+
+/// A gid as the host's kernel has it (see [`HostUid`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct HostGid(u32);
+
+impl HostUid {
+    /// Root.
+    pub const ROOT: HostUid = HostUid(0);
+
+    /// The host uid `uid`.
+    pub const fn from_raw(uid: u32) -> HostUid {
+        HostUid(uid)
+    }
+
+    /// The number the kernel takes.
+    pub const fn as_raw(self) -> u32 {
+        self.0
+    }
+}
+
+impl HostGid {
+    /// Root's group.
+    pub const ROOT: HostGid = HostGid(0);
+
+    /// The host gid `gid`.
+    pub const fn from_raw(gid: u32) -> HostGid {
+        HostGid(gid)
+    }
+
+    /// The number the kernel takes.
+    pub const fn as_raw(self) -> u32 {
+        self.0
+    }
+}
+
+/// Whose a creation's new file becomes: the thread's ids while it is made. Operations take
+/// `Option<Credentials>`: `None` makes it as the process itself, with no switch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Credentials {
     /// Owner of what gets created.
-    pub uid: u32,
+    pub uid: HostUid,
     /// Group of what gets created (unless the directory is setgid).
-    pub gid: u32,
+    pub gid: HostGid,
 }
 
 /// While alive, the calling thread acts as some [`Credentials`]; dropping it restores
@@ -162,14 +202,33 @@ enum Switched {
 }
 
 impl Credentials {
+    /// `uid:gid` on the host.
+    pub const fn new(uid: u32, gid: u32) -> Credentials {
+        Credentials {
+            uid: HostUid(uid),
+            gid: HostGid(gid),
+        }
+    }
+
+    /// Switches the calling thread to `creds` while the guard lives (`None`: as the
+    /// process itself, no switch).
+    pub fn switch_to(creds: Option<Credentials>) -> Result<CredSwitch, Errno> {
+        match creds {
+            Some(creds) => creds.switch(),
+            None => Ok(CredSwitch { active: None }),
+        }
+    }
+
     /// Switches the calling thread to these credentials. Without root (an unprivileged
-    /// server) or for `0:0` this changes nothing and returns an inactive guard.
+    /// server) or for root's own `0:0` (a root process already is) this changes nothing
+    /// and returns an inactive guard.
     ///
     /// On a thread that acts as an [`Actor`] ([`act_as`]), only the group changes (the
     /// fsgid, for what is created): the owner is the actor, whatever `uid` says, and its
     /// permissions are checked by the kernel as for any other operation.
     pub fn switch(self) -> Result<CredSwitch, Errno> {
-        if self.uid == u32::MAX || self.gid == u32::MAX {
+        let (uid, gid) = (self.uid.as_raw(), self.gid.as_raw());
+        if uid == u32::MAX || gid == u32::MAX {
             // (uid_t)-1 names no one: to setresuid(2) it means "unchanged", which would
             // create as root (or root's group) what a client asked to create as -1.
             return Err(Errno::INVAL);
@@ -178,22 +237,23 @@ impl Credentials {
             return Ok(CredSwitch { active: None });
         }
         if let Some(actor) = acting() {
-            if actor.gid == self.gid {
+            if actor.gid == gid {
                 return Ok(CredSwitch { active: None });
             }
-            set_fsgid(self.gid)?;
+            set_fsgid(gid)?;
             return Ok(CredSwitch {
                 active: Some(Switched::Group(actor.gid)),
             });
         }
-        if self.uid == 0 && self.gid == 0 {
+        if self.uid == HostUid::ROOT && self.gid == HostGid::ROOT {
+            // Switching would only drop the capabilities root creates with.
             return Ok(CredSwitch { active: None });
         }
         // Read every time: a process may drop capabilities between two switches.
         let caps = thread::capabilities(None)?;
         // Raw ids from the wire; the kernel validates them.
-        let gid = Gid::from_raw(self.gid);
-        let uid = Uid::from_raw(self.uid);
+        let gid = Gid::from_raw(gid);
+        let uid = Uid::from_raw(uid);
         thread::set_thread_res_gid(None, gid, None)?;
         if let Err(e) = thread::set_thread_res_uid(None, uid, None) {
             restore_gid();
@@ -235,7 +295,7 @@ impl Drop for CredSwitch {
             tracing::error!("cannot restore uid 0 after a credential switch; aborting");
             std::process::abort();
         }
-        if creds.uid == 0 || creds.uid == u32::MAX {
+        if creds.uid == HostUid::ROOT {
             // euid never left 0, so the kernel restored nothing: do it ourselves.
             if thread::set_capabilities(None, caps).is_err() {
                 tracing::error!("cannot restore capabilities; aborting");

@@ -9,7 +9,9 @@
 //! client's behalf: they may be created, listed and stat'ed, not opened.
 //!
 //! This is the one path-resolution routine of the project, shared by the proxy helper
-//! and the 9P server's local backend.
+//! and the 9P server's local backend. Each operation has one implementation, on fds
+//! (`at.rs`); its path form (`root.rs`, QEMU's requests) resolves the path and calls it.
+//! A name an operation acts on is a [`Name`], which only [`check_name`] makes.
 
 #![warn(missing_docs)]
 
@@ -19,8 +21,8 @@ mod ioctl;
 mod path;
 mod root;
 
-pub use creds::{act_as, acting, Actor, CredSwitch, Credentials, MAX_GROUPS};
-pub use path::{check_name, split_parent, Name, PathError};
-pub use root::{detached_tree, Export, ExportOptions, XattrValue, XATTR_SIZE_MAX};
+pub use creds::{act_as, acting, Actor, CredSwitch, Credentials, HostGid, HostUid, MAX_GROUPS};
+pub use path::{check_name, split_parent, Last, Name, PathError};
+pub use root::{detached_tree, Export, ExportOptions, XATTR_SIZE_MAX};
 
 pub use rustix::io::Errno;

@@ -1,7 +1,8 @@
-//! [`Export`]: the export root and every operation on paths inside it.
+//! [`Export`]: the export root, path resolution inside it, and the operations on paths
+//! (QEMU's helper requests): each resolves its path (or the path's parent and last name)
+//! and calls the fd form of the operation in `at.rs`.
 
-use std::ffi::CString;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::Path;
 
 use rustix::fs::{
@@ -10,8 +11,9 @@ use rustix::fs::{
 };
 use rustix::io::Errno;
 
+use crate::at::{file_type_of, finish_open, Inode};
 use crate::creds::Credentials;
-use crate::path::{check_name, split_parent, Name};
+use crate::path::{check_name, split_parent, Last, Name};
 
 /// How many times a lookup is retried when `openat2` reports a racing rename (`EAGAIN`).
 const RESOLVE_RETRIES: usize = 16;
@@ -39,15 +41,20 @@ pub struct Export {
     opts: ExportOptions,
 }
 
-fn is_reg_or_dir(st: &Stat) -> bool {
-    matches!(
-        FileType::from_raw_mode(st.st_mode),
+fn is_reg_or_dir(fd: BorrowedFd<'_>) -> Result<bool, Errno> {
+    Ok(matches!(
+        file_type_of(fd)?,
         FileType::RegularFile | FileType::Directory
-    )
+    ))
 }
 
-fn file_type(st: &Stat) -> FileType {
-    FileType::from_raw_mode(st.st_mode)
+/// An xattr name the path operations are asked for: one with a NUL is `EINVAL`, before
+/// the path is looked up (as the kernel's `l*xattr` copy the name first).
+fn xattr_name(name: &[u8]) -> Result<(), Errno> {
+    if name.contains(&0) {
+        return Err(Errno::INVAL);
+    }
+    Ok(())
 }
 
 impl Export {
@@ -135,10 +142,10 @@ impl Export {
 
     /// Resolves the parent directory of `path` and returns it with the last name. A
     /// parent that is the root itself (`/name`, `//name`, `name`) costs no lookup.
-    fn parent<'p>(&self, path: &'p [u8]) -> Result<(Dir<'_>, Name<'p>), Errno> {
-        let (parent, name) = split_parent(path)?;
-        if parent.iter().all(|&c| c == b'/') && matches!(name, Name::Plain(_)) {
-            return Ok((Dir::Root(self.root.as_fd()), name));
+    fn parent<'p>(&self, path: &'p [u8]) -> Result<(Dir<'_>, Last<'p>), Errno> {
+        let (parent, last) = split_parent(path)?;
+        if parent.iter().all(|&c| c == b'/') && matches!(last, Last::Plain(_)) {
+            return Ok((Dir::Root(self.root.as_fd()), last));
         }
         if path.is_empty() {
             return Err(Errno::NOENT);
@@ -146,7 +153,7 @@ impl Export {
         // `name` or `/` alone: the root.
         let parent: &[u8] = if parent.is_empty() { b"." } else { parent };
         let dir = self.resolve(parent, OFlags::PATH | OFlags::DIRECTORY, Mode::empty())?;
-        Ok((Dir::Owned(dir), name))
+        Ok((Dir::Owned(dir), last))
     }
 
     /// Like [`Export::parent`], for operations that need a plain name: `.`, `..` and the
@@ -155,27 +162,22 @@ impl Export {
         &self,
         path: &'p [u8],
         on_dir: Errno,
-    ) -> Result<(Dir<'_>, &'p [u8]), Errno> {
+    ) -> Result<(Dir<'_>, Name<'p>), Errno> {
         match self.parent(path)? {
-            (dir, Name::Plain(name)) => Ok((dir, name)),
-            (_, Name::Dir) => Err(on_dir),
+            (dir, Last::Plain(name)) => Ok((dir, name)),
+            (_, Last::Dir) => Err(on_dir),
         }
     }
 
-    /// The `/proc/self/fd` entry naming `fd`, relative to `proc_fd`.
-    fn proc_name(fd: &OwnedFd) -> CString {
-        CString::new(fd.as_raw_fd().to_string()).expect("decimal digits have no NUL")
+    /// An `O_PATH` fd of what `path` names, a final symlink followed inside the export.
+    fn followed(&self, path: &[u8]) -> Result<OwnedFd, Errno> {
+        self.resolve(path, OFlags::PATH, Mode::empty())
     }
 
-    /// Reopens an `O_PATH` fd as a real one, through `/proc/self/fd` (same inode, no
-    /// lookup, no race). Only for regular files and directories.
-    fn reopen(&self, opath: &OwnedFd, flags: OFlags) -> Result<OwnedFd, Errno> {
-        fs::openat(
-            &self.proc_fd,
-            Self::proc_name(opath),
-            flags | OFlags::CLOEXEC | OFlags::NOCTTY | OFlags::NONBLOCK,
-            Mode::empty(),
-        )
+    /// An `O_PATH` fd of what `path` names, a final symlink itself (for the xattr
+    /// operations, which Linux has as `l*xattr`).
+    fn not_followed(&self, path: &[u8]) -> Result<OwnedFd, Errno> {
+        self.resolve(path, OFlags::PATH | OFlags::NOFOLLOW, Mode::empty())
     }
 
     /// `lstat(path)`.
@@ -186,20 +188,15 @@ impl Export {
         // follow a final symlink), goes through the confined lookup.
         let first = path.iter().position(|&c| c != b'/').unwrap_or(path.len());
         if let Ok(name) = check_name(&path[first..]) {
-            return fs::statat(&self.root, name, AtFlags::SYMLINK_NOFOLLOW);
+            return fs::statat(&self.root, name.as_bytes(), AtFlags::SYMLINK_NOFOLLOW);
         }
-        let fd = self.resolve(path, OFlags::PATH | OFlags::NOFOLLOW, Mode::empty())?;
-        fs::fstat(&fd)
+        fs::fstat(self.not_followed(path)?)
     }
 
     /// `statfs(path)` (follows a final symlink, inside the export), with the two
     /// halves of `f_fsid` (which rustix keeps private in `StatFs`).
     pub fn statfs(&self, path: &[u8]) -> Result<(StatFs, [i32; 2]), Errno> {
-        let fd = self.resolve(path, OFlags::PATH, Mode::empty())?;
-        let st = fs::fstatfs(&fd)?;
-        // statvfs packs fsid as val[0] | val[1] << 32.
-        let packed = fs::fstatvfs(&fd)?.f_fsid;
-        Ok((st, [packed as u32 as i32, (packed >> 32) as u32 as i32]))
+        self.statfs_node(self.followed(path)?.as_fd())
     }
 
     /// Opens `path` with the client's `flags` (a final symlink is followed inside the
@@ -223,7 +220,7 @@ impl Export {
                 OFlags::PATH | (flags & OFlags::NOFOLLOW),
                 Mode::empty(),
             )?;
-            if !is_reg_or_dir(&fs::fstat(&pre)?) {
+            if !is_reg_or_dir(pre.as_fd())? {
                 return Err(Errno::NXIO);
             }
         }
@@ -232,20 +229,7 @@ impl Export {
             flags | OFlags::NONBLOCK | OFlags::NOCTTY,
             Mode::empty(),
         )?;
-        Self::finish_open(fd, flags)
-    }
-
-    /// Checks that an fd opened with `O_NONBLOCK` is a regular file or directory, and
-    /// gives it the status flags the client asked for.
-    fn finish_open(fd: OwnedFd, flags: OFlags) -> Result<OwnedFd, Errno> {
-        if !is_reg_or_dir(&fs::fstat(&fd)?) {
-            return Err(Errno::NXIO);
-        }
-        if !flags.contains(OFlags::NONBLOCK) {
-            let settable = OFlags::APPEND | OFlags::DIRECT | OFlags::NOATIME;
-            fs::fcntl_setfl(&fd, flags & settable)?;
-        }
-        Ok(fd)
+        finish_open(fd, flags)
     }
 
     /// Creates (or opens, without `O_EXCL`) the regular file `path` as `creds`: its
@@ -261,7 +245,7 @@ impl Export {
     ) -> Result<OwnedFd, Errno> {
         let flags = OFlags::from_bits_retain(flags as u32);
         let (dir, name) = self.parent_plain(path, Errno::ISDIR)?;
-        self.create_at(dir.as_fd(), name, flags, mode, creds)
+        self.create_at(dir.as_fd(), name, flags, mode, Some(creds))
     }
 
     /// `mknod(path, mode, rdev)` as `creds`: devices, FIFOs, sockets, regular files.
@@ -273,68 +257,49 @@ impl Export {
         creds: Credentials,
     ) -> Result<(), Errno> {
         let (dir, name) = self.parent_plain(path, Errno::EXIST)?;
-        self.mknod_at(dir.as_fd(), name, mode, rdev, creds)
+        self.mknod_at(dir.as_fd(), name, mode, rdev, Some(creds))
     }
 
     /// `mkdir(path, mode)` as `creds`.
     pub fn mkdir(&self, path: &[u8], mode: u32, creds: Credentials) -> Result<(), Errno> {
         let (dir, name) = self.parent_plain(path, Errno::EXIST)?;
-        self.mkdir_at(dir.as_fd(), name, mode, creds)
+        self.mkdir_at(dir.as_fd(), name, mode, Some(creds))
     }
 
     /// `symlink(target, path)` as `creds`. The target is stored as given; it is only ever
     /// followed inside the export.
     pub fn symlink(&self, target: &[u8], path: &[u8], creds: Credentials) -> Result<(), Errno> {
         let (dir, name) = self.parent_plain(path, Errno::EXIST)?;
-        self.symlink_at(dir.as_fd(), name, target, creds)
+        self.symlink_at(dir.as_fd(), name, target, Some(creds))
     }
 
     /// `link(oldpath, newpath)`; a final symlink in `oldpath` is linked, not followed.
     pub fn link(&self, oldpath: &[u8], newpath: &[u8]) -> Result<(), Errno> {
         let (odir, oname) = self.parent_plain(oldpath, Errno::PERM)?;
         let (ndir, nname) = self.parent_plain(newpath, Errno::EXIST)?;
-        fs::linkat(&odir, oname, &ndir, nname, AtFlags::empty())
+        self.link_inode(Inode::At(odir.as_fd(), oname), ndir.as_fd(), nname)
     }
 
     /// `readlink(path)`, whole.
     pub fn readlink(&self, path: &[u8]) -> Result<Vec<u8>, Errno> {
         let (dir, name) = self.parent_plain(path, Errno::INVAL)?;
-        Ok(fs::readlinkat(&dir, name, Vec::new())?.into_bytes())
+        self.readlink_inode(Inode::At(dir.as_fd(), name))
     }
 
     /// `chmod(path, mode)`: follows a final symlink inside the export, as `chmod` does.
     pub fn chmod(&self, path: &[u8], mode: u32) -> Result<(), Errno> {
-        let fd = self.resolve(path, OFlags::PATH, Mode::empty())?;
-        fs::chmodat(
-            &self.proc_fd,
-            Self::proc_name(&fd),
-            Mode::from_raw_mode(mode & 0o7777),
-            AtFlags::empty(),
-        )
+        self.chmod_node(self.followed(path)?.as_fd(), mode)
     }
 
     /// `lchown(path, uid, gid)`; `u32::MAX` leaves an id as it is.
     pub fn chown(&self, path: &[u8], uid: u32, gid: u32) -> Result<(), Errno> {
-        let uid = (uid != u32::MAX).then(|| rustix::process::Uid::from_raw(uid));
-        let gid = (gid != u32::MAX).then(|| rustix::process::Gid::from_raw(gid));
-        match self.parent(path)? {
-            (dir, Name::Plain(name)) => {
-                fs::chownat(&dir, name, uid, gid, AtFlags::SYMLINK_NOFOLLOW)
-            }
-            (dir, Name::Dir) => fs::chownat(&dir, "", uid, gid, AtFlags::EMPTY_PATH),
-        }
+        let (dir, last) = self.parent(path)?;
+        self.chown_inode(inode(&dir, last), Some(uid), Some(gid))
     }
 
     /// `truncate(path, size)`: follows a final symlink inside the export.
     pub fn truncate(&self, path: &[u8], size: u64) -> Result<(), Errno> {
-        let fd = self.resolve(path, OFlags::PATH, Mode::empty())?;
-        match file_type(&fs::fstat(&fd)?) {
-            FileType::RegularFile => {}
-            FileType::Directory => return Err(Errno::ISDIR),
-            _ => return Err(Errno::INVAL),
-        }
-        let file = self.reopen(&fd, OFlags::WRONLY)?;
-        fs::ftruncate(&file, size)
+        self.truncate_node(self.followed(path)?.as_fd(), size)
     }
 
     /// `utimensat(path, [atime, mtime], AT_SYMLINK_NOFOLLOW)`; `UTIME_NOW`/`UTIME_OMIT`
@@ -350,81 +315,36 @@ impl Export {
                 tv_nsec: mtime.1 as _,
             },
         };
-        match self.parent(path)? {
-            (dir, Name::Plain(name)) => {
-                fs::utimensat(&dir, name, &times, AtFlags::SYMLINK_NOFOLLOW)
-            }
-            (_, Name::Dir) => {
-                let fd = self.resolve(path, OFlags::PATH | OFlags::DIRECTORY, Mode::empty())?;
-                fs::utimensat(
-                    &self.proc_fd,
-                    Self::proc_name(&fd),
-                    &times,
-                    AtFlags::empty(),
-                )
-            }
-        }
+        let (dir, last) = self.parent(path)?;
+        self.utimens_inode(inode(&dir, last), &times)
     }
 
     /// `rename(oldpath, newpath)`.
     pub fn rename(&self, oldpath: &[u8], newpath: &[u8]) -> Result<(), Errno> {
         let (odir, oname) = self.parent_plain(oldpath, Errno::BUSY)?;
         let (ndir, nname) = self.parent_plain(newpath, Errno::BUSY)?;
-        fs::renameat(&odir, oname, &ndir, nname)
+        self.rename_at(odir.as_fd(), oname, ndir.as_fd(), nname)
     }
 
     /// `remove(path)`: unlinks a file, or removes an empty directory.
     pub fn remove(&self, path: &[u8]) -> Result<(), Errno> {
         let (dir, name) = self.parent_plain(path, Errno::BUSY)?;
-        match fs::unlinkat(&dir, name, AtFlags::empty()) {
-            Err(Errno::ISDIR) => fs::unlinkat(&dir, name, AtFlags::REMOVEDIR),
+        match self.unlink_at(dir.as_fd(), name, false) {
+            Err(Errno::ISDIR) => self.unlink_at(dir.as_fd(), name, true),
             r => r,
         }
     }
 
-    /// An fd to read or write xattrs of `path` without following a final symlink.
-    /// Symlinks and special files are not opened: `None`.
-    fn xattr_fd(&self, path: &[u8]) -> Result<Option<OwnedFd>, Errno> {
-        let opath = self.resolve(path, OFlags::PATH | OFlags::NOFOLLOW, Mode::empty())?;
-        if !is_reg_or_dir(&fs::fstat(&opath)?) {
-            return Ok(None);
-        }
-        self.reopen(&opath, OFlags::RDONLY).map(Some)
+    /// `lgetxattr(path, name)`, whole (at most [`XATTR_SIZE_MAX`] bytes). Symlinks and
+    /// special files have no xattrs here (`ENODATA`).
+    pub fn getxattr(&self, path: &[u8], name: &[u8]) -> Result<Vec<u8>, Errno> {
+        xattr_name(name)?;
+        self.getxattr_node(self.not_followed(path)?.as_fd(), name)
     }
 
-    /// `lgetxattr(path, name)` into a buffer of `size` bytes (0: only the length).
-    /// Symlinks and special files have no xattrs here (`ENODATA`).
-    pub fn getxattr(&self, path: &[u8], name: &[u8], size: usize) -> Result<XattrValue, Errno> {
-        let name = CString::new(name).map_err(|_| Errno::INVAL)?;
-        let Some(fd) = self.xattr_fd(path)? else {
-            return Err(Errno::NODATA);
-        };
-        if size == 0 {
-            return fs::fgetxattr_query(&fd, &name).map(XattrValue::Len);
-        }
-        let mut buf = vec![0u8; size.min(XATTR_SIZE_MAX)];
-        let n = fs::fgetxattr(&fd, &name, &mut buf[..])?;
-        buf.truncate(n);
-        Ok(XattrValue::Data(buf))
-    }
-
-    /// `llistxattr(path)` into a buffer of `size` bytes (0: only the length).
-    /// Symlinks and special files list nothing.
-    pub fn listxattr(&self, path: &[u8], size: usize) -> Result<XattrValue, Errno> {
-        let Some(fd) = self.xattr_fd(path)? else {
-            return Ok(if size == 0 {
-                XattrValue::Len(0)
-            } else {
-                XattrValue::Data(Vec::new())
-            });
-        };
-        if size == 0 {
-            return fs::flistxattr_query(&fd).map(XattrValue::Len);
-        }
-        let mut buf = vec![0u8; size.min(XATTR_SIZE_MAX)];
-        let n = fs::flistxattr(&fd, &mut buf[..])?;
-        buf.truncate(n);
-        Ok(XattrValue::Data(buf))
+    /// `llistxattr(path)`, whole. Symlinks and special files list nothing.
+    pub fn listxattr(&self, path: &[u8]) -> Result<Vec<u8>, Errno> {
+        self.listxattr_node(self.not_followed(path)?.as_fd())
     }
 
     /// `lsetxattr(path, name, value, flags)`. Symlinks and special files: `EPERM`.
@@ -435,21 +355,15 @@ impl Export {
         value: &[u8],
         flags: i32,
     ) -> Result<(), Errno> {
-        let name = CString::new(name).map_err(|_| Errno::INVAL)?;
+        xattr_name(name)?;
         let flags = XattrFlags::from_bits(flags as u32).ok_or(Errno::INVAL)?;
-        let Some(fd) = self.xattr_fd(path)? else {
-            return Err(Errno::PERM);
-        };
-        fs::fsetxattr(&fd, &name, value, flags)
+        self.setxattr_node(self.not_followed(path)?.as_fd(), name, value, flags)
     }
 
     /// `lremovexattr(path, name)`. Symlinks and special files: `ENODATA`.
     pub fn removexattr(&self, path: &[u8], name: &[u8]) -> Result<(), Errno> {
-        let name = CString::new(name).map_err(|_| Errno::INVAL)?;
-        let Some(fd) = self.xattr_fd(path)? else {
-            return Err(Errno::NODATA);
-        };
-        fs::fremovexattr(&fd, &name)
+        xattr_name(name)?;
+        self.removexattr_node(self.not_followed(path)?.as_fd(), name)
     }
 
     /// The inode generation number (`FS_IOC_GETVERSION`) where the file system has one,
@@ -458,11 +372,11 @@ impl Export {
         if !self.opts.getversion {
             return Ok(0);
         }
-        let opath = self.resolve(path, OFlags::PATH, Mode::empty())?;
-        if !is_reg_or_dir(&fs::fstat(&opath)?) {
+        let opath = self.followed(path)?;
+        if !is_reg_or_dir(opath.as_fd())? {
             return Err(Errno::NOTTY);
         }
-        let fd = self.reopen(&opath, OFlags::RDONLY)?;
+        let fd = self.open_node(opath.as_fd(), OFlags::RDONLY)?;
         crate::ioctl::get_version(&fd).map(u64::from)
     }
 
@@ -540,6 +454,15 @@ fn chunks(path: &[u8]) -> Result<(impl Iterator<Item = &[u8]>, &[u8]), Errno> {
     Ok((cuts.into_iter().map(move |r| &path[r]), last))
 }
 
+/// What a path's resolved parent and last component name, itself if it is a symlink:
+/// the name in the directory, or (`.`, `..`, the root) the directory.
+fn inode<'a>(dir: &'a Dir<'_>, last: Last<'a>) -> Inode<'a> {
+    match last {
+        Last::Plain(name) => Inode::At(dir.as_fd(), name),
+        Last::Dir => Inode::Fd(dir.as_fd()),
+    }
+}
+
 /// A resolved parent directory: the export root (borrowed) or a looked-up one.
 #[derive(Debug)]
 enum Dir<'a> {
@@ -554,15 +477,6 @@ impl AsFd for Dir<'_> {
             Dir::Owned(fd) => fd.as_fd(),
         }
     }
-}
-
-/// What an xattr read returns.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum XattrValue {
-    /// The length, for a size-0 query.
-    Len(usize),
-    /// The value or the NUL-separated list.
-    Data(Vec<u8>),
 }
 
 #[cfg(test)]
@@ -595,15 +509,16 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let e = Export::new(tmp.path(), ExportOptions::default()).unwrap();
         let name = vec![b'n'; 250];
+        let name = crate::check_name(&name).unwrap();
         let mut path = Vec::new();
         let mut dir = e.resolve(b"/", OFlags::PATH, Mode::empty()).unwrap();
         for _ in 0..40 {
-            e.mkdir_at(dir.as_fd(), &name, 0o755, Credentials { uid: 0, gid: 0 })
+            e.mkdir_at(dir.as_fd(), name, 0o755, Some(Credentials::new(0, 0)))
                 .or_else(|err| if err == Errno::PERM { Ok(()) } else { Err(err) })
                 .unwrap();
-            dir = e.lookup_at(dir.as_fd(), &name).unwrap();
+            dir = e.lookup_at(dir.as_fd(), name).unwrap();
             path.push(b'/');
-            path.extend_from_slice(&name);
+            path.extend_from_slice(name.as_bytes());
         }
         assert!(path.len() > 8192);
         let mut file = path.clone();
@@ -613,7 +528,7 @@ mod tests {
                 &file,
                 OFlags::RDWR.bits() as i32,
                 0o644,
-                Credentials { uid: 0, gid: 0 },
+                Credentials::new(0, 0),
             )
             .unwrap();
         drop(fd);

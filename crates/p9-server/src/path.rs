@@ -15,7 +15,8 @@ pub const ROOT: &[u8] = b"/";
 pub const MAX_PATH: usize = 4 * libc::PATH_MAX as usize - 1;
 
 /// Checks that `parent/name` ([`join`]) fits in [`MAX_PATH`] (`ENAMETOOLONG` if not).
-pub fn check_join(parent: &[u8], name: &[u8]) -> Result<(), rustix::io::Errno> {
+pub fn check_join(parent: &[u8], name: impl AsRef<[u8]>) -> Result<(), rustix::io::Errno> {
+    let name = name.as_ref();
     if parent.len() + 1 + name.len() > MAX_PATH {
         return Err(rustix::io::Errno::NAMETOOLONG);
     }
@@ -23,7 +24,8 @@ pub fn check_join(parent: &[u8], name: &[u8]) -> Result<(), rustix::io::Errno> {
 }
 
 /// `parent/name`.
-pub fn join(parent: &[u8], name: &[u8]) -> Vec<u8> {
+pub fn join(parent: &[u8], name: impl AsRef<[u8]>) -> Vec<u8> {
+    let name = name.as_ref();
     let mut p = Vec::with_capacity(parent.len() + 1 + name.len());
     p.extend_from_slice(parent);
     if p.last() != Some(&b'/') {

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use p9_client::{Client, Setattr};
+use p9_server::backend::idmap::{HostGid, HostUid};
 use p9_server::backend::mapped::{META_DIR, META_ROOT_FILE};
 use p9_server::{
     Backend, IdMapping, IdRange, Identity, LocalBackend, RangeMap, SecurityModel, Server,
@@ -581,7 +582,7 @@ fn passthrough_maps_and_squash() {
 
     // Squash: every creation is UID:GID on the host.
     let squash = IdMapping {
-        squash: Some((1234, 4321)),
+        squash: Some((HostUid::from_raw(1234), HostGid::from_raw(4321))),
         ..IdMapping::default()
     };
     let (mut c, export, _t) = serve(SecurityModel::Passthrough, squash.clone(), false);

@@ -4,6 +4,7 @@
 
 use std::sync::Arc;
 
+use p9_server::backend::idmap::{HostGid, HostUid};
 use p9_server::{Backend, IdMapping, Identity, RangeMap, SecurityModel};
 
 use crate::options::{BackendKind, ServeOptions};
@@ -28,7 +29,9 @@ pub fn mapping(o: &ServeOptions) -> Result<IdMapping, String> {
         ));
     }
     Ok(IdMapping {
-        squash: o.squash,
+        squash: o
+            .squash
+            .map(|(u, g)| (HostUid::from_raw(u), HostGid::from_raw(g))),
         uids: RangeMap::new(o.uid_map.clone())?,
         gids: RangeMap::new(o.gid_map.clone())?,
     })

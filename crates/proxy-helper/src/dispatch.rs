@@ -4,7 +4,7 @@
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::sync::Arc;
 
-use confined_fs::{Actor, Credentials, Export, XattrValue, MAX_GROUPS};
+use confined_fs::{check_name, Actor, Credentials, Export, Name, MAX_GROUPS};
 use proxy_protocol::{decode_groups, Request, Stat, StatFs, MAX_BODY_SIZE};
 use rustix::fs::{AtFlags, OFlags, Timespec, Timestamps, XattrFlags};
 use rustix::io::Errno;
@@ -35,21 +35,14 @@ fn ok(r: Result<(), Errno>) -> Result<Answer, Errno> {
     r.map(|()| Answer::Status(0))
 }
 
+/// The ids a QEMU request creates as: host ids (QEMU maps nothing), always switched to.
 fn creds(uid: u32, gid: u32) -> Credentials {
-    Credentials { uid, gid }
+    Credentials::new(uid, gid)
 }
 
 /// A size field from the wire: negative is `EINVAL` (QEMU's helper crashes on it).
 fn wire_size(size: i32) -> Result<usize, Errno> {
     usize::try_from(size).map_err(|_| Errno::INVAL)
-}
-
-fn xattr_answer(v: XattrValue) -> Result<Answer, Errno> {
-    match v {
-        XattrValue::Len(n) => Ok(Answer::Status(i32::try_from(n).map_err(|_| Errno::NOBUFS)?)),
-        XattrValue::Data(d) if d.len() > MAX_REPLY_STRING => Err(Errno::NOBUFS),
-        XattrValue::Data(d) => Ok(Answer::Bytes(d)),
-    }
 }
 
 /// Converts a kernel statfs into the protocol's; the fsid halves are sign-extended, as
@@ -134,22 +127,27 @@ fn sized_value(value: &[u8], size: i32) -> Result<&[u8], Errno> {
     value.get(..wire_size(size)?).ok_or(Errno::INVAL)
 }
 
-/// An xattr read into a buffer of `size` bytes (0: only the length), from the whole
-/// value: `ERANGE` when it does not fit, as the kernel answers.
+/// An xattr value or list read into a buffer of `size` bytes (0: only the length), from
+/// the whole value: `ERANGE` when it does not fit, as the kernel answers.
 fn sized_xattr(whole: Vec<u8>, size: i32) -> Result<Answer, Errno> {
     let size = wire_size(size)?;
     if size == 0 {
-        return xattr_answer(XattrValue::Len(whole.len()));
+        return Ok(Answer::Status(
+            i32::try_from(whole.len()).map_err(|_| Errno::NOBUFS)?,
+        ));
     }
     if whole.len() > size {
         return Err(Errno::RANGE);
     }
-    xattr_answer(XattrValue::Data(whole))
+    if whole.len() > MAX_REPLY_STRING {
+        return Err(Errno::NOBUFS);
+    }
+    Ok(Answer::Bytes(whole))
 }
 
 /// The stat of `name` in `dir` (not followed), after a creation there.
-fn stat_at(dir: BorrowedFd<'_>, name: &[u8]) -> Result<Answer, Errno> {
-    let st = rustix::fs::statat(dir, name, AtFlags::SYMLINK_NOFOLLOW)?;
+fn stat_at(dir: BorrowedFd<'_>, name: Name<'_>) -> Result<Answer, Errno> {
+    let st = rustix::fs::statat(dir, name.as_bytes(), AtFlags::SYMLINK_NOFOLLOW)?;
     Ok(Answer::Stat(Stat::from(&st)))
 }
 
@@ -254,13 +252,14 @@ pub fn dispatch(
             ok(export.rename(without_trailing_nul(oldpath), without_trailing_nul(newpath)))
         }
         Request::Remove { path } => ok(export.remove(without_trailing_nul(path))),
-        Request::Lgetxattr { size, path, name } => xattr_answer(export.getxattr(
-            without_trailing_nul(path),
-            without_trailing_nul(name),
-            wire_size(size)?,
-        )?),
+        Request::Lgetxattr { size, path, name } => {
+            wire_size(size)?;
+            let whole = export.getxattr(without_trailing_nul(path), without_trailing_nul(name))?;
+            sized_xattr(whole, size)
+        }
         Request::Llistxattr { size, path } => {
-            xattr_answer(export.listxattr(without_trailing_nul(path), wire_size(size)?)?)
+            wire_size(size)?;
+            sized_xattr(export.listxattr(without_trailing_nul(path))?, size)
         }
         Request::Lsetxattr {
             path,
@@ -298,7 +297,10 @@ fn dispatch_fds(
     let node = || fds.node(mounts, 0);
     let dir = || fds.dir(mounts, 0);
     match *req {
-        Request::LookupAt { name } => export.lookup_at(dir()?, name).map(Answer::Fd),
+        Request::LookupAt { name } => {
+            let d = dir()?;
+            export.lookup_at(d, check_name(name)?).map(Answer::Fd)
+        }
         Request::OpenNode { flags } => export
             .open_node(node()?, OFlags::from_bits_retain(flags as u32))
             .map(Answer::Fd),
@@ -308,23 +310,26 @@ fn dispatch_fds(
             mode,
             uid,
             gid,
-        } => export
-            .create_at(
-                dir()?,
-                name,
-                OFlags::from_bits_retain(flags as u32),
-                mode,
-                creds(uid, gid),
-            )
-            .map(Answer::Fd),
+        } => {
+            let d = dir()?;
+            export
+                .create_at(
+                    d,
+                    check_name(name)?,
+                    OFlags::from_bits_retain(flags as u32),
+                    mode,
+                    Some(creds(uid, gid)),
+                )
+                .map(Answer::Fd)
+        }
         Request::MkdirAt {
             uid,
             gid,
             name,
             mode,
         } => {
-            let d = dir()?;
-            export.mkdir_at(d, name, mode, creds(uid, gid))?;
+            let (d, name) = (dir()?, check_name(name)?);
+            export.mkdir_at(d, name, mode, Some(creds(uid, gid)))?;
             stat_at(d, name)
         }
         Request::MknodAt {
@@ -334,8 +339,8 @@ fn dispatch_fds(
             mode,
             rdev,
         } => {
-            let d = dir()?;
-            export.mknod_at(d, name, mode, rdev, creds(uid, gid))?;
+            let (d, name) = (dir()?, check_name(name)?);
+            export.mknod_at(d, name, mode, rdev, Some(creds(uid, gid)))?;
             stat_at(d, name)
         }
         Request::SymlinkAt {
@@ -344,8 +349,8 @@ fn dispatch_fds(
             name,
             target,
         } => {
-            let d = dir()?;
-            export.symlink_at(d, name, target, creds(uid, gid))?;
+            let (d, name) = (dir()?, check_name(name)?);
+            export.symlink_at(d, name, target, Some(creds(uid, gid)))?;
             stat_at(d, name)
         }
         Request::UnlinkAt { name, flags } => {
@@ -354,12 +359,17 @@ fn dispatch_fds(
                 f if f == AtFlags::REMOVEDIR.bits() as i32 => true,
                 _ => return Err(Errno::INVAL),
             };
-            ok(export.unlink_at(dir()?, name, remove_dir))
+            let d = dir()?;
+            ok(export.unlink_at(d, check_name(name)?, remove_dir))
         }
         Request::RenameAt { oldname, newname } => {
-            ok(export.rename_at(dir()?, oldname, fds.dir(mounts, 1)?, newname))
+            let (old, new) = (dir()?, fds.dir(mounts, 1)?);
+            ok(export.rename_at(old, check_name(oldname)?, new, check_name(newname)?))
         }
-        Request::LinkAt { name } => ok(export.link_at(node()?, fds.dir(mounts, 1)?, name)),
+        Request::LinkAt { name } => {
+            let (n, d) = (node()?, fds.dir(mounts, 1)?);
+            ok(export.link_at(n, d, check_name(name)?))
+        }
         Request::ReadlinkNode { bufsize } => {
             let n = node()?;
             readlink_answer(bufsize, || export.readlink_node(n))

@@ -48,7 +48,7 @@ pub fn accept_one(path: &Path, uid: u32, gid: u32) -> Result<OwnedFd, SocketErro
     // is no switch; the socket is then ours, and an lchown (never following a symlink
     // put there meanwhile) gives it the group asked for where we may.
     let old = process::umask(Mode::from_raw_mode(0o007));
-    let bound = confined_fs::Credentials { uid, gid }
+    let bound = confined_fs::Credentials::new(uid, gid)
         .switch()
         .and_then(|_as_owner| net::bind(&listener, &addr));
     process::umask(old);

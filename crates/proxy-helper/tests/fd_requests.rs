@@ -99,15 +99,39 @@ fn fd_requests_act_on_the_fds_inodes() {
     let new = std::fs::metadata(export.join("inside/f")).unwrap();
     assert_eq!(new.len(), 8);
     assert_ne!(new.mode() & 0o7777, 0o600);
-    // Names are single components.
-    for bad in [&b".."[..], b"a/b", b"", b".", b"/etc"] {
-        assert_eq!(errno(c.lookup_at(&root, bad)), Errno::INVAL, "{bad:?}");
-        assert_eq!(
-            errno(c.mkdir_at(&root, bad, 0o755, 0, 0)),
-            Errno::INVAL,
-            "{bad:?}"
-        );
+    // Names are single components, for every request that takes one.
+    let listing = |dir: &Path| {
+        let mut names: Vec<_> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        names.sort();
+        names
+    };
+    let (outside_before, export_before) = (listing(tmp.path()), listing(&export));
+    for bad in [&b".."[..], b"a/b", b"", b".", b"/etc", b"a\0b", b"inside/f"] {
+        let fifo = libc::S_IFIFO | 0o600;
+        let answers = [
+            ("lookup", c.lookup_at(&root, bad).map(drop)),
+            (
+                "create",
+                c.create_at(&root, bad, OFlags::RDWR, 0o644, 0, 0).map(drop),
+            ),
+            ("mkdir", c.mkdir_at(&root, bad, 0o755, 0, 0).map(drop)),
+            ("mknod", c.mknod_at(&root, bad, fifo, 0, 0, 0).map(drop)),
+            ("symlink", c.symlink_at(&root, bad, "t", 0, 0).map(drop)),
+            ("unlink", c.unlink_at(&root, bad, false)),
+            ("rmdir", c.unlink_at(&root, bad, true)),
+            ("rename from", c.rename_at(&root, bad, &root, "x")),
+            ("rename to", c.rename_at(&inside, "f", &root, bad)),
+            ("link", c.link_at(&f, &root, bad)),
+        ];
+        for (op, answer) in answers {
+            assert_eq!(errno(answer), Errno::INVAL, "{op} {bad:?}");
+        }
     }
+    assert_eq!(listing(tmp.path()), outside_before);
+    assert_eq!(listing(&export), export_before);
     // Creations: exclusive, never following a symlink.
     std::os::unix::fs::symlink("inside/f", export.join("l")).unwrap();
     assert_eq!(

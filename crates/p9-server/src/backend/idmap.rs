@@ -4,7 +4,9 @@
 //! Ids the client sends (the owner and group of creations, chown) go through
 //! [`IdMapping::uid_to_host`]/[`IdMapping::gid_to_host`]; ids the backend reports
 //! (getattr, and so the owners the client sees) through
-//! [`IdMapping::uid_to_client`]/[`IdMapping::gid_to_client`].
+//! [`IdMapping::uid_to_client`]/[`IdMapping::gid_to_client`]. The two kinds are distinct
+//! types ([`ClientUid`]/[`ClientGid`], [`HostUid`]/[`HostGid`]), so an id cannot cross
+//! without going through the map.
 //!
 //! - Ranges are like `/proc/PID/uid_map` lines with "inside" the client: `CLIENT:HOST:COUNT`
 //!   maps client ids `CLIENT..CLIENT+COUNT` to host ids `HOST..HOST+COUNT`. With ranges
@@ -22,10 +24,20 @@ use std::os::fd::OwnedFd;
 use std::sync::Arc;
 
 use confined_fs::{Actor, Credentials};
+/// The host side of the maps (the ids the kernel has).
+pub use confined_fs::{HostGid, HostUid};
 use rustix::fs::{OFlags, XattrFlags};
 use rustix::io::Errno;
 
-use super::{Attr, Backend, FsStats, Node, SetTime};
+use super::{Attr, Backend, FsStats, NewEntry, Node, SetTime};
+
+/// A uid as the client names it, which the maps turn into a [`HostUid`] (and back).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ClientUid(pub u32);
+
+/// A gid as the client names it, which the maps turn into a [`HostGid`] (and back).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ClientGid(pub u32);
 
 /// The overflow id unmapped host ids show as.
 pub const OVERFLOW_ID: u32 = 65534;
@@ -145,7 +157,7 @@ impl RangeMap {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct IdMapping {
     /// Every client id becomes this `(uid, gid)`.
-    pub squash: Option<(u32, u32)>,
+    pub squash: Option<(HostUid, HostGid)>,
     /// Uid ranges.
     pub uids: RangeMap,
     /// Gid ranges.
@@ -159,54 +171,57 @@ impl IdMapping {
     }
 
     /// The host uid for a client's.
-    pub fn uid_to_host(&self, uid: u32) -> Result<u32, Errno> {
+    pub fn uid_to_host(&self, uid: ClientUid) -> Result<HostUid, Errno> {
         match self.squash {
             Some((u, _)) => Ok(u),
-            None => self.uids.to_host(uid),
+            None => self.uids.to_host(uid.0).map(HostUid::from_raw),
         }
     }
 
     /// The host gid for a client's.
-    pub fn gid_to_host(&self, gid: u32) -> Result<u32, Errno> {
+    pub fn gid_to_host(&self, gid: ClientGid) -> Result<HostGid, Errno> {
         match self.squash {
             Some((_, g)) => Ok(g),
-            None => self.gids.to_host(gid),
+            None => self.gids.to_host(gid.0).map(HostGid::from_raw),
         }
     }
 
     /// The uid the client sees for a host's.
-    pub fn uid_to_client(&self, uid: u32) -> u32 {
-        self.uids.to_client(uid)
+    pub fn uid_to_client(&self, uid: HostUid) -> ClientUid {
+        ClientUid(self.uids.to_client(uid.as_raw()))
     }
 
     /// The gid the client sees for a host's.
-    pub fn gid_to_client(&self, gid: u32) -> u32 {
-        self.gids.to_client(gid)
+    pub fn gid_to_client(&self, gid: HostGid) -> ClientGid {
+        ClientGid(self.gids.to_client(gid.as_raw()))
     }
 
-    fn creds(&self, c: Credentials) -> Result<Credentials, Errno> {
-        if c.uid == u32::MAX || c.gid == u32::MAX {
+    /// `new` with the client's ids of its owner turned into host ids. Above this layer
+    /// [`NewEntry::creds`] holds the ids as the client names them.
+    fn on_host<'a>(&self, new: NewEntry<'a>) -> Result<NewEntry<'a>, Errno> {
+        let Some(c) = new.creds else {
+            return Ok(new);
+        };
+        let (uid, gid) = (ClientUid(c.uid.as_raw()), ClientGid(c.gid.as_raw()));
+        if uid.0 == u32::MAX || gid.0 == u32::MAX {
             return Err(Errno::INVAL);
         }
-        Ok(Credentials {
-            uid: self.uid_to_host(c.uid)?,
-            gid: self.gid_to_host(c.gid)?,
+        let creds = Credentials {
+            uid: self.uid_to_host(uid)?,
+            gid: self.gid_to_host(gid)?,
+        };
+        Ok(NewEntry {
+            creds: Some(creds),
+            ..new
         })
     }
 }
 
 /// A backend seen through an [`IdMapping`].
+#[derive(Debug)]
 pub struct Identity {
     inner: Arc<dyn Backend>,
     map: IdMapping,
-}
-
-impl std::fmt::Debug for Identity {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Identity")
-            .field("map", &self.map)
-            .finish_non_exhaustive()
-    }
 }
 
 impl Identity {
@@ -219,28 +234,30 @@ impl Identity {
     }
 
     fn show(&self, mut a: Attr) -> Attr {
-        a.uid = self.map.uid_to_client(a.uid);
-        a.gid = self.map.gid_to_client(a.gid);
+        a.uid = self.map.uid_to_client(HostUid::from_raw(a.uid)).0;
+        a.gid = self.map.gid_to_client(HostGid::from_raw(a.gid)).0;
         a
     }
 }
 
 impl Backend for Identity {
     fn actor(&self, client: Actor) -> Result<Actor, Errno> {
+        // An `Actor` holds raw ids: the client's here, the host's it becomes.
         let host = match self.map.squash {
             Some((uid, gid)) => Actor {
-                uid,
-                gid,
+                uid: uid.as_raw(),
+                gid: gid.as_raw(),
                 groups: Vec::new(),
             },
             None => Actor {
-                uid: self.map.uid_to_host(client.uid)?,
-                gid: self.map.gid_to_host(client.gid)?,
+                uid: self.map.uid_to_host(ClientUid(client.uid))?.as_raw(),
+                gid: self.map.gid_to_host(ClientGid(client.gid))?.as_raw(),
                 // Groups outside the maps are not the client's to use on the host.
                 groups: client
                     .groups
                     .iter()
-                    .filter_map(|&g| self.map.gid_to_host(g).ok())
+                    .filter_map(|&g| self.map.gid_to_host(ClientGid(g)).ok())
+                    .map(HostGid::as_raw)
                     .collect(),
             },
         };
@@ -254,50 +271,30 @@ impl Backend for Identity {
         dirent_types
     );
 
-    fn create(
-        &self,
-        dir: &Node,
-        name: &[u8],
-        flags: OFlags,
-        mode: u32,
-        creds: Credentials,
-    ) -> Result<(Node, OwnedFd), Errno> {
-        self.inner
-            .create(dir, name, flags, mode, self.map.creds(creds)?)
+    fn create(&self, new: NewEntry, flags: OFlags, mode: u32) -> Result<(Node, OwnedFd), Errno> {
+        self.inner.create(self.map.on_host(new)?, flags, mode)
     }
-    fn mkdir(&self, dir: &Node, name: &[u8], mode: u32, creds: Credentials) -> Result<Attr, Errno> {
-        let a = self.inner.mkdir(dir, name, mode, self.map.creds(creds)?)?;
+    fn mkdir(&self, new: NewEntry, mode: u32) -> Result<Attr, Errno> {
+        let a = self.inner.mkdir(self.map.on_host(new)?, mode)?;
         Ok(self.show(a))
     }
-    fn mknod(
-        &self,
-        dir: &Node,
-        name: &[u8],
-        mode: u32,
-        rdev: u64,
-        creds: Credentials,
-    ) -> Result<Attr, Errno> {
-        let a = self
-            .inner
-            .mknod(dir, name, mode, rdev, self.map.creds(creds)?)?;
+    fn mknod(&self, new: NewEntry, mode: u32, rdev: u64) -> Result<Attr, Errno> {
+        let a = self.inner.mknod(self.map.on_host(new)?, mode, rdev)?;
         Ok(self.show(a))
     }
-    fn symlink(
-        &self,
-        dir: &Node,
-        name: &[u8],
-        target: &[u8],
-        creds: Credentials,
-    ) -> Result<Attr, Errno> {
-        let a = self
-            .inner
-            .symlink(dir, name, target, self.map.creds(creds)?)?;
+    fn symlink(&self, new: NewEntry, target: &[u8]) -> Result<Attr, Errno> {
+        let a = self.inner.symlink(self.map.on_host(new)?, target)?;
         Ok(self.show(a))
     }
     fn chown(&self, node: &Node, uid: Option<u32>, gid: Option<u32>) -> Result<(), Errno> {
-        let uid = uid.map(|u| self.map.uid_to_host(u)).transpose()?;
-        let gid = gid.map(|g| self.map.gid_to_host(g)).transpose()?;
-        self.inner.chown(node, uid, gid)
+        let uid = uid
+            .map(|u| self.map.uid_to_host(ClientUid(u)))
+            .transpose()?;
+        let gid = gid
+            .map(|g| self.map.gid_to_host(ClientGid(g)))
+            .transpose()?;
+        self.inner
+            .chown(node, uid.map(HostUid::as_raw), gid.map(HostGid::as_raw))
     }
     fn getattr(&self, node: &Node) -> Result<Attr, Errno> {
         Ok(self.show(self.inner.getattr(node)?))
@@ -339,12 +336,12 @@ mod tests {
     #[test]
     fn squash() {
         let m = IdMapping {
-            squash: Some((1000, 100)),
+            squash: Some((HostUid::from_raw(1000), HostGid::from_raw(100))),
             ..IdMapping::default()
         };
-        assert_eq!(m.uid_to_host(0), Ok(1000));
-        assert_eq!(m.gid_to_host(5), Ok(100));
-        assert_eq!(m.uid_to_client(0), 0);
+        assert_eq!(m.uid_to_host(ClientUid(0)), Ok(HostUid::from_raw(1000)));
+        assert_eq!(m.gid_to_host(ClientGid(5)), Ok(HostGid::from_raw(100)));
+        assert_eq!(m.uid_to_client(HostUid::ROOT), ClientUid(0));
         assert_eq!(parse_id_pair("1:2"), Ok((1, 2)));
         assert!(parse_id_pair("1").is_err());
         assert!(parse_id_pair("4294967295:0").is_err());

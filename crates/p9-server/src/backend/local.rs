@@ -8,11 +8,11 @@ use std::os::fd::{AsFd, OwnedFd};
 use std::path::Path;
 use std::sync::Arc;
 
-use confined_fs::{Actor, Credentials, Export, ExportOptions};
+use confined_fs::{Actor, Export, ExportOptions, Name};
 use rustix::fs::{AtFlags, Mode, OFlags, Timestamps, XattrFlags};
 use rustix::io::Errno;
 
-use super::{Attr, Backend, Node, SetTime};
+use super::{Attr, Backend, NewEntry, Node, SetTime};
 use crate::path;
 
 /// Serves a directory of this machine in-process.
@@ -43,8 +43,9 @@ impl LocalBackend {
     }
 
     /// The attributes of `name` in `dir`, not following a symlink.
-    fn stat_at(dir: &Node, name: &[u8]) -> Result<Attr, Errno> {
-        rustix::fs::statat(dir.fd(), name, AtFlags::SYMLINK_NOFOLLOW).map(|st| Attr::from(&st))
+    fn stat_at(dir: &Node, name: Name) -> Result<Attr, Errno> {
+        rustix::fs::statat(dir.fd(), name.as_bytes(), AtFlags::SYMLINK_NOFOLLOW)
+            .map(|st| Attr::from(&st))
     }
 }
 
@@ -69,7 +70,7 @@ impl Backend for LocalBackend {
         Ok(Node::new(p.to_vec(), fd))
     }
 
-    fn walk(&self, dir: &Node, name: &[u8]) -> Result<Node, Errno> {
+    fn walk(&self, dir: &Node, name: Name) -> Result<Node, Errno> {
         let fd = self.export.lookup_at(dir.fd(), name)?;
         Ok(Node::new(path::join(dir.path(), name), fd))
     }
@@ -78,63 +79,40 @@ impl Backend for LocalBackend {
         self.export.open_node(node.fd(), flags)
     }
 
-    fn create(
-        &self,
-        dir: &Node,
-        name: &[u8],
-        flags: OFlags,
-        mode: u32,
-        creds: Credentials,
-    ) -> Result<(Node, OwnedFd), Errno> {
+    fn create(&self, new: NewEntry, flags: OFlags, mode: u32) -> Result<(Node, OwnedFd), Errno> {
+        let NewEntry { dir, name, creds } = new;
         let fd = self.export.create_at(dir.fd(), name, flags, mode, creds)?;
         let opath = self.export.path_fd(fd.as_fd())?;
         Ok((Node::new(path::join(dir.path(), name), opath), fd))
     }
 
-    fn mkdir(&self, dir: &Node, name: &[u8], mode: u32, creds: Credentials) -> Result<Attr, Errno> {
+    fn mkdir(&self, new: NewEntry, mode: u32) -> Result<Attr, Errno> {
+        let NewEntry { dir, name, creds } = new;
         self.export.mkdir_at(dir.fd(), name, mode, creds)?;
         Self::stat_at(dir, name)
     }
 
-    fn mknod(
-        &self,
-        dir: &Node,
-        name: &[u8],
-        mode: u32,
-        rdev: u64,
-        creds: Credentials,
-    ) -> Result<Attr, Errno> {
+    fn mknod(&self, new: NewEntry, mode: u32, rdev: u64) -> Result<Attr, Errno> {
+        let NewEntry { dir, name, creds } = new;
         self.export.mknod_at(dir.fd(), name, mode, rdev, creds)?;
         Self::stat_at(dir, name)
     }
 
-    fn symlink(
-        &self,
-        dir: &Node,
-        name: &[u8],
-        target: &[u8],
-        creds: Credentials,
-    ) -> Result<Attr, Errno> {
+    fn symlink(&self, new: NewEntry, target: &[u8]) -> Result<Attr, Errno> {
+        let NewEntry { dir, name, creds } = new;
         self.export.symlink_at(dir.fd(), name, target, creds)?;
         Self::stat_at(dir, name)
     }
 
-    fn link(&self, node: &Node, dir: &Node, name: &[u8]) -> Result<(), Errno> {
+    fn link(&self, node: &Node, dir: &Node, name: Name) -> Result<(), Errno> {
         self.export.link_at(node.fd(), dir.fd(), name)
     }
 
-    fn rename(
-        &self,
-        olddir: &Node,
-        oldname: &[u8],
-        newdir: &Node,
-        newname: &[u8],
-    ) -> Result<(), Errno> {
-        self.export
-            .rename_at(olddir.fd(), oldname, newdir.fd(), newname)
+    fn rename(&self, from_dir: &Node, from: Name, to_dir: &Node, to: Name) -> Result<(), Errno> {
+        self.export.rename_at(from_dir.fd(), from, to_dir.fd(), to)
     }
 
-    fn unlink(&self, dir: &Node, name: &[u8], remove_dir: bool) -> Result<(), Errno> {
+    fn unlink(&self, dir: &Node, name: Name, remove_dir: bool) -> Result<(), Errno> {
         self.export.unlink_at(dir.fd(), name, remove_dir)
     }
 

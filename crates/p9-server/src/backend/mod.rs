@@ -8,20 +8,21 @@
 //! metadata reads (`getattr` is an `fstat` of the node's fd), reads, writes, readdir,
 //! fsync and locks (on fds from [`Backend::open`]/[`Backend::create`]).
 //!
-//! Two backends are meant to implement it:
+//! Two backends implement it, and layers wrap either ([`readonly`], [`idmap`], [`mapped`]):
 //! - [`LocalBackend`](crate::backend::local::LocalBackend), in-process, confined with
 //!   `confined-fs` (fd-relative `openat2(RESOLVE_IN_ROOT)` lookups of validated names,
 //!   `AT_SYMLINK_NOFOLLOW`, special files never opened, per-thread credentials).
-//! - A proxy backend speaking the (path-based) proxy protocol to a privileged helper,
-//!   which hands back fds over `SCM_RIGHTS`: `walk` is `T_OPEN(join(dir.path, name),
-//!   O_PATH | O_NOFOLLOW)`, `open` is `T_OPEN(node.path, flags)`, the rest maps one to
-//!   one onto the helper's requests by [`Node::path`].
+//! - [`ProxyBackend`](crate::backend::proxy::ProxyBackend), speaking the proxy protocol
+//!   to privileged helpers, which hand back fds over `SCM_RIGHTS`: to ours by fd and one
+//!   name (`LookupAt`, `CreateAt`...: the node's or its directory's fd travels with
+//!   the request), to QEMU's C helper by [`Node::path`] (`walk` is
+//!   `T_OPEN(join(dir.path, name), O_PATH | O_NOFOLLOW)`).
 //!
-//! Names given to the backend are single components already checked with
-//! `confined_fs::check_name` (never `.`, `..`, empty, or holding `/` or NUL); backends
-//! check again where it is cheap. `..` never reaches a backend as a name: the server
-//! walks it by looking up the parent *path* ([`Backend::lookup`]), and stays at the root
-//! at the root.
+//! Names given to the backend are [`Name`]s: single components that only
+//! `confined_fs::check_name` makes (never `.`, `..`, empty, or holding `/` or NUL), so no
+//! backend checks them again. `..` never reaches a backend as a name: the server walks it
+//! by looking up the parent *path* ([`Backend::lookup`]), and stays at the root at the
+//! root.
 
 /// Implements the listed [`Backend`] methods of a layer type by passing them to the
 /// backend it wraps (`self.$inner`), so that a layer writes only what it changes and no
@@ -47,7 +48,7 @@ macro_rules! forward {
         fn lookup(&self, path: &[u8]) -> Result<Node, Errno> { self.$i.lookup(path) }
     };
     (@ $i:tt walk) => {
-        fn walk(&self, dir: &Node, name: &[u8]) -> Result<Node, Errno> { self.$i.walk(dir, name) }
+        fn walk(&self, dir: &Node, name: confined_fs::Name) -> Result<Node, Errno> { self.$i.walk(dir, name) }
     };
     (@ $i:tt open) => {
         fn open(&self, node: &Node, flags: OFlags) -> Result<OwnedFd, Errno> {
@@ -55,17 +56,17 @@ macro_rules! forward {
         }
     };
     (@ $i:tt link) => {
-        fn link(&self, node: &Node, dir: &Node, name: &[u8]) -> Result<(), Errno> {
+        fn link(&self, node: &Node, dir: &Node, name: confined_fs::Name) -> Result<(), Errno> {
             self.$i.link(node, dir, name)
         }
     };
     (@ $i:tt rename) => {
-        fn rename(&self, od: &Node, on: &[u8], nd: &Node, nn: &[u8]) -> Result<(), Errno> {
+        fn rename(&self, od: &Node, on: confined_fs::Name, nd: &Node, nn: confined_fs::Name) -> Result<(), Errno> {
             self.$i.rename(od, on, nd, nn)
         }
     };
     (@ $i:tt unlink) => {
-        fn unlink(&self, dir: &Node, name: &[u8], remove_dir: bool) -> Result<(), Errno> {
+        fn unlink(&self, dir: &Node, name: confined_fs::Name, remove_dir: bool) -> Result<(), Errno> {
             self.$i.unlink(dir, name, remove_dir)
         }
     };
@@ -142,7 +143,7 @@ pub mod readonly;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::sync::Arc;
 
-use confined_fs::{Actor, Credentials};
+use confined_fs::{Actor, Credentials, Name};
 use rustix::fs::{OFlags, XattrFlags};
 use rustix::io::Errno;
 
@@ -240,6 +241,40 @@ pub struct FsStats {
     pub namelen: u32,
 }
 
+/// What a creation (create, mkdir, mknod, symlink) makes: the name `name` in the
+/// directory `dir`, and whose it becomes: `creds`, or the server's own (`None`: no
+/// credential switch, what the mapped models create as). The id maps
+/// ([`idmap::Identity`]) turn the client's ids into host ids on the way down.
+#[derive(Debug, Clone, Copy)]
+pub struct NewEntry<'a> {
+    /// The directory.
+    pub dir: &'a Node,
+    /// The name in it.
+    pub name: Name<'a>,
+    /// Whose the new file becomes (`None`: the server's).
+    pub creds: Option<Credentials>,
+}
+
+impl<'a> NewEntry<'a> {
+    /// `name` in `dir`, made as `creds`.
+    pub fn new(dir: &'a Node, name: Name<'a>, creds: Credentials) -> NewEntry<'a> {
+        NewEntry {
+            dir,
+            name,
+            creds: Some(creds),
+        }
+    }
+
+    /// `name` in `dir`, made as the server itself.
+    pub fn as_server(dir: &'a Node, name: Name<'a>) -> NewEntry<'a> {
+        NewEntry {
+            dir,
+            name,
+            creds: None,
+        }
+    }
+}
+
 /// One timestamp to set.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SetTime {
@@ -269,7 +304,7 @@ impl SetTime {
 /// Errors are errnos, answered to the client as `Rlerror`. Implementations must be
 /// confined to their export: nothing here may reach outside it, whatever the names
 /// and however the tree changes meanwhile.
-pub trait Backend: Send + Sync {
+pub trait Backend: Send + Sync + std::fmt::Debug {
     /// Makes the operations the calling thread asks for next act as `who` (a host
     /// identity, after [`Backend::actor`]): the kernel then checks every permission as
     /// for that user. Called before every request that names a fid, with the identity
@@ -293,63 +328,37 @@ pub trait Backend: Send + Sync {
 
     /// Looks up the validated name `name` in the directory `dir`, without following it
     /// if it is a symlink.
-    fn walk(&self, dir: &Node, name: &[u8]) -> Result<Node, Errno>;
+    fn walk(&self, dir: &Node, name: Name) -> Result<Node, Errno>;
 
     /// Opens the file or directory `node` with host `flags` (`O_CREAT`/`O_EXCL` are never
     /// passed). Devices, FIFOs and sockets are never opened (`ENXIO`), symlinks neither
     /// (`ELOOP`).
     fn open(&self, node: &Node, flags: OFlags) -> Result<OwnedFd, Errno>;
 
-    /// Creates the regular file `name` in `dir` with `mode` as `creds`, opened with host
-    /// `flags`; returns its node and the open fd.
-    fn create(
-        &self,
-        dir: &Node,
-        name: &[u8],
-        flags: OFlags,
-        mode: u32,
-        creds: Credentials,
-    ) -> Result<(Node, OwnedFd), Errno>;
+    /// Creates the regular file `new` with `mode`, opened with host `flags`; returns its
+    /// node and the open fd.
+    fn create(&self, new: NewEntry, flags: OFlags, mode: u32) -> Result<(Node, OwnedFd), Errno>;
 
-    /// Makes the directory `name` in `dir`; returns its attributes.
-    fn mkdir(&self, dir: &Node, name: &[u8], mode: u32, creds: Credentials) -> Result<Attr, Errno>;
+    /// Makes the directory `new`; returns its attributes.
+    fn mkdir(&self, new: NewEntry, mode: u32) -> Result<Attr, Errno>;
 
-    /// Makes the node `name` in `dir`: `mode` holds the type (`S_IFCHR`, `S_IFBLK`,
+    /// Makes the node `new`: `mode` holds the type (`S_IFCHR`, `S_IFBLK`,
     /// `S_IFIFO`, `S_IFSOCK`, `S_IFREG`) and permission bits; returns its attributes.
-    fn mknod(
-        &self,
-        dir: &Node,
-        name: &[u8],
-        mode: u32,
-        rdev: u64,
-        creds: Credentials,
-    ) -> Result<Attr, Errno>;
+    fn mknod(&self, new: NewEntry, mode: u32, rdev: u64) -> Result<Attr, Errno>;
 
-    /// Makes the symlink `name` in `dir` pointing at `target` (stored as given);
-    /// returns its attributes.
-    fn symlink(
-        &self,
-        dir: &Node,
-        name: &[u8],
-        target: &[u8],
-        creds: Credentials,
-    ) -> Result<Attr, Errno>;
+    /// Makes the symlink `new` pointing at `target` (stored as given); returns its
+    /// attributes.
+    fn symlink(&self, new: NewEntry, target: &[u8]) -> Result<Attr, Errno>;
 
     /// Links `node` (a symlink itself, not its target) as `name` in `dir`.
-    fn link(&self, node: &Node, dir: &Node, name: &[u8]) -> Result<(), Errno>;
+    fn link(&self, node: &Node, dir: &Node, name: Name) -> Result<(), Errno>;
 
-    /// Renames `olddir/oldname` to `newdir/newname`.
-    fn rename(
-        &self,
-        olddir: &Node,
-        oldname: &[u8],
-        newdir: &Node,
-        newname: &[u8],
-    ) -> Result<(), Errno>;
+    /// Renames `from_dir/from` to `to_dir/to`.
+    fn rename(&self, from_dir: &Node, from: Name, to_dir: &Node, to: Name) -> Result<(), Errno>;
 
     /// Removes `name` from `dir`: a directory (which must be empty) if `remove_dir`,
     /// else anything but a directory.
-    fn unlink(&self, dir: &Node, name: &[u8], remove_dir: bool) -> Result<(), Errno>;
+    fn unlink(&self, dir: &Node, name: Name, remove_dir: bool) -> Result<(), Errno>;
 
     /// Sets the permission bits of `node` (following nothing: a symlink node is
     /// `EOPNOTSUPP`, as on Linux).

@@ -5,20 +5,15 @@
 use std::os::fd::OwnedFd;
 use std::sync::Arc;
 
-use confined_fs::Credentials;
+use confined_fs::Name;
 use rustix::fs::{OFlags, XattrFlags};
 use rustix::io::Errno;
 
-use super::{Attr, Backend, FsStats, Node, SetTime};
+use super::{Attr, Backend, FsStats, NewEntry, Node, SetTime};
 
 /// A backend, read-only.
+#[derive(Debug)]
 pub struct ReadOnly(pub Arc<dyn Backend>);
-
-impl std::fmt::Debug for ReadOnly {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("ReadOnly")
-    }
-}
 
 const WRITE: OFlags = OFlags::WRONLY
     .union(OFlags::RDWR)
@@ -39,32 +34,25 @@ impl Backend for ReadOnly {
         }
         self.0.open(node, flags)
     }
-    fn create(
-        &self,
-        _: &Node,
-        _: &[u8],
-        _: OFlags,
-        _: u32,
-        _: Credentials,
-    ) -> Result<(Node, OwnedFd), Errno> {
+    fn create(&self, _: NewEntry, _: OFlags, _: u32) -> Result<(Node, OwnedFd), Errno> {
         Err(Errno::ROFS)
     }
-    fn mkdir(&self, _: &Node, _: &[u8], _: u32, _: Credentials) -> Result<Attr, Errno> {
+    fn mkdir(&self, _: NewEntry, _: u32) -> Result<Attr, Errno> {
         Err(Errno::ROFS)
     }
-    fn mknod(&self, _: &Node, _: &[u8], _: u32, _: u64, _: Credentials) -> Result<Attr, Errno> {
+    fn mknod(&self, _: NewEntry, _: u32, _: u64) -> Result<Attr, Errno> {
         Err(Errno::ROFS)
     }
-    fn symlink(&self, _: &Node, _: &[u8], _: &[u8], _: Credentials) -> Result<Attr, Errno> {
+    fn symlink(&self, _: NewEntry, _: &[u8]) -> Result<Attr, Errno> {
         Err(Errno::ROFS)
     }
-    fn link(&self, _: &Node, _: &Node, _: &[u8]) -> Result<(), Errno> {
+    fn link(&self, _: &Node, _: &Node, _: Name) -> Result<(), Errno> {
         Err(Errno::ROFS)
     }
-    fn rename(&self, _: &Node, _: &[u8], _: &Node, _: &[u8]) -> Result<(), Errno> {
+    fn rename(&self, _: &Node, _: Name, _: &Node, _: Name) -> Result<(), Errno> {
         Err(Errno::ROFS)
     }
-    fn unlink(&self, _: &Node, _: &[u8], _: bool) -> Result<(), Errno> {
+    fn unlink(&self, _: &Node, _: Name, _: bool) -> Result<(), Errno> {
         Err(Errno::ROFS)
     }
     fn chmod(&self, _: &Node, _: u32) -> Result<(), Errno> {

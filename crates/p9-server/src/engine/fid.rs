@@ -57,10 +57,7 @@ impl Acting {
         } else {
             self.client.gid
         };
-        Credentials {
-            uid: self.client.uid,
-            gid,
-        }
+        Credentials::new(self.client.uid, gid)
     }
 }
 

@@ -19,11 +19,11 @@ pub use pool::{Connector, HelperPool};
 
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 
-use crate::backend::{Attr, Backend, Node, SetTime};
+use crate::backend::{Attr, Backend, NewEntry, Node, SetTime};
 use crate::path;
 use std::sync::Arc;
 
-use confined_fs::{Actor, Credentials};
+use confined_fs::{Actor, Credentials, Name};
 use proxy_client::{set_thread_identity, Identity, OFlags, Timestamp, XattrFlags};
 use rustix::fs::{AtFlags, FileType};
 use rustix::io::Errno;
@@ -150,6 +150,12 @@ impl ProxyBackend {
     }
 }
 
+/// The ids a creation sends a helper: QEMU's protocol has no "as the helper itself", and
+/// `0:0` is what a helper creates as without switching.
+fn wire_ids(creds: Option<Credentials>) -> (u32, u32) {
+    creds.map_or((0, 0), |c| (c.uid.as_raw(), c.gid.as_raw()))
+}
+
 impl Backend for ProxyBackend {
     fn act_as(&self, who: &Arc<Actor>) -> Result<(), Errno> {
         ACTING.with(|a| {
@@ -180,15 +186,14 @@ impl Backend for ProxyBackend {
         self.handle(p.to_vec())
     }
 
-    fn walk(&self, dir: &Node, name: &[u8]) -> Result<Node, Errno> {
-        confined_fs::check_name(name)?;
+    fn walk(&self, dir: &Node, name: Name) -> Result<Node, Errno> {
         let p = path::join(dir.path(), name);
         // A validated single name, not followed, relative to the directory's own fd: the
         // front end looks it up itself when it may search the directory (no helper round
         // trip); the helper does it when it may not.
         let flags = OPATH | OFlags::CLOEXEC;
         if acting_as_root() {
-            match rustix::fs::openat(dir.fd(), name, flags, rustix::fs::Mode::empty()) {
+            match rustix::fs::openat(dir.fd(), name.as_bytes(), flags, rustix::fs::Mode::empty()) {
                 Ok(fd) => return Ok(Node::new(p, fd)),
                 Err(Errno::ACCESS) | Err(Errno::PERM) => {}
                 Err(e) => return Err(e),
@@ -226,24 +231,17 @@ impl Backend for ProxyBackend {
         Ok(fd)
     }
 
-    fn create(
-        &self,
-        dir: &Node,
-        name: &[u8],
-        flags: OFlags,
-        mode: u32,
-        creds: Credentials,
-    ) -> Result<(Node, OwnedFd), Errno> {
-        confined_fs::check_name(name)?;
+    fn create(&self, new: NewEntry, flags: OFlags, mode: u32) -> Result<(Node, OwnedFd), Errno> {
+        let NewEntry { dir, name, creds } = new;
+        let (uid, gid) = wire_ids(creds);
         let p = path::join(dir.path(), name);
         let mode = mode & 0o7777;
         let fd = if self.identities {
             // Exclusive and never following a symlink (ELOOP), as the local backend.
             self.pool
-                .call(|c| c.create_at(dir.fd(), name, flags, mode, creds.uid, creds.gid))?
+                .call(|c| c.create_at(dir.fd(), name, flags, mode, uid, gid))?
         } else {
-            self.pool
-                .call(|c| c.create(&p, flags, mode, creds.uid, creds.gid))?
+            self.pool.call(|c| c.create(&p, flags, mode, uid, gid))?
         };
         if file_type(&fd)? != FileType::RegularFile {
             return Err(Errno::NXIO);
@@ -253,61 +251,47 @@ impl Backend for ProxyBackend {
         Ok((Node::new(p, handle), fd))
     }
 
-    fn mkdir(&self, dir: &Node, name: &[u8], mode: u32, creds: Credentials) -> Result<Attr, Errno> {
-        confined_fs::check_name(name)?;
+    fn mkdir(&self, new: NewEntry, mode: u32) -> Result<Attr, Errno> {
+        let NewEntry { dir, name, creds } = new;
+        let (uid, gid) = wire_ids(creds);
         let mode = mode & 0o7777;
         if self.identities {
             return self
                 .pool
-                .call(|c| c.mkdir_at(dir.fd(), name, mode, creds.uid, creds.gid));
+                .call(|c| c.mkdir_at(dir.fd(), name, mode, uid, gid));
         }
         let p = path::join(dir.path(), name);
-        self.pool
-            .call(|c| c.mkdir(&p, mode, creds.uid, creds.gid))?;
+        self.pool.call(|c| c.mkdir(&p, mode, uid, gid))?;
         self.lstat(&p)
     }
 
-    fn mknod(
-        &self,
-        dir: &Node,
-        name: &[u8],
-        mode: u32,
-        rdev: u64,
-        creds: Credentials,
-    ) -> Result<Attr, Errno> {
-        confined_fs::check_name(name)?;
+    fn mknod(&self, new: NewEntry, mode: u32, rdev: u64) -> Result<Attr, Errno> {
+        let NewEntry { dir, name, creds } = new;
+        let (uid, gid) = wire_ids(creds);
         if self.identities {
             return self
                 .pool
-                .call(|c| c.mknod_at(dir.fd(), name, mode, rdev, creds.uid, creds.gid));
+                .call(|c| c.mknod_at(dir.fd(), name, mode, rdev, uid, gid));
         }
         let p = path::join(dir.path(), name);
-        self.pool
-            .call(|c| c.mknod(&p, mode, rdev, creds.uid, creds.gid))?;
+        self.pool.call(|c| c.mknod(&p, mode, rdev, uid, gid))?;
         self.lstat(&p)
     }
 
-    fn symlink(
-        &self,
-        dir: &Node,
-        name: &[u8],
-        target: &[u8],
-        creds: Credentials,
-    ) -> Result<Attr, Errno> {
-        confined_fs::check_name(name)?;
+    fn symlink(&self, new: NewEntry, target: &[u8]) -> Result<Attr, Errno> {
+        let NewEntry { dir, name, creds } = new;
+        let (uid, gid) = wire_ids(creds);
         if self.identities {
             return self
                 .pool
-                .call(|c| c.symlink_at(dir.fd(), name, target, creds.uid, creds.gid));
+                .call(|c| c.symlink_at(dir.fd(), name, target, uid, gid));
         }
         let p = path::join(dir.path(), name);
-        self.pool
-            .call(|c| c.symlink(target, &p, creds.uid, creds.gid))?;
+        self.pool.call(|c| c.symlink(target, &p, uid, gid))?;
         self.lstat(&p)
     }
 
-    fn link(&self, node: &Node, dir: &Node, name: &[u8]) -> Result<(), Errno> {
-        confined_fs::check_name(name)?;
+    fn link(&self, node: &Node, dir: &Node, name: Name) -> Result<(), Errno> {
         if self.identities {
             return self.pool.call(|c| c.link_at(node.fd(), dir.fd(), name));
         }
@@ -316,29 +300,20 @@ impl Backend for ProxyBackend {
         self.pool.call(|c| c.link(node.path(), &p))
     }
 
-    fn rename(
-        &self,
-        olddir: &Node,
-        oldname: &[u8],
-        newdir: &Node,
-        newname: &[u8],
-    ) -> Result<(), Errno> {
-        confined_fs::check_name(oldname)?;
-        confined_fs::check_name(newname)?;
+    fn rename(&self, from_dir: &Node, from: Name, to_dir: &Node, to: Name) -> Result<(), Errno> {
         if self.identities {
             return self
                 .pool
-                .call(|c| c.rename_at(olddir.fd(), oldname, newdir.fd(), newname));
+                .call(|c| c.rename_at(from_dir.fd(), from, to_dir.fd(), to));
         }
         let (old, new) = (
-            path::join(olddir.path(), oldname),
-            path::join(newdir.path(), newname),
+            path::join(from_dir.path(), from),
+            path::join(to_dir.path(), to),
         );
         self.pool.call(|c| c.rename(&old, &new))
     }
 
-    fn unlink(&self, dir: &Node, name: &[u8], remove_dir: bool) -> Result<(), Errno> {
-        confined_fs::check_name(name)?;
+    fn unlink(&self, dir: &Node, name: Name, remove_dir: bool) -> Result<(), Errno> {
         if self.identities {
             // The kernel checks the kind asked for (EISDIR, ENOTDIR).
             return self.pool.call(|c| c.unlink_at(dir.fd(), name, remove_dir));
@@ -346,7 +321,7 @@ impl Backend for ProxyBackend {
         let p = path::join(dir.path(), name);
         // T_REMOVE removes either kind: check the kind asked for first. Locally when the
         // front end may search the directory, else through the helper.
-        let mode = match rustix::fs::statat(dir.fd(), name, AtFlags::SYMLINK_NOFOLLOW) {
+        let mode = match rustix::fs::statat(dir.fd(), name.as_bytes(), AtFlags::SYMLINK_NOFOLLOW) {
             Ok(st) => st.st_mode,
             Err(Errno::ACCESS) => self.lstat(&p)?.mode,
             Err(e) => return Err(e),

@@ -1,7 +1,7 @@
 //! Tmkdir, Tsymlink, Tmknod, Tlink, Trename, Trenameat, Tunlinkat: changes to
 //! directories, through the backend, on validated names.
 
-use confined_fs::{check_name, Credentials};
+use confined_fs::check_name;
 use p9_wire::{
     Qid, Rmessage, Rmkdir, Rmknod, Rsymlink, Tlink, Tmkdir, Tmknod, Trename, Trenameat, Tsymlink,
     Tunlinkat, P9_DOTL_AT_REMOVEDIR,
@@ -9,50 +9,48 @@ use p9_wire::{
 use rustix::io::Errno;
 
 use super::parent_of;
-use crate::backend::{Attr, Backend, Node};
+use crate::backend::{Attr, Backend, NewEntry};
 use crate::engine::answer::Answer;
 use crate::engine::state::ConnState;
 use crate::error::Result;
 use crate::path;
 
-/// Makes `name` in the directory fid `dfid` with `make` (given the backend, the
-/// directory, the checked name and the credentials of the fid's identity with `gid`);
-/// the qid of what it made.
+/// Makes `name` in the directory fid `dfid` with `make` (given the backend and the new
+/// entry: the directory, the checked name and the credentials of the fid's identity with
+/// `gid`); the qid of what it made.
 fn create_in(
     s: &ConnState<'_>,
     dfid: u32,
     gid: u32,
     name: &[u8],
-    make: impl FnOnce(&dyn Backend, &Node, &[u8], Credentials) -> Result<Attr>,
+    make: impl FnOnce(&dyn Backend, NewEntry) -> Result<Attr>,
 ) -> Result<Qid> {
     let f = s.fids.get(dfid)?;
     let creds = f.acting.creds(gid);
     let name = check_name(name)?;
-    let a = make(s.server.backend(), &f.node, name, creds)?;
+    let a = make(s.server.backend(), NewEntry::new(&f.node, name, creds))?;
     Ok(s.server.qids().qid(&a))
 }
 
 pub(super) fn mkdir(s: &mut ConnState<'_>, t: &Tmkdir<'_>) -> Result<Answer<'static>> {
-    let qid = create_in(s, t.dfid, t.gid, t.name, |b, dir, name, creds| {
-        Ok(b.mkdir(dir, name, t.mode, creds)?)
-    })?;
+    let qid = create_in(s, t.dfid, t.gid, t.name, |b, new| Ok(b.mkdir(new, t.mode)?))?;
     Ok(Rmessage::Mkdir(Rmkdir { qid }).into())
 }
 
 pub(super) fn symlink(s: &mut ConnState<'_>, t: &Tsymlink<'_>) -> Result<Answer<'static>> {
-    let qid = create_in(s, t.dfid, t.gid, t.name, |b, dir, name, creds| {
+    let qid = create_in(s, t.dfid, t.gid, t.name, |b, new| {
         if t.symtgt.is_empty() {
             return Err(Errno::NOENT.into());
         }
-        Ok(b.symlink(dir, name, t.symtgt, creds)?)
+        Ok(b.symlink(new, t.symtgt)?)
     })?;
     Ok(Rmessage::Symlink(Rsymlink { qid }).into())
 }
 
 pub(super) fn mknod(s: &mut ConnState<'_>, t: &Tmknod<'_>) -> Result<Answer<'static>> {
-    let qid = create_in(s, t.dfid, t.gid, t.name, |b, dir, name, creds| {
+    let qid = create_in(s, t.dfid, t.gid, t.name, |b, new| {
         let rdev = rustix::fs::makedev(t.major, t.minor);
-        Ok(b.mknod(dir, name, t.mode, rdev, creds)?)
+        Ok(b.mknod(new, t.mode, rdev)?)
     })?;
     Ok(Rmessage::Mknod(Rmknod { qid }).into())
 }
@@ -75,7 +73,7 @@ pub(super) fn rename(s: &mut ConnState<'_>, t: &Trename<'_>) -> Result<Answer<'s
     let (olddir, oldname) = parent_of(s, &node)?;
     s.server
         .backend()
-        .rename(&olddir, &oldname, &newdir, name)?;
+        .rename(&olddir, check_name(&oldname)?, &newdir, name)?;
     s.fids.rebase(node.path(), &path::join(newdir.path(), name));
     Ok(Rmessage::Rename.into())
 }

@@ -11,7 +11,7 @@ use p9_wire::{
 use rustix::fs::OFlags;
 use rustix::io::Errno;
 
-use crate::backend::{Attr, AttrExt};
+use crate::backend::{Attr, AttrExt, NewEntry};
 use crate::engine::answer::{Answer, DirEntries, ReadData};
 use crate::engine::fid::FidState;
 use crate::engine::lock::{self, Range};
@@ -58,10 +58,10 @@ pub(super) fn lcreate(s: &mut ConnState<'_>, t: &Tlcreate<'_>) -> Result<Answer<
     let flags = open_flags(t.flags)
         | (OFlags::from_bits_retain(dotl_to_host_oflags(t.flags) as u32) & OFlags::EXCL);
     let creds = f.acting.creds(t.gid);
-    let (node, fd) = s
-        .server
-        .backend()
-        .create(&f.node, name, flags, t.mode, creds)?;
+    let (node, fd) =
+        s.server
+            .backend()
+            .create(NewEntry::new(&f.node, name, creds), flags, t.mode)?;
     let a = Attr::of(fd.as_fd())?;
     let qid = s.server.qids().qid(&a);
     s.fids

@@ -125,7 +125,7 @@ fn parent_of(s: &ConnState<'_>, node: &Node) -> Result<(Node, Vec<u8>)> {
     let name = crate::path::last(node.path()).ok_or(Errno::BUSY)?.to_vec();
     let backend = s.server.backend();
     let dir = backend.lookup(crate::path::parent(node.path()))?;
-    let here = backend.walk(&dir, &name)?;
+    let here = backend.walk(&dir, confined_fs::check_name(&name)?)?;
     let (a, b) = (Attr::of(node.fd())?, Attr::of(here.fd())?);
     if (a.dev, a.ino) != (b.dev, b.ino) {
         return Err(Errno::STALE.into());

@@ -144,6 +144,8 @@ pub(super) fn remove(s: &mut ConnState<'_>, fid: u32) -> Result<Answer<'static>>
     }
     let is_dir = Attr::of(f.node.fd())?.is_dir();
     let (dir, name) = parent_of(s, &f.node)?;
-    s.server.backend().unlink(&dir, &name, is_dir)?;
+    s.server
+        .backend()
+        .unlink(&dir, check_name(&name)?, is_dir)?;
     Ok(Rmessage::Remove.into())
 }
