@@ -115,7 +115,7 @@ impl Transport {
     fn receive(&mut self, form: ReplyForm, sent: Instant) -> Result<Response> {
         // The helper is at work: poll for its reply first if the policy allows.
         if let Some(policy) = &self.spin {
-            self.spins.spin(self.fd.as_fd(), policy.window(), sent);
+            self.spins.spin(self.fd.as_fd(), || policy.window(), sent);
         }
         match form {
             ReplyForm::Fd => receive_fd(self.fd.as_fd()).map(Response::Fd),

@@ -68,11 +68,22 @@ impl Spin {
 }
 
 impl SpinHistory {
-    /// Polls `fd` for up to `window` unless recent polls missed; records how it went.
+    /// Polls `fd` for up to `window()` unless recent polls missed; records how it went.
     /// `sent` is when our last message to the peer started out (see [`spin_until`]).
-    /// Returns whether `fd` became readable while polling.
-    pub fn spin(&mut self, fd: impl AsFd, window: Duration, sent: Instant) -> bool {
-        self.spin_with(window, sent, || readable_now(fd.as_fd()))
+    /// Returns whether `fd` became readable while polling. `window` is asked only when
+    /// this wait may poll: a wait that skips (the usual case where polling loses, e.g. a
+    /// peer on our CPU) costs a counter, not the policy's look at the other connections.
+    pub fn spin(
+        &mut self,
+        fd: impl AsFd,
+        window: impl FnOnce() -> Duration,
+        sent: Instant,
+    ) -> bool {
+        if self.skip > 0 {
+            self.skip -= 1;
+            return false;
+        }
+        self.spin_with(window(), sent, || readable_now(fd.as_fd()))
             .ready()
     }
 

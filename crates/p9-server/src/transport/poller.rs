@@ -132,7 +132,7 @@ impl<'p> RequestWait<'p> {
     /// allows now, unless this connection's recent polls missed ([`SpinHistory`]).
     pub(crate) fn before_read(&mut self, fd: impl AsFd) {
         let sent = self.sent.take().unwrap_or_else(Instant::now);
-        self.spins.spin(fd, self.poller.window(), sent);
+        self.spins.spin(fd, || self.poller.window(), sent);
     }
 
     /// Replies are about to go out: the next wait's first look counts from now (a client
