@@ -59,7 +59,7 @@ use std::io::{Read, Write};
 use std::os::fd::AsFd;
 use std::sync::Arc;
 
-pub use backend::idmap::{IdMapping, IdRange, Identity, RangeMap};
+pub use backend::idmap::{IdMapped, IdMapping, IdRange, RangeMap};
 pub use backend::local::LocalBackend;
 pub use backend::mapped::{Mapped, MetaStore, NoOwnership, SecurityModel};
 pub use backend::proxy::{HelperPool, ProxyBackend};

@@ -12,7 +12,7 @@ use p9_client::{Client, Setattr};
 use p9_server::backend::idmap::{HostGid, HostUid};
 use p9_server::backend::mapped::{META_DIR, META_ROOT_FILE};
 use p9_server::{
-    Backend, IdMapping, IdRange, Identity, LocalBackend, RangeMap, SecurityModel, Server,
+    Backend, IdMapped, IdMapping, IdRange, LocalBackend, RangeMap, SecurityModel, Server,
     ServerConfig,
 };
 use p9_wire::*;
@@ -44,7 +44,7 @@ fn serve(
         std::os::unix::fs::chown(&export, Some(NOBODY), Some(NOBODY)).unwrap();
     }
     let local: Arc<dyn Backend> = Arc::new(LocalBackend::new(&export).unwrap());
-    let backend = Identity::wrap(model.wrap(local), map);
+    let backend = IdMapped::over(model.over(local), map);
     let server = Arc::new(Server::new(backend, ServerConfig::default()).unwrap());
     let (ours, theirs) = UnixStream::pair().unwrap();
     std::thread::spawn(move || {

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use p9_server::backend::idmap::{HostGid, HostUid};
-use p9_server::{Backend, IdMapping, Identity, RangeMap, SecurityModel};
+use p9_server::{Backend, IdMapped, IdMapping, RangeMap, SecurityModel};
 
 use crate::options::{BackendKind, ServeOptions};
 
@@ -54,5 +54,5 @@ pub fn layer(args: &ServeOptions, backend: Arc<dyn Backend>) -> Result<Arc<dyn B
     if args.backend == BackendKind::Local && !root {
         tracing::info!("not root: local backend, no sandbox by default");
     }
-    Ok(Identity::wrap(model.wrap(backend), mapping))
+    Ok(IdMapped::over(model.over(backend), mapping))
 }

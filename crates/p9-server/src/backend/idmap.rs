@@ -1,5 +1,5 @@
 //! Client ↔ host identities: `--squash UID:GID` and `--uid-map`/`--gid-map` ranges, as a
-//! layer ([`Identity`]) over any backend.
+//! layer ([`IdMapped`]) over any backend.
 //!
 //! Ids the client sends (the owner and group of creations, chown) go through
 //! [`IdMapping::uid_to_host`]/[`IdMapping::gid_to_host`]; ids the backend reports
@@ -219,18 +219,18 @@ impl IdMapping {
 
 /// A backend seen through an [`IdMapping`].
 #[derive(Debug)]
-pub struct Identity {
+pub struct IdMapped {
     inner: Arc<dyn Backend>,
     map: IdMapping,
 }
 
-impl Identity {
+impl IdMapped {
     /// `inner` with ids translated by `map`; `inner` itself if `map` is the identity.
-    pub fn wrap(inner: Arc<dyn Backend>, map: IdMapping) -> Arc<dyn Backend> {
+    pub fn over(inner: Arc<dyn Backend>, map: IdMapping) -> Arc<dyn Backend> {
         if map.is_identity() {
             return inner;
         }
-        Arc::new(Identity { inner, map })
+        Arc::new(IdMapped { inner, map })
     }
 
     fn show(&self, mut a: Attr) -> Attr {
@@ -240,7 +240,7 @@ impl Identity {
     }
 }
 
-impl Backend for Identity {
+impl Backend for IdMapped {
     fn actor(&self, client: Actor) -> Result<Actor, Errno> {
         // An `Actor` holds raw ids: the client's here, the host's it becomes.
         let host = match self.map.squash {

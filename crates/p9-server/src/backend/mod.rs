@@ -244,7 +244,7 @@ pub struct FsStats {
 /// What a creation (create, mkdir, mknod, symlink) makes: the name `name` in the
 /// directory `dir`, and whose it becomes: `creds`, or the server's own (`None`: no
 /// credential switch, what the mapped models create as). The id maps
-/// ([`idmap::Identity`]) turn the client's ids into host ids on the way down.
+/// ([`idmap::IdMapped`]) turn the client's ids into host ids on the way down.
 #[derive(Debug, Clone, Copy)]
 pub struct NewEntry<'a> {
     /// The directory.

@@ -91,7 +91,7 @@ impl SecurityModel {
     }
 
     /// `backend` under this model.
-    pub fn wrap(self, backend: Arc<dyn Backend>) -> Arc<dyn Backend> {
+    pub fn over(self, backend: Arc<dyn Backend>) -> Arc<dyn Backend> {
         match self {
             SecurityModel::Passthrough => backend,
             SecurityModel::MappedXattr => Arc::new(Mapped::new(backend, MetaStore::Xattr)),
