@@ -20,6 +20,10 @@ import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
 
+# The VM judges' shared half (tests/vm/checklib.py): file digests.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "vm"))
+from checklib import file_digest  # noqa: E402
+
 CALL_TIMEOUT = 60
 
 
@@ -75,14 +79,6 @@ class Client:
 
 def sha(b):
     return hashlib.sha256(b).hexdigest()
-
-
-def file_sha(path):
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def names_of(out):
@@ -203,11 +199,11 @@ def main():
         if rc != 0:
             c.fail(name, f"rc={rc} {err}")
         else:
-            want = file_sha(os.path.join(ex, rel))
+            want = file_digest(os.path.join(ex, rel), "sha256")
             c.true(name, sha(out) == want,
                    f"{len(out)} bytes, sha256 {sha(out)[:16]}; host has "
                    f"{os.path.getsize(os.path.join(ex, rel))} bytes, sha256 {want[:16]}")
-    big_sha = file_sha(os.path.join(ex, "big.bin"))
+    big_sha = file_digest(os.path.join(ex, "big.bin"), "sha256")
     for msize in ("8192", "65536", "1048576", "4194304"):
         rc, out, err = cl.cat("big.bin", opts=("-m", msize))
         c.true(f"diodcat-big-msize{msize}", rc == 0 and sha(out) == big_sha,

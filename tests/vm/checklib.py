@@ -38,8 +38,9 @@ class Checks:
             self.fail(name, detail)
 
 
-def md5_file(path):
-    h = hashlib.md5()
+def file_digest(path, algorithm="md5"):
+    """The hex digest of a file's content, read in 1 MiB pieces."""
+    h = hashlib.new(algorithm)
     with open(path, "rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             h.update(chunk)

@@ -26,7 +26,7 @@ import subprocess
 import sys
 
 import checklib
-from checklib import Checks, md5_file
+from checklib import Checks, file_digest
 
 TYPES = {stat.S_IFREG: "reg", stat.S_IFDIR: "dir", stat.S_IFLNK: "lnk", stat.S_IFCHR: "chr",
          stat.S_IFBLK: "blk", stat.S_IFIFO: "fifo", stat.S_IFSOCK: "sock"}
@@ -59,7 +59,7 @@ def fact(c, ex, kind, rel, value):
             return
         st = os.lstat(path)
         if kind == "md5":
-            c.eq(name, md5_file(path), value)
+            c.eq(name, file_digest(path), value)
         elif kind == "content":
             with open(path, "rb") as f:
                 c.eq(name, f.read(), value.encode() + b"\n")
