@@ -376,7 +376,16 @@ impl Export {
         if !is_reg_or_dir(opath.as_fd())? {
             return Err(Errno::NOTTY);
         }
-        let fd = self.open_node(opath.as_fd(), OFlags::RDONLY)?;
+        // The inode just checked, readable for the ioctl: the `/proc/self/fd` link of an
+        // `O_PATH` fd reopens that same inode, so neither a second type check nor a
+        // status-flag fix-up (nothing reads from it) is needed. QEMU asks this after
+        // nearly every lookup: 6 syscalls here, against 9 through `open_node`.
+        let fd = fs::openat(
+            self.proc_dir(),
+            crate::at::proc_name(opath.as_fd()),
+            OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NOCTTY | OFlags::NONBLOCK,
+            Mode::empty(),
+        )?;
         crate::ioctl::get_version(&fd).map(u64::from)
     }
 
