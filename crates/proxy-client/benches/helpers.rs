@@ -38,7 +38,7 @@
 //! - `P9PROXY_BENCH_ROUNDS`: rounds those seconds are split into (default 8).
 
 use std::mem::MaybeUninit;
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
 use std::thread;
@@ -175,6 +175,33 @@ impl Side {
             name: program.name.clone(),
             _export: export,
             helper: Some(helper),
+        })
+    }
+
+    /// Starts the least-work helper ([`least_helper`]): this bench run again as
+    /// `--least-helper EXPORT`, its end of the socketpair as stdin.
+    fn start_least() -> std::io::Result<Side> {
+        let export = fresh_export()?;
+        let (ours, theirs) = socketpair(
+            AddressFamily::UNIX,
+            SocketType::STREAM,
+            SocketFlags::CLOEXEC,
+            None,
+        )?;
+        let child = Command::new(std::env::current_exe()?)
+            .arg(LEAST_HELPER)
+            .arg(export.path())
+            .stdin(Stdio::from(theirs))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()?;
+        Ok(Side {
+            name: "least".into(),
+            _export: export,
+            helper: Some(SpawnedHelper {
+                client: ProxyClient::from_fd(ours),
+                child,
+            }),
         })
     }
 
@@ -348,8 +375,9 @@ fn echo_floor() -> OwnedFd {
 
 /// The least any helper must do for the rows' requests in `export` (see the module's
 /// doc), answering on `theirs` until it closes: the bench run again as
-/// `helpers --least-helper -p EXPORT -n -f N`, a process of its own as a helper is.
-fn least_helper(export: &Path, theirs: OwnedFd) {
+/// `helpers --least-helper EXPORT` with the socket as stdin ([`Side::start_least`]), a
+/// process of its own as a helper is.
+fn least_helper(export: &Path, theirs: BorrowedFd<'_>) {
     let dir = rustix::fs::open(
         export,
         rustix::fs::OFlags::PATH | rustix::fs::OFlags::DIRECTORY | rustix::fs::OFlags::CLOEXEC,
@@ -362,7 +390,7 @@ fn least_helper(export: &Path, theirs: OwnedFd) {
         let mut out = Vec::new();
         loop {
             // One receive for header and body, as our helper does (requests are small).
-            let n = match recv(&theirs, &mut buf, RecvFlags::empty()) {
+            let n = match recv(theirs, &mut buf, RecvFlags::empty()) {
                 Ok((n, _)) if n >= HEADER_SIZE => n,
                 _ => return,
             };
@@ -380,7 +408,7 @@ fn least_helper(export: &Path, theirs: OwnedFd) {
                 Ok(Request::Open { path, flags }) => {
                     let flags = rustix::fs::OFlags::from_bits_retain(flags as u32);
                     send_fd(
-                        &theirs,
+                        theirs,
                         rustix::fs::openat(&dir, rel(path), flags, Mode::empty()),
                     );
                     continue;
@@ -398,7 +426,7 @@ fn least_helper(export: &Path, theirs: OwnedFd) {
                     let fd = as_client(caps, uid, gid, || {
                         rustix::fs::openat(&dir, rel(path), flags, mode)
                     });
-                    send_fd(&theirs, fd);
+                    send_fd(theirs, fd);
                     continue;
                 }
                 Ok(Request::Mkdir {
@@ -424,7 +452,7 @@ fn least_helper(export: &Path, theirs: OwnedFd) {
             };
             out.clear();
             reply.encode(&mut out).expect("encode");
-            if send(&theirs, &out, SendFlags::NOSIGNAL) != Ok(out.len()) {
+            if send(theirs, &out, SendFlags::NOSIGNAL) != Ok(out.len()) {
                 return;
             }
         }
@@ -458,7 +486,7 @@ fn as_client<T>(
 
 /// Answers an open or create as a helper does: the fd word, the fd in SCM_RIGHTS; then
 /// closes our copy.
-fn send_fd(sock: &OwnedFd, fd: rustix::io::Result<OwnedFd>) {
+fn send_fd(sock: BorrowedFd<'_>, fd: rustix::io::Result<OwnedFd>) {
     let (word, fd) = match fd {
         Ok(fd) => (FdWord::Valid.encode(), Some(fd)),
         Err(e) => (FdWord::Error(e.raw_os_error()).encode(), None),
@@ -561,12 +589,8 @@ fn run_placement(
     head += &format!(" {:>8}", "least");
     println!("{head}");
     // Last: the least any helper must do, interleaved with the helpers.
-    let least_side = Side::start(&Program {
-        name: "least".into(),
-        path: std::env::current_exe().map_err(|e| format!("the bench's own path: {e}"))?,
-        args: vec![LEAST_HELPER.into()],
-    })
-    .map_err(|e| format!("cannot start the least helper: {e}"))?;
+    let least_side =
+        Side::start_least().map_err(|e| format!("cannot start the least helper: {e}"))?;
     let least = sides.len();
     sides.push(least_side);
     let targets: Vec<Target<'_>> = sides
@@ -626,20 +650,14 @@ fn short(name: &str) -> String {
     name.chars().take(8).collect()
 }
 
-/// `--least-helper -p EXPORT -n -f N`: serves as the least-work helper.
+/// `--least-helper EXPORT`, the socket as stdin: serves as the least-work helper.
 fn least_helper_main(args: &[String]) -> ExitCode {
-    let value = |flag: &str| {
-        let i = args.iter().position(|a| a == flag)?;
-        args.get(i + 1)
-    };
-    let (Some(export), Some(fd)) = (value("-p"), value("-f").and_then(|f| f.parse().ok())) else {
-        eprintln!("helpers bench: {LEAST_HELPER} needs -p EXPORT and -f FD");
+    let [export] = args else {
+        eprintln!("helpers bench: {LEAST_HELPER} needs EXPORT (and the socket as stdin)");
         return ExitCode::FAILURE;
     };
-    // SAFETY: `-f` names the socket our parent (this bench) made for us and left open
-    // across exec; nothing else in this process owns that descriptor.
-    let sock = unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd) };
-    least_helper(Path::new(export), sock);
+    let stdin = std::io::stdin();
+    least_helper(Path::new(export), stdin.as_fd());
     ExitCode::SUCCESS
 }
 
