@@ -32,8 +32,9 @@ macro_rules! fixed_body {
         pub const $size: usize = 0 $(+ std::mem::size_of::<$ty>())*;
 
         impl $name {
-            fn write(&self, w: &mut Writer<'_>) {
-                $(Field::write(self.$field, w).expect("fixed-size fields always encode");)*
+            fn write(&self, w: &mut Writer<'_>) -> Result<(), EncodeError> {
+                $(Field::write(self.$field, w)?;)*
+                Ok(())
             }
 
             fn read(r: &mut Reader<'_>) -> Result<$name, DecodeError> {
@@ -205,11 +206,11 @@ impl Reply<'_> {
                     }
                 }
                 Reply::Stat(s) => {
-                    s.write(w);
+                    s.write(w)?;
                     T_SUCCESS
                 }
                 Reply::StatFs(s) => {
-                    s.write(w);
+                    s.write(w)?;
                     T_SUCCESS
                 }
                 Reply::Bytes(b) => {
