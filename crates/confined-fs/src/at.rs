@@ -35,6 +35,12 @@ pub(crate) fn finish_open(fd: OwnedFd, flags: OFlags) -> Result<OwnedFd, Errno> 
         FileType::RegularFile | FileType::Directory => {}
         _ => return Err(Errno::NXIO),
     }
+    status_flags(fd, flags)
+}
+
+/// Gives an fd opened with `O_NONBLOCK` the status flags the client asked for (none to
+/// change if it asked for `O_NONBLOCK` too).
+fn status_flags(fd: OwnedFd, flags: OFlags) -> Result<OwnedFd, Errno> {
     if !flags.contains(OFlags::NONBLOCK) {
         let settable = OFlags::APPEND | OFlags::DIRECT | OFlags::NOATIME;
         fs::fcntl_setfl(&fd, flags & settable)?;
@@ -96,13 +102,15 @@ impl Export {
             FileType::Symlink => return Err(Errno::LOOP),
             _ => return Err(Errno::NXIO),
         }
+        // The type was checked on `node` and the reopen reaches that same inode: only
+        // the status flags are left to set.
         let fd = fs::openat(
             self.proc_dir(),
             proc_name(node),
             flags | OFlags::CLOEXEC | OFlags::NOCTTY | OFlags::NONBLOCK,
             Mode::empty(),
         )?;
-        finish_open(fd, flags)
+        status_flags(fd, flags)
     }
 
     /// Creates the regular file `name` in `dir` as `creds` (`None`: as the process) with
